@@ -1,0 +1,1 @@
+"""Per-entity learning: algorithms, model documents, store, champion/challenger."""

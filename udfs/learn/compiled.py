@@ -1,0 +1,90 @@
+"""A model document turned into arrays once, for fast predictions.
+
+For linear-in-parameters models (linear, ridge, logistic) the min-max scaling
+is folded into the coefficients, so a prediction is one dot product::
+
+    b + sum(c_j * (g(x_j) - lo_j) / span_j)
+      = (b - sum(c_j * lo_j / span_j)) + sum((c_j / span_j) * g(x_j))
+
+and the compiled model holds one small array per entity. Other models keep
+the scaling arrays and the algorithm's prepared parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .algorithms import ALGORITHMS, CLASSIFICATION, Algorithm, sigmoid
+from .scaling import apply_minmax, span
+from .transforms import TRANSFORMS, Transform
+
+_shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _intern(names: list[str]) -> tuple[str, ...]:
+    # Fleets share feature lists: one tuple for all entities saves memory.
+    key = tuple(names)
+    return _shared.setdefault(key, key)
+
+
+class CompiledModel:
+    """Predicts from a model document; output in the units of ``y`` (P(1) for classification).
+
+    Examples
+    --------
+    >>> doc = {"algorithm": "linear", "task": "regression", "features": ["x"], "transform": "",
+    ...        "min": [0.0], "max": [10.0], "params": {"coef": [20.0], "intercept": 1.0}, "version": 1}
+    >>> m = CompiledModel(doc)
+    >>> m.predict_row([5.0]), m.predict_rows(np.array([[0.0], [10.0]])).tolist()
+    (11.0, [1.0, 21.0])
+    """
+
+    __slots__ = ("algorithm", "features", "transform", "version", "classify", "_weights", "_other")
+
+    def __init__(self, doc: dict):
+        self.algorithm: type[Algorithm] = ALGORITHMS[doc["algorithm"]]
+        self.features = _intern(doc["features"])
+        self.transform: Transform = TRANSFORMS[doc["transform"]]
+        self.version: int = doc["version"]
+        self.classify = doc["task"] == CLASSIFICATION
+        lo = np.asarray(doc["min"], dtype=float)
+        hi = np.asarray(doc["max"], dtype=float)
+        if self.algorithm.linear:
+            coef = np.asarray(doc["params"]["coef"], dtype=float) / span(lo, hi)
+            self._weights = np.concatenate([[doc["params"]["intercept"] - coef @ lo], coef])
+            self._other = None
+        else:
+            self._weights = None
+            self._other = (lo, hi, self.algorithm.prepare(doc["params"]))
+
+    def predict_rows(self, X: np.ndarray) -> np.ndarray:
+        """Vectorised predictions for rows of raw (untransformed, unscaled) inputs."""
+        Z = self.transform.features(np.asarray(X, dtype=float))
+        if self._weights is not None:
+            raw = self._weights[0] + Z @ self._weights[1:]
+            out = sigmoid(raw) if self.classify else raw
+        else:
+            lo, hi, prepared = self._other
+            out = self.algorithm.run(prepared, apply_minmax(Z, lo, hi))
+        return out if self.classify else self.transform.untarget(out)
+
+    def predict_row(self, values: Sequence[float]) -> float:
+        """One prediction; a plain-Python path for linear models (no array set-up)."""
+        if self._weights is None:
+            return float(self.predict_rows(np.asarray([values], dtype=float))[0])
+        if len(values) != len(self.features):
+            raise ValueError(f"expected {len(self.features)} inputs ({', '.join(self.features)}), "
+                             f"got {len(values)}")
+        if self.transform.log_features:
+            if min(values) <= 0:
+                raise ValueError(f"transform {self.transform.name!r} needs positive inputs, got {list(values)}")
+            values = [math.log(v) for v in values]
+        w = self._weights
+        raw = float(w[0] + w[1:] @ np.asarray(values, dtype=float)) if len(values) > 8 else \
+            float(w[0]) + sum(a * b for a, b in zip(w[1:].tolist(), values))
+        if self.classify:
+            return 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
+        return math.exp(raw) if self.transform.log_target else raw

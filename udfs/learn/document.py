@@ -1,0 +1,91 @@
+"""The model document: one small, versioned JSON object per entity model.
+
+Fields (schema version 1)::
+
+    schema       1
+    key          the entity (store key) the model belongs to
+    version      model version counter for this key (1 = first champion)
+    algorithm    registry key, e.g. "logistic"
+    task         "regression" | "classification"
+    target       dependent variable name
+    features     independent variable names, in input order
+    transform    "", "log-lin", "lin-log" or "log-log"
+    min, max     min-max scaling of the (transformed) inputs, per feature
+    params       exported algorithm parameters (see ``algorithms``)
+    hyper        the algorithm's hyperparameters
+    metric       hold-out scores, e.g. {"mape": 0.04} or {"accuracy": .9, "logloss": .3}
+    rows         training rows; window_rows: rows in the window
+    created      UTC time of training, ISO 8601
+
+Documents are plain dicts; ``encode``/``decode`` are the only way to bytes
+and back, and ``decode`` refuses documents of another schema version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .algorithms import ALGORITHMS, TASKS
+from .transforms import TRANSFORMS
+
+SCHEMA_VERSION = 1
+
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "schema": int, "key": str, "version": int, "algorithm": str, "task": str, "target": str,
+    "features": list, "transform": str, "min": list, "max": list, "params": dict,
+    "hyper": dict, "metric": dict, "rows": int, "window_rows": int, "created": str,
+}
+
+
+def validate(doc: Any) -> dict:
+    """Return ``doc`` if it is a model document this code can use, else ValueError.
+
+    Examples
+    --------
+    >>> validate({"schema": 99})
+    Traceback (most recent call last):
+    ...
+    ValueError: model document has schema version 99; this tickml reads version 1
+    """
+    if not isinstance(doc, dict):
+        raise ValueError(f"model document must be a JSON object, got {type(doc).__name__}")
+    if doc.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"model document has schema version {doc.get('schema')!r}; "
+                         f"this tickml reads version {SCHEMA_VERSION}")
+    problems = [f"{k} missing" for k in _REQUIRED if k not in doc]
+    problems += [f"{k} must be {_REQUIRED[k].__name__}, got {type(doc[k]).__name__}"
+                 for k in _REQUIRED if k in doc and not isinstance(doc[k], _REQUIRED[k])]
+    if not problems:
+        if doc["algorithm"] not in ALGORITHMS:
+            problems.append(f"unknown algorithm {doc['algorithm']!r}")
+        if doc["task"] not in TASKS:
+            problems.append(f"unknown task {doc['task']!r}")
+        if doc["transform"] not in TRANSFORMS:
+            problems.append(f"unknown transform {doc['transform']!r}")
+        k = len(doc["features"])
+        if k == 0 or len(doc["min"]) != k or len(doc["max"]) != k:
+            problems.append("features, min and max must be non-empty and of equal length")
+    if problems:
+        raise ValueError(f"bad model document for key {doc.get('key')!r}: " + "; ".join(problems))
+    return doc
+
+
+def encode(doc: dict) -> bytes:
+    """Compact UTF-8 JSON. Floats use ``repr``, so decoding gives the same numbers.
+
+    Examples
+    --------
+    >>> encode({"a": [0.1, 2]})
+    b'{"a":[0.1,2]}'
+    """
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode(data: bytes | str) -> dict:
+    """Parse and validate a document written by :func:`encode`."""
+    try:
+        doc = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"model document is not valid JSON: {exc}") from None
+    return validate(doc)

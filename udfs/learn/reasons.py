@@ -1,0 +1,36 @@
+"""Why a window could not train a challenger: one name per reason, countable.
+
+A bad window never replaces the champion; the trainer returns the reason
+(and counts it) instead of raising, so one entity's bad data never stops the
+others.
+"""
+
+from __future__ import annotations
+
+REASONS: dict[str, str] = {
+    "missing_field": "a configured dependent or independent field is not in the window",
+    "non_numeric": "a used field holds values that are not numbers",
+    "non_finite": "a used field holds NaN or infinity",
+    "target_not_binary": "islogistic is set but the dependent variable is not 0/1",
+    "too_few_rows": "fewer rows than features + 1 (in the window or in its training part)",
+    "constant_target": "the dependent variable has one value (in the window or in its training part)",
+    "zero_target_holdout": "every hold-out target is 0, so MAPE is undefined",
+    "fit_failed": "the algorithm failed or produced non-finite parameters",
+}
+
+
+class BadWindow(ValueError):
+    """A window that cannot train a model; ``reason`` is a key of ``REASONS``.
+
+    Examples
+    --------
+    >>> BadWindow("constant_target", "failure_prob is always 0").reason
+    'constant_target'
+    """
+
+    def __init__(self, reason: str, detail: str):
+        if reason not in REASONS:
+            raise KeyError(f"unknown bad-window reason {reason!r}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
