@@ -1,0 +1,74 @@
+"""udf.proto: the committed udf_pb2.py is current and wire-compatible with Kapacitor's."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from google.protobuf import descriptor_pb2
+
+from udfs.agent import udf_pb2
+
+HERE = Path(udf_pb2.__file__).parent
+KAPACITOR_PROTO = Path("/root/go/pkg/mod/github.com/influxdata/kapacitor@v1.8.3/udf/agent/udf.proto")
+
+
+def compile_descriptor(proto: Path) -> descriptor_pb2.FileDescriptorProto:
+    protoc = pytest.importorskip("grpc_tools.protoc")
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "set.pb"
+        rc = protoc.main(["protoc", f"--proto_path={proto.parent}", f"--descriptor_set_out={out}", proto.name])
+        assert rc == 0
+        fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    return fds.file[0]
+
+
+def committed() -> descriptor_pb2.FileDescriptorProto:
+    return descriptor_pb2.FileDescriptorProto.FromString(udf_pb2.DESCRIPTOR.serialized_pb)
+
+
+def wire_shape(fd: descriptor_pb2.FileDescriptorProto):
+    """Everything that decides the bytes on the wire, nothing else (comments, go_package)."""
+    def fields(msg):
+        return {
+            "fields": sorted((f.number, f.name, f.type, f.label, f.type_name,
+                              msg.oneof_decl[f.oneof_index].name if f.HasField("oneof_index") else "")
+                             for f in msg.field),
+            "nested": {m.name: fields(m) for m in msg.nested_type},
+        }
+    return {
+        "package": fd.package,
+        "messages": {m.name: fields(m) for m in fd.message_type},
+        "enums": {e.name: sorted((v.name, v.number) for v in e.value) for e in fd.enum_type},
+    }
+
+
+def without_json_names(fd):
+    # --descriptor_set_out records json_name, generated Python code does not.
+    def strip(msg):
+        for f in msg.field:
+            f.ClearField("json_name")
+        for m in msg.nested_type:
+            strip(m)
+    for m in fd.message_type:
+        strip(m)
+    return fd
+
+
+def test_committed_udf_pb2_is_generated_from_udf_proto():
+    fresh = without_json_names(compile_descriptor(HERE / "udf.proto"))
+    assert committed() == fresh, "udf_pb2.py is stale: run udfs/agent/generate_proto.sh"
+
+
+def test_wire_compatible_with_kapacitor():
+    if not KAPACITOR_PROTO.exists():
+        pytest.skip("Kapacitor module source not downloaded")
+    ours, theirs = wire_shape(committed()), wire_shape(compile_descriptor(KAPACITOR_PROTO))
+    assert ours["package"] == theirs["package"] == "agent"
+    assert ours == theirs
+
+
+def test_response_point_has_the_same_bytes_as_request_point():
+    # Handler.forward relies on this: a point request is a point response.
+    p = udf_pb2.Point(time=5, name="m", fieldsDouble={"t": 1.5}, tags={"a": "b"})
+    raw = udf_pb2.Request(point=p).SerializeToString()
+    assert udf_pb2.Response.FromString(raw).point == p
