@@ -1,1 +1,41 @@
-"""Per-entity learning: algorithms, model documents, store, champion/challenger."""
+"""Per-entity learning: algorithms, model documents, store, champion/challenger.
+
+No protobuf here: a train handler passes each entity window as
+``{field: values}`` to :meth:`Trainer.train_window`; a predict handler asks
+:meth:`Predictor.predict_one`. Both share a :class:`ModelStore` directory.
+
+Modules, one concept each:
+
+- ``algorithms``: the algorithm registry and ``auto`` search
+- ``config``: ``TrainConfig``, the seed's STEP 5 options, checked once
+- ``processlogic``, ``transforms``, ``scaling``: label rule, log transforms, min-max
+- ``metrics``: MAPE, accuracy, log-loss, and which score is better
+- ``reasons``: why a window is bad
+- ``document``: the versioned JSON model document
+- ``compiled``: a document turned into arrays for fast prediction
+- ``store``: bounded, durable, shared store of documents
+- ``fleet``: rows for the fleet-wide model
+- ``trainer``: champion/challenger per entity window
+- ``predictor``, ``fields``: predictions and the seed's output fields
+"""
+
+from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION, REGRESSION
+from .compiled import CompiledModel
+from .config import TrainConfig
+from .document import SCHEMA_VERSION, decode, encode, validate
+from .fields import model_fields, prediction_fields
+from .fleet import FLEET_KEY
+from .predictor import NoModel, Predictor
+from .processlogic import ProcessLogic, parse as parse_processlogic
+from .reasons import REASONS, BadWindow
+from .store import ModelStore
+from .trainer import BAD, DEPLOYED, KEPT, TrainOutcome, Trainer
+from .transforms import TRANSFORMS, get_transform
+
+__all__ = [
+    "ALGORITHMS", "AUTO", "BAD", "BadWindow", "CLASSIFICATION", "CompiledModel", "DEPLOYED",
+    "FLEET_KEY", "KEPT", "ModelStore", "NoModel", "Predictor", "ProcessLogic", "REASONS",
+    "REGRESSION", "SCHEMA_VERSION", "TRANSFORMS", "TrainConfig", "TrainOutcome", "Trainer",
+    "decode", "encode", "get_transform", "model_fields", "parse_processlogic", "prediction_fields",
+    "validate",
+]

@@ -14,6 +14,7 @@ Fields (schema version 1)::
     params       exported algorithm parameters (see ``algorithms``)
     hyper        the algorithm's hyperparameters
     metric       hold-out scores, e.g. {"mape": 0.04} or {"accuracy": .9, "logloss": .3}
+    replaced     (optional) the previous champion's scores on the same hold-out, or null
     rows         training rows; window_rows: rows in the window
     created      UTC time of training, ISO 8601
 

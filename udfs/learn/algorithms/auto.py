@@ -44,11 +44,11 @@ def search(algorithms: list[type[Algorithm]], X: np.ndarray, y: np.ndarray, *, t
         candidates.append((cls, hyper))
     if not usable or len(candidates) == 1:
         cls, hyper = candidates[0]
-        return _build(cls, hyper, task, seed).fit(X, y)
+        return cls.create(task, seed, **hyper).fit(X, y)
     best, best_key = None, None
     for cls, hyper in candidates:
         try:
-            model = _build(cls, hyper, task, seed).fit(X[:n_fit], y[:n_fit])
+            model = cls.create(task, seed, **hyper).fit(X[:n_fit], y[:n_fit])
             predicted = model.predict(X[n_fit:])
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue  # one bad candidate does not end the search
@@ -56,11 +56,4 @@ def search(algorithms: list[type[Algorithm]], X: np.ndarray, y: np.ndarray, *, t
         if key is not None and (best_key is None or key < best_key):
             best, best_key = (cls, hyper), key
     cls, hyper = best if best is not None else candidates[0]
-    return _build(cls, hyper, task, seed).fit(X, y)
-
-
-def _build(cls, hyper, task, seed):
-    kwargs = dict(hyper, task=task)
-    if "seed" in cls.__init__.__code__.co_varnames:
-        kwargs["seed"] = seed
-    return cls(**kwargs)
+    return cls.create(task, seed, **hyper).fit(X, y)

@@ -8,6 +8,7 @@ object that fitted it: no pickles, no scikit-learn objects kept per entity.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +50,13 @@ class Algorithm:
     linear: ClassVar[bool] = False  # params are {"coef": [...], "intercept": x}
 
     task: str
+
+    @classmethod
+    def create(cls, task: str, seed: int = 0, **hyper: Any) -> "Algorithm":
+        """An instance for ``task``; ``seed`` is passed only to algorithms that draw randomness."""
+        if "seed" in inspect.signature(cls).parameters:
+            hyper["seed"] = seed
+        return cls(task=task, **hyper)
 
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor's keyword arguments, JSON-able (stored with the model)."""
