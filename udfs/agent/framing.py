@@ -52,7 +52,17 @@ class FramingError(Exception):
 
     After this error the stream position is lost, so the connection must be
     answered with an ``ErrorResponse`` and closed.
+
+    Attributes
+    ----------
+    messages : list of bytes
+        Whole messages that preceded the bad prefix in the same chunk; they
+        are good and should still be handled.
     """
+
+    def __init__(self, message: str, messages: list[bytes] | None = None):
+        super().__init__(message)
+        self.messages = messages or []
 
 
 def encode_varint(value: int) -> bytes:
@@ -144,7 +154,8 @@ class FrameDecoder:
         ------
         FramingError
             On a malformed varint (more than 10 bytes) or a length above
-            ``max_message_size``.
+            ``max_message_size``; its ``messages`` holds the whole messages
+            decoded before the bad prefix.
         """
         buf = self._buf
         buf += data
@@ -153,25 +164,29 @@ class FrameDecoder:
         limit = self.max_message_size
         messages = []
         append = messages.append
-        while pos < end:
-            # Inline fast path: nearly every point is shorter than 128 bytes.
-            first = buf[pos]
-            if first < 0x80:
-                size = first
-                start = pos + 1
-            else:
-                size, start = self._read_long_varint(buf, pos, end)
-                if start < 0:
+        try:
+            while pos < end:
+                # Inline fast path: nearly every point is shorter than 128 bytes.
+                first = buf[pos]
+                if first < 0x80:
+                    size = first
+                    start = pos + 1
+                else:
+                    size, start = self._read_long_varint(buf, pos, end)
+                    if start < 0:
+                        break
+                if size > limit:
+                    raise FramingError(
+                        f"message length {size} bytes exceeds the maximum of {limit} bytes"
+                    )
+                stop = start + size
+                if stop > end:
                     break
-            if size > limit:
-                raise FramingError(
-                    f"message length {size} bytes exceeds the maximum of {limit} bytes"
-                )
-            stop = start + size
-            if stop > end:
-                break
-            append(bytes(buf[start:stop]))
-            pos = stop
+                append(bytes(buf[start:stop]))
+                pos = stop
+        except FramingError as exc:
+            exc.messages = messages
+            raise
         if pos:
             del buf[:pos]
         return messages

@@ -210,11 +210,19 @@ class SocketUdf:
         self.proc = subprocess.Popen(argv + ["--socket", self.path, "--log-level", "DEBUG"],
                                      cwd=REPO, env=udf_env(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
+        # Wait until it accepts: the path alone may be a stale file.
         deadline = time.monotonic() + 15
-        while not os.path.exists(self.path):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"UDF did not start: {self.stderr()}")
-            time.sleep(0.02)
+        while True:
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(self.path)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"UDF did not start: {self.stderr()}")
+                time.sleep(0.02)
+            finally:
+                probe.close()
 
     def connect(self) -> Client:
         return Client.connect(self.path)
@@ -223,6 +231,15 @@ class SocketUdf:
         if not self._stderr.closed:
             self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 5.0) -> str:
+        """The log once it contains ``text`` (log lines may trail the last response)."""
+        deadline = time.monotonic() + timeout
+        while text not in (err := self.stderr()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged within {timeout}s:\n{err}")
+            time.sleep(0.02)
+        return err
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -81,3 +81,10 @@ def test_incomplete_varint_waits():
     assert decoder.feed(b"\x80") == []
     assert decoder.feed(b"\x01" + b"z" * 127) == []
     assert decoder.feed(b"z") == [b"z" * 128]
+
+
+def test_messages_before_a_bad_prefix_are_kept():
+    decoder = FrameDecoder(max_message_size=100)
+    with pytest.raises(FramingError) as err:
+        decoder.feed(frame(b"ok") + frame(b"fine") + varint(101))
+    assert err.value.messages == [b"ok", b"fine"]

@@ -1,0 +1,166 @@
+"""Per-entity state with a bound.
+
+Every UDF that remembers something per entity keeps it in one
+:class:`EntityStore` keyed by Kapacitor's group ID, so that memory stays
+bounded (least recently used entities are evicted past ``max_entities``,
+and entities silent for ``idle_ns`` of stream time expire) and snapshots
+work the same everywhere.
+
+Examples
+--------
+>>> store = EntityStore(dict, max_entities=2)
+>>> store.get("device_id=a,", 1)["n"] = 1
+>>> store.get("device_id=b,", 2)["n"] = 2
+>>> store.get("device_id=a,", 3)["n"] += 1   # a becomes the most recent
+>>> store.get("device_id=c,", 4)["n"] = 3    # evicts b, the least recent
+>>> list(store), store.evicted
+(['device_id=a,', 'device_id=c,'], 1)
+>>> restored = EntityStore.from_json(store.to_json(), dict, max_entities=2)
+>>> restored.peek("device_id=a,")
+{'n': 2}
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+__all__ = ["EntityStore"]
+
+S = TypeVar("S")
+
+
+class EntityStore(Generic[S]):
+    """A bounded map from entity key to state, least recently used first.
+
+    Parameters
+    ----------
+    factory
+        Called with no arguments to create the state of a new entity.
+    max_entities
+        At most this many entities are kept; using one more evicts the least
+        recently used.
+    idle_ns
+        Entities not seen for this long in *stream* time (point timestamps,
+        nanoseconds) are dropped; ``None`` keeps them until evicted. Stream
+        time rather than wall-clock time so that replays behave like live
+        runs.
+
+    Attributes
+    ----------
+    evicted, expired
+        How many entities were dropped for each reason since creation.
+    """
+
+    def __init__(self, factory: Callable[[], S], max_entities: int = 10_000, idle_ns: int | None = None):
+        if max_entities < 1:
+            raise ValueError(f"max_entities must be >= 1, got {max_entities}")
+        if idle_ns is not None and idle_ns <= 0:
+            raise ValueError(f"idle_ns must be positive or None, got {idle_ns}")
+        self.factory = factory
+        self.max_entities = max_entities
+        self.idle_ns = idle_ns
+        self.evicted = 0
+        self.expired = 0
+        # key -> [state, last_seen_ns]; order is recency of use.
+        self._items: OrderedDict[str, list] = OrderedDict()
+
+    def get(self, key: str, now: int = 0) -> S:
+        """The state of ``key``, created if new, marked as used at ``now`` (ns)."""
+        items = self._items
+        entry = items.get(key)
+        if entry is None:
+            if self.idle_ns is not None:
+                self._expire(now)
+            entry = items[key] = [self.factory(), now]
+            if len(items) > self.max_entities:
+                items.popitem(last=False)
+                self.evicted += 1
+        else:
+            items.move_to_end(key)
+            if now > entry[1]:
+                entry[1] = now
+            if self.idle_ns is not None:
+                self._expire(now)
+        return entry[0]
+
+    def _expire(self, now: int) -> None:
+        # The least recently used entries are at the front, so stop at the
+        # first one still fresh: amortised O(1) per call.
+        limit = now - self.idle_ns
+        items = self._items
+        while items:
+            key, entry = next(iter(items.items()))
+            if entry[1] >= limit:
+                break
+            del items[key]
+            self.expired += 1
+
+    def peek(self, key: str, default: Any = None) -> S | Any:
+        """The state of ``key`` without creating it or marking it used."""
+        entry = self._items.get(key)
+        return default if entry is None else entry[0]
+
+    def pop(self, key: str, default: Any = None) -> S | Any:
+        """Remove ``key`` and return its state."""
+        entry = self._items.pop(key, None)
+        return default if entry is None else entry[0]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def items(self) -> Iterator[tuple[str, S]]:
+        """``(key, state)`` pairs, least recently used first."""
+        return ((k, e[0]) for k, e in self._items.items())
+
+    def clear(self) -> None:
+        """Forget every entity."""
+        self._items.clear()
+
+    def to_json(self, encode: Callable[[S], Any] = lambda s: s) -> dict:
+        """A JSON-able dict of all entities, in recency order.
+
+        Parameters
+        ----------
+        encode
+            Turns one entity's state into JSON-able data; identity by default.
+        """
+        return {"entities": [[k, e[1], encode(e[0])] for k, e in self._items.items()]}
+
+    @classmethod
+    def from_json(
+        cls,
+        data: dict,
+        factory: Callable[[], S],
+        decode: Callable[[Any], S] = lambda s: s,
+        **bounds: Any,
+    ) -> "EntityStore[S]":
+        """Rebuild a store from :meth:`to_json` output.
+
+        Builds a new store and leaves any existing one alone, so a failed
+        restore changes nothing.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` does not have the shape :meth:`to_json` writes.
+        """
+        store = cls(factory, **bounds)
+        try:
+            entries = data["entities"]
+            for key, last_seen, state in entries:
+                if not isinstance(key, str) or not isinstance(last_seen, int):
+                    raise TypeError(f"bad entity entry for {key!r}")
+                store._items[key] = [decode(state), last_seen]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"entity store snapshot is malformed: {exc}") from exc
+        while len(store._items) > store.max_entities:
+            store._items.popitem(last=False)
+            store.evicted += 1
+        return store
