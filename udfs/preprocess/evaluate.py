@@ -11,6 +11,8 @@
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .registry import parse_type
 from .window import Window
 
@@ -93,7 +95,14 @@ def evaluate(spec, window):
     data = window.view(spec.type.reads)
     if len(data) < spec.min_length:
         return None
-    return finite_or_none(spec.type.function(data, **spec.params))
+    try:
+        # Values near the float limits may overflow inside a statistic: that
+        # is a value that cannot be represented, like ±inf, not a bug.
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            value = spec.type.function(data, **spec.params)
+    except OverflowError:
+        return None
+    return finite_or_none(value)
 
 
 def finite_or_none(value):

@@ -67,9 +67,21 @@ def entropy(x, bins=0):
     1.0
     """
     if bins and np.max(x) > np.min(x):
-        counts, _ = np.histogram(x, bins=bins)
+        counts = _equal_width_counts(x, bins)
         counts = counts[counts > 0]
     else:
         _, counts = np.unique(x, return_counts=True)
     p = counts / counts.sum()
     return float(-np.sum(p * np.log2(p))) + 0.0
+
+
+def _equal_width_counts(x, bins):
+    # np.histogram refuses ranges near the float limits; this is its binning
+    # rule (value - low) * bins / span, on halved values when span overflows.
+    low, high = np.min(x), np.max(x)
+    if np.isfinite(high - low):
+        position = (x - low) * (bins / (high - low))
+    else:
+        position = (x / 2 - low / 2) * (bins / (high / 2 - low / 2))
+    index = np.clip(position.astype(np.int64), 0, bins - 1)
+    return np.bincount(index, minlength=bins)
