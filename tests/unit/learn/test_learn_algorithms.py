@@ -144,3 +144,12 @@ def test_auto_is_seeded_and_picks_nonlinear_when_needed(rng):
     assert first.key in ("gradient_boosting", "neural_network")
     assert first.key == second.key and first.hyperparameters() == second.hyperparameters()
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
+
+
+@pytest.mark.parametrize("key", list(ALGORITHMS))
+def test_registry_conformance(key):
+    import inspect
+    cls = ALGORITHMS[key]
+    assert cls.key == key and cls.label and cls.code and cls.tasks
+    assert cls.seeded == ("seed" in inspect.signature(cls).parameters)
+    assert "task" in cls().hyperparameters()  # constructors only store their arguments

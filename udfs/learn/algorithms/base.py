@@ -8,7 +8,6 @@ object that fitted it: no pickles, no scikit-learn objects kept per entity.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,13 +47,14 @@ class Algorithm:
     code: ClassVar[str]  # short suffix of the seed's "Algo", e.g. "lgt"
     tasks: ClassVar[tuple[str, ...]]
     linear: ClassVar[bool] = False  # params are {"coef": [...], "intercept": x}
+    seeded: ClassVar[bool] = False  # the constructor takes a ``seed``
 
     task: str
 
     @classmethod
     def create(cls, task: str, seed: int = 0, **hyper: Any) -> "Algorithm":
         """An instance for ``task``; ``seed`` is passed only to algorithms that draw randomness."""
-        if "seed" in inspect.signature(cls).parameters:
+        if cls.seeded:
             hyper["seed"] = seed
         return cls(task=task, **hyper)
 

@@ -46,6 +46,7 @@ class GradientBoosting(Algorithm):
     label = "Gradient Boosting"
     code = "gbm"
     tasks = (REGRESSION, CLASSIFICATION)
+    seeded = True
 
     def __init__(self, task: str = REGRESSION, n_estimators: int = 50, max_depth: int = 3,
                  learning_rate: float = 0.1, seed: int = 0):
