@@ -1,0 +1,252 @@
+"""Scale figures for udfs.learn, side by side with a naive scikit-learn reference.
+
+Prints:
+
+1. training time per entity window (logistic and linear, 500 rows, 5 features;
+   target <= 5 ms), through ``Trainer.train_window`` (validation, fit on the
+   first 75 %, hold-out scoring, champion comparison, store update), median
+   over windows, with a memory store and with a store on disk;
+2. resident memory for N entity models (linear and logistic; target <= 200 MB
+   for 100,000), measured as the RSS delta of a fresh subprocess;
+3. single-row and batch predictions per second from the store;
+4. (placeholder) predictions per second through the predict UDF handler.
+
+The naive reference keeps, per entity, a fitted ``MinMaxScaler`` and a fitted
+scikit-learn estimator, and calls scikit-learn per row. Ratios are
+``naive / ours`` for times and memory and ``ours / naive`` for rates, so a
+ratio above 1 means ours is better.
+
+Run: ``python bench/learn_scale.py`` (``--entities 100000`` by default;
+``--quick`` for a smaller run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from udfs.learn import ModelStore, Predictor, TrainConfig, Trainer  # noqa: E402
+
+FEATURES = [f"Field{i}_preprocessed_AnomProb" for i in range(5)]
+ROWS = 500
+
+
+def window(rng: np.random.Generator, logistic: bool) -> dict[str, np.ndarray]:
+    X = rng.uniform(1, 100, size=(ROWS, len(FEATURES)))
+    z = (X - 50) @ np.linspace(0.05, -0.03, len(FEATURES))
+    y = (z + rng.normal(0, 0.5, ROWS) > 0).astype(float) if logistic else 20 + z + rng.normal(0, 0.1, ROWS)
+    return {f: X[:, i] for i, f in enumerate(FEATURES)} | {"y": y}
+
+
+# -- naive reference -----------------------------------------------------------
+
+def naive_fit(cols: dict, logistic: bool):
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.metrics import accuracy_score, mean_absolute_percentage_error
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = np.column_stack([cols[f] for f in FEATURES])
+    y = cols["y"]
+    cut = int(round(len(y) * 0.75))
+    scaler = MinMaxScaler().fit(X[:cut])
+    model = (LogisticRegression() if logistic else LinearRegression()).fit(scaler.transform(X[:cut]), y[:cut])
+    predicted = model.predict(scaler.transform(X[cut:]))
+    score = accuracy_score(y[cut:], predicted) if logistic else mean_absolute_percentage_error(y[cut:], predicted)
+    return scaler, model, score
+
+
+def naive_predict_one(pair, row, logistic: bool) -> float:
+    scaler, model = pair
+    x = scaler.transform(np.asarray([row]))
+    return float(model.predict_proba(x)[0, 1] if logistic else model.predict(x)[0])
+
+
+# -- measurements --------------------------------------------------------------
+
+def median_ms(call, items) -> float:
+    """Median time per call: robust to other processes sharing the CPUs."""
+    times = []
+    for i, item in enumerate(items):
+        start = time.perf_counter()
+        call(i, item)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def time_training(logistic: bool, windows: int, seed: int) -> tuple[float, float, float]:
+    """Median ms per window: ours in memory, ours writing each champion to disk, naive."""
+    rng = np.random.default_rng(seed)
+    data = [window(rng, logistic) for _ in range(windows)]
+    config = TrainConfig(FEATURES, "y", islogistic=logistic)
+    memory = Trainer(config, ModelStore(), fleet_retrain_every=0)
+    ours = median_ms(lambda i, cols: memory.train_window(f"dev-{i % 50}", cols), data)
+    with tempfile.TemporaryDirectory() as folder:
+        disk = Trainer(config, ModelStore(folder), fleet_retrain_every=0)
+        ours_disk = median_ms(lambda i, cols: disk.train_window(f"dev-{i % 50}", cols), data)
+    naive = median_ms(lambda i, cols: naive_fit(cols, logistic), data)
+    return ours, ours_disk, naive
+
+
+def template_docs(seed: int) -> dict[bool, dict]:
+    rng = np.random.default_rng(seed)
+    docs = {}
+    for logistic in (False, True):
+        trainer = Trainer(TrainConfig(FEATURES, "y", islogistic=logistic), ModelStore(), fleet_retrain_every=0)
+        docs[logistic] = trainer.train_window("AC000W020486693", window(rng, logistic)).challenger
+    return docs
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_child(kind: str, entities: int, seed: int) -> None:
+    """Runs in a subprocess: build ``entities`` models, print the RSS delta."""
+    import gc
+
+    rng = np.random.default_rng(seed)
+    docs = template_docs(seed) if kind == "ours" else None
+    pairs = None
+    if kind == "naive":
+        pairs = {lg: naive_fit(window(rng, lg), lg)[:2] for lg in (False, True)}
+    gc.collect()
+    before = rss_bytes()
+    if kind == "ours":
+        store = ModelStore()
+        for i in range(entities):
+            logistic = bool(i % 2)
+            doc = docs[logistic]
+            noise = rng.normal(0, 0.01, len(FEATURES))
+            store.put(dict(doc, key=f"AC{i:013d}",
+                           params={"coef": (np.asarray(doc["params"]["coef"]) + noise).tolist(),
+                                   "intercept": doc["params"]["intercept"] + float(noise[0])}))
+        held = store
+    else:
+        held = {}
+        for i in range(entities):
+            scaler, model = copy.deepcopy(pairs[bool(i % 2)])
+            model.coef_ = model.coef_ + rng.normal(0, 0.01, model.coef_.shape)
+            held[f"AC{i:013d}"] = (scaler, model)
+    gc.collect()
+    after = rss_bytes()
+    print(json.dumps({"kind": kind, "entities": entities, "rss_delta": after - before,
+                      "count": len(held) if kind == "naive" else held.resident}))
+
+
+def measure_memory(kind: str, entities: int, seed: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", kind, "--entities", str(entities),
+                          "--seed", str(seed)], check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["count"] == entities, result
+    return result["rss_delta"] / 2**20
+
+
+def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    docs = template_docs(seed)
+    rows = rng.uniform(1, 100, size=(1000, len(FEATURES)))
+    row_dicts = [dict(zip(FEATURES, map(float, r))) for r in rows]
+    keys = [f"AC{i:013d}" for i in range(entities)]
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        writer = ModelStore(folder)
+        for i, key in enumerate(keys):
+            writer.put(dict(docs[bool(i % 2)], key=key))
+        # The predict process opens the same directory and loads on demand.
+        predictor = Predictor(ModelStore(folder, max_resident=entities, refresh_seconds=1.0))
+        for key in keys:
+            predictor.predict_one(key, row_dicts[0])  # warm: load every model once
+
+        def rate(call, per_call=1):
+            n, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                for _ in range(1000):
+                    call(n)
+                    n += 1
+            return n * per_call / (time.perf_counter() - start)
+
+        nk = len(keys)
+        figures["ours_single"] = rate(lambda n: predictor.predict_one(keys[n % nk], row_dicts[n % 1000]))
+        batch = rows[:500]
+        figures["ours_batch"] = rate(lambda n: predictor.predict_batch(keys[n % nk], batch), per_call=len(batch))
+
+    naive = {}
+    for i, key in enumerate(keys[:1000]):
+        naive[key] = naive_fit(window(rng, bool(i % 2)), bool(i % 2))[:2]
+    naive_keys = list(naive)
+    lists = [list(r) for r in rows]
+
+    def naive_rate(call, per_call=1):
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(100):
+                call(n)
+                n += 1
+        return n * per_call / (time.perf_counter() - start)
+
+    figures["naive_single"] = naive_rate(
+        lambda n: naive_predict_one(naive[naive_keys[n % 1000]], lists[n % 1000], bool(n % 2)))
+
+    def naive_batch(n):
+        scaler, model = naive[naive_keys[n % 1000]]
+        x = scaler.transform(rows[:500])
+        return model.predict_proba(x)[:, 1] if n % 2 else model.predict(x)
+
+    figures["naive_batch"] = naive_rate(naive_batch, per_call=500)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, default=100_000, help="models for the memory figure")
+    parser.add_argument("--windows", type=int, default=300, help="windows timed per algorithm")
+    parser.add_argument("--predict-entities", type=int, default=10_000, help="entities in the prediction figures")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per prediction figure")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="10,000 entities, fewer windows")
+    parser.add_argument("--memory-child", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.entities, args.seed)
+        return
+    if args.quick:
+        args.entities, args.windows, args.predict_entities, args.seconds = 10_000, 50, 2_000, 0.5
+
+    print(f"udfs.learn scale bench ({ROWS} rows x {len(FEATURES)} features per window; naive = "
+          "MinMaxScaler + scikit-learn estimator per entity)\n")
+    print(f"{'figure':<52}{'ours':>12}{'naive':>12}{'ratio':>8}  target")
+    for logistic, name in ((True, "logistic"), (False, "linear")):
+        ours, ours_disk, naive = time_training(logistic, args.windows, args.seed)
+        print(f"{'training ms per entity window, ' + name:<52}{ours:>12.3f}{naive:>12.3f}{naive / ours:>8.1f}  <= 5 ms")
+        print(f"{'  same, champion also written to disk':<52}{ours_disk:>12.3f}{naive:>12.3f}"
+              f"{naive / ours_disk:>8.1f}  <= 5 ms")
+    ours_mb = measure_memory("ours", args.entities, args.seed)
+    naive_mb = measure_memory("naive", args.entities, args.seed)
+    label = f"resident MB for {args.entities:,} models (half logistic)"
+    target = "<= 200 MB" if args.entities == 100_000 else f"<= {200 * args.entities / 100_000:.0f} MB (scaled)"
+    print(f"{label:<52}{ours_mb:>12.1f}{naive_mb:>12.1f}{naive_mb / ours_mb:>8.1f}  {target}")
+    rates = time_predictions(args.predict_entities, args.seconds, args.seed)
+    print(f"{'single-row predictions/s from store (seed fields)':<52}{rates['ours_single']:>12,.0f}"
+          f"{rates['naive_single']:>12,.0f}{rates['ours_single'] / rates['naive_single']:>8.1f}  >= 50,000/s")
+    print(f"{'batch predictions/s (500 rows per call)':<52}{rates['ours_batch']:>12,.0f}"
+          f"{rates['naive_batch']:>12,.0f}{rates['ours_batch'] / rates['naive_batch']:>8.1f}")
+    # PREDICT-UDF-HANDLER: predictions per second through the predict UDF handler
+    # (the agent's handler around udfs.learn.Predictor) go here once that handler
+    # exists; target >= 50,000/s. Not measured yet, deliberately not estimated.
+    print(f"{'predictions/s through the predict UDF handler':<52}{'(pending: needs the predict UDF)':>32}")
+
+
+if __name__ == "__main__":
+    main()
