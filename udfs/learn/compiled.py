@@ -73,11 +73,13 @@ class CompiledModel:
 
     def predict_row(self, values: Sequence[float]) -> float:
         """One prediction; a plain-Python path for linear models (no array set-up)."""
-        if self._weights is None:
-            return float(self.predict_rows(np.asarray([values], dtype=float))[0])
         if len(values) != len(self.features):
             raise ValueError(f"expected {len(self.features)} inputs ({', '.join(self.features)}), "
                              f"got {len(values)}")
+        if self._weights is None:
+            if self.transform.log_features and min(values) <= 0:
+                raise ValueError(f"transform {self.transform.name!r} needs positive inputs, got {list(values)}")
+            return float(self.predict_rows(np.asarray([values], dtype=float))[0])
         if self.transform.log_features:
             if min(values) <= 0:
                 raise ValueError(f"transform {self.transform.name!r} needs positive inputs, got {list(values)}")

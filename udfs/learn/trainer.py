@@ -21,7 +21,6 @@ in place; the outcome carries the reason and the trainer counts it.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import Counter
@@ -40,8 +39,6 @@ from .metrics import score_key, scores
 from .reasons import BadWindow
 from .scaling import apply_minmax, fit_minmax
 from .store import ModelStore
-
-log = logging.getLogger(__name__)
 
 DEPLOYED = "deployed"
 KEPT = "kept"

@@ -219,3 +219,19 @@ def test_other_algorithms_through_the_trainer(rng, algorithm):
     assert 0.8 < fields["Forecastaccuracy"] <= 1.0
     if algorithm in ("gradient_boosting", "neural_network"):
         assert "ParameterEstimates" not in fields and fields["HasConstantTerm"] == 0
+
+
+def test_equal_score_does_not_replace(rng):
+    t = trainer()
+    w = window(rng)
+    t.train_window("d1", w)
+    outcome = t.train_window("d1", w)  # identical challenger, identical score
+    assert outcome.status == "kept" and outcome.challenger_score == outcome.champion_score
+    assert t.store.model("d1").version == 1
+
+
+def test_single_row_checks_length_for_every_algorithm(rng):
+    t = trainer(algorithm="gradient_boosting")
+    t.train_window("d", window(rng))
+    with pytest.raises(ValueError, match="expected 3 inputs"):
+        t.store.model("d").predict_row([1.0, 2.0])
