@@ -1,9 +1,11 @@
 """One Kapacitor connection: a reader thread, a worker thread, one handler.
 
-The reader decodes requests in large chunks and answers ``keepalive`` and
-``info`` itself, at once; everything else goes, one list per chunk read, to
-the worker, which runs the handler and writes its output in large writes
-when it has drained what was read. A handler busy for minutes therefore
+The reader splits what it reads in large chunks into messages and answers
+``keepalive`` and ``info`` itself, at once; everything else goes, one list
+per chunk read, to the worker, which runs the handler and writes its output
+in large writes when it has drained what was read. Data messages cross
+undecoded: the worker decodes a point only when the handler looks at it,
+and ``forward`` sends it on as the bytes it came in. A handler busy for minutes therefore
 never gets its task killed for a missed keepalive. Both threads write whole
 messages under one lock, so their bytes never interleave.
 
@@ -23,6 +25,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Bytes asked of the OS per read.
 READ_SIZE = 64 * 1024
+#: Seconds between two log lines with a connection's counters.
+STATS_INTERVAL = 300.0
 #: The worker writes out before its buffer grows past this, even when more
 #: input is waiting, to bound memory and latency under a steady flood.
 FLUSH_SIZE = 256 * 1024
@@ -104,6 +109,11 @@ class _Fatal:
 
 
 _EOF = object()
+
+# First byte of the key of Request.begin/point/end (fields 16, 17, 18,
+# length-delimited); the second byte is 0x01 for all three.
+_BEGIN, _POINT, _END = 0x82, 0x8A, 0x92
+_DATA_KEYS = frozenset((_BEGIN, _POINT, _END))
 
 _INFO_CACHE: dict[type, bytes] = {}
 
@@ -171,6 +181,7 @@ class Connection:
         self._ready = False
         self._batch: Batch | None = None
         self._points_in = 0
+        self._next_stats = time.monotonic() + STATS_INTERVAL
 
     # ---- running ----------------------------------------------------------
 
@@ -218,7 +229,14 @@ class Connection:
                 except FramingError as exc:
                     frames, fatal = exc.messages, exc
                 chunk = []
+                append = chunk.append
                 for frame in frames:
+                    # Data messages (field 16/17/18: key bytes 0x82/0x8a/0x92,
+                    # 0x01) go to the worker undecoded; it decodes a point
+                    # only if its handler looks inside.
+                    if len(frame) > 1 and frame[1] == 0x01 and frame[0] in _DATA_KEYS:
+                        append(frame)
+                        continue
                     req = Request()
                     try:
                         req.ParseFromString(frame)
@@ -236,7 +254,7 @@ class Connection:
                     elif kind is None:
                         self._unknown(frame)
                     else:
-                        chunk.append((kind, req, frame))
+                        append(req)
                 if chunk:
                     put(chunk)
                 if fatal is not None:
@@ -308,43 +326,65 @@ class Connection:
             with self._write_lock:
                 self.transport.send_all(out)
             del out[:]
+        # Checked per flush, not per point: long-running tasks show their
+        # counters without anyone asking.
+        now = time.monotonic()
+        if now >= self._next_stats:
+            self._next_stats = now + STATS_INTERVAL
+            if self._points_in:
+                self.stats["points_in"] = self._points_in
+                self.stats["points_out"] = self.handler.emitted
+                log.info("%s running: %s", self.label, self._summary())
 
     def _dispatch(self, chunk: list) -> None:
         handler = self.handler
         stream = handler.wants == "stream"
-        for kind, req, frame in chunk:
-            if kind == "point":
-                self._points_in += 1
-                if self._batch is not None:
-                    self._batch.points.append(Point(req.point, frame))
+        for item in chunk:
+            if type(item) is bytes:
+                key = item[0]
+                if key == _POINT:
+                    self._points_in += 1
+                    if self._batch is not None:
+                        self._batch.points.append(Point(None, item))
+                        continue
+                    if not self._ready:
+                        self._skip("point before a successful init")
+                        continue
+                    if not stream:
+                        self._skip("point outside a batch (this UDF wants batches)")
+                        continue
+                    try:
+                        handler.point(Point(None, item))
+                    except BadPoint as exc:
+                        self._bad_point(exc)
+                    except Exception as exc:
+                        self._handler_error("point", exc)
                     continue
-                if not self._ready:
-                    self._skip("point before a successful init")
-                    continue
-                if not stream:
-                    self._skip("point outside a batch (this UDF wants batches)")
-                    continue
+                req = udf_pb2.Request()
                 try:
-                    handler.point(Point(req.point, frame))
-                except BadPoint as exc:
-                    self._bad_point(exc)
-                except Exception as exc:
-                    self._handler_error("point", exc)
-            elif kind == "begin":
-                if stream:
-                    self._skip("BeginBatch on a stream UDF")
+                    req.ParseFromString(item)
+                except DecodeError as exc:
+                    self.stats["bad_requests"] += 1
+                    self.limited.error("undecodable request skipped", f"{exc} ({len(item)} bytes)",
+                                       prefix=self.label + " ")
                     continue
-                if self._batch is not None:
-                    self._skip("BeginBatch inside an open batch; the open batch is dropped")
-                self._batch = Batch(req.begin)
-            elif kind == "end":
-                self._end_batch(req.end)
-            elif kind == "init":
-                self._init(req.init)
+                if key == _BEGIN:
+                    if stream:
+                        self._skip("BeginBatch on a stream UDF")
+                        continue
+                    if self._batch is not None:
+                        self._skip("BeginBatch inside an open batch; the open batch is dropped")
+                    self._batch = Batch(req.begin)
+                else:
+                    self._end_batch(req.end)
+                continue
+            kind = item.WhichOneof("message")
+            if kind == "init":
+                self._init(item.init)
             elif kind == "snapshot":
                 self._snapshot()
             elif kind == "restore":
-                self._restore(req.restore.snapshot)
+                self._restore(item.restore.snapshot)
 
     def _end_batch(self, end: udf_pb2.EndBatch) -> None:
         batch, self._batch = self._batch, None

@@ -33,11 +33,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from google.protobuf.message import DecodeError
+
 from . import udf_pb2
 
 __all__ = ["BadPoint", "Batch", "Point", "new_point", "set_fields"]
 
 _PbPoint = udf_pb2.Point
+_PbRequest = udf_pb2.Request
 
 
 class BadPoint(ValueError):
@@ -56,10 +59,12 @@ class Point:
     Parameters
     ----------
     msg
-        The protobuf ``udf_pb2.Point``.
+        The protobuf ``udf_pb2.Point``, or ``None`` to decode it from
+        ``raw`` on first use.
     raw
-        The serialized ``Request`` it came in, which lets
-        ``Handler.forward`` send it on without encoding it again.
+        The serialized ``Request`` it came in. ``Handler.forward`` sends
+        these bytes on as they are, and a handler that never looks inside a
+        point (a router, a sampler) never pays for decoding it.
 
     Notes
     -----
@@ -67,12 +72,33 @@ class Point:
     build a new point with :func:`new_point` (or ``emit(p.msg)``) instead.
     """
 
-    __slots__ = ("msg", "raw", "_fields")
+    __slots__ = ("_msg", "raw", "_fields")
 
-    def __init__(self, msg: _PbPoint, raw: bytes | None = None):
-        self.msg = msg
+    def __init__(self, msg: _PbPoint | None = None, raw: bytes | None = None):
+        if msg is None and raw is None:
+            raise ValueError("Point needs a message or its bytes")
+        self._msg = msg
         self.raw = raw
         self._fields = None
+
+    @property
+    def msg(self) -> _PbPoint:
+        """The protobuf point (decoded on first access).
+
+        Raises
+        ------
+        BadPoint
+            If the bytes do not decode as a point request.
+        """
+        msg = self._msg
+        if msg is None:
+            req = _PbRequest()
+            try:
+                req.ParseFromString(self.raw)
+            except DecodeError as exc:
+                raise BadPoint(f"undecodable point request: {exc}") from exc
+            msg = self._msg = req.point
+        return msg
 
     @property
     def name(self) -> str:

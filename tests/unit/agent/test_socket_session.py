@@ -174,15 +174,18 @@ def test_bad_points_are_skipped_counted_and_rate_limited(socket_udf):
     c.init_ok()
     bad = [point_req(1, humidity=1.0), point_req(2, temperature="hot"), point_req(3, temperature=True)]
     bad += [point_req(10 + i, temperature=math.nan) for i in range(100)]
-    c.send(*bad, point_req(200, temperature=30.0))
+    c.send(*bad)
+    c.send_raw(varint(8) + b"\x8a\x01\x05" + b"\xff" * 5)    # a point request that does not decode
+    c.send(point_req(200, temperature=30.0))
     c.close_write()
     assert temps(c.recv_all()) == [30.0]
-    err = udf.wait_log("bad_points=103")
+    err = udf.wait_log("bad_points=104")
     assert "missing field 'temperature' (fields: humidity)" in err
     assert "field 'temperature' is a string, not a number: 'hot'" in err
     assert "field 'temperature' is a bool, not a number: True" in err
     assert err.count("field 'temperature' is NaN") == 1     # 100 NaNs, one line
-    assert "points_in=104, points_out=1, batches_in=0, bad_points=103" in err
+    assert "bad point skipped: undecodable point request" in err
+    assert "points_in=105, points_out=1, batches_in=0, bad_points=104" in err
 
 
 def test_handler_exception_is_caught_and_the_stream_goes_on(socket_udf):
