@@ -1,0 +1,1 @@
+"""The device side of the demo: device models and the fleet simulator."""

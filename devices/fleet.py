@@ -1,0 +1,122 @@
+"""Device types of the simulated fleet and the JSON messages they send.
+
+Every message follows one schema (telegraf/README.md)::
+
+    {"device_id": "thermostat-7", "timestamp": "2026-11-23T10:00:00.250Z",
+     "tag": "Thermostat", "temperature": 21.4}
+
+``device_id`` names the entity, ``tag`` the device type (the device-data seed's
+naming), ``timestamp`` is RFC 3339 in UTC, and each sensor reading is a number
+under the sensor's name. Telegraf turns each reading into a ``device_message``
+point tagged with ``device_id`` and ``sensor``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceType:
+    """A kind of device: its type tag and the sensors it reports with their typical level."""
+
+    name: str
+    tag: str
+    sensors: dict[str, tuple[float, float]]  # sensor -> (mean, standard deviation)
+
+
+DEVICE_TYPES: dict[str, DeviceType] = {
+    t.name: t
+    for t in (
+        DeviceType("thermostat", "Thermostat", {"temperature": (22.0, 3.0)}),
+        DeviceType("barometer", "Barometer", {"pressure": (1013.0, 8.0)}),
+        DeviceType("hygrometer", "Hygrometer", {"humidity": (45.0, 12.0)}),
+        DeviceType("heart_rate_meter", "HeartRateMeter", {"heart_rate": (72.0, 9.0)}),
+        # The Edge Insights seed's mqtt-temp-sensor reports both in one message.
+        DeviceType("temp_sensor", "TempSensor", {"temperature": (22.5, 4.0), "humidity": (30.0, 10.0)}),
+    )
+}
+
+
+def format_timestamp(ns: int) -> str:
+    """RFC 3339 in UTC with millisecond precision.
+
+    >>> format_timestamp(1_700_000_000_123_000_000)
+    '2023-11-14T22:13:20.123Z'
+    """
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest // 1_000_000:03d}Z"
+
+
+def message(device_id: str, device_type: str, time_ns: int, readings: dict[str, float]) -> dict:
+    """One device message in the fleet's schema.
+
+    >>> message("thermostat-1", "thermostat", 1_700_000_000_000_000_000, {"temperature": 21.5})
+    {'device_id': 'thermostat-1', 'timestamp': '2023-11-14T22:13:20.000Z', 'tag': 'Thermostat', 'temperature': 21.5}
+    """
+    out = {"device_id": device_id, "timestamp": format_timestamp(time_ns), "tag": DEVICE_TYPES[device_type].tag}
+    out.update(readings)
+    return out
+
+
+def encode(msg: dict) -> bytes:
+    """Compact JSON; non-finite floats are refused (JSON has none)."""
+    for value in msg.values():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"device message {msg.get('device_id')!r} carries a non-finite reading {value!r}")
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+def topic(device_type: str, device_id: str) -> str:
+    """The MQTT topic a device publishes to: devices/<type>/<id>."""
+    return f"devices/{device_type}/{device_id}"
+
+
+@dataclasses.dataclass
+class Fleet:
+    """N devices spread over the chosen device types, reproducible from a seed.
+
+    Each device has its own level (its mean drawn around the type's mean), so
+    per-device statistics differ from device to device.
+
+    >>> fleet = Fleet.create(4, ["thermostat", "barometer"], seed=1)
+    >>> [d for d, _ in fleet.devices]
+    ['thermostat-0', 'barometer-1', 'thermostat-2', 'barometer-3']
+    >>> len(list(fleet.tick(1_700_000_000_000_000_000)))
+    4
+    """
+
+    devices: list[tuple[str, str]]  # (device_id, device_type)
+    levels: np.ndarray  # one row per device: mean per sensor slot
+    rng: np.random.Generator
+
+    @classmethod
+    def create(cls, n: int, types: list[str], seed: int = 0, prefix: str = "") -> "Fleet":
+        unknown = [t for t in types if t not in DEVICE_TYPES]
+        if unknown:
+            raise ValueError(f"unknown device type(s) {unknown}; known: {sorted(DEVICE_TYPES)}")
+        rng = np.random.default_rng(seed)
+        devices = [(f"{prefix}{types[i % len(types)]}-{i}", types[i % len(types)]) for i in range(n)]
+        width = max(len(DEVICE_TYPES[t].sensors) for t in types)
+        levels = np.zeros((n, width))
+        for i, (_, kind) in enumerate(devices):
+            for j, (mean, sd) in enumerate(DEVICE_TYPES[kind].sensors.values()):
+                levels[i, j] = mean + rng.normal(0.0, sd)
+        return cls(devices, levels, rng)
+
+    def tick(self, time_ns: int):
+        """One message per device at ``time_ns``: ``(topic, message dict)``."""
+        noise = self.rng.normal(0.0, 1.0, self.levels.shape)
+        for i, (device_id, kind) in enumerate(self.devices):
+            sensors = DEVICE_TYPES[kind].sensors
+            readings = {
+                name: round(float(self.levels[i, j] + noise[i, j] * sd * 0.2), 3)
+                for j, (name, (_, sd)) in enumerate(sensors.items())
+            }
+            yield topic(kind, device_id), message(device_id, kind, time_ns, readings)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what is missing, start the stack, define every task of the task list
+# and run the simulated device fleet until Ctrl-C (or for --duration seconds).
+#
+#   stack/demo.sh [simulator options, e.g. --devices 50 --interval 0.5]
+#
+# The stack keeps running afterwards; stop it with `stack/tickstack.py stop`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+stack/install.sh
+python3 stack/tickstack.py start
+python3 stack/tasks.py define
+cat <<'MSG'
+
+The stack runs on loopback. Where to look:
+  raw device data    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
+  10 s aggregates    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
+  rejected messages  .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'
+  tasks              .stack/bin/kapacitor -url http://127.0.0.1:19092 list tasks
+  logs               .stack/logs/
+Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).
+MSG
+exec python3 -m devices.simulator "$@"

@@ -1,0 +1,59 @@
+"""A small InfluxDB 1.x HTTP client for the stack runner, tests and benchmarks.
+
+InfluxQL over ``/query`` and line protocol over ``/write``: the two calls the
+project's tooling needs, without pulling in a client library for them.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import tickstack
+
+
+class InfluxError(RuntimeError):
+    """InfluxDB answered with an error; the message carries its text."""
+
+
+class Influx:
+    def __init__(self, url: str | None = None, database: str = "telemetry"):
+        if url is None:
+            host, port = tickstack.influxdb_address()
+            url = f"http://{host}:{port}"
+        self.url = url.rstrip("/")
+        self.database = database
+
+    def _request(self, path: str, params: dict, data: bytes | None = None) -> bytes:
+        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raise InfluxError(f"InfluxDB {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
+
+    def query(self, q: str, database: str | None = None) -> list[dict]:
+        """Run InfluxQL; rows as dicts (``time`` in ns, tags included), all series concatenated."""
+        body = json.loads(self._request("/query", {"db": database or self.database, "q": q, "epoch": "ns"}))
+        rows: list[dict] = []
+        for result in body.get("results", []):
+            if "error" in result:
+                raise InfluxError(f"InfluxQL error for {q!r}: {result['error']}")
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                for values in series["values"]:
+                    row = dict(zip(series["columns"], values))
+                    row.update(tags)
+                    rows.append(row)
+        return rows
+
+    def execute(self, q: str) -> None:
+        """Run a statement that returns no rows (CREATE DATABASE, DROP SERIES ...)."""
+        self._request("/query", {"q": q}, data=b"")
+
+    def write(self, lines: list[str] | str, database: str | None = None, precision: str = "ns") -> None:
+        payload = lines if isinstance(lines, str) else "\n".join(lines)
+        self._request("/write", {"db": database or self.database, "precision": precision}, data=payload.encode())

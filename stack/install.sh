@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Install everything the native TICK stack and the UDFs need, idempotently.
+#
+#   stack/install.sh
+#
+# - Mosquitto (broker and clients): Debian packages.
+# - InfluxDB 1.12 (influxd, influx), Kapacitor 1.8 (kapacitord, kapacitor) and
+#   a custom Telegraf 1.39 with only the plugins the project uses: built with
+#   `go` from the Go module proxy into .stack/bin (git-ignored). InfluxDB and
+#   Kapacitor link libflux, which the influxdata/pkg-config wrapper builds with
+#   cargo from crates.io.
+# - This Python package with its test dependencies (pip, editable).
+#
+# A second run checks version stamps and skips what is already there: seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${TICKML_STATE_DIR:-$ROOT/.stack}"
+BIN="$STATE/bin"
+mkdir -p "$BIN"
+
+# Pinned versions. Change them here only.
+INFLUXDB_VERSION=v1.12.2
+KAPACITOR_VERSION=v1.8.3   # also in stack/go/kapacitor/go.mod
+TELEGRAF_VERSION=v1.39.3
+PKG_CONFIG_VERSION=v0.2.14
+TELEGRAF_PLUGINS="custom,inputs.mqtt_consumer,inputs.http_listener_v2,inputs.kafka_consumer,inputs.internal,outputs.influxdb,processors.starlark,parsers.json,parsers.json_v2,parsers.influx,serializers.influx"
+
+log() { printf '[install] %s\n' "$*"; }
+
+# `stamp_ok NAME VALUE`: true when NAME was built as VALUE and its binary exists.
+stamp_ok() { [[ -x "$BIN/$1" && -f "$BIN/.$1.stamp" && "$(cat "$BIN/.$1.stamp")" == "$2" ]]; }
+stamp_set() { printf '%s' "$2" > "$BIN/.$1.stamp"; }
+
+# --- Debian packages ---------------------------------------------------------
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+if ((${#need_apt[@]})); then
+  log "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The Debian package starts no broker here (no systemd); stack/tickstack.py
+# runs our own on a port of its own.
+
+# --- Go builds ----------------------------------------------------------------
+export CGO_ENABLED=1
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+# libflux: built by the pkg-config wrapper with cargo. flux pins an old Rust in
+# rust-toolchain.toml; use the toolchain installed here instead, with lints
+# capped (stack/tools/rustc-cap-lints says why).
+export PKG_CONFIG="$BIN/pkg-config"
+export RUSTUP_TOOLCHAIN="${TICKML_RUST_TOOLCHAIN:-stable}"
+export RUSTC_WRAPPER="$ROOT/stack/tools/rustc-cap-lints"
+
+if ! stamp_ok pkg-config "$PKG_CONFIG_VERSION"; then
+  log "building influxdata/pkg-config $PKG_CONFIG_VERSION"
+  GOBIN="$BIN" go install "github.com/influxdata/pkg-config@$PKG_CONFIG_VERSION"
+  stamp_set pkg-config "$PKG_CONFIG_VERSION"
+fi
+
+if ! stamp_ok kapacitord "$KAPACITOR_VERSION"; then
+  log "building kapacitord and kapacitor $KAPACITOR_VERSION (first time: libflux with cargo, a few minutes)"
+  (
+    cd "$ROOT/stack/go/kapacitor"
+    go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
+      -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
+  )
+  stamp_set kapacitord "$KAPACITOR_VERSION"
+fi
+
+if ! stamp_ok influxd "$INFLUXDB_VERSION"; then
+  log "building influxd and influx $INFLUXDB_VERSION"
+  GOBIN="$BIN" go install -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.branch=release -X main.commit=module" \
+    "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION" \
+    "github.com/influxdata/influxdb/cmd/influx@$INFLUXDB_VERSION"
+  stamp_set influxd "$INFLUXDB_VERSION"
+fi
+
+if ! stamp_ok telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"; then
+  log "building telegraf $TELEGRAF_VERSION with $TELEGRAF_PLUGINS"
+  GOBIN="$BIN" go install -tags "$TELEGRAF_PLUGINS" \
+    -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
+    "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
+  stamp_set telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"
+fi
+
+# --- Python -------------------------------------------------------------------
+py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
+if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
+   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest' 2>/dev/null; then
+  log "pip install -e .[test]"
+  python3 -m pip install -q -e "$ROOT[test]"
+  printf '%s' "$py_stamp" > "$STATE/.python.stamp"
+fi
+
+log "ready: $("$BIN/influxd" version 2>/dev/null | head -1); $("$BIN/kapacitord" version 2>/dev/null | head -1); $("$BIN/telegraf" --version 2>/dev/null)"

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Run the native TICK stack on loopback: start, stop, status.
+
+The services run from the binaries ``stack/install.sh`` put in ``.stack/bin``
+(Mosquitto from Debian's package) with the project's own configuration files;
+their data, logs, pid files and UDF sockets live under ``.stack/``. Ports and
+socket paths are read from those configuration files, so editing a file is
+enough to move a service.
+
+Usage::
+
+    stack/tickstack.py start     # start what is not running, wait until healthy
+    stack/tickstack.py stop      # stop everything, in reverse order
+    stack/tickstack.py status    # what runs, on which port, since when
+    stack/tickstack.py restart [SERVICE]
+
+Start order follows the data: mosquitto, influxdb, the socket UDF servers,
+kapacitor (which connects to the UDF sockets and subscribes to InfluxDB),
+telegraf (which reads the broker and writes to InfluxDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("TICKML_STATE_DIR", ROOT / ".stack"))
+BIN = STATE / "bin"
+DATA = STATE / "data"
+LOGS = STATE / "logs"
+RUN = STATE / "run"
+
+_ENV_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+class StackError(RuntimeError):
+    """A service could not be started or stopped; the message says why."""
+
+
+def _expand(value: str) -> str:
+    """Resolve Telegraf's ``${VAR:-default}`` the way Telegraf does."""
+    return _ENV_DEFAULT.sub(lambda m: os.environ.get(m.group(1)) or m.group(2), value)
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _read_toml(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@dataclasses.dataclass
+class Service:
+    name: str
+    command: list[str]
+    ports: list[tuple[str, int]]
+    healthy: Callable[[], bool]
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    start_timeout: float = 60.0
+    socket_path: Path | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid of our running instance, or None (stale pid files are removed)."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        # A zombie of a child we no longer wait for counts as stopped.
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                self.pid_file.unlink(missing_ok=True)
+                return None
+        except (FileNotFoundError, IndexError):
+            return None
+        return pid
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _unix_open(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+def mosquitto_port() -> tuple[str, int]:
+    for line in (ROOT / "mosquitto" / "mosquitto.conf").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["listener"]:
+            return (words[2] if len(words) > 2 else "127.0.0.1"), int(words[1])
+    raise StackError("mosquitto/mosquitto.conf has no `listener PORT HOST` line")
+
+
+def influxdb_address() -> tuple[str, int]:
+    return _split_address(_read_toml(ROOT / "influxdb" / "influxdb.conf")["http"]["bind-address"])
+
+
+def kapacitor_address() -> tuple[str, int]:
+    return _split_address(_read_toml(ROOT / "kapacitor" / "kapacitor.conf")["http"]["bind-address"])
+
+
+def telegraf_http_address() -> tuple[str, int]:
+    conf = _read_toml(ROOT / "telegraf" / "telegraf.conf")
+    return _split_address(_expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))
+
+
+def udf_sockets() -> dict[str, Path]:
+    """Socket path per UDF module, from kapacitor.conf's [udf.functions]."""
+    functions = _read_toml(ROOT / "kapacitor" / "kapacitor.conf").get("udf", {}).get("functions", {})
+    sockets: dict[str, Path] = {}
+    for name, spec in functions.items():
+        if "socket" in spec:
+            path = ROOT / spec["socket"]
+            sockets[path.stem] = path
+    return sockets
+
+
+def services() -> list[Service]:
+    mq_host, mq_port = mosquitto_port()
+    ix_host, ix_port = influxdb_address()
+    ix_rpc = _split_address(_read_toml(ROOT / "influxdb" / "influxdb.conf")["bind-address"])
+    kp_host, kp_port = kapacitor_address()
+    tg_host, tg_port = telegraf_http_address()
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    out = [
+        Service(
+            "mosquitto",
+            [mosquitto, "-c", str(ROOT / "mosquitto" / "mosquitto.conf")],
+            [(mq_host, mq_port)],
+            lambda: _tcp_open(mq_host, mq_port),
+        ),
+        Service(
+            "influxdb",
+            [str(BIN / "influxd"), "run", "-config", str(ROOT / "influxdb" / "influxdb.conf")],
+            [(ix_host, ix_port), ix_rpc],
+            lambda: _http_ok(f"http://{ix_host}:{ix_port}/ping"),
+            env={
+                "INFLUXDB_META_DIR": str(DATA / "influxdb" / "meta"),
+                "INFLUXDB_DATA_DIR": str(DATA / "influxdb" / "data"),
+                "INFLUXDB_DATA_WAL_DIR": str(DATA / "influxdb" / "wal"),
+            },
+        ),
+    ]
+    for module, path in sorted(udf_sockets().items()):
+        out.append(
+            Service(
+                f"udf-{module}",
+                [sys.executable, "-m", f"udfs.{module}", "--socket", str(path)],
+                [],
+                lambda path=path: _unix_open(path),
+                socket_path=path,
+            )
+        )
+    out += [
+        Service(
+            "kapacitor",
+            [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")],
+            [(kp_host, kp_port)],
+            lambda: _http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping"),
+            env={
+                "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
+                "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
+                "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
+                "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
+            },
+        ),
+        Service(
+            "telegraf",
+            [str(BIN / "telegraf"), "--config", str(ROOT / "telegraf" / "telegraf.conf")],
+            [(tg_host, tg_port)],
+            # The HTTP listener opens once every input has started.
+            lambda: _tcp_open(tg_host, tg_port),
+            env={"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")},
+        ),
+    ]
+    return out
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def start_service(service: Service) -> str:
+    if service.pid() is not None:
+        if service.healthy():
+            return "already running"
+        raise StackError(f"{service.name} runs (pid {service.pid()}) but is not healthy; see {service.log_file}")
+    for host, port in service.ports:
+        if _port_in_use(host, port):
+            raise StackError(
+                f"{service.name}: port {host}:{port} is in use by another process; "
+                f"stop it or change the port in the configuration file"
+            )
+    executable = service.command[0]
+    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        raise StackError(f"{service.name}: {executable} is missing; run stack/install.sh first")
+    for folder in (LOGS, RUN, DATA):
+        folder.mkdir(parents=True, exist_ok=True)
+    if service.socket_path is not None:
+        service.socket_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **service.env, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    with service.log_file.open("ab") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {' '.join(service.command)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            service.command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    service.pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + service.start_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            service.pid_file.unlink(missing_ok=True)
+            raise StackError(
+                f"{service.name} exited with code {proc.returncode} at start; last lines of {service.log_file}:\n"
+                + _tail(service.log_file)
+            )
+        if service.healthy():
+            return f"started (pid {proc.pid})"
+        time.sleep(0.2)
+    raise StackError(f"{service.name} not healthy after {service.start_timeout:.0f} s; see {service.log_file}")
+
+
+def stop_service(service: Service, timeout: float = 30.0) -> str:
+    pid = service.pid()
+    if pid is None:
+        return "not running"
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and service.pid() is not None:
+        _reap(pid)
+        time.sleep(0.1)
+    if service.pid() is not None:
+        os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+        time.sleep(0.2)
+    service.pid_file.unlink(missing_ok=True)
+    if service.socket_path is not None:
+        service.socket_path.unlink(missing_ok=True)
+    return "stopped"
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def _select(names: list[str]) -> list[Service]:
+    all_services = services()
+    if not names:
+        return all_services
+    known = {s.name: s for s in all_services}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise StackError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def subscribed_databases() -> list[str]:
+    """The databases Kapacitor subscribes to (kapacitor.conf [influxdb.subscriptions])."""
+    conf = _read_toml(ROOT / "kapacitor" / "kapacitor.conf")
+    return sorted({db for cluster in conf.get("influxdb", []) for db in cluster.get("subscriptions", {})})
+
+
+def _create_databases() -> None:
+    # Kapacitor subscribes at start to the databases that exist then, and to
+    # new ones only at its next sync (a minute later): create them first so
+    # that no point written in between escapes the tasks.
+    from influx import Influx
+
+    client = Influx()
+    for db in subscribed_databases():
+        client.execute(f'CREATE DATABASE "{db}"')
+
+
+def start(names: list[str] | None = None) -> None:
+    for service in _select(names or []):
+        print(f"{service.name:28s} {start_service(service)}", flush=True)
+        if service.name == "influxdb":
+            _create_databases()
+
+
+def stop(names: list[str] | None = None) -> None:
+    for service in reversed(_select(names or [])):
+        print(f"{service.name:28s} {stop_service(service)}", flush=True)
+
+
+def status() -> bool:
+    all_up = True
+    for service in services():
+        pid = service.pid()
+        where = ", ".join(f"{h}:{p}" for h, p in service.ports) or str(service.socket_path or "")
+        if pid is None:
+            state, all_up = "stopped", False
+        elif service.healthy():
+            state = f"running (pid {pid})"
+        else:
+            state, all_up = f"UNHEALTHY (pid {pid})", False
+        print(f"{service.name:28s} {state:24s} {where}")
+    return all_up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["start", "stop", "status", "restart"])
+    parser.add_argument("services", nargs="*", help="only these services (default: all)")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "start":
+            start(args.services)
+            print(f"logs: {LOGS}")
+        elif args.action == "stop":
+            stop(args.services)
+        elif args.action == "restart":
+            stop(args.services)
+            start(args.services)
+        else:
+            return 0 if status() else 3
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Helpers shared by the tests on the real stack."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; that value is returned."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
