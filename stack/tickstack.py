@@ -13,6 +13,7 @@ Usage::
     stack/tickstack.py stop      # stop everything, in reverse order
     stack/tickstack.py status    # what runs, on which port, since when
     stack/tickstack.py restart [SERVICE]
+    stack/tickstack.py serve-udfs  # only the socket UDF servers, in the foreground
 
 Start order follows the data: mosquitto, influxdb, the socket UDF servers,
 kapacitor (which connects to the UDF sockets and subscribes to InfluxDB),
@@ -371,9 +372,20 @@ def status() -> bool:
     return all_up
 
 
+def serve_udfs() -> int:
+    """Run every socket UDF server in the foreground until SIGTERM (for containers)."""
+    procs = []
+    for service in services():
+        if service.socket_path is not None:
+            service.socket_path.parent.mkdir(parents=True, exist_ok=True)
+            procs.append(subprocess.Popen(service.command, cwd=ROOT))
+    signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
+    return max((p.wait() for p in procs), default=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["start", "stop", "status", "restart"])
+    parser.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs"])
     parser.add_argument("services", nargs="*", help="only these services (default: all)")
     args = parser.parse_args(argv)
     try:
@@ -385,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "restart":
             stop(args.services)
             start(args.services)
+        elif args.action == "serve-udfs":
+            return serve_udfs()
         else:
             return 0 if status() else 3
     except StackError as exc:
