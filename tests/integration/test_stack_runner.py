@@ -1,0 +1,48 @@
+"""The stack runner's own behaviour: health, status, and a port already taken."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import tickstack
+
+pytestmark = pytest.mark.stack
+
+
+def test_status_reports_every_service_running(stack):
+    result = subprocess.run(
+        [sys.executable, str(tickstack.ROOT / "stack" / "tickstack.py"), "status"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for service in tickstack.services():
+        line = next(l for l in result.stdout.splitlines() if l.startswith(service.name + " "))
+        assert "running (pid" in line
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    monkeypatch.setattr(tickstack, "RUN", tmp_path)
+    monkeypatch.setattr(tickstack, "LOGS", tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        service = tickstack.Service(
+            "squatted", [sys.executable, "-c", "import time; time.sleep(60)"], [("127.0.0.1", port)], lambda: False
+        )
+        with pytest.raises(tickstack.StackError, match=rf"squatted: port 127.0.0.1:{port} is in use by another process"):
+            tickstack.start_service(service)
+    assert not (tmp_path / "squatted.pid").exists()
+
+
+def test_a_service_that_dies_at_start_reports_its_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(tickstack, "RUN", tmp_path)
+    monkeypatch.setattr(tickstack, "LOGS", tmp_path)
+    service = tickstack.Service(
+        "crasher", [sys.executable, "-c", "import sys; print('bad config line 3'); sys.exit(2)"], [], lambda: False
+    )
+    with pytest.raises(tickstack.StackError, match=r"(?s)crasher exited with code 2 at start.*bad config line 3"):
+        tickstack.start_service(service)
