@@ -5,8 +5,6 @@ import json
 import numpy as np
 import pytest
 
-# Few iterations keep the tests fast; equality with scikit-learn holds either way.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.linear_model import LinearRegression as SkLinear
 from sklearn.linear_model import LogisticRegression as SkLogistic
@@ -17,6 +15,15 @@ from udfs.learn.algorithms import (
     ALGORITHMS, CLASSIFICATION, REGRESSION, GradientBoosting, LinearRegression,
     LogisticRegression, NeuralNetwork, RidgeRegression, algorithms_for, search,
 )
+
+# Few iterations keep the tests fast; equality with scikit-learn holds either way.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture
+def rng():
+    """A fixed generator: every test is deterministic."""
+    return np.random.default_rng(12345)
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ from udfs.learn import ModelStore, TrainConfig, Trainer, decode, encode
 from udfs.learn.document import validate
 
 
+@pytest.fixture
+def rng():
+    """A fixed generator: every test is deterministic."""
+    return np.random.default_rng(12345)
+
+
 def trained_doc(rng, key="dev-1", algorithm="", islogistic=0, features=None, transformtype=""):
     features = features or [f"Field{i}_preprocessed_AnomProb" for i in range(5)]
     X = rng.uniform(1, 100, size=(500, len(features)))

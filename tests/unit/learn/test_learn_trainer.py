@@ -9,6 +9,12 @@ from udfs.learn import (
     FLEET_KEY, REASONS, ModelStore, NoModel, Predictor, TrainConfig, Trainer, encode, model_fields,
 )
 
+
+@pytest.fixture
+def rng():
+    """A fixed generator: every test is deterministic."""
+    return np.random.default_rng(12345)
+
 FEATURES = ("a", "b", "c")
 
 
