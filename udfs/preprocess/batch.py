@@ -62,11 +62,11 @@ def _compute_type(spec, rows, clean, times):
     count, length = rows.shape
     keys = [k for k, _ in spec.type.outputs]
     out = {k: np.full(count, np.nan) for k in keys} if keys else np.full(count, np.nan)
-    vectorised = spec.type.rows is not None and not spec.params
+    vectorised = spec.type.rows is not None
     if vectorised and length >= spec.min_length and clean.any():
         selected = slice(None) if clean.all() else clean
         with np.errstate(all="ignore"):
-            result = spec.type.rows(rows[selected])
+            result = spec.type.rows(rows[selected], **spec.params)
         _assign(out, selected, result)
         remaining = np.flatnonzero(~clean)
     else:

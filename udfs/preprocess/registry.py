@@ -35,7 +35,7 @@ class PreprocessType:
     parameters; shorter windows give no value.  ``outputs`` lists
     (key, display suffix) for types that return a dict; empty for a float.
     ``rows`` is the optional vectorised function over a 2-D array of finite
-    numbers, one window per row.
+    numbers, one window per row, taking the same parameters.
     """
 
     name: str
@@ -71,6 +71,10 @@ _LEVEL_PARAMS = (
     Param("max_levels", "n", IntegerOrAll(2), "most groups a pattern may have (Y)"),
 )
 _LEVEL_PATTERN = r"(?P<min_levels>\d+|n)-(?P<max_levels>\d+|n)"
+_ANOMALY_MODEL = (
+    Param("prior", anomaly.PRIOR, Real(low=0, high=1, open=True), "prior probability that a window holds an anomaly"),
+    Param("spread", anomaly.SPREAD, Real(low=1, open=True), "how many times wider than ordinary values anomalies scatter"),
+)
 _THRESHOLD = Param("threshold", OUTLIER_Z, Real(low=0, open=True), "robust z-score above which a value is an outlier")
 
 
@@ -80,10 +84,11 @@ def _entry(name, display, function, reads, min_length, summary, **extra):
 
 TYPES = (
     _entry("anomprob", "AnomProb", anomaly.anomprob, "numbers", 3,
-           "probability in percent that the window holds an anomaly", rows=anomaly.anomprob_rows),
+           "probability in percent that the window holds an anomaly",
+           params=_ANOMALY_MODEL, rows=anomaly.anomprob_rows),
     _entry("anomprobX-Y", "AnomProb", anomaly.anomprob_pattern, "numbers", 3,
            "anomprob ignoring recurring patterns of X to Y levels",
-           params=_LEVEL_PARAMS, pattern=r"anomprob" + _LEVEL_PATTERN, example="anomprob2-5",
+           params=_LEVEL_PARAMS + _ANOMALY_MODEL, pattern=r"anomprob" + _LEVEL_PATTERN, example="anomprob2-5",
            display_params=_levels_display, check=_check_levels),
     _entry("autocorr", "AutoCorr", serial.autocorr, "numbers", lambda p: p["lag"] + 2,
            "sample autocorrelation at a lag", params=(Param("lag", 1, Integer(low=1), "lag in points"),)),
@@ -199,8 +204,8 @@ def parse_type(spec, **params):
     an unknown name) or the type's parameters (for a bad one).
 
     >>> s = parse_type("ANOMPROB3-5")
-    >>> s.text, s.display, dict(s.params)
-    ('anomprob3-5', 'AnomProb3-5', {'min_levels': 3, 'max_levels': 5})
+    >>> s.text, s.display, s.params["min_levels"], s.params["max_levels"]
+    ('anomprob3-5', 'AnomProb3-5', 3, 5)
     >>> parse_type("spikedetect", lag=10).min_length
     11
     >>> parse_type("avgg")
@@ -236,9 +241,7 @@ def _parse(spec, params):
             f"unknown preprocessing type {spec!r}; valid types: {', '.join(type_names())} "
             "(X-Y are integers >= 2 or n; unit is millisecond, second, minute, hour or day)"
         )
-    for name in set(from_name) & set(params):
-        raise ValueError(f"{spec!r}: parameter {name!r} is given both in the name and as a keyword")
-    values = _validate(spec, entry, {**from_name, **params})
+    values = _validate(spec, entry, {**from_name, **params}, twice=set(from_name) & set(params))
     canonical = entry.name
     display = entry.display
     if entry.display_params:
@@ -249,12 +252,15 @@ def _parse(spec, params):
     return TypeSpec(entry, MappingProxyType(values), canonical, display, min_length)
 
 
-def _validate(spec, entry, given):
+def _validate(spec, entry, given, twice=()):
     declared = {p.name: p for p in entry.params}
 
     def fail(problem):
         listing = "; ".join(p.describe() for p in entry.params) or "none"
         raise ValueError(f"preprocessing type {spec!r}: {problem}. Parameters of {entry.name}: {listing}")
+
+    for name in sorted(twice):
+        fail(f"parameter {name!r} is given both in the name and as a keyword")
 
     for name in given:
         if name not in declared:

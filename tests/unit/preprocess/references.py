@@ -59,8 +59,15 @@ def robust_z_all(residuals):
     return [0.0 if scale == 0 else abs(r) / scale for r in residuals]
 
 
-def anomaly_percent(zmax, n):
-    return 100.0 * (1.0 - 2.0 * stats.norm.sf(zmax)) ** n
+def anomaly_percent(z, p):
+    """Posterior probability of one anomaly (Box & Tiao contaminated normal)."""
+    prior, spread = p.get("prior", 0.05), p.get("spread", 5.0)
+    if any(math.isinf(v) for v in z):
+        return 100.0
+    with np.errstate(all="ignore"):
+        ratios = stats.norm.pdf(np.array(z), scale=spread) / stats.norm.pdf(np.array(z))
+    odds = prior / (1 - prior) * float(np.mean(ratios))
+    return 100.0 if math.isinf(odds) or math.isnan(odds) else 100.0 * odds / (1.0 + odds)
 
 
 def plain_residuals(x):
@@ -68,17 +75,23 @@ def plain_residuals(x):
     return [v - med for v in x.tolist()]
 
 
-def pattern_residuals(x, low, high):
-    """The documented recurring-levels explanation, in plain Python."""
+def pattern_z(x, low, high, score):
+    """The documented recurring-levels explanation, in plain Python: z-scores."""
     xs = x.tolist()
     n = len(xs)
-    best = plain_residuals(x)
-    best_z, _ = robust_zmax_and_scale(best)
+    best = robust_z_all(plain_residuals(x))
+    best_score = score(best)
     low = 2 if low == "n" else low
     high = n if high == "n" else min(high, n)
     order = sorted(range(n), key=lambda i: (xs[i], i))
     ordered = [xs[i] for i in order]
     ranked = sorted(range(n - 1), key=lambda j: (-(ordered[j + 1] - ordered[j]), j))
+
+    def z_of(residual, scale):
+        if scale > 0:
+            return abs(residual) / scale
+        return 0.0 if residual == 0 else math.inf
+
     for k in range(low, high + 1):
         cuts = sorted(ranked[: k - 1])
         if not cuts or any(ordered[j + 1] == ordered[j] for j in cuts):
@@ -87,23 +100,29 @@ def pattern_residuals(x, low, high):
         for end in cuts + [n - 1]:
             groups.append(list(range(start, end + 1)))
             start = end + 1
-        centres = [statistics.median([ordered[i] for i in g]) for g in groups if len(g) >= 2]
-        if len(centres) < 2:
+        members = [g for g in groups if len(g) >= 2]
+        if len(members) < 2:
             continue
-        centre_of = {}
-        for g in groups:
-            if len(g) >= 2:
-                c = statistics.median([ordered[i] for i in g])
-            else:
-                c = min(centres, key=lambda centre: abs(centre - ordered[g[0]]))
+        centre_of = {id(g): statistics.median([ordered[i] for i in g]) for g in members}
+        varying = [g for g in members if len({ordered[i] for i in g}) > 1]
+        pooled = [ordered[i] - centre_of[id(g)] for g in varying for i in g]
+        shared = robust_zmax_and_scale(pooled)[1] if pooled else 0.0
+        levels, z = [], {}  # levels: (centre, scale) in value order
+        for g in members:
+            scale = shared if g in varying else 0.0
+            levels.append((centre_of[id(g)], scale))
             for i in g:
-                centre_of[order[i]] = c
-        residuals = [xs[i] - centre_of[i] for i in range(n)]
-        z, scale = robust_zmax_and_scale(residuals)
-        if scale > 0 and min(b - a for a, b in zip(centres, centres[1:])) <= 3.5 * scale:
+                z[order[i]] = z_of(ordered[i] - centre_of[id(g)], scale)
+        if any(b[0] - a[0] <= 7.0 * max(a[1], b[1]) for a, b in zip(levels, levels[1:])):
             continue
-        if z < best_z:
-            best, best_z = residuals, z
+        for g in groups:
+            if len(g) == 1:
+                value = ordered[g[0]]
+                centre, scale = min(levels, key=lambda level: abs(level[0] - value))
+                z[order[g[0]]] = z_of(value - centre, scale)
+        candidate = [z[i] for i in range(n)]
+        if score(candidate) < best_score:
+            best, best_score = candidate, score(candidate)
     return best
 
 
@@ -117,13 +136,15 @@ def quartiles(x):
 
 @needs(3)
 def anomprob(x, p):
-    return anomaly_percent(robust_zmax_and_scale(plain_residuals(x))[0], len(x))
+    return anomaly_percent(robust_z_all(plain_residuals(x)), p)
 
 
 @needs(3)
 def anomprob_pattern(x, p):
-    residuals = pattern_residuals(x, p["min_levels"], p["max_levels"])
-    return anomaly_percent(robust_zmax_and_scale(residuals)[0], len(x))
+    def score(z):
+        return anomaly_percent(z, p)
+
+    return score(pattern_z(x, p["min_levels"], p["max_levels"], score))
 
 
 @needs(3)
@@ -133,8 +154,10 @@ def outliers(x, p):
 
 @needs(3)
 def outliers_pattern(x, p):
-    residuals = pattern_residuals(x, p["min_levels"], p["max_levels"])
-    return float(sum(z > p.get("threshold", 3.5) for z in robust_z_all(residuals)))
+    def score(z):
+        return float(sum(v > p.get("threshold", 3.5) for v in z))
+
+    return score(pattern_z(x, p["min_levels"], p["max_levels"], score))
 
 
 @needs(lambda p: p.get("lag", 1) + 2)
@@ -321,7 +344,13 @@ REFERENCES = {
 # Specs and keyword parameters each type is tested with, beyond its defaults.
 # The params given to the reference are the full, defaulted set.
 VARIANTS = {
-    "anomprobX-Y": [("anomprob2-5", {}), ("anomprob2-n", {}), ("anomprob3-3", {}), ("anomprobn-4", {})],
+    "anomprob": [("anomprob", {}), ("anomprob", {"prior": 0.5, "spread": 2.0})],
+    "anomprobX-Y": [
+        ("anomprob2-5", {}),
+        ("anomprob2-n", {}),
+        ("anomprob3-3", {}),
+        ("anomprobn-4", {"prior": 0.01, "spread": 10}),
+    ],
     "outliersX-Y": [("outliers2-4", {}), ("outliers2-n", {}), ("outlier3-5", {"threshold": 2.0})],
     "autocorr": [("autocorr", {}), ("autocorr", {"lag": 3})],
     "entropy": [("entropy", {}), ("entropy", {"bins": 4})],
