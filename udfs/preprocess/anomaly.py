@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from .location import median
 from .patterns import best_z
 from .robust import OUTLIER_Z, robust_z, robust_z_rows
 
@@ -70,7 +71,7 @@ def anomprob(x, prior=PRIOR, spread=SPREAD):
     >>> round(anomprob(np.array([5.0, 5.0, 5.0])), 2)
     1.04
     """
-    return anomaly_probability(robust_z(x - np.median(x)), prior, spread)
+    return anomaly_probability(robust_z(x - median(x)), prior, spread)
 
 
 def anomprob_rows(rows, prior=PRIOR, spread=SPREAD):
@@ -106,7 +107,7 @@ def outliers(x, threshold=OUTLIER_Z):
     >>> outliers(np.array([10.0, 10.2, 9.9, 10.1, 10.0, 19.0, -3.0]))
     2.0
     """
-    return float(np.count_nonzero(robust_z(x - np.median(x)) > threshold))
+    return float(np.count_nonzero(robust_z(x - median(x)) > threshold))
 
 
 def outliers_pattern(x, min_levels=2, max_levels="n", threshold=OUTLIER_Z):

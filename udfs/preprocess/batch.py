@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluate import Plan, evaluate
+from .evaluate import Plan, evaluate, quiet
 from .window import Window
 
 
@@ -73,7 +73,8 @@ def _compute_type(spec, rows, clean, times):
         remaining = range(count)
     for i in remaining:
         window = Window(rows[i], None if times is None else times[i])
-        value = evaluate(spec, window)
+        with quiet():
+            value = evaluate(spec, window)
         if value is not None:
             _assign(out, i, value)
     return out

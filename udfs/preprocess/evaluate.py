@@ -17,6 +17,13 @@ from .registry import parse_type
 from .window import Window
 
 
+def quiet():
+    """Silence numpy's floating-point warnings: overflow and 0/0 inside a
+    statistic end as None (see ``finite_or_none``), so the warnings would
+    only be noise.  Entered once per window, not per type: it costs µs."""
+    return np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore")
+
+
 @dataclass(frozen=True)
 class WindowResult:
     """The values of several types over one window of one field.
@@ -82,7 +89,8 @@ class Plan:
     def compute(self, values, times=None):
         """Compute every type of the plan over one window -> ``WindowResult``."""
         window = Window(values, times)
-        out = {key: evaluate(spec, window) for key, spec in self.specs}
+        with quiet():
+            out = {key: evaluate(spec, window) for key, spec in self.specs}
         skipped = 0
         if self._skip_view:
             skipped = getattr(window, "skipped_" + self._skip_view)
@@ -91,16 +99,16 @@ class Plan:
 
 def evaluate(spec, window):
     """One parsed type over one ``Window``: the function's value, or None for a
-    window too short or a value that is undefined or not finite."""
+    window too short or a value that is undefined or not finite.  Callers
+    silence numpy's floating-point warnings around it (``quiet``)."""
     data = window.view(spec.type.reads)
     if len(data) < spec.min_length:
         return None
     try:
-        # Values near the float limits may overflow inside a statistic: that
-        # is a value that cannot be represented, like ±inf, not a bug.
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            value = spec.type.function(data, **spec.params)
+        value = spec.type.function(data, **spec.params)
     except OverflowError:
+        # Values near the float limits may overflow inside a statistic: a
+        # value that cannot be represented, like ±inf, not a bug.
         return None
     return finite_or_none(value)
 
@@ -141,7 +149,8 @@ def compute(type_name, values, times=None, **params):
     ...
     ValueError: preprocessing type 'spikedetect': parameter 'lag' must be an integer >= 1, got 0. Parameters of spikedetect: lag (default 5): an integer >= 1; threshold (default 3.5): a number > 0; influence (default 0.5): a number >= 0 and <= 1
     """
-    return evaluate(parse_type(type_name, **params), Window(values, times))
+    with quiet():
+        return evaluate(parse_type(type_name, **params), Window(values, times))
 
 
 def compute_many(types, values, times=None):

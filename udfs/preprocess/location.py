@@ -25,10 +25,15 @@ def avg_rows(rows):
 def median(x):
     """Median (mean of the two middle values for an even count).
 
+    Sorting is several times faster than ``np.median`` on window-sized
+    arrays, and gives the same value.
+
     >>> median(np.array([5.0, 1.0, 2.0, 9.0]))
     3.5
     """
-    return float(np.median(x))
+    ordered = np.sort(x)
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0)
 
 
 def median_rows(rows):

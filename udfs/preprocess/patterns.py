@@ -33,6 +33,7 @@ wins: a pattern can only lower the score, never raise it.
 
 import numpy as np
 
+from .location import median
 from .robust import OUTLIER_Z, robust_scale, robust_z
 
 
@@ -51,7 +52,7 @@ def best_z(x, min_levels=2, max_levels="n", score=np.max):
     >>> best_z(np.array([1.0, 2.0, 3.0]), 2, 5).round(3).tolist()
     [0.674, 0.0, 0.674]
     """
-    best = robust_z(x - np.median(x))
+    best = robust_z(x - median(x))
     best_score = score(best)
     n = len(x)
     low = 2 if min_levels == "n" else min_levels
@@ -92,7 +93,7 @@ def level_z(x, order, gaps, cuts):
     if len(level_ids) < 2:
         return None
     ordered = x[order]
-    centres = np.array([np.median(ordered[group_of_sorted == g]) for g in level_ids])
+    centres = np.array([median(ordered[group_of_sorted == g]) for g in level_ids])
     residuals = ordered - np.append(centres, np.nan)[np.searchsorted(level_ids, group_of_sorted)]
     varies = np.array([np.ptp(ordered[group_of_sorted == g]) > 0 for g in level_ids])
     pooled = robust_scale(residuals[np.isin(group_of_sorted, level_ids[varies])]) if varies.any() else 0.0

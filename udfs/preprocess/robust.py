@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .location import median
+
 # For normal data the MAD is 0.6745 sigma and the mean absolute deviation
 # sigma * sqrt(2 / pi); these factors turn either into a sigma estimate.
 MAD_TO_SIGMA = 1.0 / 0.6744897501960817
@@ -28,7 +30,7 @@ def robust_scale(residuals):
     0.94
     """
     deviations = np.abs(residuals)
-    mad = np.median(deviations)
+    mad = median(deviations)
     if mad > 0:
         return float(MAD_TO_SIGMA * mad)
     return float(MEAN_AD_TO_SIGMA * np.mean(deviations))
