@@ -1,0 +1,140 @@
+"""train: one model per entity, retrained on every window, the better model kept.
+
+Batch in: the TICKscript groups by the entity tag and slides a window; each
+batch is one entity's window. For each window the learning library
+(``udfs.learn``) trains a challenger on the window's first part and scores it
+and the entity's champion on the rest; the challenger replaces the champion
+only if it scores better. Models are JSON documents in a store on disk,
+``<model_dir>/<model>/``, which the ``predict`` UDF reads.
+
+Out, per window (stream): one point with the fields of the seed's trained-model
+JSON (``Algokey``, ``Algo``, ``Forecastaccuracy``, ``ParameterEstimates``,
+``Minmax``, ``Numberofmessages``, ``Deployed`` ...) plus ``Status``
+(``deployed``, ``kept`` or ``bad``); a bad window (constant target, too few
+rows, non-numeric or missing values) gives ``Status="bad"`` with ``Reason``
+and ``Detail`` instead, is logged (rate-limited) and counted, and the entity
+keeps its champion.
+
+Options (the seed's names): ``independentvariables``, ``dependentvariable``,
+``islogistic``, ``algorithm`` (logistic, linear, gradient_boosting, ridge,
+neural_network, auto), ``modelruns``, ``seed``, ``transformtype``,
+``processlogic``, ``holdout_fraction``; and ``model`` (the model's name,
+default the target), ``model_dir``, ``max_resident``, ``snapshot_max_models``,
+``fleet_retrain_every`` and ``fleet_rows_per_window`` (the fleet-wide model
+that answers entities without a model of their own).
+
+Snapshot: the counters and, up to ``snapshot_max_models``, the models (the
+store on disk is the durable copy beyond that).
+
+>>> Train.info_response().info.wants, Train.info_response().info.provides
+(1, 0)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
+from udfs.entity import entity_of
+from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = ".stack/data/models"
+
+
+class Train(Handler):
+    """Champion/challenger training per entity window."""
+
+    name = "train"
+    wants = "batch"
+    provides = "stream"
+    state_schema = 1
+    options = (
+        Option("independentvariables", "string", help="Comma-separated feature fields."),
+        Option("dependentvariable", "string", "", help="Target field (empty with processlogic)."),
+        Option("islogistic", "bool", False, help="Classification of a 0/1 target."),
+        Option("algorithm", "string", "", help="logistic, linear, gradient_boosting, ridge, neural_network, auto."),
+        Option("modelruns", "int", 10, min=1, max=1000, help="Candidates the auto search tries."),
+        Option("seed", "int", 0, help="Seed of every random choice."),
+        Option("transformtype", "string", "", choices=("", "log-lin", "lin-log", "log-log")),
+        Option("processlogic", "string", "", help="The seed's rule deriving a 0/1 label from thresholds."),
+        Option("holdout_fraction", "double", 0.25, min=0.05, max=0.9, help="Newest share of a window that judges."),
+        Option("model", "string", "", help="Model name; default the target. predict names the same."),
+        Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
+        Option("max_resident", "int", 100_000, min=1, help="Models kept in memory; the rest are read from disk."),
+        Option("snapshot_max_models", "int", 10_000, min=0, help="Models carried in a Kapacitor snapshot."),
+        Option("fleet_retrain_every", "int", 100, min=1, help="Good windows between fleet-wide model retrains."),
+        Option("fleet_rows_per_window", "int", 20, min=1, help="Rows each good window adds to the fleet sample."),
+    )
+
+    def _config(self, opts) -> TrainConfig:
+        return TrainConfig(
+            independentvariables=opts.independentvariables,
+            dependentvariable=opts.dependentvariable,
+            islogistic=opts.islogistic,
+            algorithm=opts.algorithm,
+            modelruns=opts.modelruns,
+            seed=opts.seed,
+            transformtype=opts.transformtype,
+            processlogic=opts.processlogic,
+            holdout_fraction=opts.holdout_fraction,
+        )
+
+    def check_options(self, opts):
+        try:
+            self._config(opts)
+        except ValueError as exc:
+            return [str(exc)]
+        return ()
+
+    def setup(self):
+        self.config = self._config(self.opts)
+        self.model_name = self.opts.model or self.config.target
+        directory = Path(self.opts.model_dir) / self.model_name
+        self.store = ModelStore(directory, max_resident=self.opts.max_resident)
+        self.trainer = Trainer(
+            self.config, self.store,
+            fleet_retrain_every=self.opts.fleet_retrain_every,
+            fleet_rows_per_window=self.opts.fleet_rows_per_window,
+        )
+        self.limited = RateLimitedLog(log)
+        self.prefix = f"[{self.task_id}/{self.node_id}] "
+        log.info("%smodel %r in %s", self.prefix, self.model_name, directory)
+
+    def batch(self, b):
+        key = entity_of(b)
+        columns = {name: [p.fields.get(name) for p in b.points] for name in self.config.inputs}
+        outcome = self.trainer.train_window(key, columns, times=b.times())
+        if outcome.status == "bad":
+            self.limited.warning(
+                f"window kept the champion: {outcome.reason}",
+                f"entity {key!r}: {outcome.detail}",
+                prefix=self.prefix,
+            )
+            fields = {"Status": "bad", "Reason": outcome.reason, "Detail": outcome.detail,
+                      "Numberofmessages": len(b.points), "Algokey": key}
+        else:
+            fields = model_fields(outcome.challenger, deployed=outcome.deployed)
+            fields["Status"] = outcome.status
+            fields["Model"] = self.model_name
+        self.emit(new_point(b, fields))
+
+    def get_state(self):
+        state = self.trainer.export_state()
+        models = state["store"]["models"]
+        if len(models) > self.opts.snapshot_max_models:
+            # Beyond the bound the store on disk is the durable copy; a
+            # snapshot of every model every few seconds would cost more than
+            # the training it protects.
+            state["store"]["models"] = []
+        return state
+
+    def set_state(self, state):
+        self.trainer.import_state(state)
+
+
+if __name__ == "__main__":
+    sys.exit(main(Train))
