@@ -9,6 +9,9 @@
 #   `go` from the Go module proxy into .stack/bin (git-ignored). InfluxDB and
 #   Kapacitor link libflux, which the influxdata/pkg-config wrapper builds with
 #   cargo from crates.io.
+# - Apache Kafka (broker and tools, KRaft mode): the jars of the version pinned
+#   in stack/kafka/pom.xml, from Maven Central with `mvn`, into
+#   .stack/kafka/libs; Java and Maven from Debian's packages if missing.
 # - This Python package with its test dependencies (pip, editable).
 #
 # A second run checks version stamps and skips what is already there: seconds.
@@ -36,6 +39,8 @@ stamp_set() { printf '%s' "$2" > "$BIN/.$1.stamp"; }
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -87,6 +92,24 @@ if ! stamp_ok telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"; then
   stamp_set telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"
 fi
 
+# --- Kafka --------------------------------------------------------------------
+# The broker runs from its jars (stack/tickstack.py: java -cp '.stack/kafka/libs/*'
+# kafka.Kafka); the stamp is the pom's hash, so changing the version there is
+# enough. Storage is formatted by the runner at the first start.
+KAFKA_LIBS="$STATE/kafka/libs"
+kafka_stamp="$(sha256sum "$ROOT/stack/kafka/pom.xml" | cut -c1-16)"
+if [[ ! -f "$STATE/kafka/.libs.stamp" || "$(cat "$STATE/kafka/.libs.stamp")" != "$kafka_stamp" ]] \
+   || ! compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null; then
+  log "downloading the Kafka jars of stack/kafka/pom.xml with maven"
+  # Into a fresh folder, swapped in at the end: jars of another version never mix.
+  rm -rf "$KAFKA_LIBS.new"
+  mvn -q -B -Dstyle.color=never -f "$ROOT/stack/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$KAFKA_LIBS.new"
+  rm -rf "$KAFKA_LIBS"
+  mv "$KAFKA_LIBS.new" "$KAFKA_LIBS"
+  printf '%s' "$kafka_stamp" > "$STATE/kafka/.libs.stamp"
+fi
+
 # --- Python -------------------------------------------------------------------
 py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
 if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
@@ -95,5 +118,10 @@ if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_sta
   python3 -m pip install -q -e "$ROOT[test]"
   printf '%s' "$py_stamp" > "$STATE/.python.stamp"
 fi
+# The simulator's Kafka client (devices/transports.py). It belongs in
+# pyproject.toml's dependencies; until it is there, install it here.
+python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install -q 'confluent-kafka>=2.6' 
 
-log "ready: $("$BIN/influxd" version 2>/dev/null | head -1); $("$BIN/kapacitord" version 2>/dev/null | head -1); $("$BIN/telegraf" --version 2>/dev/null)"
+kafka_jar="$(compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" | head -1)"
+kafka_version="${kafka_jar##*/kafka_2.13-}"
+log "ready: $("$BIN/influxd" version 2>/dev/null | head -1); $("$BIN/kapacitord" version 2>/dev/null | head -1); $("$BIN/telegraf" --version 2>/dev/null); Kafka ${kafka_version%.jar}"

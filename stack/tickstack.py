@@ -15,24 +15,32 @@ Usage::
     stack/tickstack.py restart [SERVICE]
     stack/tickstack.py serve-udfs  # only the socket UDF servers, in the foreground
 
-Start order follows the data: mosquitto, influxdb, the socket UDF servers,
-kapacitor (which connects to the UDF sockets and subscribes to InfluxDB),
-telegraf (which reads the broker and writes to InfluxDB).
+Start order follows the data: mosquitto and kafka (the brokers devices
+publish to), influxdb, the socket UDF servers, kapacitor (which connects to the
+UDF sockets and subscribes to InfluxDB), telegraf (which reads the brokers and
+writes to InfluxDB).
+
+Kafka runs from the jars ``stack/install.sh`` put in ``.stack/kafka/libs`` with
+``kafka/server.properties``; its storage is formatted the first time (KRaft,
+no ZooKeeper) and the topics of ``kafka/topics.conf`` are created at start.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import tomllib
+import uuid
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -76,6 +84,10 @@ class Service:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     start_timeout: float = 60.0
     socket_path: Path | None = None
+    # Run before the process starts (e.g. format storage) and once it is
+    # healthy (e.g. create topics); both must be idempotent.
+    prepare: Callable[[], None] | None = None
+    after_start: Callable[[], None] | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -152,6 +164,185 @@ def telegraf_http_address() -> tuple[str, int]:
     return _split_address(_expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))
 
 
+KAFKA_DIR = ROOT / "kafka"
+KAFKA_LIBS = STATE / "kafka" / "libs"
+# The broker's heap; the machine has 2 cores and runs the whole stack.
+KAFKA_HEAP = os.environ.get("TICKML_KAFKA_HEAP", "-Xmx512m -Xms128m")
+
+
+def _read_properties(path: Path) -> dict[str, str]:
+    """Java properties, the simple form: ``key=value`` lines, ``#`` comments; the last one wins."""
+    props: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")) and "=" in line:
+            key, _, value = line.partition("=")
+            props[key.strip()] = value.strip()
+    return props
+
+
+def kafka_listeners() -> dict[str, tuple[str, int]]:
+    """Listener name -> (host, port), from ``listeners`` in kafka/server.properties."""
+    props = _read_properties(KAFKA_DIR / "server.properties")
+    out = {}
+    for item in props.get("listeners", "").split(","):
+        name, sep, address = item.strip().partition("://")
+        if sep:
+            out[name] = _split_address(address)
+    if not out:
+        raise StackError("kafka/server.properties has no `listeners=NAME://HOST:PORT,...` line")
+    return out
+
+
+def kafka_address() -> tuple[str, int]:
+    """Where clients (devices, Telegraf) reach the broker: the first non-controller listener."""
+    props = _read_properties(KAFKA_DIR / "server.properties")
+    controllers = set(props.get("controller.listener.names", "CONTROLLER").split(","))
+    for name, address in kafka_listeners().items():
+        if name not in controllers:
+            return address
+    raise StackError("kafka/server.properties has no broker listener besides the controller's")
+
+
+def kafka_bootstrap() -> str:
+    host, port = kafka_address()
+    return f"{host}:{port}"
+
+
+def kafka_topics() -> list[tuple[str, int, dict[str, str]]]:
+    """(name, partitions, configs) per line of kafka/topics.conf."""
+    topics = []
+    for number, line in enumerate((KAFKA_DIR / "topics.conf").read_text().splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) < 2 or not words[1].isdigit():
+            raise StackError(f"kafka/topics.conf line {number}: want `NAME PARTITIONS [KEY=VALUE ...]`, got {line!r}")
+        configs = dict(w.split("=", 1) for w in words[2:])
+        topics.append((words[0], int(words[1]), configs))
+    return topics
+
+
+def _kafka_str(buf: bytes, i: int) -> tuple[str | None, int]:
+    (n,) = struct.unpack_from(">h", buf, i)
+    if n < 0:
+        return None, i + 2
+    return buf[i + 2 : i + 2 + n].decode(), i + 2 + n
+
+
+def kafka_metadata(host: str, port: int, timeout: float = 2.0) -> dict:
+    """One Metadata request (v4, all topics) on the Kafka wire protocol.
+
+    Returns ``{"brokers": [(node_id, host, port)], "cluster_id", "controller_id",
+    "topics": {name: partitions}}``; raises OSError when the broker does not answer.
+    A broker whose controller is elected and that lists itself is ready.
+    """
+    client_id = b"tickstack"
+    # Request header v1 (api_key=3 Metadata, version 4, correlation id, client
+    # id), then topics = null (all) and allow_auto_topic_creation = false.
+    body = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">ib", -1, 0)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        (size,) = struct.unpack(">i", _recv_exactly(s, 4))
+        buf = _recv_exactly(s, size)
+    i = 4 + 4  # correlation id, throttle time
+    (count,) = struct.unpack_from(">i", buf, i)
+    i += 4
+    brokers = []
+    for _ in range(count):
+        (node,) = struct.unpack_from(">i", buf, i)
+        broker_host, i = _kafka_str(buf, i + 4)
+        (broker_port,) = struct.unpack_from(">i", buf, i)
+        _rack, i = _kafka_str(buf, i + 4)
+        brokers.append((node, broker_host, broker_port))
+    cluster_id, i = _kafka_str(buf, i)
+    controller_id, count = struct.unpack_from(">ii", buf, i)
+    i += 8
+    topics = {}
+    for _ in range(count):
+        name, i = _kafka_str(buf, i + 2)  # after the error code
+        i += 1  # is_internal
+        (partitions,) = struct.unpack_from(">i", buf, i)
+        i += 4
+        for _ in range(partitions):
+            i += 2 + 4 + 4  # error code, partition index, leader
+            for _ in range(2):  # replicas, in-sync replicas
+                (n,) = struct.unpack_from(">i", buf, i)
+                i += 4 + 4 * max(n, 0)
+        topics[name] = partitions
+    return {"brokers": brokers, "cluster_id": cluster_id, "controller_id": controller_id, "topics": topics}
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError("Kafka closed the connection")
+        out += chunk
+    return out
+
+
+def _kafka_healthy() -> bool:
+    host, port = kafka_address()
+    try:
+        meta = kafka_metadata(host, port)
+    except (OSError, struct.error):
+        return False
+    return meta["controller_id"] >= 0 and bool(meta["brokers"])
+
+
+def _kafka_properties() -> Path:
+    """kafka/server.properties with ``log.dirs`` pointed at .stack/data/kafka (the last line wins)."""
+    path = RUN / "kafka" / "server.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (KAFKA_DIR / "server.properties").read_text()
+    path.write_text(f"{text}\n# Appended by stack/tickstack.py:\nlog.dirs={DATA / 'kafka'}\n")
+    return path
+
+
+def _java() -> str:
+    return shutil.which("java") or "/usr/bin/java"
+
+
+def _kafka_tool(main_class: str, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        _java(), "-Xmx256m", f"-Dlog4j2.configurationFile={KAFKA_DIR / 'tools-log4j2.properties'}",
+        "-cp", f"{KAFKA_LIBS}/*", main_class, *args,
+    ]  # fmt: skip
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise StackError(f"kafka: {main_class} {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def _kafka_prepare() -> None:
+    """Write the effective properties; format the storage (KRaft) the first time."""
+    properties = _kafka_properties()
+    if (DATA / "kafka" / "meta.properties").exists():
+        return
+    (DATA / "kafka").mkdir(parents=True, exist_ok=True)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    _kafka_tool("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id, "--config", str(properties))
+
+
+def kafka_create_topics() -> list[str]:
+    """Create the topics of kafka/topics.conf that do not exist yet; returns their names."""
+    host, port = kafka_address()
+    existing = kafka_metadata(host, port)["topics"]
+    created = []
+    for name, partitions, configs in kafka_topics():
+        if name in existing:
+            continue
+        args = ["--bootstrap-server", f"{host}:{port}", "--create", "--if-not-exists", "--topic", name,
+                "--partitions", str(partitions), "--replication-factor", "1"]  # fmt: skip
+        for key, value in configs.items():
+            args += ["--config", f"{key}={value}"]
+        _kafka_tool("org.apache.kafka.tools.TopicCommand", *args)
+        created.append(name)
+    return created
+
+
 def udf_sockets() -> dict[str, Path]:
     """Socket path per UDF module, from kapacitor.conf's [udf.functions]."""
     functions = _read_toml(ROOT / "kapacitor" / "kapacitor.conf").get("udf", {}).get("functions", {})
@@ -176,6 +367,19 @@ def services() -> list[Service]:
             [mosquitto, "-c", str(ROOT / "mosquitto" / "mosquitto.conf")],
             [(mq_host, mq_port)],
             lambda: _tcp_open(mq_host, mq_port),
+        ),
+        Service(
+            "kafka",
+            [
+                _java(), *KAFKA_HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+                "-cp", f"{KAFKA_LIBS}/*", "kafka.Kafka", str(RUN / "kafka" / "server.properties"),
+            ],  # fmt: skip
+            list(kafka_listeners().values()),
+            _kafka_healthy,
+            start_timeout=90.0,
+            prepare=_kafka_prepare,
+            after_start=kafka_create_topics,
         ),
         Service(
             "influxdb",
@@ -237,6 +441,8 @@ def _port_in_use(host: str, port: int) -> bool:
 def start_service(service: Service) -> str:
     if service.pid() is not None:
         if service.healthy():
+            if service.after_start is not None:
+                service.after_start()
             return "already running"
         raise StackError(f"{service.name} runs (pid {service.pid()}) but is not healthy; see {service.log_file}")
     for host, port in service.ports:
@@ -248,8 +454,12 @@ def start_service(service: Service) -> str:
     executable = service.command[0]
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
         raise StackError(f"{service.name}: {executable} is missing; run stack/install.sh first")
+    if service.name == "kafka" and not any(KAFKA_LIBS.glob("kafka_*.jar")):
+        raise StackError(f"kafka: no broker jars in {KAFKA_LIBS}; run stack/install.sh first")
     for folder in (LOGS, RUN, DATA):
         folder.mkdir(parents=True, exist_ok=True)
+    if service.prepare is not None:
+        service.prepare()
     if service.socket_path is not None:
         service.socket_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **service.env, "PYTHONUNBUFFERED": "1"}
@@ -276,6 +486,8 @@ def start_service(service: Service) -> str:
                 + _tail(service.log_file)
             )
         if service.healthy():
+            if service.after_start is not None:
+                service.after_start()
             return f"started (pid {proc.pid})"
         time.sleep(0.2)
     raise StackError(f"{service.name} not healthy after {service.start_timeout:.0f} s; see {service.log_file}")
