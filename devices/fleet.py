@@ -7,8 +7,11 @@ Every message follows one schema (telegraf/README.md)::
 
 ``device_id`` names the entity, ``tag`` the device type (the device-data seed's
 naming), ``timestamp`` is RFC 3339 in UTC, and each sensor reading is a number
-under the sensor's name. Telegraf turns each reading into a ``device_message``
-point tagged with ``device_id`` and ``sensor``.
+under the sensor's name, or null when the value is missing. Telegraf turns each
+reading into a ``device_message`` point tagged with ``device_id``, ``sensor``
+and ``device_type``.
+
+This module is the one place that defines device types (``DEVICE_TYPES``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -28,6 +32,13 @@ class DeviceType:
     name: str
     tag: str
     sensors: dict[str, tuple[float, float]]  # sensor -> (mean, standard deviation)
+    # Readings computed from the others after the noise (e.g. power = V * I).
+    derive: Callable[[dict[str, float]], dict[str, float]] | None = None
+
+
+def _power(readings: dict[str, float]) -> dict[str, float]:
+    """A power meter's active power: voltage x current x a power factor of 0.95."""
+    return {"power": round(readings["voltage"] * readings["current"] * 0.95, 3)}
 
 
 DEVICE_TYPES: dict[str, DeviceType] = {
@@ -39,8 +50,46 @@ DEVICE_TYPES: dict[str, DeviceType] = {
         DeviceType("heart_rate_meter", "HeartRateMeter", {"heart_rate": (72.0, 9.0)}),
         # The Edge Insights seed's mqtt-temp-sensor reports both in one message.
         DeviceType("temp_sensor", "TempSensor", {"temperature": (22.5, 4.0), "humidity": (30.0, 10.0)}),
+        # Voltage (V), current (A) and power (W) for the failure-prediction
+        # tasks (the TML seed's Voltage/Current/Power streams); the
+        # power_readings task joins the three back into one row.
+        DeviceType(
+            "power_meter",
+            "PowerMeter",
+            {"voltage": (230.0, 4.0), "current": (5.0, 1.2), "power": (1092.5, 300.0)},
+            derive=_power,
+        ),
     )
 }
+
+SENSORS: tuple[str, ...] = tuple(dict.fromkeys(s for t in DEVICE_TYPES.values() for s in t.sensors))
+"""Every sensor name of every device type, in definition order (telegraf.conf lists the same)."""
+
+
+def type_of_tag(tag: str) -> str:
+    """The device type name of a ``tag`` value; unknown tags map to their lower-case form.
+
+    >>> type_of_tag("HeartRateMeter"), type_of_tag("Lamp")
+    ('heart_rate_meter', 'lamp')
+    """
+    for kind in DEVICE_TYPES.values():
+        if kind.tag == tag:
+            return kind.name
+    return tag.lower() or "unknown"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One message before it is encoded: who, when, and the readings (None = missing)."""
+
+    index: int  # the device's position in the fleet
+    device_id: str
+    device_type: str
+    time_ns: int
+    readings: dict[str, float | None]
+
+    def message(self) -> dict:
+        return message(self.device_id, self.device_type, self.time_ns, self.readings)
 
 
 def format_timestamp(ns: int) -> str:
@@ -66,7 +115,7 @@ def message(device_id: str, device_type: str, time_ns: int, readings: dict[str, 
 
 
 def encode(msg: dict) -> bytes:
-    """Compact JSON; non-finite floats are refused (JSON has none)."""
+    """Compact JSON; non-finite floats are refused (JSON has none), None is null."""
     for value in msg.values():
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"device message {msg.get('device_id')!r} carries a non-finite reading {value!r}")
@@ -110,13 +159,26 @@ class Fleet:
                 levels[i, j] = mean + rng.normal(0.0, sd)
         return cls(devices, levels, rng)
 
-    def tick(self, time_ns: int):
-        """One message per device at ``time_ns``: ``(topic, message dict)``."""
+    def samples(self, time_ns: int, count: int | None = None) -> list[Sample]:
+        """One sample per device (the first ``count`` devices only, if given) at ``time_ns``.
+
+        Every call draws the noise of the whole fleet, so a partial last tick
+        leaves the generator where a full one would.
+        """
         noise = self.rng.normal(0.0, 1.0, self.levels.shape)
-        for i, (device_id, kind) in enumerate(self.devices):
-            sensors = DEVICE_TYPES[kind].sensors
+        out = []
+        for i, (device_id, kind) in enumerate(self.devices[:count]):
+            device_type = DEVICE_TYPES[kind]
             readings = {
                 name: round(float(self.levels[i, j] + noise[i, j] * sd * 0.2), 3)
-                for j, (name, (_, sd)) in enumerate(sensors.items())
+                for j, (name, (_, sd)) in enumerate(device_type.sensors.items())
             }
-            yield topic(kind, device_id), message(device_id, kind, time_ns, readings)
+            if device_type.derive is not None:
+                readings.update(device_type.derive(readings))
+            out.append(Sample(i, device_id, kind, time_ns, readings))
+        return out
+
+    def tick(self, time_ns: int):
+        """One message per device at ``time_ns``: ``(topic, message dict)``."""
+        for sample in self.samples(time_ns):
+            yield topic(sample.device_type, sample.device_id), sample.message()

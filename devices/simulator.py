@@ -1,75 +1,381 @@
 #!/usr/bin/env python3
-"""Simulate a fleet of devices publishing their readings.
+"""Simulate a fleet of devices, or replay a file, into Telegraf over MQTT, HTTP or Kafka.
 
     python -m devices.simulator --devices 20 --interval 1 --duration 60
-    python -m devices.simulator --types thermostat,temp_sensor --seed 7
+    python -m devices.simulator --protocol kafka --devices 1000 --rate 5000 --messages 100000
+    python -m devices.simulator --protocol http --types power_meter --missing 0.05 --spikes 0.01 --seed 7
+    python -m devices.simulator --file readings.csv --speed 10 --restamp --protocol mqtt
+    python -m devices.simulator --protocol stdout --devices 3 --ticks 2 --start 2026-01-01T00:00:00Z
 
-Each device sends one message per ``--interval`` seconds (the device-data seed's
-generator sends every second), stamped with the current time, over MQTT to the
-native stack's broker (mosquitto/mosquitto.conf) with QoS 1. The run is
-reproducible: the same seed gives the same devices and readings.
+A fleet of ``--devices`` devices (1 to 100,000) of the ``--types`` given, each
+sending one message per ``--interval`` seconds (or ``--rate`` messages per
+second for the whole fleet), stamped by the simulated clock: ``--start`` plus
+the tick's number times the interval. ``--speed`` runs that clock against the
+wall clock: 1 is real time, 10 ten times faster, 0 as fast as the transport
+goes. The same ``--seed`` gives the same devices, readings and faults.
+
+Faults on request (devices/faults.py): ``--missing``, ``--spikes``,
+``--drift``, ``--onoff``, ``--late``. ``--file`` replays a CSV or JSON-lines
+file instead of a fleet (devices/replay.py). The message schema is in
+devices/README.md. The addresses default to the native stack's, read from
+its configuration files.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
+from pathlib import Path
+from typing import Iterable, Iterator
 
-from devices.fleet import DEVICE_TYPES, Fleet, encode
-from devices.transports import MqttTransport
+from devices import faults as faultlib
+from devices.fleet import DEVICE_TYPES, Fleet, Sample
+from devices.replay import parse_time, read_records, schedule
 
 log = logging.getLogger("devices.simulator")
 
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOLS = ("mqtt", "http", "kafka", "stdout")
+MAX_DEVICES = 100_000
 
-def run(fleet: Fleet, transport, interval: float, duration: float | None, ticks: int | None) -> int:
-    """Publish ticks until ``duration`` seconds or ``ticks`` ticks have passed; returns messages sent."""
-    sent = 0
-    start = time.monotonic()
-    n = 0
-    while (ticks is None or n < ticks) and (duration is None or time.monotonic() - start < duration):
-        now_ns = time.time_ns()
-        transport.send_many((t, encode(m)) for t, m in fleet.tick(now_ns))
-        sent += len(fleet.devices)
-        n += 1
-        next_at = start + n * interval
-        time.sleep(max(0.0, next_at - time.monotonic()))
+
+def stack_addresses() -> dict[str, str]:
+    """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
+    out = {"mqtt": "tcp://127.0.0.1:18830", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
+    try:
+        sys.path.insert(0, str(ROOT / "stack"))
+        import tickstack
+
+        host, port = tickstack.mosquitto_port()
+        out["mqtt"] = f"tcp://{host}:{port}"
+        host, port = tickstack.telegraf_http_address()
+        out["http"] = f"http://{host}:{port}/devices"
+        out["kafka"] = tickstack.kafka_bootstrap()
+    except Exception as exc:  # a checkout without the stack folder: the defaults above
+        log.debug("stack addresses not read from the configuration files: %s", exc)
+    finally:
+        if sys.path and sys.path[0] == str(ROOT / "stack"):
+            sys.path.pop(0)
+    return out
+
+
+_RELATIVE = re.compile(r"^now(?:-(\d+(?:\.\d+)?)([smhd]))?$")
+
+
+def parse_start(text: str, now_ns: int | None = None) -> int:
+    """``now``, ``now-90s`` / ``now-15m`` / ``now-2h`` / ``now-1d``, RFC 3339 or epoch seconds, in ns.
+
+    >>> parse_start("now-2m", now_ns=10**12) == 10**12 - 120 * 10**9
+    True
+    >>> parse_start("2026-01-01T00:00:00Z")
+    1767225600000000000
+    """
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    match = _RELATIVE.match(text.strip())
+    if match:
+        if match.group(1) is None:
+            return now_ns
+        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return now_ns - int(seconds * 1e9)
+    value = parse_time(text)
+    if value is None:
+        raise ValueError(f"--start wants now, now-<N>s|m|h|d, RFC 3339 or epoch seconds, got {text!r}")
+    return value
+
+
+def fleet_ticks(
+    fleet: Fleet,
+    chain: faultlib.FaultChain,
+    start_ns: int,
+    interval_ns: int,
+    ticks: int | None = None,
+    messages: int | None = None,
+) -> Iterator[tuple[float, list[Sample]]]:
+    """``(simulated seconds since the start, samples to send)`` per tick, faults applied.
+
+    Stops after ``ticks`` ticks or ``messages`` messages (the last tick then
+    has only the first devices), or never; held-back (late) messages are sent
+    after the last tick.
+
+    >>> fleet = Fleet.create(3, ["thermostat"], seed=0)
+    >>> chain = faultlib.FaultChain.create(3)
+    >>> [(t, [s.device_id for s in samples]) for t, samples in fleet_ticks(fleet, chain, 0, 10**9, messages=4)]
+    [(0.0, ['thermostat-0', 'thermostat-1', 'thermostat-2']), (1.0, ['thermostat-0'])]
+    """
+    n = len(fleet.devices)
+    tick = 0
+    left = messages
+    while (ticks is None or tick < ticks) and (left is None or left > 0):
+        count = n if left is None else min(n, left)
+        samples = fleet.samples(start_ns + tick * interval_ns, count)
+        yield tick * interval_ns / 1e9, chain.apply(tick, samples)
+        if left is not None:
+            left -= count
+        tick += 1
+    held = chain.drain()
+    if held:
+        yield tick * interval_ns / 1e9, held
+
+
+def fleet_messages(**options) -> list[dict]:
+    """Every message a fleet run would send, in order, without sending (for tests and previews).
+
+    Takes the keyword arguments of ``build_fleet`` and ``fleet_ticks``.
+    """
+    fleet, chain, run = build_fleet(**options)
+    return [s.message() for _, samples in fleet_ticks(fleet, chain, **run) for s in samples]
+
+
+def build_fleet(
+    devices: int,
+    types: list[str],
+    seed: int = 0,
+    prefix: str = "",
+    start_ns: int = 0,
+    interval: float = 1.0,
+    ticks: int | None = None,
+    messages: int | None = None,
+    missing: float = 0.0,
+    spikes=None,
+    drift=None,
+    onoff=None,
+    late=None,
+) -> tuple[Fleet, faultlib.FaultChain, dict]:
+    """The fleet, its fault chain, and the keyword arguments of ``fleet_ticks`` for one run."""
+    if not 1 <= devices <= MAX_DEVICES:
+        raise ValueError(f"devices must be between 1 and {MAX_DEVICES}, got {devices}")
+    if interval <= 0:
+        raise ValueError(f"interval must be positive, got {interval}")
+    fleet = Fleet.create(devices, types, seed=seed, prefix=prefix)
+    chain = faultlib.FaultChain.create(
+        devices, seed=seed, missing=missing, spikes=spikes, drift=drift, onoff=onoff, late=late
+    )
+    run = {"start_ns": start_ns, "interval_ns": int(round(interval * 1e9)), "ticks": ticks, "messages": messages}
+    return fleet, chain, run
+
+
+def send_scheduled(batches: Iterable[tuple[float, list]], transport, speed: float) -> float:
+    """Send each batch when its simulated time comes (``speed`` 0: at once); returns the seconds taken.
+
+    A batch is a list of message dicts or raw bytes; the transport's counters
+    tell what was sent.
+    """
+    from devices.transports import envelope
+
+    started = time.monotonic()
+    for due, batch in batches:
+        if speed > 0:
+            wait = started + due / speed - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        transport.send_envelopes([envelope(m) for m in batch])
     transport.flush()
-    return sent
+    return time.monotonic() - started
+
+
+class StdoutTransport:
+    """JSON lines on standard output: a preview, or a file for ``--file`` later."""
+
+    def __init__(self, stream=None):
+        self._out = stream or sys.stdout.buffer
+        self.sent = 0
+        self.refused = 0
+
+    def send_envelopes(self, envelopes) -> None:
+        for e in envelopes:
+            self._out.write(e.payload + b"\n")
+            self.sent += 1
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+def make_transport(protocol: str, args: argparse.Namespace):
+    from devices import transports
+
+    if protocol == "mqtt":
+        return transports.MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}-{time.time_ns() % 10**9}")
+    if protocol == "http":
+        return transports.HttpTransport(args.http, batch_size=args.batch)
+    if protocol == "kafka":
+        return transports.KafkaTransport(args.kafka, topic=args.kafka_topic)
+    return StdoutTransport()
+
+
+def _arg(parser: argparse.ArgumentParser, parse):
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:  # argparse names the option itself
+            raise argparse.ArgumentTypeError(re.sub(r"^--[\w-]+: ", "", str(exc))) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+def parser() -> argparse.ArgumentParser:
+    addresses = stack_addresses()
+    p = argparse.ArgumentParser(
+        prog="python -m devices.simulator",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--protocol", choices=PROTOCOLS, default="mqtt", help="how messages reach Telegraf (default mqtt)")
+    fleet = p.add_argument_group("the fleet")
+    fleet.add_argument("--devices", type=int, default=12, help=f"number of devices, 1 to {MAX_DEVICES} (default 12)")
+    fleet.add_argument(
+        "--types",
+        default="thermostat,barometer,hygrometer,heart_rate_meter",
+        help=f"comma-separated device types, from {', '.join(DEVICE_TYPES)}; devices take them in turn",
+    )
+    fleet.add_argument("--prefix", default="", help="prefix for device ids (they are <prefix><type>-<n>)")
+    fleet.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
+    pace = p.add_argument_group("time and rate")
+    pace.add_argument("--interval", type=float, default=None, help="seconds between two messages of a device (1)")
+    pace.add_argument("--rate", type=float, default=None, help="messages per second of the whole fleet (sets --interval)")
+    pace.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0: as fast as possible")
+    pace.add_argument(
+        "--start",
+        default=None,
+        help="time of the first message: now, now-15m, RFC 3339, epoch seconds (default now; with --speed 0 "
+        "and a known count, so that the last message is stamped now)",
+    )
+    pace.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
+    pace.add_argument("--ticks", type=int, default=None, help="stop after this many messages per device")
+    pace.add_argument("--messages", type=int, default=None, help="stop after this many messages in all")
+    bad = p.add_argument_group("faults (devices/faults.py)")
+    bad.add_argument("--missing", type=_arg(p, faultlib.parse_missing), default=0.0, metavar="P",
+                     help="a reading is missing (null) with probability P")  # fmt: skip
+    bad.add_argument("--spikes", type=_arg(p, faultlib.parse_spikes), default=None, metavar="P[:SIZE]",
+                     help="a reading jumps SIZE standard deviations (8) with probability P")  # fmt: skip
+    bad.add_argument("--drift", type=_arg(p, faultlib.parse_drift), default=None, metavar="FRACTION[:RATE]",
+                     help="a FRACTION of devices drift RATE standard deviations (0.05) per message")  # fmt: skip
+    bad.add_argument("--onoff", type=_arg(p, faultlib.parse_onoff), default=None, metavar="FRACTION[:ON:OFF]",
+                     help="a FRACTION of devices read 0 for OFF messages after every ON (30:10)")  # fmt: skip
+    bad.add_argument("--late", type=_arg(p, faultlib.parse_late), default=None, metavar="P[:TICKS]",
+                     help="a message is sent up to TICKS ticks (3) late, out of order, with probability P")  # fmt: skip
+    replay = p.add_argument_group("file replay (devices/replay.py), instead of a fleet")
+    replay.add_argument("--file", type=Path, default=None, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
+    replay.add_argument("--id-key", default="device_id", help="the file's key or column of the device id")
+    replay.add_argument("--time-key", default="timestamp", help="the file's key or column of the time")
+    replay.add_argument("--restamp", action="store_true", help="shift the file's times so the first is now")
+    where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
+    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL (%(default)s)")
+    where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
+    where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
+    where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
+    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    return p
+
+
+def _stop_after(batches: Iterable, duration: float | None) -> Iterator:
+    if duration is None:
+        yield from batches
+        return
+    deadline = time.monotonic() + duration
+    for batch in batches:
+        if time.monotonic() >= deadline:
+            return
+        yield batch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--devices", type=int, default=12, help="number of devices (1 to 100000)")
-    parser.add_argument(
-        "--types",
-        default="thermostat,barometer,hygrometer,heart_rate_meter",
-        help=f"comma-separated device types, from {', '.join(DEVICE_TYPES)}",
+    p = parser()
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between two messages of a device")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--ticks", type=int, default=None, help="stop after this many messages per device")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prefix", default="", help="prefix for device ids")
-    parser.add_argument("--mqtt", default="tcp://127.0.0.1:18830", help="broker URL")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not 1 <= args.devices <= 100_000:
-        parser.error(f"--devices must be between 1 and 100000, got {args.devices}")
-    if args.interval <= 0:
-        parser.error(f"--interval must be positive, got {args.interval}")
-    fleet = Fleet.create(args.devices, args.types.split(","), seed=args.seed, prefix=args.prefix)
-    transport = MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}")
-    log.info("%d devices publishing every %.3g s to %s", args.devices, args.interval, args.mqtt)
+    if args.speed < 0:
+        p.error(f"--speed must be 0 or positive, got {args.speed}")
+    if args.batch < 1:
+        p.error(f"--batch must be at least 1, got {args.batch}")
+    for name in ("ticks", "messages"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    now_ns = time.time_ns()
+
+    if args.file is not None:
+        try:
+            records = list(read_records(args.file, args.id_key, args.time_key))
+        except (OSError, ValueError) as exc:
+            p.error(str(exc))
+        planned = schedule(records, args.speed, restamp_at_ns=now_ns if args.restamp else None)
+        batches = _group((due, r.message if r.message is not None else r.raw) for due, r in planned)
+        speed = 1.0 if args.speed > 0 else 0.0  # the schedule is in wall seconds already
+        what = f"{len(records)} records of {args.file}"
+    else:
+        if args.rate is not None and args.interval is not None:
+            p.error("give --rate or --interval, not both")
+        if args.rate is not None and args.rate <= 0:
+            p.error(f"--rate must be positive, got {args.rate}")
+        interval = args.devices / args.rate if args.rate else (args.interval or 1.0)
+        types = [t.strip() for t in args.types.split(",") if t.strip()]
+        count_ticks = args.ticks or (-(-args.messages // args.devices) if args.messages else None)
+        if args.start is not None:
+            try:
+                start_ns = parse_start(args.start, now_ns)
+            except ValueError as exc:
+                p.error(str(exc))
+        elif args.speed == 0 and count_ticks:
+            start_ns = now_ns - int((count_ticks - 1) * interval * 1e9)
+        else:
+            start_ns = now_ns
+        try:
+            fleet, chain, run = build_fleet(
+                args.devices, types, seed=args.seed, prefix=args.prefix, start_ns=start_ns, interval=interval,
+                ticks=args.ticks, messages=args.messages, missing=args.missing, spikes=args.spikes,
+                drift=args.drift, onoff=args.onoff, late=args.late,
+            )  # fmt: skip
+        except ValueError as exc:
+            p.error(str(exc))
+        batches = ((due, [s.message() for s in samples]) for due, samples in fleet_ticks(fleet, chain, **run))
+        speed = args.speed
+        what = f"{args.devices} devices ({', '.join(types)}), one message each per {interval:.6g} s"
+
     try:
-        sent = run(fleet, transport, args.interval, args.duration, args.ticks)
+        transport = make_transport(args.protocol, args)
+    except (OSError, ValueError, ImportError) as exc:
+        log.error("cannot open the %s transport: %s", args.protocol, exc)
+        return 2
+    log.info("%s over %s, speed %s", what, args.protocol, args.speed or "as fast as possible")
+    seconds = 0.0
+    interrupted = False
+    try:
+        seconds = send_scheduled(_stop_after(batches, args.duration), transport, speed)
     except KeyboardInterrupt:
-        sent = -1
+        interrupted = True
     finally:
         transport.close()
-    log.info("done: %s messages", sent if sent >= 0 else "interrupted,")
-    return 0
+    rate = transport.sent / seconds if seconds > 0 else 0.0
+    log.info(
+        "%s: sent %d messages, %d refused, in %.2f s (%.0f messages/s)",
+        "interrupted" if interrupted else "done", transport.sent, transport.refused, seconds, rate,
+    )  # fmt: skip
+    return 130 if interrupted else 0
+
+
+def _group(items: Iterable[tuple[float, object]], window: float = 0.01) -> Iterator[tuple[float, list]]:
+    """Group consecutive items due within ``window`` seconds of the group's first into one batch."""
+    batch: list = []
+    first = 0.0
+    for due, item in items:
+        if batch and due - first > window:
+            yield first, batch
+            batch = []
+        if not batch:
+            first = due
+        batch.append(item)
+    if batch:
+        yield first, batch
 
 
 if __name__ == "__main__":

@@ -1,12 +1,53 @@
-"""How simulated devices reach Telegraf: MQTT (HTTP and Kafka follow the same shape)."""
+"""How simulated devices reach Telegraf: MQTT, HTTP or Kafka, one interface.
+
+Every transport takes ``Envelope`` lists in ``send_envelopes``, waits for the
+receiving end in ``flush`` and counts what it sent in ``sent`` (and, for HTTP,
+what the listener refused in ``refused``):
+
+- ``MqttTransport``: QoS 1 to ``devices/<type>/<id>``; flush waits for every
+  PUBACK.
+- ``HttpTransport``: POST JSON arrays of up to ``batch_size`` messages to
+  Telegraf's listener; a line that is not a JSON object (file replay) goes
+  alone, so that the 400 it earns takes no valid message with it.
+- ``KafkaTransport``: one record per message, keyed by device id (one
+  device's messages stay in order in one partition), through confluent-kafka
+  (librdkafka) with acks from the broker; flush waits for every delivery
+  report.
+"""
 
 from __future__ import annotations
 
+import http.client
 import threading
 import urllib.parse
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import paho.mqtt.client as mqtt
+
+from devices.fleet import encode, topic, type_of_tag
+
+
+class Envelope(NamedTuple):
+    """One message ready to send: routing (device type and id) and the JSON bytes."""
+
+    device_type: str
+    device_id: str | None
+    payload: bytes
+    is_object: bool = True  # False: a raw line that is not a JSON object (file replay)
+
+
+def envelope(message: dict | bytes) -> Envelope:
+    """Wrap a message dict (encoded compactly) or raw bytes (sent as they are).
+
+    >>> envelope({"device_id": "b-1", "tag": "Barometer", "pressure": 1000.5})
+    Envelope(device_type='barometer', device_id='b-1', payload=b'{"device_id":"b-1","tag":"Barometer","pressure":1000.5}', is_object=True)
+    >>> envelope(b"not json").is_object
+    False
+    """
+    if isinstance(message, bytes):
+        return Envelope("unknown", None, message, False)
+    device_id = message.get("device_id")
+    return Envelope(type_of_tag(str(message.get("tag") or "")), None if device_id is None else str(device_id), encode(message))
 
 
 class MqttTransport:
@@ -24,6 +65,8 @@ class MqttTransport:
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)
         self._pending: list[mqtt.MQTTMessageInfo] = []
+        self.sent = 0
+        self.refused = 0
         self._connected = threading.Event()
         self._client.on_connect = lambda *a: self._connected.set()
         self._client.connect(parsed.hostname, parsed.port, keepalive=30)
@@ -43,6 +86,11 @@ class MqttTransport:
         for topic, payload in messages:
             self.send(topic, payload)
 
+    def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        for e in envelopes:
+            self.send(topic(e.device_type, e.device_id or "unknown"), e.payload)
+            self.sent += 1
+
     def flush(self, timeout: float = 60.0) -> None:
         for info in self._pending:
             info.wait_for_publish(timeout)
@@ -54,3 +102,135 @@ class MqttTransport:
         finally:
             self._client.loop_stop()
             self._client.disconnect()
+
+
+class HttpTransport:
+    """POST JSON arrays to Telegraf's HTTP listener on one kept-alive connection."""
+
+    def __init__(self, url: str, batch_size: int = 1000, timeout: float = 60.0):
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ValueError(f"HTTP URL must look like http://host:port/path, got {url!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.url = url
+        self._host, self._port, self._path = parsed.hostname, parsed.port or 80, parsed.path or "/"
+        self._timeout = timeout
+        self.batch_size = batch_size
+        self._batch: list[bytes] = []
+        self._connection: http.client.HTTPConnection | None = None
+        self.sent = 0
+        self.refused = 0
+
+    def _post(self, body: bytes) -> int:
+        for attempt in (1, 2):  # a kept-alive connection the server closed is opened again once
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            try:
+                self._connection.request("POST", self._path, body, {"Content-Type": "application/json"})
+                response = self._connection.getresponse()
+                detail = response.read()
+                return response.status if response.status < 300 else _raise_or(response.status, detail)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._connection.close()
+                self._connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _post_batch(self) -> None:
+        if not self._batch:
+            return
+        body = b"[" + b",".join(self._batch) + b"]"
+        status = self._post(body)
+        if status >= 300:
+            raise ConnectionError(f"POST {self.url} of {len(self._batch)} messages: HTTP {status}")
+        self.sent += len(self._batch)
+        self._batch = []
+
+    def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        for e in envelopes:
+            if not e.is_object:
+                self._post_batch()
+                if self._post(e.payload) >= 300:
+                    self.refused += 1
+                else:
+                    self.sent += 1
+                continue
+            self._batch.append(e.payload)
+            if len(self._batch) >= self.batch_size:
+                self._post_batch()
+
+    def flush(self) -> None:
+        self._post_batch()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+
+
+def _raise_or(status: int, detail: bytes) -> int:
+    """4xx: the listener refused the body (returned, the caller decides); 5xx: raised."""
+    if 400 <= status < 500:
+        return status
+    raise ConnectionError(f"HTTP {status}: {detail[:200].decode(errors='replace')}")
+
+
+class KafkaTransport:
+    """Produce to a Kafka topic, keyed by device id, acknowledged by the broker."""
+
+    def __init__(self, bootstrap: str, topic: str = "device_messages", client_id: str = "tickml-simulator"):
+        from confluent_kafka import Producer  # imported here: MQTT and HTTP runs do not need it
+
+        self.topic = topic
+        self.sent = 0
+        self.refused = 0
+        self._errors: list[str] = []
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "client.id": client_id,
+                # Wait for the broker's acknowledgement; retries never duplicate.
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 200000,
+                "log_level": 3,
+            }
+        )
+        # Fail early and clearly when the broker is not there.
+        metadata = self._producer.list_topics(timeout=10)
+        if topic not in metadata.topics:
+            raise ConnectionError(f"Kafka at {bootstrap} has no topic {topic!r} (topics: {sorted(metadata.topics)})")
+
+    def _delivered(self, err, msg) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+        else:
+            self.sent += 1
+
+    def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        for e in envelopes:
+            key = None if e.device_id is None else e.device_id.encode()
+            while True:
+                try:
+                    self._producer.produce(self.topic, e.payload, key, on_delivery=self._delivered)
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain
+                    self._producer.poll(0.1)
+            self._producer.poll(0)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        left = self._producer.flush(timeout)
+        if left:
+            raise ConnectionError(f"{left} Kafka messages not delivered within {timeout:.0f} s")
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise ConnectionError(f"{len(errors)} Kafka messages failed; first: {errors[0]}")
+
+    def close(self) -> None:
+        self.flush()
