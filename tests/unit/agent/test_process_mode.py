@@ -51,3 +51,14 @@ def test_stray_print_cannot_corrupt_stdout():
     assert [r.point.time for r in c.recv_all()] == [1, 2]
     assert proc.wait(10) == 0
     assert "debug output from a careless handler" in proc.stderr.read().decode()
+
+
+def test_sigterm_exits_cleanly():
+    import signal
+
+    proc = start("py_classifier")
+    c = Client.over_pipes(proc)
+    c.init_ok()                                     # running, stdin still open
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert "stopping on SIGTERM" in proc.stderr.read().decode()
