@@ -1,0 +1,81 @@
+"""Kafka ingestion as users run it: the simulator's command produces 10,000
+messages to the real broker's `device_messages` topic (4 partitions, keyed by
+device id); real Telegraf reads them as consumer group `tickml-telegraf` into
+InfluxDB, where every one is counted back exactly, by (device_id, time) and
+value. Across a Telegraf restart the group goes on from its committed offsets:
+nothing is lost, and what is read twice overwrites itself. A record that is
+not JSON is logged by Telegraf and counted, and the records around it land.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tickstack
+from ingest_check import (
+    assert_exactly,
+    count,
+    gather_errors,
+    run_with_telegraf_restart,
+    simulate,
+    telegraf_log_since,
+    telegraf_log_size,
+)
+from stackutil import wait_until
+
+pytestmark = pytest.mark.stack
+
+
+def test_the_topic_exists_with_several_partitions(stack):
+    host, port = tickstack.kafka_address()
+    metadata = tickstack.kafka_metadata(host, port)
+    assert metadata["controller_id"] == 1 and metadata["brokers"] == [(1, host, port)]
+    assert metadata["topics"]["device_messages"] == 4
+
+
+def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
+    proc, expected = simulate(stack, "kafka", run_id)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert_exactly(influx, run_id, expected)
+
+
+def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
+    proc, expected = simulate(stack, "kafka", run_id, speed="12")
+    run_with_telegraf_restart(stack, influx, proc, run_id)
+    assert_exactly(influx, run_id, expected)
+
+
+def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run_id):
+    from confluent_kafka import Producer
+
+    before = gather_errors(influx, "kafka_consumer")
+    log_offset = telegraf_log_size(stack)
+    producer = Producer({"bootstrap.servers": tickstack.kafka_bootstrap(), "acks": "all"})
+    good = [
+        {"device_id": f"{run_id}k-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Barometer", "pressure": 1000.0 + i}
+        for i in range(3)
+    ]
+    records = [json.dumps(good[0]), f"not json {run_id}", json.dumps(good[1]), '{"device_id": "x", ', json.dumps(good[2])]
+    for i, record in enumerate(records):
+        producer.produce("device_messages", record.encode(), f"{run_id}k-{i % 3}".encode())
+    assert producer.flush(10) == 0
+
+    wait_until(lambda: count(influx, run_id) >= 3, what="the valid records around the bad ones")
+    assert {r["device_id"]: r["value"] for r in influx.query(
+        f"SELECT value, device_id FROM device_message WHERE device_id =~ /^{run_id}/")} == {
+        m["device_id"]: m["pressure"] for m in good}  # fmt: skip
+
+    log = wait_until(
+        lambda: (text := telegraf_log_since(stack, log_offset)).count("E! [inputs.kafka_consumer]") >= 2 and text,
+        what="two parse errors in telegraf.log",
+    )
+    assert "invalid character 'o' in literal null" in log  # "not json" parsed as JSON
+    # Telegraf's own metrics (every 10 s, database `telegraf`) count them.
+    wait_until(
+        lambda: (now := gather_errors(influx, "kafka_consumer"))[0] > before[0] and now[1] - before[1] >= 2,
+        timeout=30,
+        what="internal_gather errors of kafka_consumer to grow by 2",
+    )
