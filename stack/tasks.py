@@ -129,6 +129,10 @@ class Kapacitor:
     def define(self, task: Task) -> str:
         """Create or update the task; an enabled task is re-enabled so the new script runs."""
         existing = self.task(task.name)
+        wanted = "enabled" if task.enabled else "disabled"
+        if existing is not None and existing.get("script") == task.script and existing.get("status") == wanted:
+            # Re-enabling would restart the task and drop its open windows.
+            return "unchanged"
         if existing is None:
             self._call("POST", "/tasks", {"id": task.name, "script": task.script, "status": "disabled"})
             action = "defined"

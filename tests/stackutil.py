@@ -15,3 +15,13 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.5, what: st
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
+
+
+def wait_for_rows(influx, query: str, n: int, timeout: float = 60.0) -> list[dict]:
+    """Run ``query`` until it returns at least ``n`` rows; those rows."""
+
+    def enough():
+        rows = influx.query(query)
+        return rows if len(rows) >= n else None
+
+    return wait_until(enough, timeout=timeout, what=f"{n} rows of {query!r}")

@@ -15,7 +15,7 @@ import pytest
 
 from devices.fleet import DEVICE_TYPES, encode, message, topic
 from devices.transports import MqttTransport
-from stackutil import wait_until
+from stackutil import wait_for_rows, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -90,11 +90,7 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     wait_until(lambda: raw_count() >= 13 * len(devices), what="all valid device messages in InfluxDB")
     assert raw_count() == 13 * len(devices)
 
-    def aggregates():
-        rows = influx.query(f"SELECT * FROM device_aggregates WHERE device_id =~ /^{run_id}/")
-        return rows if len(rows) >= 3 * len(devices) else None
-
-    rows = wait_until(aggregates, what="aggregates of 3 windows per device")
+    rows = wait_for_rows(influx, f"SELECT * FROM device_aggregates WHERE device_id =~ /^{run_id}/", 3 * len(devices))
     assert len(rows) == 3 * len(devices)
     for row in rows:
         window = (row["time"] - base) // WINDOW_NS - 1  # stamped with the window's end

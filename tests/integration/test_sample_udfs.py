@@ -14,7 +14,7 @@ import pytest
 
 from devices.fleet import encode, message, topic
 from devices.transports import MqttTransport
-from stackutil import wait_until
+from stackutil import wait_for_rows, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -34,7 +34,7 @@ def publish(stack, run_id: str, readings: list[tuple[str, str, int, dict]]) -> N
 def rows_of(influx, measurement: str, run_id: str, expected: int, timeout: float = 60.0) -> list[dict]:
     """Wait until ``expected`` rows of the run are in ``measurement``, then wait a little for extras."""
     query = f"SELECT * FROM {measurement} WHERE device_id =~ /^{run_id}/ ORDER BY time"
-    wait_until(lambda: len(influx.query(query)) >= expected, timeout=timeout, what=f"{expected} rows in {measurement}")
+    wait_for_rows(influx, query, expected, timeout)
     time.sleep(1.5)  # anything that should not have come out has had time to
     return influx.query(query)
 
