@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import INFO, REPO, Client, opt, point_req, udf_env
+from .udf_client import INFO, REPO, Client, opt, point_req, udf_env
 
 from udfs.agent import udf_pb2
 

@@ -7,8 +7,7 @@ import socket
 import stat
 import time
 
-import pytest
-from conftest import INFO, Client, init_req, opt, point_req, varint
+from .udf_client import INFO, init_req, opt, point_req, varint
 
 from udfs.agent import udf_pb2
 
@@ -222,7 +221,7 @@ def test_refuses_to_replace_a_regular_file(short_tmp):
     import subprocess
     import sys
 
-    from conftest import REPO, udf_env
+    from .udf_client import REPO, udf_env
 
     path = short_tmp / "not-a-socket"
     path.write_text("keep me")

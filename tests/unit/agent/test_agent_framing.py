@@ -3,7 +3,7 @@
 import random
 
 import pytest
-from conftest import frame, varint
+from .udf_client import frame, varint
 
 from udfs.agent.framing import FrameDecoder, FramingError, encode_frame, encode_varint
 

@@ -1,6 +1,6 @@
 """Batch edges: the handler gets whole batches and answers with batches."""
 
-from conftest import opt
+from .udf_client import opt
 
 from udfs.agent import udf_pb2
 

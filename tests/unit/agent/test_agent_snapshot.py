@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import point_req
+from .udf_client import point_req
 
 from udfs.agent import udf_pb2
 

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import opt, point_req
+from .udf_client import opt, point_req
 
 from udfs.agent import udf_pb2
 

@@ -1,0 +1,1 @@
+"""Unit and protocol tests of udfs.agent and the sample socket UDFs."""
