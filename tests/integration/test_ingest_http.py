@@ -1,0 +1,150 @@
+"""HTTP ingestion as users run it: devices POST one JSON object or a JSON array
+of them to Telegraf's listener (POST /devices); 10,000 messages from the
+simulator's command are counted back exactly. A body Telegraf cannot parse is
+refused with 400 and nothing of it is written, not even the valid objects it
+holds; a message that parses but fails validation is rejected alone. JSON of
+another shape lands through the path-mapped listener (POST /mapped).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+import tickstack
+from ingest_check import assert_exactly, count, simulate
+from stackutil import wait_until
+
+pytestmark = pytest.mark.stack
+
+T0 = "2026-01-01T00:00:00Z"
+T0_NS = 1767225600 * 10**9
+
+
+def _url(path: str = "/devices") -> str:
+    host, port = tickstack.telegraf_http_address()
+    return f"http://{host}:{port}{path}"
+
+
+def _mapped_url() -> str:
+    conf = tickstack._read_toml(tickstack.ROOT / "telegraf" / "telegraf.conf")
+    (mapped,) = [i for i in conf["inputs"]["http_listener_v2"] if i.get("alias") == "mapped"]
+    host, port = tickstack._split_address(tickstack._expand(mapped["service_address"]))
+    return f"http://{host}:{port}/mapped"
+
+
+def post(url: str, body: bytes | str, method: str = "POST") -> int:
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def points(influx, prefix: str) -> list[dict]:
+    return influx.query(f"SELECT * FROM device_message WHERE device_id =~ /^{prefix}/")
+
+
+def wait_for_points(influx, prefix: str, n: int) -> list[dict]:
+    def enough():
+        rows = points(influx, prefix)
+        return rows if len(rows) >= n else None
+
+    return wait_until(enough, what=f"{n} points of {prefix}")
+
+
+def barometer(device_id: str, pressure=1000.0, timestamp: str = T0) -> dict:
+    return {"device_id": device_id, "timestamp": timestamp, "tag": "Barometer", "pressure": pressure}
+
+
+def wait_for_sentinel(influx, run_id: str) -> None:
+    """POST one valid message after the others and wait for it: whatever came before has been written."""
+    assert post(_url(), json.dumps(barometer(f"{run_id}sentinel"))) == 204
+    wait_until(lambda: count(influx, f"{run_id}sentinel") == 1, what="the sentinel message")
+
+
+def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
+    proc, expected = simulate(stack, "http", run_id, "--batch", "500")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert_exactly(influx, run_id, expected)
+
+
+def test_a_single_object_and_an_array_both_land(stack, influx, run_id):
+    single = {"device_id": f"{run_id}single", "timestamp": "2026-01-01T00:00:00.250Z", "tag": "Thermostat",
+              "temperature": 21.5}  # fmt: skip
+    array = [barometer(f"{run_id}array-{i}", 990.0 + i) for i in range(3)]
+    assert post(_url(), json.dumps(single)) == 204
+    assert post(_url(), json.dumps(array)) == 204
+    rows = wait_for_points(influx, run_id, 4)
+    got = {(r["device_id"], r["sensor"], r["device_type"], r["time"]): r["value"] for r in rows}
+    assert got == {
+        (f"{run_id}single", "temperature", "thermostat", T0_NS + 250_000_000): 21.5,
+        **{(f"{run_id}array-{i}", "pressure", "barometer", T0_NS): 990.0 + i for i in range(3)},
+    }
+
+
+def test_the_device_message_form_with_sensor_and_value_lands(stack, influx, run_id):
+    # The device-data seed's normalised DeviceMessage: one reading per message.
+    message = {"device_id": f"{run_id}dm", "timestamp": T0, "sensor": "heart_rate", "value": 71}
+    assert post(_url(), json.dumps([message])) == 204
+    rows = wait_until(lambda: points(influx, run_id), what="the point")
+    assert [(r["sensor"], r["value"], r["time"]) for r in rows] == [("heart_rate", 71.0, T0_NS)]
+
+
+@pytest.mark.parametrize(
+    "make_body",
+    [
+        pytest.param(lambda ok: f"[{ok}, {ok.replace('ok-', 'ok2-')}", id="truncated array"),
+        pytest.param(lambda ok: f"[{ok}, 42]", id="array holding a number"),
+        pytest.param(lambda ok: f'[{ok}, "{{}}"]', id="array holding a string"),
+        pytest.param(lambda ok: f"{ok} trailing garbage", id="object and garbage"),
+        pytest.param(lambda ok: "device_id=x pressure=1", id="not json"),
+    ],
+)
+def test_a_malformed_body_gets_400_and_nothing_of_it_is_written(stack, influx, run_id, make_body):
+    ok = json.dumps(barometer(f"{run_id}ok-1"))
+    assert post(_url(), make_body(ok)) == 400
+    wait_for_sentinel(influx, run_id)
+    assert count(influx, f"{run_id}ok") == 0
+    assert influx.query(f"SELECT count(count) FROM device_reject WHERE device_id =~ /^{run_id}/") == []
+
+
+def test_an_invalid_message_in_an_array_is_rejected_alone(stack, influx, run_id):
+    array = [barometer(f"{run_id}a"), barometer(f"{run_id}bad", "high"), {"timestamp": T0, "pressure": 1.0},
+             barometer(f"{run_id}b")]  # fmt: skip
+    assert post(_url(), json.dumps(array)) == 204
+    wait_until(lambda: count(influx, run_id) == 2, what="the two valid messages")
+    rejects = wait_until(
+        lambda: influx.query(f"SELECT * FROM device_reject WHERE device_id = '{run_id}bad'"), what="the reject"
+    )
+    assert [(r["reason"], r["detail"]) for r in rejects] == [("not_a_number", 'pressure is string "high", want a number')]
+
+
+def test_other_methods_and_paths_are_refused(stack):
+    assert post(_url(), b"", method="GET") == 405
+    assert post(_url("/elsewhere"), json.dumps(barometer("nobody"))) == 404
+
+
+def test_json_of_another_shape_lands_through_the_path_mapping(stack, influx, run_id):
+    # The TML seed's json criteria: uid:metadata.dsn, subtopic:metadata.property_name,
+    # value:datapoint.value, datetime:datapoint.updated_at.
+    def tml(dsn, prop, value, at):
+        return {"metadata": {"dsn": dsn, "property_name": prop, "display_name": f"{prop} (mV)"},
+                "datapoint": {"value": value, "updated_at": at}}  # fmt: skip
+
+    assert post(_mapped_url(), json.dumps(tml(f"{run_id}AC1", "Voltage", 120743, "2026-01-01T00:00:01Z"))) == 204
+    batch = [tml(f"{run_id}AC2", "Current", 5.5, T0), tml(f"{run_id}AC2", "Power", 7, T0)]
+    assert post(_mapped_url(), json.dumps(batch)) == 204
+    assert post(_mapped_url(), '[{"metadata": ') == 400
+    rows = wait_for_points(influx, run_id, 3)
+    assert sorted((r["device_id"], r["sensor"], r["value"], r["time"]) for r in rows) == [
+        (f"{run_id}AC1", "voltage", 120743.0, T0_NS + 10**9),
+        (f"{run_id}AC2", "current", 5.5, T0_NS),
+        (f"{run_id}AC2", "power", 7.0, T0_NS),
+    ]
