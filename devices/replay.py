@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import decimal
 import io
 import json
 import math
@@ -63,7 +64,8 @@ def parse_time(value) -> int | None:
             return None
         magnitude = abs(value)
         scale = 10**9 if magnitude < 1e11 else 10**6 if magnitude < 1e14 else 10**3 if magnitude < 1e17 else 1
-        return int(round(value * scale))
+        # Through the decimal text: a float's 53 bits cannot hold epoch nanoseconds.
+        return int(decimal.Decimal(repr(value)) * scale) if isinstance(value, float) else value * scale
     if isinstance(value, str):
         text = value.strip()
         try:
