@@ -112,10 +112,13 @@ class RfcClassifier(Handler):
                 fields[self.output] = self.classes[k]
                 fields[f"{self.output}_probability"] = float(row[k])
                 out.append(new_point(p, fields))
-        for p, ok in zip(b.points, usable):
-            if not ok:
-                self.bad_point(p, BadPoint(f"feature(s) {', '.join(self.features)} not all numbers in {p!r}"))
         self.emit_batch(b, out)
+        if not usable.all():
+            # Raised after the answer is buffered: the agent logs and counts
+            # it, and the rest of the batch has gone out.
+            first = b.points[int(np.flatnonzero(~usable)[0])]
+            raise BadPoint(f"{int((~usable).sum())} point(s) of the batch left out, features "
+                           f"{', '.join(self.features)} not all numbers; first: {first!r}")
 
 
 if __name__ == "__main__":

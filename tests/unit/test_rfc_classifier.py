@@ -1,0 +1,58 @@
+"""rfc_classifier over the real protocol, in process mode (as Kapacitor runs it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from udfs.agent import FrameDecoder, encode_frame
+from udfs.agent import udf_pb2
+from udfs.rfc_classifier import train_forest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _request(**kwargs) -> bytes:
+    return encode_frame(udf_pb2.Request(**kwargs).SerializeToString())
+
+
+def _point(t, **fields):
+    p = udf_pb2.Point(time=t, name="rooms", group="device_id=r1,", tags={"device_id": "r1"})
+    for k, v in fields.items():
+        if isinstance(v, str):
+            p.fieldsString[k] = v
+        else:
+            p.fieldsDouble[k] = v
+    return p
+
+
+def test_batch_in_prediction_per_point_out_and_bad_points_left_out():
+    pairs = [(15.0, 40.0), (22.0, 40.0), (31.0, 30.0)]
+    stdin = _request(init=udf_pb2.InitRequest(taskID="t", nodeID="n"))
+    stdin += _request(begin=udf_pb2.BeginBatch(name="rooms", group="device_id=r1,", tags={"device_id": "r1"}, size=4))
+    for k, (t, h) in enumerate(pairs):
+        stdin += _request(point=_point(k, temperature=t, humidity=h))
+    stdin += _request(point=_point(9, temperature="hot", humidity=50.0))
+    stdin += _request(end=udf_pb2.EndBatch(name="rooms", group="device_id=r1,", tmax=9))
+    proc = subprocess.run([sys.executable, "-m", "udfs.rfc_classifier"], input=stdin, capture_output=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    responses = []
+    decoder = FrameDecoder()
+    for frame in decoder.feed(proc.stdout):
+        r = udf_pb2.Response()
+        r.ParseFromString(frame)
+        responses.append(r)
+    kinds = [r.WhichOneof("message") for r in responses]
+    assert kinds == ["init", "begin", "point", "point", "point", "end"]
+    assert responses[0].init.success, responses[0].init.error
+    forest = train_forest("training_data_sets/room_climate.csv", ("temperature", "humidity"), "label", 50, 0)
+    expected = forest.predict_proba(np.array(pairs))
+    for r, proba in zip(responses[2:5], expected):
+        assert r.point.fieldsInt["prediction"] == int(forest.classes_[proba.argmax()])
+        assert r.point.fieldsDouble["prediction_probability"] == proba.max()
+    assert [r.point.fieldsInt["prediction"] for r in responses[2:5]] == [1, 0, 1]
+    assert "1 point(s) of the batch left out" in proc.stderr.decode()
