@@ -28,3 +28,30 @@ def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id
     proc, expected = simulate(stack, "mqtt", run_id, speed="12")
     run_with_telegraf_restart(stack, influx, proc, run_id)
     assert_exactly(influx, run_id, expected)
+
+
+def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbours_land(stack, influx, run_id):
+    import json
+
+    from devices.transports import MqttTransport
+    from ingest_check import count, gather_errors, telegraf_log_since, telegraf_log_size
+    from stackutil import wait_until
+
+    before = gather_errors(influx, "mqtt_consumer")
+    log_offset = telegraf_log_size(stack)
+    host, port = stack.mosquitto_port()
+    good = [json.dumps({"device_id": f"{run_id}m-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Hygrometer",
+                        "humidity": 40.0 + i}).encode() for i in range(2)]  # fmt: skip
+    transport = MqttTransport(f"tcp://{host}:{port}", client_id=f"{run_id}bad")
+    try:
+        transport.send_many([("devices/hygrometer/x", good[0]), ("devices/hygrometer/x", b"{not json"),
+                             ("devices/hygrometer/x", good[1])])  # fmt: skip
+    finally:
+        transport.close()
+    wait_until(lambda: count(influx, run_id) == 2, what="the two valid messages")
+    wait_until(lambda: "E! [inputs.mqtt_consumer]" in telegraf_log_since(stack, log_offset), what="the error line")
+    wait_until(
+        lambda: (now := gather_errors(influx, "mqtt_consumer"))[0] > before[0] and now[1] - before[1] >= 1,
+        timeout=30,
+        what="internal_gather errors of mqtt_consumer to grow",
+    )
