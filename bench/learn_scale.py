@@ -9,7 +9,10 @@ Prints:
 2. resident memory for N entity models (linear and logistic; target <= 200 MB
    for 100,000), measured as the RSS delta of a fresh subprocess;
 3. single-row and batch predictions per second from the store;
-4. (placeholder) predictions per second through the predict UDF handler.
+4. predictions per second through the predict UDF itself: ``python -m
+   udfs.predict`` in a subprocess, fed Kapacitor's protocol over a pipe as
+   Kapacitor feeds a process UDF (decode, predict, encode, write), timed
+   until the last prediction is back.
 
 The naive reference keeps, per entity, a fitted ``MinMaxScaler`` and a fitted
 scikit-learn estimator, and calls scikit-learn per row. Ratios are
@@ -208,12 +211,78 @@ def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, floa
     return figures
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        ticks = fh.read().rsplit(")", 1)[1].split()
+    return (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def predict_handler_rate(entities: int, n: int, seed: int) -> tuple[float, float]:
+    """Predictions per wall-clock second and per UDF CPU-second through ``python -m udfs.predict``."""
+    import threading
+
+    from udfs.agent import FrameDecoder, encode_frame, udf_pb2
+
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ModelStore(os.path.join(tmp, "bench"))
+        trainer = Trainer(TrainConfig(FEATURES, "y", islogistic=False, algorithm="linear"), store)
+        keys = [f"pm-{k}" for k in range(entities)]
+        for key in keys:
+            trainer.train_window(key, window(rng, logistic=False))
+        init = udf_pb2.Request(init=udf_pb2.InitRequest(taskID="bench", nodeID="predict1"))
+        init.init.options.add(name="model", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue="bench")])
+        init.init.options.add(name="model_dir", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue=tmp)])
+        body = bytearray(encode_frame(init.SerializeToString()))
+        X = rng.uniform(1, 100, size=(1000, len(FEATURES)))
+        for i in range(n):
+            key = keys[i % entities]
+            req = udf_pb2.Request()
+            p = req.point
+            p.time, p.name, p.group = 1_700_000_000_000_000_000 + i, "power_readings", f"device_id={key}\n"
+            p.tags["device_id"] = key
+            p.dimensions.append("device_id")
+            for j, f in enumerate(FEATURES):
+                p.fieldsDouble[f] = float(X[i % 1000, j])
+            body += encode_frame(req.SerializeToString())
+        proc = subprocess.Popen([sys.executable, "-m", "udfs.predict", "--log-level", "WARNING"], cwd=ROOT,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        start = time.perf_counter()
+        writer = threading.Thread(target=lambda: (proc.stdin.write(body), proc.stdin.flush()))
+        writer.start()
+        decoder, points, seen_init = FrameDecoder(), 0, False
+        while points < n:
+            chunk = proc.stdout.read1(1 << 16)
+            if not chunk:
+                raise RuntimeError("the predict UDF closed its output early")
+            for frame in decoder.feed(chunk):
+                r = udf_pb2.Response()
+                r.ParseFromString(frame)
+                kind = r.WhichOneof("message")
+                if kind == "init":
+                    assert r.init.success, r.init.error
+                    seen_init = True
+                    # Start-up (imports, opening the store) is not prediction work.
+                    start = time.perf_counter()
+                    cpu_at_init = _cpu_seconds(proc.pid)
+                elif kind == "point":
+                    points += 1
+        elapsed = time.perf_counter() - start
+        cpu = _cpu_seconds(proc.pid) - cpu_at_init
+        writer.join()
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        assert seen_init
+    return n / elapsed, n / cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, default=100_000, help="models for the memory figure")
     parser.add_argument("--windows", type=int, default=300, help="windows timed per algorithm")
     parser.add_argument("--predict-entities", type=int, default=10_000, help="entities in the prediction figures")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per prediction figure")
+    parser.add_argument("--handler-points", type=int, default=200_000, help="points sent through the predict UDF")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="10,000 entities, fewer windows")
     parser.add_argument("--memory-child", choices=["ours", "naive"], help=argparse.SUPPRESS)
@@ -223,6 +292,7 @@ def main() -> None:
         return
     if args.quick:
         args.entities, args.windows, args.predict_entities, args.seconds = 10_000, 50, 2_000, 0.5
+        args.handler_points = 50_000
 
     print(f"udfs.learn scale bench ({ROWS} rows x {len(FEATURES)} features per window; naive = "
           "MinMaxScaler + scikit-learn estimator per entity)\n")
@@ -242,11 +312,9 @@ def main() -> None:
           f"{rates['naive_single']:>12,.0f}{rates['ours_single'] / rates['naive_single']:>8.1f}  >= 50,000/s")
     print(f"{'batch predictions/s (500 rows per call)':<52}{rates['ours_batch']:>12,.0f}"
           f"{rates['naive_batch']:>12,.0f}{rates['ours_batch'] / rates['naive_batch']:>8.1f}")
-    # PREDICT-UDF-HANDLER: predictions per second through the predict UDF handler
-    # (the agent's handler around udfs.learn.Predictor) go here once that handler
-    # exists; target >= 50,000/s. Not measured yet, deliberately not estimated.
-    print(f"{'predictions/s through the predict UDF handler':<52}{'(pending: needs the predict UDF)':>32}")
-
+    handler_rate, handler_cpu_rate = predict_handler_rate(args.predict_entities, args.handler_points, args.seed)
+    print(f"{'predictions/s through the predict UDF (pipe, wall)':<52}{handler_rate:>12,.0f}{'':>12}{'':>8}  >= 50,000/s")
+    print(f"{'  same, per CPU-second of the UDF process':<52}{handler_cpu_rate:>12,.0f}")
 
 if __name__ == "__main__":
     main()

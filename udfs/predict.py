@@ -6,11 +6,13 @@ when train replaces it) predicts from the point's fields. An entity with no
 model yet is answered by the fleet-wide model trained on all entities; the
 output says which (``Answeredby``: ``entity`` or ``fleet``).
 
-Out (stream), one point per input point with the fields of the seed's
-prediction JSON: ``Hyperprediction``; for classification ``Probability1`` and
-``Probability0``; ``Algokey``, ``Algo``, ``Modelversion``, ``Answeredby``,
-``Inputdata``, ``Fieldnames``. A point before any model exists, or lacking an
-input field, is logged (rate-limited), counted and skipped.
+Out (stream), each input point with its fields and tags, plus the fields of
+the seed's prediction JSON: ``Hyperprediction`` (for classification the probability of
+1, as in the seed); for classification ``Probability1`` and ``Probability0``;
+``Algokey``, ``Algo``, ``Modelversion``, ``Answeredby``, ``Islogistic``,
+``MachineLearningAlgorithm``, ``Inputdata``, ``Fieldnames``. A point before any
+model exists, or lacking an input field, is logged (rate-limited), counted
+and skipped.
 
 Options: ``model`` (the name train stores under: its ``model`` option or its
 target), ``model_dir``, ``max_resident``, ``refresh`` (how often a model held
@@ -27,11 +29,18 @@ import sys
 from pathlib import Path
 
 from udfs.agent import BadPoint, Handler, Option, main, new_point
-from udfs.entity import entity_of
-from udfs.learn import ModelStore, NoModel, Predictor
+from udfs.agent.wire import DoubleField, StringField, point_bytes
+from udfs.entity import entity_key
+from udfs.learn import ModelStore, NoModel, Predictor, prediction_fields
 from udfs.train import DEFAULT_MODEL_DIR
 
 log = logging.getLogger(__name__)
+
+# Fields that change from point to point; every other prediction field is
+# constant for one entity and model version and is serialized once.
+_HYPER, _P1, _P0, _INPUT = (DoubleField("Hyperprediction"), DoubleField("Probability1"),
+                            DoubleField("Probability0"), StringField("Inputdata"))
+_VARYING = ("Hyperprediction", "Probability1", "Probability0", "Inputdata")
 
 
 class Predict(Handler):
@@ -51,15 +60,44 @@ class Predict(Handler):
         directory = Path(self.opts.model_dir) / self.opts.model
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
         self.predictor = Predictor(store)
+        self._keys: dict[str, str] = {}  # group -> entity key
+        self._constants: dict[tuple, bytes] = {}  # (answering key, version) -> serialized constant fields
 
     def point(self, p):
+        msg = p.msg
+        key = self._keys.get(msg.group)
+        if key is None:
+            key = self._remember(self._keys, msg.group, entity_key(msg.tags, msg.dimensions))
         try:
-            fields = self.predictor.predict_one(entity_of(p), p.fields)
+            answer_key, model, answered_by = self.predictor.model_for(key)
         except NoModel:
-            raise BadPoint(f"no model yet: neither entity {entity_of(p)!r} nor the fleet has a {self.opts.model!r} model") from None
-        except ValueError as exc:
-            raise BadPoint(f"cannot predict: {exc}") from None
-        self.emit(new_point(p, fields))
+            raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} model") from None
+        doubles, ints = msg.fieldsDouble, msg.fieldsInt
+        try:
+            values = [doubles[f] if f in doubles else float(ints[f]) for f in model.features]
+        except KeyError as exc:
+            raise BadPoint(f"cannot predict: point for {key!r} lacks field {exc.args[0]!r} "
+                           f"(model inputs: {', '.join(model.features)})") from None
+        value = model.predict_row(values)
+
+        constant = self._constants.get((answer_key, model.version, answered_by))
+        if constant is None:
+            fields = prediction_fields(answer_key, model, value, values, answered_by)
+            constant = self._remember(self._constants, (answer_key, model.version, answered_by),
+                                      new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
+                                      .SerializeToString())
+        # The input point as it came, then the prediction's fields: the
+        # concatenation decodes as one point carrying both.
+        out = point_bytes(p.raw) + constant + _HYPER.encode(value)
+        if model.classify:
+            out += _P1.encode(value) + _P0.encode(1.0 - value)
+        self.emit_serialized(out + _INPUT.encode(",".join(map(repr, values))))
+
+    def _remember(self, cache: dict, key, value):
+        if len(cache) >= self.opts.max_resident:
+            cache.clear()  # bounded; refilled from the live entities
+        cache[key] = value
+        return value
 
 
 if __name__ == "__main__":

@@ -167,6 +167,16 @@ class Handler:
         self._write(_POINT_KEY, point.SerializeToString())
         self.emitted += 1
 
+    def emit_serialized(self, point: bytes) -> None:
+        """Send a point given as serialized ``udf_pb2.Point`` bytes.
+
+        Serialized protobuf messages merge when concatenated, so a handler
+        may keep the constant part of its output points serialized once and
+        append only what changes per point (see ``udfs/predict.py``).
+        """
+        self._write(_POINT_KEY, point)
+        self.emitted += 1
+
     def emit_begin(
         self, name: str = "", group: str = "", tags: dict | None = None, size: int = 0, by_name: bool = False
     ) -> None:

@@ -13,6 +13,7 @@ the scaling arrays and the algorithm's prepared parameters.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -54,7 +55,9 @@ class CompiledModel:
         hi = np.asarray(doc["max"], dtype=float)
         if self.algorithm.linear:
             coef = np.asarray(doc["params"]["coef"], dtype=float) / span(lo, hi)
-            self._weights = np.concatenate([[doc["params"]["intercept"] - coef @ lo], coef])
+            # A tuple of Python floats: the single-row path multiplies them
+            # without numpy's per-call set-up, and it is no larger in memory.
+            self._weights = tuple(np.concatenate([[doc["params"]["intercept"] - coef @ lo], coef]).tolist())
             self._other = None
         else:
             self._weights = None
@@ -64,7 +67,8 @@ class CompiledModel:
         """Vectorised predictions for rows of raw (untransformed, unscaled) inputs."""
         Z = self.transform.features(np.asarray(X, dtype=float))
         if self._weights is not None:
-            raw = self._weights[0] + Z @ self._weights[1:]
+            w = np.asarray(self._weights)
+            raw = w[0] + Z @ w[1:]
             out = sigmoid(raw) if self.classify else raw
         else:
             lo, hi, prepared = self._other
@@ -85,8 +89,8 @@ class CompiledModel:
                 raise ValueError(f"transform {self.transform.name!r} needs positive inputs, got {list(values)}")
             values = [math.log(v) for v in values]
         w = self._weights
-        raw = float(w[0] + w[1:] @ np.asarray(values, dtype=float)) if len(values) > 8 else \
-            float(w[0]) + sum(a * b for a, b in zip(w[1:].tolist(), values))
+        raw = w[0] + math.fsum(map(operator.mul, w[1:], values)) if len(values) > 8 else \
+            w[0] + sum(map(operator.mul, w[1:], values))
         if self.classify:
             return 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
         return math.exp(raw) if self.transform.log_target else raw
