@@ -1,0 +1,360 @@
+"""Sustained device messages per second into InfluxDB, per protocol, through the real stack.
+
+For each protocol (MQTT, HTTP, Kafka) the simulator's library sends N
+messages (one reading each) as fast as the transport takes them, through the
+running Telegraf into InfluxDB; the clock stops when InfluxDB counts all N.
+The rate is N / that time: what landed, not what was sent. Side by side, in
+the same run, the same points are written to InfluxDB directly as line
+protocol in batches of Telegraf's metric_batch_size (and of 4x that), one
+request at a time as Telegraf's output does: InfluxDB's own ceiling here.
+
+The live runs measure the sender too. To see what Telegraf and the broker
+take without the Python sender in the way, the drain runs first fill the
+broker (MQTT: a persistent session's queue; Kafka: a topic of its own) while a
+second, private Telegraf (this repository's telegraf.conf with its own client
+id, consumer group and topics) is stopped, then start it and time from its
+first landed point to its last, with metric_batch_size as configured and 4x.
+
+Where the limit is shows in four figures per run:
+- sender: how fast the simulator handed messages over (broker or listener
+  acknowledged); if this is near the landed rate, the sender is the limit;
+- vs direct: the landed rate over the direct-write rate; near 1, InfluxDB is
+  the limit, far below, Telegraf or the broker;
+- cores: CPU seconds of all of them over the run's seconds; near the
+  machine's core count, the machine is the limit;
+- CPU seconds each process spent during the run (telegraf, influxd, kafka,
+  mosquitto, kapacitord, this script as the simulator): on a 2-core machine
+  the one that burns the most is the bottleneck.
+
+Usage (the stack must run: stack/tickstack.py start)::
+
+    python bench/ingest_throughput.py [--messages 50000] [--devices 1000]
+        [--protocols mqtt http kafka] [--http-batch 1000] [--no-drain] [--keep]
+
+Points are written under device ids ``bench-<run>-...`` stamped a day ago and
+deleted at the end (unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "stack")]
+
+import tickstack  # noqa: E402
+from influx import Influx  # noqa: E402
+
+from devices import transports  # noqa: E402
+from devices.simulator import build_fleet, fleet_ticks, stack_addresses  # noqa: E402
+from devices.transports import envelope  # noqa: E402
+
+TYPES = ["thermostat", "barometer"]
+PROCESSES = ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor"]
+
+
+def telegraf_batch_size() -> int:
+    return int(tickstack._read_toml(REPO / "telegraf" / "telegraf.conf")["agent"]["metric_batch_size"])
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process and its waited-for children, in seconds."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    ticks = sum(int(x) for x in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[str, float]:
+    services = {s.name: s for s in tickstack.services()}
+    out = {name: cpu_seconds(services[name].pid()) for name in PROCESSES if name in services}
+    out["simulator"] = time.process_time()
+    return out
+
+
+def count(influx: Influx, prefix: str) -> int:
+    rows = influx.query(f"SELECT count(value) FROM device_message WHERE device_id =~ /^{prefix}/")
+    return rows[0]["count"] if rows else 0
+
+
+def wait_for(influx: Influx, prefix: str, n: int, timeout: float) -> float | None:
+    """Poll until ``n`` points of ``prefix`` are in InfluxDB; the monotonic time they were, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if count(influx, prefix) >= n:
+            return time.monotonic()
+        time.sleep(0.05)
+    return None
+
+
+def samples(args, prefix: str):
+    start_ns = time.time_ns() - 86_400 * 10**9
+    fleet, chain, run = build_fleet(
+        args.devices, TYPES, seed=1, prefix=prefix, start_ns=start_ns, interval=1.0, messages=args.messages
+    )
+    return [s for _, batch in fleet_ticks(fleet, chain, **run) for s in batch]
+
+
+def run_protocol(protocol: str, args, influx: Influx) -> dict:
+    prefix = f"bench-{uuid.uuid4().hex[:6]}-{protocol}-"
+    # Built and encoded before the clock starts: the sender's rate is the transport's.
+    envelopes = [envelope(s.message()) for s in samples(args, prefix)]
+    addresses = stack_addresses()
+    if protocol == "mqtt":
+        transport = transports.MqttTransport(addresses["mqtt"], client_id=f"tickml-bench-{prefix}")
+    elif protocol == "http":
+        transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch)
+    else:
+        transport = transports.KafkaTransport(addresses["kafka"])
+    cpu0 = cpu_snapshot()
+    t0 = time.monotonic()
+    for i in range(0, len(envelopes), 5000):
+        transport.send_envelopes(envelopes[i : i + 5000])
+    transport.flush()
+    t_sent = time.monotonic()
+    landed_at = wait_for(influx, prefix, len(envelopes), timeout=args.timeout)
+    cpu1 = cpu_snapshot()
+    transport.close()
+    return {
+        "name": protocol,
+        "prefix": prefix,
+        "n": len(envelopes),
+        "sent_s": t_sent - t0,
+        "landed_s": None if landed_at is None else landed_at - t0,
+        "landed_n": count(influx, prefix),
+        "cpu": {k: cpu1[k] - cpu0[k] for k in cpu0},
+    }
+
+
+def line(s) -> str:
+    sensor, value = next((k, v) for k, v in s.readings.items())
+    return (
+        f"device_message,device_id={s.device_id},device_type={s.device_type.replace('_', '')},sensor={sensor} "
+        f"value={float(value)!r} {s.time_ns}"
+    )
+
+
+def run_direct(args, influx: Influx, batch: int) -> dict:
+    prefix = f"bench-{uuid.uuid4().hex[:6]}-direct-"
+    lines = [line(s) for s in samples(args, prefix)]
+    cpu0 = cpu_snapshot()
+    t0 = time.monotonic()
+    for i in range(0, len(lines), batch):
+        influx.write(lines[i : i + batch])
+    t_sent = time.monotonic()
+    landed_at = wait_for(influx, prefix, len(lines), timeout=args.timeout)
+    cpu1 = cpu_snapshot()
+    return {
+        "name": f"direct, batch {batch}",
+        "prefix": prefix,
+        "n": len(lines),
+        "sent_s": t_sent - t0,
+        "landed_s": None if landed_at is None else landed_at - t0,
+        "landed_n": count(influx, prefix),
+        "cpu": {k: cpu1[k] - cpu0[k] for k in cpu0},
+    }
+
+
+def settle(seconds: float = 30.0) -> None:
+    """Wait until Kapacitor (which gets every point by subscription) and InfluxDB are idle again."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = cpu_snapshot()
+        time.sleep(0.5)
+        after = cpu_snapshot()
+        if all(after[k] - before[k] < 0.05 for k in ("kapacitor", "influxdb", "telegraf") if k in after):
+            return
+
+
+def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
+    """telegraf.conf for a private Telegraf: own MQTT client id and topics, own Kafka topic and group."""
+    text = (REPO / "telegraf" / "telegraf.conf").read_text()
+    replacements = {
+        "metric_batch_size = 5000": f"metric_batch_size = {batch}",
+        'topics = ["devices/#"]': 'topics = ["bench/#"]',
+        'client_id = "tickml-telegraf"': 'client_id = "tickml-bench-telegraf"',
+        'topics = ["device_messages"]': f'topics = ["{kafka_topic}"]',
+        'consumer_group = "tickml-telegraf"': f'consumer_group = "{group}"',
+        # Its own metrics would mix with the stack's Telegraf's in the `telegraf` database.
+        "[[inputs.internal]]\n  collect_memstats = false": "",
+    }
+    for old, new in replacements.items():
+        if old not in text:
+            raise RuntimeError(f"telegraf/telegraf.conf changed: {old!r} not found; update bench/ingest_throughput.py")
+        text = text.replace(old, new)
+    path = tickstack.RUN / "bench-telegraf.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@contextlib.contextmanager
+def bench_telegraf(config: Path):
+    env = {**os.environ, "TICKML_TELEGRAF_DIR": str(REPO / "telegraf"),
+           "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
+    log = open(tickstack.LOGS / "bench-telegraf.log", "ab")
+    proc = subprocess.Popen([str(tickstack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def drain_time(influx: Influx, prefix: str, n: int, started: float, timeout: float) -> float | None:
+    """Seconds from ``started`` (the private Telegraf's start) until n points of ``prefix`` landed."""
+    landed_at = wait_for(influx, prefix, n, timeout=timeout)
+    return None if landed_at is None else landed_at - started
+
+
+def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
+    run = uuid.uuid4().hex[:6]
+    prefix = f"bench-{run}-drain-{protocol}-"
+    envelopes = [envelope(s.message()) for s in samples(args, prefix)]
+    kafka_topic = f"bench_{run}"
+    config = bench_telegraf_config(batch, kafka_topic if protocol == "kafka" else "device_messages_unused", f"bench-{run}")
+    addresses = stack_addresses()
+    if protocol == "mqtt":
+        # A first connection makes the broker keep a session for the private Telegraf.
+        log = tickstack.LOGS / "bench-telegraf.log"
+        offset = log.stat().st_size if log.exists() else 0
+        with bench_telegraf(config):
+            deadline = time.monotonic() + 20
+            while b"[inputs.mqtt_consumer] Connected" not in log.read_bytes()[offset:]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the private Telegraf did not connect to the broker; see bench-telegraf.log")
+                time.sleep(0.1)
+        transport = transports.MqttTransport(addresses["mqtt"], client_id=f"tickml-bench-{prefix}")
+        transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
+    else:
+        tickstack._kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", addresses["kafka"],
+                              "--create", "--topic", kafka_topic, "--partitions", "4", "--replication-factor", "1")
+        transport = transports.KafkaTransport(addresses["kafka"], topic=kafka_topic)
+        transport.send_envelopes(envelopes)
+    transport.close()
+    settle()
+    cpu0 = cpu_snapshot()
+    started = time.monotonic()
+    with bench_telegraf(config) as proc:
+        seconds = drain_time(influx, prefix, len(envelopes), started, args.timeout)
+        cpu1 = cpu_snapshot()
+        telegraf_cpu = cpu_seconds(proc.pid)
+    if protocol == "kafka":
+        tickstack._kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", addresses["kafka"],
+                              "--delete", "--topic", kafka_topic)
+    cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+    cpu["telegraf"] = telegraf_cpu  # the private one; the stack's Telegraf sits idle
+    return {
+        "name": f"{protocol} drain, batch {batch}",
+        "prefix": prefix,
+        "n": len(envelopes),
+        "sent_s": None,
+        "landed_s": seconds,
+        "landed_n": count(influx, prefix),
+        "cpu": cpu,
+    }
+
+
+def forget_bench_session() -> None:
+    """Drop the private Telegraf's persistent MQTT session (a clean-session connect clears it)."""
+    import paho.mqtt.client as mqtt
+
+    host, port = tickstack.mosquitto_port()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tickml-bench-telegraf", clean_session=True)
+    client.connect(host, port)
+    client.loop_start()
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=50_000, help="messages per protocol (%(default)s)")
+    parser.add_argument("--devices", type=int, default=1000, help="devices sending them (%(default)s)")
+    parser.add_argument("--protocols", nargs="+", default=["mqtt", "http", "kafka"], choices=["mqtt", "http", "kafka"])
+    parser.add_argument("--http-batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a run to land")
+    parser.add_argument("--no-drain", action="store_true", help="skip the drain runs of a private Telegraf")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark's points in InfluxDB")
+    args = parser.parse_args(argv)
+
+    down = [s.name for s in tickstack.services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
+            and (s.pid() is None or not s.healthy())]  # fmt: skip
+    if down:
+        print(f"error: not running: {', '.join(down)}; start the stack with stack/tickstack.py start", file=sys.stderr)
+        return 1
+    influx = Influx()
+    batch = telegraf_batch_size()
+    print(f"# {args.messages} messages per run from {args.devices} devices, one reading each; "
+          f"Telegraf metric_batch_size {batch}; {os.cpu_count()} CPUs")  # fmt: skip
+    results = []
+    try:
+        settle()
+        results.append(run_direct(args, influx, batch))
+        settle()
+        results.append(run_direct(args, influx, batch * 4))
+        for protocol in args.protocols:
+            settle()
+            results.append(run_protocol(protocol, args, influx))
+        if not args.no_drain:
+            for protocol in [p for p in args.protocols if p in ("mqtt", "kafka")]:
+                for size in (batch, batch * 4):
+                    results.append(run_drain(protocol, size, args, influx))
+    finally:
+        if not args.no_drain and "mqtt" in args.protocols:
+            forget_bench_session()
+        (tickstack.RUN / "bench-telegraf.conf").unlink(missing_ok=True)
+    direct_rate = results[0]["n"] / results[0]["landed_s"] if results[0]["landed_s"] else float("nan")
+
+    cpu_names = [k for k in ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor", "simulator"]]
+    header = f"{'run':24s} {'landed':>11s} {'sender/s':>9s} {'landed/s':>9s} {'vs direct':>9s} {'cores':>6s}  CPU s: " + " ".join(
+        f"{n[:9]:>9s}" for n in cpu_names
+    )
+    print(header)
+    for r in results:
+        rate = r["n"] / r["landed_s"] if r["landed_s"] else float("nan")
+        sender = r["n"] / r["sent_s"] if r.get("sent_s") else float("nan")
+        cpu = " ".join(f"{r['cpu'].get(n, 0.0):9.2f}" for n in cpu_names)
+        landed = f"{r['landed_n']}/{r['n']}"
+        cores = sum(r["cpu"].values()) / r["landed_s"] if r["landed_s"] else float("nan")
+        print(f"{r['name']:24s} {landed:>11s} {sender:9.0f} {rate:9.0f} {rate / direct_rate:9.2f} {cores:6.2f}  "
+              f"CPU s: {cpu}")  # fmt: skip
+    print()
+    for r in results[2:]:
+        cpu = {k: v for k, v in r["cpu"].items() if k != "simulator" or r.get("sent_s")}
+        top = max(cpu, key=cpu.get)
+        rate = r["n"] / r["landed_s"] if r["landed_s"] else float("nan")
+        wall = r["landed_s"] or float("nan")
+        print(f"{r['name']}: {rate:.0f} messages/s into InfluxDB, {rate / direct_rate:.2f} of direct writes; "
+              f"busiest process {top} ({cpu[top]:.1f} CPU s of {wall:.1f} s, "
+              f"{cpu[top] / wall:.0%} of one core)")  # fmt: skip
+
+    if not args.keep:
+        for r in results:
+            # Influx.execute sends no database, which DROP SERIES FROM needs.
+            influx._request("/query", {"db": influx.database, "q": f"DROP SERIES FROM device_message WHERE "
+                                       f"device_id =~ /^{r['prefix']}/"}, data=b"")  # fmt: skip
+    return 0 if all(r["landed_n"] == r["n"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
