@@ -127,3 +127,17 @@ def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 100
     assert proc.returncode == 0, err
     assert events == ["stopped while sending", "started"], events
     assert telegraf.pid() not in (None, old_pid)
+
+
+def private_telegraf_config(stack, path, client_id: str) -> None:
+    """The stack's telegraf.conf for a second Telegraf: same Kafka consumer group, its own MQTT
+    client id and topics, HTTP listeners on free ports, no internal metrics (they would mix)."""
+    text = (stack.ROOT / "telegraf" / "telegraf.conf").read_text()
+    for old, new in {
+        'topics = ["devices/#"]': 'topics = ["private-test/#"]',
+        'client_id = "tickml-telegraf"': f'client_id = "{client_id}"',
+        "[[inputs.internal]]\n  collect_memstats = false": "",
+    }.items():
+        assert old in text, f"telegraf.conf changed: {old!r} not found"
+        text = text.replace(old, new)
+    path.write_text(text)

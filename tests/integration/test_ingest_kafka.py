@@ -79,3 +79,56 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
         timeout=30,
         what="internal_gather errors of kafka_consumer to grow by 2",
     )
+
+
+def test_telegraf_starts_while_kafka_is_down_and_reads_once_it_is_back(stack, influx, run_id):
+    services = {s.name: s for s in stack.services()}
+    kafka, telegraf = services["kafka"], services["telegraf"]
+    stack.stop_service(kafka)
+    try:
+        stack.stop_service(telegraf)
+        # startup_error_behavior = "retry": Telegraf starts, MQTT and HTTP work meanwhile.
+        stack.start_service(telegraf)
+        assert telegraf.healthy()
+    finally:
+        stack.start_service(kafka)
+    proc, expected = simulate(stack, "kafka", run_id)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert_exactly(influx, run_id, expected, timeout=60)
+
+
+def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx, run_id, tmp_path):
+    import os
+    import re
+    import signal
+    import subprocess
+
+    from ingest_check import private_telegraf_config
+
+    config = tmp_path / "telegraf.conf"
+    private_telegraf_config(stack, config, client_id=f"{run_id}telegraf")
+    env = {**os.environ, "TICKML_TELEGRAF_DIR": str(stack.ROOT / "telegraf"),
+           "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
+    log = tmp_path / "telegraf.log"
+    with log.open("wb") as out:
+        second = subprocess.Popen([str(stack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        def members():
+            text = stack._kafka_tool(
+                "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+                stack.kafka_bootstrap(), "--describe", "--group", "tickml-telegraf", "--members",
+            ).stdout  # fmt: skip
+            counts = [int(n) for n in re.findall(r"^tickml-telegraf\s+\S+\s+\S+\s+\S+\s+(\d+)", text, re.M)]
+            return counts if len(counts) == 2 else None
+
+        assert sorted(wait_until(members, timeout=40, interval=1, what="two members in the group")) == [2, 2]
+        proc, expected = simulate(stack, "kafka", run_id)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert_exactly(influx, run_id, expected)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    assert "E! [inputs.kafka_consumer]" not in log.read_text(), log.read_text()[-2000:]
