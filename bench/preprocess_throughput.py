@@ -14,11 +14,15 @@ Paths, side by side in one run:
 - ``python``     reference: the same statistics written directly in Python
                  (``statistics``, ``math``), no numpy.
 
-The figure through real Kapacitor (Kapacitor -> UDF socket -> library ->
-InfluxDB) is not measured here yet: see ``measure_through_kapacitor``.
+``--through-kapacitor`` also measures the same windows through the native
+stack's real Kapacitor (line protocol in, Kapacitor groups and windows, the
+preprocess UDF over its unix socket), side by side with Kapacitor's own
+``mean()`` on the same windows, with the CPU seconds of kapacitord and of the
+UDF server: where the time goes.
 
 Usage:  python bench/preprocess_throughput.py [--entities N] [--points P]
         [--types avg,min,max,trend,anomprob] [--repeat R] [--through-kapacitor]
+        (run from the repository root)
 """
 
 import os
@@ -120,16 +124,53 @@ def measure(path, types, rows, lists, repeat):
     return best
 
 
-def measure_through_kapacitor(args):
-    """THROUGH-KAPACITOR FIGURE: to be added with the preprocess UDF (issue 4).
+KAPACITOR_SCRIPT = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{measurement}')
+        .groupBy('device_id')
+    |window()
+        .period({period}s)
+        .every({period}s)
+        .align()
+    {node}
+    |httpOut('bench')
+"""
 
-    It should replay the same windows as points into a real Kapacitor whose
-    TICKscript groups by entity, windows and calls the preprocess UDF, time
-    from the first write to the last preprocessed point read back from
-    InfluxDB, and report where the time goes (Kapacitor, protobuf framing,
-    the library).  Not faked here: until then the bench says it is missing.
-    """
-    raise NotImplementedError("the through-Kapacitor figure is not implemented yet (issue 4, UDF part)")
+
+def measure_through_kapacitor(args, types):
+    """Points per second through the stack's Kapacitor: line protocol in, one
+    window per entity grouped and windowed by Kapacitor, the preprocess UDF
+    over its unix socket; side by side with Kapacitor's own mean() on the
+    same windows. Needs the native stack running (stack/tickstack.py start)."""
+    import through_kapacitor
+
+    rows = make_windows(args.entities, args.points)
+    base = (time.time_ns() // 10**9 // args.points) * args.points * 10**9 - 3600 * 10**9
+    print(f"\nthrough real Kapacitor ({args.entities} entities x {args.points} points, "
+          "written to /kapacitor/v1/write)")
+    print(f"{'pipeline':<24} {'seconds':>9} {'points/s':>12} {'kapacitord cpu':>15} {'udf cpu':>9}")
+    results = {}
+    for label, node, node_id, service in (
+        ("kapacitor mean()", "|mean('value')", "mean3", None),
+        ("preprocess UDF", f"@preprocess().fields('value').types('{','.join(types)}')", "preprocess3",
+         "udf-preprocessor"),
+    ):
+        measurement = f"bench_pre_{label.split()[0]}_{time.time_ns()}"
+        lines = [f"{measurement},device_id=e{e} value={float(rows[e, k])!r} {base + k * 10**9}"
+                 for k in range(args.points) for e in range(args.entities)]
+        # One point per entity past the window closes it.
+        lines += [f"{measurement},device_id=e{e} value=0 {base + args.points * 10**9}" for e in range(args.entities)]
+        script = KAPACITOR_SCRIPT.format(measurement=measurement, period=args.points, node=node)
+        run = through_kapacitor.run(script, lines, node_id, args.entities, service)
+        points = args.entities * args.points
+        results[label] = points / run.seconds
+        udf_cpu = f"{run.udf_cpu:.2f}" if run.udf_cpu is not None else "-"
+        print(f"{label:<24} {run.seconds:>9.2f} {points / run.seconds:>12,.0f} {run.kapacitor_cpu:>15.2f} {udf_cpu:>9}")
+    ratio = results["preprocess UDF"] / results["kapacitor mean()"]
+    print(f"preprocess UDF / kapacitor mean(): {ratio:.2f} (the rest of the time is Kapacitor's own: "
+          "parsing the writes, grouping, windowing)")
 
 
 def main(argv=None):
@@ -160,15 +201,10 @@ def main(argv=None):
         print(f"{path:<10} {points / rate:>9.3f} {rate:>14,.0f} {ratio:>10}")
     print(f"target (library, issue 4): >= {TARGET_POINTS_PER_SECOND:,} points/s")
 
-    # THROUGH-KAPACITOR FIGURE goes here (see measure_through_kapacitor).
     if args.through_kapacitor:
-        try:
-            measure_through_kapacitor(args)
-        except NotImplementedError as missing:
-            print(f"kapacitor  not measured: {missing}")
-            return 2
+        measure_through_kapacitor(args, types)
     else:
-        print("kapacitor  not measured (pass --through-kapacitor once it is implemented)")
+        print("(pass --through-kapacitor, with the stack running, for the figure through real Kapacitor)")
     return 0
 
 

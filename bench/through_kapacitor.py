@@ -1,0 +1,73 @@
+"""Run a workload through the real Kapacitor of the native stack and time it.
+
+Used by the benchmarks that report a figure "through real Kapacitor": a
+temporary stream task is defined over a measurement of its own, line
+protocol is written to Kapacitor's ``/write`` endpoint (as Telegraf or an
+InfluxDB subscription would deliver it), and the run ends when the task's
+UDF node has emitted everything expected. CPU seconds of kapacitord and of
+the UDF server over the run say where the time went. The measured node
+needs a child (``|httpOut('bench')`` will do): Kapacitor counts a node's
+``emitted`` only towards children.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "stack"))
+
+import tasks  # noqa: E402
+import tickstack  # noqa: E402
+
+
+@dataclasses.dataclass
+class Run:
+    seconds: float
+    kapacitor_cpu: float
+    udf_cpu: float | None
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def node_emitted(kapacitor: tasks.Kapacitor, task: str, node: str) -> int:
+    stats = kapacitor._call("GET", f"/tasks/{task}")["stats"]["node-stats"]
+    return int(stats.get(node, {}).get("emitted", 0))
+
+
+def run(script: str, lines: list[str], node: str, expected: int, udf_service: str | None,
+        chunk: int = 20_000, timeout: float = 600.0) -> Run:
+    """Define ``script`` as a task, write ``lines``, wait until ``node`` emitted ``expected``; delete the task."""
+    kapacitor = tasks.Kapacitor()
+    task = f"bench_{os.getpid()}_{int(time.time())}"
+    kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script})
+    services = {s.name: s for s in tickstack.services()}
+    kapacitor_pid = services["kapacitor"].pid()
+    udf_pid = services[udf_service].pid() if udf_service else None
+    host, port = tickstack.kapacitor_address()
+    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
+    payloads = ["\n".join(lines[i:i + chunk]).encode() for i in range(0, len(lines), chunk)]
+    try:
+        k0 = cpu_seconds(kapacitor_pid)
+        u0 = cpu_seconds(udf_pid) if udf_pid else 0.0
+        start = time.perf_counter()
+        for body in payloads:
+            urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
+        deadline = time.monotonic() + timeout
+        while node_emitted(kapacitor, task, node) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node} emitted {node_emitted(kapacitor, task, node)} of {expected}")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        return Run(seconds, cpu_seconds(kapacitor_pid) - k0, (cpu_seconds(udf_pid) - u0) if udf_pid else None)
+    finally:
+        kapacitor.delete(task)
