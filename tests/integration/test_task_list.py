@@ -1,0 +1,58 @@
+"""The task list and the plain kapacitor CLI on the shipped TICKscripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+import tasks
+import tickstack
+
+pytestmark = pytest.mark.stack
+
+
+def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
+    listed = {t.name for t in tasks.load_tasks()}
+    running = {t["id"]: t for t in kapacitor.tasks()}
+    assert listed <= set(running)
+    for name in listed:
+        assert running[name]["status"] == "enabled", name
+        assert running[name]["executing"], f"{name}: {running[name].get('error')}"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
+def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor, run_id, script):
+    """`kapacitor define NAME -tick FILE && kapacitor enable NAME` works on the files as they are."""
+    host, port = stack.kapacitor_address()
+    cli = [str(stack.BIN / "kapacitor"), "-url", f"http://{host}:{port}"]
+    name = f"cli_{run_id.strip('-')}_{script.removesuffix('.tick')}"
+    try:
+        define = subprocess.run(cli + ["define", name, "-tick", f"tick_scripts/{script}"],
+                                cwd=stack.ROOT, capture_output=True, text=True)
+        assert define.returncode == 0, define.stderr
+        enable = subprocess.run(cli + ["enable", name], cwd=stack.ROOT, capture_output=True, text=True)
+        assert enable.returncode == 0, enable.stderr
+        task = kapacitor.task(name)
+        assert task["status"] == "enabled" and task["executing"], task.get("error")
+        assert task["dbrps"] == [{"db": "telemetry", "rp": "autogen"}]
+    finally:
+        subprocess.run(cli + ["delete", "tasks", name], cwd=stack.ROOT, capture_output=True)
+
+
+def test_a_task_list_that_disagrees_with_its_scripts_is_refused_with_every_reason(tmp_path):
+    bad = {"tasks": [
+        {"task_name": "a", "tick_script": "py_point_classifier.tick", "type": "batch", "dbrp": "other.autogen",
+         "udfs": [{"type": "python", "name": "nonexistent_udf"}]},
+        {"task_name": "b", "tick_script": "missing.tick", "dbrp": "telemetry.autogen"},
+    ]}
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(tasks.TaskListError) as err:
+        tasks.load_tasks(path)
+    text = str(err.value)
+    assert "a: the list says dbrp other.autogen, py_point_classifier.tick declares ['telemetry.autogen']" in text
+    assert "a: the list says batch, py_point_classifier.tick is a stream script" in text
+    assert "a: UDF 'nonexistent_udf' is not in kapacitor.conf" in text
+    assert "b: TICKscript" in text and "missing.tick does not exist" in text
