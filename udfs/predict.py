@@ -73,11 +73,18 @@ class Predict(Handler):
         except NoModel:
             raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} model") from None
         doubles, ints = msg.fieldsDouble, msg.fieldsInt
-        try:
-            values = [doubles[f] if f in doubles else float(ints[f]) for f in model.features]
-        except KeyError as exc:
-            raise BadPoint(f"cannot predict: point for {key!r} lacks field {exc.args[0]!r} "
-                           f"(model inputs: {', '.join(model.features)})") from None
+        values = []
+        for f in model.features:
+            # .get, never [f]: indexing a protobuf map with a missing key
+            # inserts and returns 0, which would be predicted from silently.
+            v = doubles.get(f)
+            if v is None:
+                v = ints.get(f)
+                if v is None:
+                    raise BadPoint(f"cannot predict: point for {key!r} lacks field {f!r} "
+                                   f"(model inputs: {', '.join(model.features)})")
+                v = float(v)
+            values.append(v)
         value = model.predict_row(values)
 
         constant = self._constants.get((answer_key, model.version, answered_by))

@@ -1,0 +1,67 @@
+"""The predict UDF over the real protocol, in process mode, against a model store on disk."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from udfs.agent import FrameDecoder, encode_frame, udf_pb2
+from udfs.learn import ModelStore, TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _request(**kwargs) -> bytes:
+    return encode_frame(udf_pb2.Request(**kwargs).SerializeToString())
+
+
+def _point(device, t, **fields):
+    p = udf_pb2.Point(time=t, name="power_readings", group=f"device_id={device},", tags={"device_id": device, "site": "a"},
+                      dimensions=["device_id"])
+    for k, v in fields.items():
+        p.fieldsDouble[k] = v
+    return p
+
+
+def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
+    rng = np.random.default_rng(1)
+    trainer = Trainer(TrainConfig("voltage,current", "power", algorithm="linear"), ModelStore(tmp_path / "power"))
+    v, i = rng.uniform(220, 240, 80), rng.uniform(5, 15, 80)
+    assert trainer.train_window("pm-1", {"voltage": v, "current": i, "power": 2 * v + 50 * i}).deployed
+
+    init = udf_pb2.InitRequest(taskID="t", nodeID="predict2")
+    init.options.add(name="model", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue="power")])
+    init.options.add(name="model_dir", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue=str(tmp_path))])
+    stdin = _request(init=init)
+    stdin += _request(point=_point("pm-1", 10, voltage=230.0, current=10.0))
+    stdin += _request(point=_point("pm-2", 11, voltage=230.0, current=10.0))  # no model, no fleet model
+    stdin += _request(point=_point("pm-1", 12, voltage=231.0))  # lacks current
+    stdin += _request(point=_point("pm-1", 13, voltage=225.0, current=12.0))
+    proc = subprocess.run([sys.executable, "-m", "udfs.predict"], input=stdin, capture_output=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    responses = []
+    for frame in FrameDecoder().feed(proc.stdout):
+        r = udf_pb2.Response()
+        r.ParseFromString(frame)
+        responses.append(r)
+    assert [r.WhichOneof("message") for r in responses] == ["init", "point", "point"]
+    assert responses[0].init.success, responses[0].init.error
+    first, second = responses[1].point, responses[2].point
+    # The input point, as it came, with the prediction's fields added.
+    assert (first.time, first.name, first.group, list(first.dimensions)) == (10, "power_readings", "device_id=pm-1,",
+                                                                              ["device_id"])
+    assert dict(first.tags) == {"device_id": "pm-1", "site": "a"}
+    assert first.fieldsDouble["voltage"] == 230.0
+    assert abs(first.fieldsDouble["Hyperprediction"] - (2 * 230 + 50 * 10)) < 1e-6
+    assert abs(second.fieldsDouble["Hyperprediction"] - (2 * 225 + 50 * 12)) < 1e-6
+    assert first.fieldsString["Answeredby"] == "entity" and first.fieldsString["Algokey"] == "pm-1"
+    assert first.fieldsString["Inputdata"] == "230.0,10.0" and first.fieldsString["Fieldnames"] == "voltage,current"
+    assert first.fieldsInt["Modelversion"] == 1 and first.fieldsInt["Islogistic"] == 0
+    assert "Probability1" not in first.fieldsDouble
+    log = proc.stderr.decode()
+    assert "no model yet" in log and "pm-2" in log
+    assert "lacks field 'current'" in log
