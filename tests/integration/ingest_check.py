@@ -85,13 +85,30 @@ def telegraf_log_since(stack, offset: int) -> str:
         return fh.read().decode(errors="replace")
 
 
-def gather_errors(influx, input_name: str) -> tuple[int, int]:
-    """(time, errors) of the latest internal_gather point of a Telegraf input (since its start)."""
+def gather_errors(stack, influx, input_name: str) -> tuple[int, int]:
+    """(time, errors) of the latest internal_gather point of a Telegraf input since this Telegraf started.
+
+    Telegraf's counters start from 0 at each start; points of an earlier
+    instance are ignored, and (0, 0) stands for none yet.
+    """
+    telegraf = next(s for s in stack.services() if s.name == "telegraf")
+    started_ns = int(telegraf.pid_file.stat().st_mtime * 1e9) - 10**9
     rows = influx.query(
-        f"SELECT last(errors) AS errors FROM internal_gather WHERE input = '{input_name}' AND alias = ''",
+        f"SELECT last(errors) AS errors FROM internal_gather WHERE input = '{input_name}' AND alias = '' "
+        f"AND time >= {started_ns}",
         database="telegraf",
     )
     return (rows[0]["time"], rows[0]["errors"]) if rows else (0, 0)
+
+
+def wait_for_more_gather_errors(stack, influx, input_name: str, before: tuple[int, int], more: int) -> None:
+    """Wait for an internal_gather point newer than ``before`` with at least ``more`` more errors."""
+
+    def grown():
+        now = gather_errors(stack, influx, input_name)
+        return now[0] > before[0] and now[1] - before[1] >= more
+
+    wait_until(grown, timeout=30, what=f"internal_gather errors of {input_name} to grow by {more}")
 
 
 def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 1000, down: float = 1.0) -> None:

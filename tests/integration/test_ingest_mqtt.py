@@ -34,10 +34,10 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
     import json
 
     from devices.transports import MqttTransport
-    from ingest_check import count, gather_errors, telegraf_log_since, telegraf_log_size
+    from ingest_check import count, gather_errors, telegraf_log_since, telegraf_log_size, wait_for_more_gather_errors
     from stackutil import wait_until
 
-    before = gather_errors(influx, "mqtt_consumer")
+    before = gather_errors(stack, influx, "mqtt_consumer")
     log_offset = telegraf_log_size(stack)
     host, port = stack.mosquitto_port()
     good = [json.dumps({"device_id": f"{run_id}m-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Hygrometer",
@@ -50,8 +50,4 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
         transport.close()
     wait_until(lambda: count(influx, run_id) == 2, what="the two valid messages")
     wait_until(lambda: "E! [inputs.mqtt_consumer]" in telegraf_log_since(stack, log_offset), what="the error line")
-    wait_until(
-        lambda: (now := gather_errors(influx, "mqtt_consumer"))[0] > before[0] and now[1] - before[1] >= 1,
-        timeout=30,
-        what="internal_gather errors of mqtt_consumer to grow",
-    )
+    wait_for_more_gather_errors(stack, influx, "mqtt_consumer", before, 1)
