@@ -6,7 +6,8 @@ running Telegraf into InfluxDB; the clock stops when InfluxDB counts all N.
 The rate is N / that time: what landed, not what was sent. Side by side, in
 the same run, the same points are written to InfluxDB directly as line
 protocol in batches of Telegraf's metric_batch_size (and of 4x that), one
-request at a time as Telegraf's output does: InfluxDB's own ceiling here.
+request at a time as Telegraf's output does, best of three: InfluxDB's own
+ceiling here.
 
 The live runs measure the sender too. To see what Telegraf and the broker
 take without the Python sender in the way, the drain runs first fill the
@@ -286,6 +287,12 @@ def forget_bench_session() -> None:
     client.disconnect()
 
 
+def drop(influx: Influx, prefix: str) -> None:
+    # Influx.execute sends no database, which DROP SERIES FROM needs.
+    q = f"DROP SERIES FROM device_message WHERE device_id =~ /^{prefix}/"
+    influx._request("/query", {"db": influx.database, "q": q}, data=b"")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000, help="messages per protocol (%(default)s)")
@@ -308,10 +315,17 @@ def main(argv: list[str] | None = None) -> int:
           f"Telegraf metric_batch_size {batch}; {os.cpu_count()} CPUs")  # fmt: skip
     results = []
     try:
-        settle()
-        results.append(run_direct(args, influx, batch))
-        settle()
-        results.append(run_direct(args, influx, batch * 4))
+        for size in (batch, batch * 4):
+            # Direct writes take well under a second: the best of three is steadier than one.
+            runs = []
+            for _ in range(3):
+                settle()
+                runs.append(run_direct(args, influx, size))
+            best = min(runs, key=lambda r: r["landed_s"] or float("inf"))
+            results.append(best)
+            for r in runs:
+                if r is not best:
+                    drop(influx, r["prefix"])
         for protocol in args.protocols:
             settle()
             results.append(run_protocol(protocol, args, influx))
@@ -336,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = " ".join(f"{r['cpu'].get(n, 0.0):9.2f}" for n in cpu_names)
         landed = f"{r['landed_n']}/{r['n']}"
         cores = sum(r["cpu"].values()) / r["landed_s"] if r["landed_s"] else float("nan")
-        print(f"{r['name']:24s} {landed:>11s} {sender:9.0f} {rate:9.0f} {rate / direct_rate:9.2f} {cores:6.2f}  "
+        sender_text = f"{sender:9.0f}" if r.get("sent_s") else f"{'-':>9s}"  # drain runs: sent beforehand
+        print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {rate / direct_rate:9.2f} {cores:6.2f}  "
               f"CPU s: {cpu}")  # fmt: skip
     print()
     for r in results[2:]:
@@ -350,9 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.keep:
         for r in results:
-            # Influx.execute sends no database, which DROP SERIES FROM needs.
-            influx._request("/query", {"db": influx.database, "q": f"DROP SERIES FROM device_message WHERE "
-                                       f"device_id =~ /^{r['prefix']}/"}, data=b"")  # fmt: skip
+            drop(influx, r["prefix"])
     return 0 if all(r["landed_n"] == r["n"] for r in results) else 1
 
 
