@@ -288,9 +288,7 @@ def forget_bench_session() -> None:
 
 
 def drop(influx: Influx, prefix: str) -> None:
-    # Influx.execute sends no database, which DROP SERIES FROM needs.
-    q = f"DROP SERIES FROM device_message WHERE device_id =~ /^{prefix}/"
-    influx._request("/query", {"db": influx.database, "q": q}, data=b"")
+    influx.execute(f"DROP SERIES FROM device_message WHERE device_id =~ /^{prefix}/", database=influx.database)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,11 @@
 # Install what is missing, start the stack, define every task of the task list
 # and run the simulated device fleet until Ctrl-C (or for --duration seconds).
 #
-#   stack/demo.sh [simulator options, e.g. --devices 50 --interval 0.5]
+#   stack/demo.sh [simulator options, e.g. --devices 60 --interval 0.5 --protocol kafka]
+#
+# Without options the fleet is 18 devices of every type (thermostats,
+# barometers, hygrometers, heart-rate meters, room sensors, power meters)
+# publishing every second over MQTT, so that every task has data.
 #
 # The stack keeps running afterwards; stop it with `stack/tickstack.py stop`.
 set -euo pipefail
@@ -16,8 +20,15 @@ The stack runs on loopback. Where to look:
   raw device data    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
   10 s aggregates    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
   rejected messages  .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'
+  preprocessed       .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM power_preprocessed ORDER BY time DESC LIMIT 5'
+  models             .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
+  predictions        .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
   tasks              .stack/bin/kapacitor -url http://127.0.0.1:19092 list tasks
+  dashboard          dashboards/README.md (Grafana)
   logs               .stack/logs/
 Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).
 MSG
+if [ "$#" -eq 0 ]; then
+  set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter
+fi
 exec python3 -m devices.simulator "$@"

@@ -50,9 +50,12 @@ class Influx:
                     rows.append(row)
         return rows
 
-    def execute(self, q: str) -> None:
-        """Run a statement that returns no rows (CREATE DATABASE, DROP SERIES ...)."""
-        self._request("/query", {"q": q}, data=b"")
+    def execute(self, q: str, database: str | None = None) -> None:
+        """Run a statement that returns no rows (CREATE DATABASE; DROP SERIES with ``database``)."""
+        params = {"q": q}
+        if database:
+            params["db"] = database
+        self._request("/query", params, data=b"")
 
     def write(self, lines: list[str] | str, database: str | None = None, precision: str = "ns") -> None:
         payload = lines if isinstance(lines, str) else "\n".join(lines)

@@ -2,9 +2,9 @@
 
 The ``stack`` fixture starts Mosquitto, InfluxDB, the socket UDF servers,
 Kapacitor and Telegraf once per test session with ``stack/tickstack.py`` (the
-same runner users run), defines the task list, and stops what it started when
-the session ends. A stack that already runs (a developer's) is reused and left
-running. Tests isolate their data by device ids unique to the session.
+same runner users run), defines the task list, and stops the services it started
+when the session ends. Services that already ran (a developer's stack) are
+reused and left running. Tests isolate their data by device ids unique to the session.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ def stack():
     import tickstack
     import tasks
 
-    already = all(s.pid() is not None for s in tickstack.services())
+    started = [s.name for s in tickstack.services() if s.pid() is None]
     tickstack.start()
     kapacitor = tasks.Kapacitor()
     for task in tasks.load_tasks():
         kapacitor.define(task)
     yield tickstack
-    if not already and not os.environ.get("TICKML_KEEP_STACK"):
-        tickstack.stop()
+    # Stop only what this session started: a developer's stack stays up.
+    if started and not os.environ.get("TICKML_KEEP_STACK"):
+        tickstack.stop(started)
 
 
 @pytest.fixture(scope="session")
