@@ -7,13 +7,23 @@ every batch Kapacitor sends, answers the same batch with each point's fields
 plus ``<as>`` (the predicted class) and ``<as>_probability`` (the forest's
 probability of that class).
 
+With ``impute`` set to ``mean`` or ``median`` it is also the FIREMAN seed's
+imputer + classifier: a feature that is missing (or NaN) is replaced by that
+statistic of the training column before the forest predicts, as
+scikit-learn's SimpleImputer does, and ``<as>_imputed`` counts the features
+imputed for the point. ``missing_value`` (default -9999) is a sentinel that
+also counts as missing: what a TICKscript join's ``fill`` puts where a side is
+absent (``tick_scripts/imputer_task.tick``).
+
 Contract: wants batch, provides batch; options ``features`` (string, comma
 separated), ``label`` (string), ``data_set`` (string, path relative to the
-working directory), ``trees`` (int), ``seed`` (int), ``as`` (string). The
+working directory), ``trees`` (int), ``seed`` (int), ``as`` (string),
+``impute`` (``none``, ``mean`` or ``median``), ``columns`` (the data set's
+columns for the features, in order, when they are named differently). The
 model lives in memory only, rebuilt from the data set at each start (the same
 seed gives the same forest), so snapshots carry no state. A point missing a
 feature, or with a non-numeric or NaN one, is logged and left out of the
-answer; the rest of its batch is answered.
+answer (unless imputed); the rest of its batch is answered.
 
 Run as a process UDF (``kapacitor.conf``: ``prog = "python3"``,
 ``args = ["-m", "udfs.rfc_classifier"]``) or with ``--socket PATH``.
@@ -36,8 +46,8 @@ log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
-def train_forest(data_set: str, features: tuple[str, ...], label: str, trees: int, seed: int) -> RandomForestClassifier:
-    """Fit the forest on the CSV's columns; errors name the file and the column."""
+def read_data_set(data_set: str, features: tuple[str, ...], label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features (NaN where a cell is empty) and labels of the CSV; errors name the file and the column."""
     path = Path(data_set)
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -48,13 +58,30 @@ def train_forest(data_set: str, features: tuple[str, ...], label: str, trees: in
     if not rows:
         raise ValueError(f"{path}: no rows to train on")
     try:
-        x = np.array([[float(r[f]) for f in features] for r in rows])
+        x = np.array([[float(r[f]) if r[f] not in ("", None) else np.nan for f in features] for r in rows])
     except ValueError as exc:
         raise ValueError(f"{path}: a feature value is not a number ({exc})") from None
-    y = np.array([r[label] for r in rows])
+    return x, np.array([r[label] for r in rows])
+
+
+def column_fill(data_set: str, features: tuple[str, ...], label: str, impute: str) -> np.ndarray:
+    """The value that replaces a missing feature: the training column's mean or median."""
+    x, _ = read_data_set(data_set, features, label)
+    return np.nanmean(x, axis=0) if impute == "mean" else np.nanmedian(x, axis=0)
+
+
+@functools.lru_cache(maxsize=4)
+def train_forest(data_set: str, features: tuple[str, ...], label: str, trees: int, seed: int,
+                 impute: str = "none") -> RandomForestClassifier:
+    """Fit the forest on the CSV's columns (missing cells imputed as at prediction time)."""
+    x, y = read_data_set(data_set, features, label)
+    if impute != "none":
+        x = np.where(np.isnan(x), column_fill(data_set, features, label, impute), x)
+    elif np.isnan(x).any():
+        raise ValueError(f"{data_set}: the data set has missing feature values; set impute to mean or median")
     forest = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=1)
     forest.fit(x, y)
-    log.info("trained %d trees on %d rows of %s (features %s)", trees, len(rows), path, ", ".join(features))
+    log.info("trained %d trees on %d rows of %s (features %s)", trees, len(y), data_set, ", ".join(features))
     return forest
 
 
@@ -74,26 +101,39 @@ class RfcClassifier(Handler):
     provides = "batch"
     options = (
         Option("features", "string", "temperature,humidity", help="Comma-separated feature fields."),
+        Option("columns", "string", "", help="The data set's columns for the features; default the same names."),
         Option("label", "string", "label", help="Class column of the data set."),
         Option("data_set", "string", "training_data_sets/room_climate.csv", help="CSV to train from."),
         Option("trees", "int", 50, min=1, max=2000, help="Number of trees."),
         Option("seed", "int", 0, help="Random seed of the forest."),
         Option("as", "string", "prediction", help="Name of the output field."),
+        Option("impute", "string", "none", choices=("none", "mean", "median"),
+               help="Replace missing features by the training column's mean or median."),
+        Option("missing_value", "double", -9999.0, help="With impute: a sentinel that also means missing."),
     )
 
+    @staticmethod
+    def _names(text: str) -> tuple[str, ...]:
+        return tuple(f.strip() for f in text.split(",") if f.strip())
+
     def check_options(self, opts):
-        features = tuple(f.strip() for f in opts.features.split(",") if f.strip())
+        features, columns = self._names(opts.features), self._names(opts.columns)
         if not features:
             return [f"option 'features' must name at least one field, got {opts.features!r}"]
+        if columns and len(columns) != len(features):
+            return [f"option 'columns' must name one column per feature ({len(features)}), got {opts.columns!r}"]
         try:
-            train_forest(opts.data_set, features, opts.label, opts.trees, opts.seed)
+            train_forest(opts.data_set, columns or features, opts.label, opts.trees, opts.seed, opts.impute)
         except (OSError, ValueError) as exc:
             return [f"cannot train from option 'data_set' {opts.data_set!r}: {exc}"]
         return ()
 
     def setup(self):
-        self.features = tuple(f.strip() for f in self.opts.features.split(",") if f.strip())
-        self.forest = train_forest(self.opts.data_set, self.features, self.opts.label, self.opts.trees, self.opts.seed)
+        opts = self.opts
+        self.features = self._names(opts.features)
+        columns = self._names(opts.columns) or self.features
+        self.forest = train_forest(opts.data_set, columns, opts.label, opts.trees, opts.seed, opts.impute)
+        self.fill = None if opts.impute == "none" else column_fill(opts.data_set, columns, opts.label, opts.impute)
         self.classes = [_label_value(c) for c in self.forest.classes_]
         self.output = getattr(self.opts, "as")  # `as` is a keyword in Python, an option name in TICKscript
 
@@ -102,15 +142,25 @@ class RfcClassifier(Handler):
             self.emit_batch(b, [])
             return
         x = np.column_stack([b.column(f) for f in self.features])
+        imputed = np.zeros(len(x), dtype=int)
+        if self.fill is not None:
+            # b.column gives NaN for a missing, non-numeric or NaN value.
+            missing = np.isnan(x) | (x == self.opts.missing_value)
+            imputed = missing.sum(axis=1)
+            x = np.where(missing, self.fill, x)
         usable = np.isfinite(x).all(axis=1)
         out = []
         if usable.any():
             proba = self.forest.predict_proba(x[usable])
             best = proba.argmax(axis=1)
-            for p, k, row in zip((p for p, ok in zip(b.points, usable) if ok), best, proba):
+            rows = (i for i, ok in enumerate(usable) if ok)
+            for i, k, row in zip(rows, best, proba):
+                p = b.points[i]
                 fields = dict(p.fields)
                 fields[self.output] = self.classes[k]
                 fields[f"{self.output}_probability"] = float(row[k])
+                if self.fill is not None:
+                    fields[f"{self.output}_imputed"] = int(imputed[i])
                 out.append(new_point(p, fields))
         self.emit_batch(b, out)
         if not usable.all():

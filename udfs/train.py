@@ -65,7 +65,7 @@ class Train(Handler):
         Option("model", "string", "", help="Model name; default the target. predict names the same."),
         Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
         Option("max_resident", "int", 100_000, min=1, help="Models kept in memory; the rest are read from disk."),
-        Option("snapshot_max_models", "int", 10_000, min=0, help="Models carried in a Kapacitor snapshot."),
+        Option("snapshot_max_models", "int", 1_000, min=0, help="Models carried in a Kapacitor snapshot."),
         Option("fleet_retrain_every", "int", 100, min=1, help="Good windows between fleet-wide model retrains."),
         Option("fleet_rows_per_window", "int", 20, min=1, help="Rows each good window adds to the fleet sample."),
     )

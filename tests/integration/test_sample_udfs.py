@@ -130,3 +130,28 @@ def test_state_survives_a_kapacitor_restart(stack, influx, kapacitor, run_id):
     after = rows_of(influx, "device_moving_average", run_id, expected=5)
     # Restored: (1 + 2 + 3 + 4 + 10) / 5. A fresh state would give 10.
     assert after[-1]["value_moving_average"] == pytest.approx(4.0)
+
+
+def test_imputer_classifier_fills_missing_readings(stack, influx, run_id):
+    """The FIREMAN imputer + classifier: a message without humidity still gets a prediction."""
+    from udfs.rfc_classifier import column_fill, train_forest
+
+    base = past_base()
+    device = f"{run_id}room-3"
+    readings = [
+        (device, "temp_sensor", base + 1 * SECOND, {"temperature": 15.0, "humidity": 40.0}),
+        (device, "temp_sensor", base + 2 * SECOND, {"temperature": 22.0, "humidity": None}),  # humidity missing
+        (device, "temp_sensor", base + 3 * SECOND, {"temperature": 22.5, "humidity": 85.0}),
+        (device, "temp_sensor", base + 40 * SECOND, {"temperature": 22.0, "humidity": 40.0}),  # closes the window
+    ]
+    publish(stack, run_id, readings)
+    rows = rows_of(influx, "imputer_results", run_id, expected=3)
+    assert len(rows) == 3
+    assert [r["prediction_imputed"] for r in rows] == [0, 1, 0]
+    assert rows[1]["humidity_value"] == -9999.0 and rows[1]["temperature_value"] == 22.0
+    columns = ("temperature", "humidity")
+    fill = column_fill("training_data_sets/room_climate.csv", columns, "label", "mean")
+    forest = train_forest("training_data_sets/room_climate.csv", columns, "label", 50, 0, "mean")
+    proba = forest.predict_proba(np.array([[15.0, 40.0], [22.0, fill[1]], [22.5, 85.0]]))
+    assert [r["prediction"] for r in rows] == [int(forest.classes_[k]) for k in proba.argmax(axis=1)]
+    assert [r["prediction_probability"] for r in rows] == pytest.approx(proba.max(axis=1).tolist(), abs=1e-12)
