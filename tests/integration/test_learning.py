@@ -119,7 +119,7 @@ def test_processlogic_drives_a_logistic_model_per_device(power_fleet, influx):
     assert any(r["Status"] == "deployed" for r in trained)
     rows = _query_run(influx, "predictions", run_id, f"AND model = 'failure_prob' AND time >= {power_fleet['held_out_from']}")
     assert len(rows) == len(power_fleet["held_out"])
-    label = {(d, t): int(v > 245 and i > 12) for d, t, v, i, _ in power_fleet["held_out"]}
+    label = {(d, t): int(v > 232 and i > 5) for d, t, v, i, _ in power_fleet["held_out"]}
     correct = 0
     for r in rows:
         # As in the seed's prediction JSON, Hyperprediction is the probability of 1.
