@@ -25,3 +25,27 @@ def wait_for_rows(influx, query: str, n: int, timeout: float = 60.0) -> list[dic
         return rows if len(rows) >= n else None
 
     return wait_until(enough, timeout=timeout, what=f"{n} rows of {query!r}")
+
+
+def telegraf_log_size(stack) -> int:
+    """Bytes in Telegraf's log now: read what comes after with :func:`telegraf_log_since`."""
+    path = stack.LOGS / "telegraf.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def telegraf_log_since(stack, offset: int) -> str:
+    with open(stack.LOGS / "telegraf.log", "rb") as fh:
+        fh.seek(offset)
+        return fh.read().decode(errors="replace")
+
+
+def mqtt_publish(stack, messages, client_id: str) -> None:
+    """Publish ``(topic, payload bytes)`` pairs to the stack's broker with QoS 1; returns once all are acknowledged."""
+    from devices.transports import MqttTransport
+
+    host, port = stack.mosquitto_port()
+    transport = MqttTransport(f"tcp://{host}:{port}", client_id=client_id)
+    try:
+        transport.send_many(messages)
+    finally:
+        transport.close()

@@ -74,17 +74,6 @@ def assert_exactly(influx, prefix: str, expected: list[dict], timeout: float = 4
     assert len(got) == len(want) and got == want
 
 
-def telegraf_log_size(stack) -> int:
-    path = stack.LOGS / "telegraf.log"
-    return path.stat().st_size if path.exists() else 0
-
-
-def telegraf_log_since(stack, offset: int) -> str:
-    with open(stack.LOGS / "telegraf.log", "rb") as fh:
-        fh.seek(offset)
-        return fh.read().decode(errors="replace")
-
-
 def gather_errors(stack, influx, input_name: str) -> tuple[int, int]:
     """(time, errors) of the latest internal_gather point of a Telegraf input since this Telegraf started.
 

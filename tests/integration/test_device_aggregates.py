@@ -14,29 +14,12 @@ import numpy as np
 import pytest
 
 from devices.fleet import DEVICE_TYPES, encode, message, topic
-from devices.transports import MqttTransport
-from stackutil import wait_for_rows, wait_until
+from stackutil import mqtt_publish, telegraf_log_since, telegraf_log_size, wait_for_rows, wait_until
 
 pytestmark = pytest.mark.stack
 
 WINDOW_NS = 10 * 10**9
 TYPES = ["thermostat", "barometer", "hygrometer", "heart_rate_meter"]
-
-
-def _mqtt_url(stack) -> str:
-    host, port = stack.mosquitto_port()
-    return f"tcp://{host}:{port}"
-
-
-def _telegraf_log_since(stack, offset: int) -> str:
-    with open(stack.LOGS / "telegraf.log", "rb") as fh:
-        fh.seek(offset)
-        return fh.read().decode(errors="replace")
-
-
-def _telegraf_log_size(stack) -> int:
-    path = stack.LOGS / "telegraf.log"
-    return path.stat().st_size if path.exists() else 0
 
 
 def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx, run_id):
@@ -74,12 +57,8 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     middle = len(publish) // 2
     publish[middle:middle] = bad
 
-    log_offset = _telegraf_log_size(stack)
-    transport = MqttTransport(_mqtt_url(stack), client_id=f"{run_id}test")
-    try:
-        transport.send_many(publish)
-    finally:
-        transport.close()
+    log_offset = telegraf_log_size(stack)
+    mqtt_publish(stack, publish, client_id=f"{run_id}test")
 
     ids = "|".join(d for d, _ in devices)
 
@@ -104,7 +83,7 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
 
     # The rejects: each named in Telegraf's log, and counted in InfluxDB.
     def rejects_logged():
-        text = _telegraf_log_since(stack, log_offset)
+        text = telegraf_log_since(stack, log_offset)
         return text if "not_a_number" in text and "missing_device_id" in text else None
 
     log_text = wait_until(rejects_logged, what="reject lines in telegraf.log")

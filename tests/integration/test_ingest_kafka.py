@@ -21,10 +21,8 @@ from ingest_check import (
     wait_for_more_gather_errors,
     run_with_telegraf_restart,
     simulate,
-    telegraf_log_since,
-    telegraf_log_size,
 )
-from stackutil import wait_until
+from stackutil import telegraf_log_since, telegraf_log_size, wait_until
 
 pytestmark = pytest.mark.stack
 

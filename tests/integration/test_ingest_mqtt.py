@@ -34,8 +34,8 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
     import json
 
     from devices.transports import MqttTransport
-    from ingest_check import count, gather_errors, telegraf_log_since, telegraf_log_size, wait_for_more_gather_errors
-    from stackutil import wait_until
+    from ingest_check import count, gather_errors, wait_for_more_gather_errors
+    from stackutil import telegraf_log_since, telegraf_log_size, wait_until
 
     before = gather_errors(stack, influx, "mqtt_consumer")
     log_offset = telegraf_log_size(stack)

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
-from devices.transports import MqttTransport
-from stackutil import wait_until
+from stackutil import mqtt_publish, wait_until
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
 pytestmark = pytest.mark.stack
@@ -30,21 +29,17 @@ RELATIONS = [(2.0, 50.0, 0.0), (0.5, 200.0, 0.0), (4.0, -20.0, 500.0), (1.0, 100
 
 
 def _publish_power(stack, run_id, devices, times, rng, noise=1.0):
-    host, port = stack.mosquitto_port()
-    transport = MqttTransport(f"tcp://{host}:{port}", client_id=f"{run_id}power-{time.monotonic_ns()}")
-    truth = []
-    try:
-        for t in times:
-            for device, (a, b, c) in zip(devices, RELATIONS):
-                v, i = float(rng.uniform(220, 260)), float(rng.uniform(5, 15))
-                p = a * v + b * i + c + float(rng.normal(0, noise))
-                v, i, p = round(v, 4), round(i, 4), round(p, 4)
-                truth.append((device, t, v, i, p))
-                msg = {"device_id": device, "timestamp": format_timestamp(t), "tag": "PowerMeter",
-                       "voltage": v, "current": i, "power": p}
-                transport.send(f"devices/power_meter/{device}", encode(msg))
-    finally:
-        transport.close()
+    truth, messages = [], []
+    for t in times:
+        for device, (a, b, c) in zip(devices, RELATIONS):
+            v, i = float(rng.uniform(220, 260)), float(rng.uniform(5, 15))
+            p = a * v + b * i + c + float(rng.normal(0, noise))
+            v, i, p = round(v, 4), round(i, 4), round(p, 4)
+            truth.append((device, t, v, i, p))
+            messages.append((f"devices/power_meter/{device}", encode({
+                "device_id": device, "timestamp": format_timestamp(t), "tag": "PowerMeter",
+                "voltage": v, "current": i, "power": p})))
+    mqtt_publish(stack, messages, client_id=f"{run_id}power-{time.monotonic_ns()}")
     return truth
 
 
@@ -224,7 +219,7 @@ def test_worse_challenger_and_bad_windows_keep_the_champion(stack, influx, kapac
         lines.append(row(victim, 0, 1.0, 2.0, 12.0, 3))
         lines.append(row(victim, 1, 2.0, 3.0, 17.0, 3))
         for k in range(40):
-            x1 = f'"n/a"' if k == 7 else float(rng.uniform(1, 10))
+            x1 = '"n/a"' if k == 7 else float(rng.uniform(1, 10))
             lines.append(row(victim, k, x1, float(rng.uniform(1, 10)), 20.0 + k, 4))
         for k in range(40):
             x2 = 0.0 if k == 3 else float(rng.uniform(1, 10))

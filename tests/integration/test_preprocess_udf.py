@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
-from devices.transports import MqttTransport
-from stackutil import wait_for_rows
+from stackutil import mqtt_publish, wait_for_rows
 from udfs.preprocess import compute_many
 
 pytestmark = pytest.mark.stack
@@ -34,15 +33,10 @@ def test_preprocessed_windows_match_the_library(stack, influx, run_id):
             i = round(float(rng.normal(10, 1)), 3)
             readings.append((device, t, v, i, round(v * i, 3)))
     closing = [(device, base + 75 * SECOND + SECOND // 2, 230.0, 10.0, 2300.0) for device in devices]
-    host, port = stack.mosquitto_port()
-    transport = MqttTransport(f"tcp://{host}:{port}", client_id=f"{run_id}pre")
-    try:
-        for device, t, v, i, p in readings + closing:
-            msg = {"device_id": device, "timestamp": format_timestamp(t), "tag": "PowerMeter",
-                   "voltage": v, "current": i, "power": p}
-            transport.send(f"devices/power_meter/{device}", encode(msg))
-    finally:
-        transport.close()
+    mqtt_publish(stack, ((f"devices/power_meter/{device}", encode({
+        "device_id": device, "timestamp": format_timestamp(t), "tag": "PowerMeter",
+        "voltage": v, "current": i, "power": p})) for device, t, v, i, p in readings + closing),
+        client_id=f"{run_id}pre")
 
     # Windows of 30 s every 10 s, [end - 30 s, end), stamped with their end.
     # Kapacitor emits one window per arriving point: the readings close the

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, message, topic
-from devices.transports import MqttTransport
-from stackutil import wait_for_rows, wait_until
+from stackutil import mqtt_publish, wait_for_rows, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -23,12 +22,8 @@ SECOND = 10**9
 
 def publish(stack, run_id: str, readings: list[tuple[str, str, int, dict]]) -> None:
     """Publish (device_id, device_type, time_ns, readings) over real MQTT."""
-    host, port = stack.mosquitto_port()
-    transport = MqttTransport(f"tcp://{host}:{port}", client_id=f"{run_id}pub-{time.monotonic_ns()}")
-    try:
-        transport.send_many((topic(kind, dev), encode(message(dev, kind, t, r))) for dev, kind, t, r in readings)
-    finally:
-        transport.close()
+    mqtt_publish(stack, ((topic(kind, dev), encode(message(dev, kind, t, r))) for dev, kind, t, r in readings),
+                 client_id=f"{run_id}pub-{time.monotonic_ns()}")
 
 
 def rows_of(influx, measurement: str, run_id: str, expected: int, timeout: float = 60.0) -> list[dict]:
