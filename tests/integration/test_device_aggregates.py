@@ -90,6 +90,7 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     assert f'device_id="{bad_device}": not_a_number: temperature is string \"warm\", want a number' in log_text
     assert 'device_id="": missing_device_id' in log_text
     assert "[inputs.mqtt_consumer]" in log_text and "invalid character" in log_text
-    rejects = influx.query(f"SELECT * FROM device_reject WHERE device_id = '{bad_device}'")
+    # The reject point goes out with Telegraf's next flush, after the log line.
+    rejects = wait_for_rows(influx, f"SELECT * FROM device_reject WHERE device_id = '{bad_device}'", 1)
     assert [r["reason"] for r in rejects] == ["not_a_number"]
     assert influx.query(f"SELECT count(value) FROM device_message WHERE device_id = '{bad_device}'") == []

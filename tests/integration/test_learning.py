@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
-from stackutil import mqtt_publish, wait_until
+from stackutil import mqtt_publish, wait_for_rows, wait_until
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
 pytestmark = pytest.mark.stack
@@ -112,7 +112,11 @@ def test_processlogic_drives_a_logistic_model_per_device(power_fleet, influx):
     run_id = power_fleet["run_id"]
     trained = _query_run(influx, "trained_models", run_id, "AND model = 'failure_prob'")
     assert any(r["Status"] == "deployed" for r in trained)
-    rows = _query_run(influx, "predictions", run_id, f"AND model = 'failure_prob' AND time >= {power_fleet['held_out_from']}")
+    # The fixture waited for the power predictions; Kapacitor's influxDBOut
+    # flushes each task on its own (every 10 s at most), so wait for these too.
+    query = (f"SELECT * FROM predictions WHERE device_id =~ /^{run_id}/ AND model = 'failure_prob' "
+             f"AND time >= {power_fleet['held_out_from']} ORDER BY time")
+    rows = wait_for_rows(influx, query, len(power_fleet["held_out"]))
     assert len(rows) == len(power_fleet["held_out"])
     label = {(d, t): int(v > 232 and i > 5) for d, t, v, i, _ in power_fleet["held_out"]}
     correct = 0
