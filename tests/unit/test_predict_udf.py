@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from udfs.agent import FrameDecoder, encode_frame, udf_pb2
+from agent.udf_client import run_process_udf
+from udfs.agent import encode_frame, udf_pb2
 from udfs.learn import ModelStore, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +39,7 @@ def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
     stdin += _request(point=_point("pm-2", 11, voltage=230.0, current=10.0))  # no model, no fleet model
     stdin += _request(point=_point("pm-1", 12, voltage=231.0))  # lacks current
     stdin += _request(point=_point("pm-1", 13, voltage=225.0, current=12.0))
-    proc = subprocess.run([sys.executable, "-m", "udfs.predict"], input=stdin, capture_output=True, cwd=ROOT,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr.decode()
-    responses = []
-    for frame in FrameDecoder().feed(proc.stdout):
-        r = udf_pb2.Response()
-        r.ParseFromString(frame)
-        responses.append(r)
+    responses, log = run_process_udf("udfs.predict", stdin, cwd=ROOT)
     assert [r.WhichOneof("message") for r in responses] == ["init", "point", "point"]
     assert responses[0].init.success, responses[0].init.error
     first, second = responses[1].point, responses[2].point
@@ -62,6 +54,5 @@ def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
     assert first.fieldsString["Inputdata"] == "230.0,10.0" and first.fieldsString["Fieldnames"] == "voltage,current"
     assert first.fieldsInt["Modelversion"] == 1 and first.fieldsInt["Islogistic"] == 0
     assert "Probability1" not in first.fieldsDouble
-    log = proc.stderr.decode()
     assert "no model yet" in log and "pm-2" in log
     assert "lacks field 'current'" in log

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from udfs.agent import FrameDecoder, encode_frame
-from udfs.agent import udf_pb2
+from agent.udf_client import run_process_udf
+from udfs.agent import encode_frame, udf_pb2
 from udfs.rfc_classifier import train_forest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,15 +35,7 @@ def test_batch_in_prediction_per_point_out_and_bad_points_left_out():
         stdin += _request(point=_point(k, temperature=t, humidity=h))
     stdin += _request(point=_point(9, temperature="hot", humidity=50.0))
     stdin += _request(end=udf_pb2.EndBatch(name="rooms", group="device_id=r1,", tmax=9))
-    proc = subprocess.run([sys.executable, "-m", "udfs.rfc_classifier"], input=stdin, capture_output=True,
-                          cwd=ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr.decode()
-    responses = []
-    decoder = FrameDecoder()
-    for frame in decoder.feed(proc.stdout):
-        r = udf_pb2.Response()
-        r.ParseFromString(frame)
-        responses.append(r)
+    responses, log = run_process_udf("udfs.rfc_classifier", stdin, cwd=ROOT)
     kinds = [r.WhichOneof("message") for r in responses]
     assert kinds == ["init", "begin", "point", "point", "point", "end"]
     assert responses[0].init.success, responses[0].init.error
@@ -55,7 +45,7 @@ def test_batch_in_prediction_per_point_out_and_bad_points_left_out():
         assert r.point.fieldsInt["prediction"] == int(forest.classes_[proba.argmax()])
         assert r.point.fieldsDouble["prediction_probability"] == proba.max()
     assert [r.point.fieldsInt["prediction"] for r in responses[2:5]] == [1, 0, 1]
-    assert "1 point(s) of the batch left out" in proc.stderr.decode()
+    assert "1 point(s) of the batch left out" in log
 
 
 def test_imputer_fills_missing_features_with_the_training_mean():
@@ -69,14 +59,7 @@ def test_imputer_fills_missing_features_with_the_training_mean():
     stdin += _request(point=_point(1, temperature=22.0))  # humidity missing
     stdin += _request(point=_point(2, temperature=30.0, humidity=40.0))
     stdin += _request(end=udf_pb2.EndBatch(name="rooms", group="device_id=r1,", tmax=2))
-    proc = subprocess.run([sys.executable, "-m", "udfs.rfc_classifier"], input=stdin, capture_output=True,
-                          cwd=ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr.decode()
-    responses = []
-    for frame in FrameDecoder().feed(proc.stdout):
-        r = udf_pb2.Response()
-        r.ParseFromString(frame)
-        responses.append(r)
+    responses, log = run_process_udf("udfs.rfc_classifier", stdin, cwd=ROOT)
     assert [r.WhichOneof("message") for r in responses] == ["init", "begin", "point", "point", "end"]
     features = ("temperature", "humidity")
     fill = column_fill("training_data_sets/room_climate.csv", features, "label", "mean")

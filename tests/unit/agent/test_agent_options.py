@@ -2,18 +2,13 @@
 
 import pytest
 
-from udfs.agent import REQUIRED, Duration, Handler, Option, OptionsError, parse_options
+from udfs.agent import Duration, Handler, Option, OptionsError, parse_options
 from udfs.agent import udf_pb2
 
-TABLE = (
-    Option("label", "string", REQUIRED),
-    Option("ratio", "double", 0.5, min=0.0, max=1.0),
-    Option("mode", "string", "fast", choices=("fast", "exact")),
-    Option("odd", "int", 1, check=(lambda v: v % 2 == 1, "an odd number")),
-    Option("window", "duration", "10s"),
-    Option("limit", ("string", "double"), ("x", 1.0)),
-    Option("tag", "string", (), repeated=True),
-)
+from .agent_test_handlers import Strict
+
+# The table Strict serves as a real socket UDF in the session tests.
+TABLE = Strict.options
 
 
 def test_defaults_and_conversions():
