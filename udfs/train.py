@@ -4,7 +4,8 @@ Batch in: the TICKscript groups by the entity tag and slides a window; each
 batch is one entity's window. For each window the learning library
 (``udfs.learn``) trains a challenger on the window's first part and scores it
 and the entity's champion on the rest; the challenger replaces the champion
-only if it scores better. Models are JSON documents in a store on disk,
+only if it scores better, and is then fitted again on the whole window before
+it is deployed. Models are JSON documents in a store on disk,
 ``<model_dir>/<model>/``, which the ``predict`` UDF reads.
 
 Out, per window (stream): one point with the fields of the seed's trained-model
@@ -18,7 +19,9 @@ keeps its champion.
 Options (the seed's names): ``independentvariables``, ``dependentvariable``,
 ``islogistic``, ``algorithm`` (logistic, linear, gradient_boosting, ridge,
 neural_network, auto), ``modelruns``, ``seed``, ``transformtype``,
-``processlogic``, ``holdout_fraction``; and ``model`` (the model's name,
+``processlogic``, ``holdout_fraction``, ``metric`` (mape, smape, mae, rmse:
+what judges regression models), ``shrinkage`` (off, auto or a number of prior
+rows: each entity's slopes pulled towards the fleet's); and ``model`` (the model's name,
 default the target), ``model_dir``, ``max_resident``, ``snapshot_max_models``,
 ``fleet_retrain_every`` and ``fleet_rows_per_window`` (the fleet-wide model
 that answers entities without a model of their own).
@@ -62,11 +65,16 @@ class Train(Handler):
         Option("transformtype", "string", "", choices=("", "log-lin", "lin-log", "log-log")),
         Option("processlogic", "string", "", help="The seed's rule deriving a 0/1 label from thresholds."),
         Option("holdout_fraction", "double", 0.25, min=0.05, max=0.9, help="Newest share of a window that judges."),
+        Option("metric", "string", "", choices=("", "mape", "smape", "mae", "rmse"),
+               help="What judges regression models; empty is mape."),
+        Option("shrinkage", "string", "", help="off, auto, or prior rows of the fleet's slopes; empty: auto for "
+                                               "algorithm auto, off otherwise."),
         Option("model", "string", "", help="Model name; default the target. predict names the same."),
         Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
         Option("max_resident", "int", 100_000, min=1, help="Models kept in memory; the rest are read from disk."),
         Option("snapshot_max_models", "int", 1_000, min=0, help="Models carried in a Kapacitor snapshot."),
-        Option("fleet_retrain_every", "int", 100, min=1, help="Good windows between fleet-wide model retrains."),
+        Option("fleet_retrain_every", "int", 100, min=1,
+               help="Fleet-wide model retrained after good windows 1, 2, 4, ... then every this many."),
         Option("fleet_rows_per_window", "int", 20, min=1, help="Rows each good window adds to the fleet sample."),
     )
 
@@ -81,6 +89,8 @@ class Train(Handler):
             transformtype=opts.transformtype,
             processlogic=opts.processlogic,
             holdout_fraction=opts.holdout_fraction,
+            metric=opts.metric,
+            shrinkage=opts.shrinkage,
         )
 
     def check_options(self, opts):

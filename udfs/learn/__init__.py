@@ -6,10 +6,13 @@ No protobuf here: a train handler passes each entity window as
 
 Modules, one concept each:
 
-- ``algorithms``: the algorithm registry and ``auto`` search
+- ``algorithms``: the algorithm registry
 - ``config``: ``TrainConfig``, the seed's STEP 5 options, checked once
 - ``processlogic``, ``transforms``, ``scaling``: label rule, log transforms, min-max
-- ``metrics``: MAPE, accuracy, log-loss, and which score is better
+- ``candidate``: algorithm + hyperparameters + transform, fitted to raw rows
+- ``selection``: ``auto``, rolling-origin error and the one-standard-error rule
+- ``shrinkage``: the fleet's slopes and how strongly entities borrow them
+- ``metrics``: MAPE, sMAPE, MAE, RMSE, accuracy, log-loss, and which score is better
 - ``reasons``: why a window is bad
 - ``document``: the versioned JSON model document
 - ``compiled``: a document turned into arrays for fast prediction

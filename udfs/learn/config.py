@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION, REGRESSION
+from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION, REGRESSION, LinearRegression
+from .metrics import DEFAULT_METRIC, REGRESSION_METRICS
 from .processlogic import ProcessLogic, parse
 from .transforms import Transform, get_transform
 
@@ -48,6 +49,16 @@ class TrainConfig:
         The seed's labelling rule (see ``processlogic``); implies ``islogistic``.
     holdout_fraction
         Share of each window, taken from its end, used to judge challengers.
+    metric
+        What judges regression models: ``mape`` (the seed's, default),
+        ``smape``, ``mae`` or ``rmse`` (see ``metrics``). Classification is
+        judged by accuracy, then log-loss.
+    shrinkage
+        Borrowing strength from the fleet (see ``shrinkage``), for ``linear``
+        and ``auto`` regression: ``off``, ``auto`` (the slopes' strength chosen
+        from the fleet's evidence) or a number of prior rows for the slopes
+        (0: levels only). Levels are always shrunk by empirical Bayes. Empty means ``auto``
+        for ``algorithm=auto`` and ``off`` otherwise.
 
     Examples
     --------
@@ -58,6 +69,8 @@ class TrainConfig:
     Traceback (most recent call last):
     ...
     ValueError: bad training options: algorithm 'logistic' does not support regression (islogistic=0); modelruns must be an integer >= 1, got 0
+    >>> TrainConfig("a", "y", algorithm="auto").prior_rows, TrainConfig("a", "y", shrinkage="8").prior_rows
+    ('auto', 8.0)
     """
 
     independentvariables: tuple[str, ...] | str
@@ -69,12 +82,15 @@ class TrainConfig:
     transformtype: str = ""
     processlogic: str = ""
     holdout_fraction: float = 0.25
+    metric: str = ""
+    shrinkage: str = ""
 
     features: tuple[str, ...] = field(init=False)
     target: str = field(init=False)
     task: str = field(init=False)
     transform: Transform = field(init=False)
     rule: ProcessLogic | None = field(init=False)
+    prior_rows: str | float | None = field(init=False)  # None (off), "auto" or a number of rows
 
     def __post_init__(self):
         errors: list[str] = []
@@ -128,10 +144,40 @@ class TrainConfig:
             transform = get_transform("")
             errors.append(str(exc))
         put("transform", transform)
+        metric = (self.metric or "").strip().lower() or DEFAULT_METRIC
+        if task == CLASSIFICATION and self.metric.strip():
+            errors.append(f"metric {self.metric!r} is for regression; classification is judged by accuracy, "
+                          "then log-loss (leave metric empty)")
+        elif metric not in REGRESSION_METRICS:
+            errors.append(f"metric must be one of {', '.join(REGRESSION_METRICS)}, got {self.metric!r}")
+        put("metric", metric)
+        put("prior_rows", self._prior_rows(task, algorithm, errors))
         if not 0.0 < self.holdout_fraction < 1.0:
             errors.append(f"holdout_fraction must be between 0 and 1, got {self.holdout_fraction!r}")
         if errors:
             raise ValueError("bad training options: " + "; ".join(errors))
+
+    def _prior_rows(self, task, algorithm, errors) -> str | float | None:
+        value = str(self.shrinkage or "").strip().lower()
+        shrinkable = task == REGRESSION and algorithm in (AUTO, LinearRegression.key)
+        if not value:
+            return "auto" if shrinkable and algorithm == AUTO else None
+        if value == "off":
+            return None
+        if not shrinkable:
+            errors.append(f"shrinkage {self.shrinkage!r} applies to regression with algorithm linear or auto, "
+                          f"not {algorithm!r} (islogistic={int(bool(self.islogistic))})")
+            return None
+        if value == "auto":
+            return "auto"
+        try:
+            rows = float(value)
+        except ValueError:
+            rows = -1.0
+        if not (rows >= 0.0 and rows < float("inf")):
+            errors.append(f"shrinkage must be 'off', 'auto' or a number of prior rows >= 0, got {self.shrinkage!r}")
+            return None
+        return rows
 
     @property
     def inputs(self) -> tuple[str, ...]:

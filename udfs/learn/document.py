@@ -13,10 +13,21 @@ Fields (schema version 1)::
     min, max     min-max scaling of the (transformed) inputs, per feature
     params       exported algorithm parameters (see ``algorithms``)
     hyper        the algorithm's hyperparameters
-    metric       hold-out scores, e.g. {"mape": 0.04} or {"accuracy": .9, "logloss": .3}
-    replaced     (optional) the previous champion's scores on the same hold-out, or null
-    rows         training rows; window_rows: rows in the window
+    metric       hold-out scores of the judged fit, e.g. {"mape": 0.04} or {"accuracy": .9, "logloss": .3}
+    replaced     (optional) the previous champion's scores on the same hold-out rows, or null
+    rows         rows the model was fitted on: the whole window once deployed (judge, then
+                 refit), the training part for a challenger that lost
+    window_rows  rows in the window
     created      UTC time of training, ISO 8601
+
+Optional fields, added within schema 1 (documents without them stay valid, and
+readers that do not know them ignore them)::
+
+    holdout_rows    newest rows of the window that judged the fit
+    primary_metric  the regression metric that judged ("mape" when absent)
+    until           time of the newest row the model was fitted on, as the
+                    window gave it (nanoseconds from Kapacitor); the next
+                    champion/challenger comparison uses only later rows
 
 Documents are plain dicts; ``encode``/``decode`` are the only way to bytes
 and back, and ``decode`` refuses documents of another schema version.
@@ -37,6 +48,7 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "features": list, "transform": str, "min": list, "max": list, "params": dict,
     "hyper": dict, "metric": dict, "rows": int, "window_rows": int, "created": str,
 }
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {"holdout_rows": int, "primary_metric": str, "until": (int, float)}
 
 
 def validate(doc: Any) -> dict:
@@ -57,6 +69,8 @@ def validate(doc: Any) -> dict:
     problems = [f"{k} missing" for k in _REQUIRED if k not in doc]
     problems += [f"{k} must be {_REQUIRED[k].__name__}, got {type(doc[k]).__name__}"
                  for k in _REQUIRED if k in doc and not isinstance(doc[k], _REQUIRED[k])]
+    problems += [f"{k} must be {getattr(t, '__name__', 'a number')}, got {type(doc[k]).__name__}"
+                 for k, t in _OPTIONAL.items() if doc.get(k) is not None and not isinstance(doc[k], t)]
     if not problems:
         if doc["algorithm"] not in ALGORITHMS:
             problems.append(f"unknown algorithm {doc['algorithm']!r}")

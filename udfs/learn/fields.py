@@ -7,7 +7,11 @@
 
 Names follow the seed's capitalisation. Fields the seed lacks are added in
 the same style: ``Modelversion``, ``Answeredby`` (``entity`` or ``fleet``),
-``Metric``/``Metricvalue``, ``Championaccuracy``, ``Trainingrows``.
+``Metric``/``Metricvalue`` (the metric that judged and its hold-out value),
+``Championaccuracy``, ``Trainingrows`` (rows the model was fitted on),
+``Holdoutrows`` (rows that judged it), ``Shrinkage`` and ``Levelshrinkage``
+(how many rows the fleet's slopes and level counted as, for a model shrunk
+towards the fleet).
 Values that would be missing are left out (InfluxDB fields cannot be null).
 """
 
@@ -17,7 +21,7 @@ from typing import Sequence
 
 from .algorithms import ALGORITHMS, CLASSIFICATION
 from .compiled import CompiledModel
-from .metrics import forecast_accuracy, primary_metric
+from .metrics import DEFAULT_METRIC, forecast_accuracy, primary_metric
 
 _fieldnames: dict[tuple[str, ...], str] = {}
 
@@ -37,7 +41,7 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     """Trained-model fields for a challenger document (``Deployed`` = it became champion).
 
     ``Forecastaccuracy`` is accuracy for classification and ``max(0, 1 - MAPE)``
-    for regression; ``ParameterEstimates`` (constant first, on min-max scaled
+    for regression (left out when every hold-out target was 0); ``ParameterEstimates`` (constant first, on min-max scaled
     inputs, as in the seed) exist for linear models only.
 
     Examples
@@ -54,10 +58,10 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     cls = ALGORITHMS[doc["algorithm"]]
     task = doc["task"]
     metric = doc["metric"]
+    judged_by = primary_metric(task, doc.get("primary_metric", DEFAULT_METRIC))
     fields = {
         "Algokey": doc["key"],
         "Algo": algo_name(doc["key"], doc["algorithm"]),
-        "Forecastaccuracy": forecast_accuracy(task, metric),
         "DependentVariable": doc["target"],
         "Fieldnames": ",".join(doc["features"]),
         "Deployed": int(deployed),
@@ -70,15 +74,23 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
         "Numberofmessages": doc["window_rows"],
         "Trainingrows": doc["rows"],
         "Modelversion": doc["version"],
-        "Metric": primary_metric(task),
-        "Metricvalue": metric[primary_metric(task)],
+        "Metric": judged_by,
+        "Metricvalue": metric[judged_by],
     }
+    accuracy = forecast_accuracy(task, metric)
+    if accuracy is not None:
+        fields["Forecastaccuracy"] = accuracy
+    if "holdout_rows" in doc:
+        fields["Holdoutrows"] = doc["holdout_rows"]
+    if "prior_rows" in doc.get("hyper", {}):
+        fields["Shrinkage"] = float(doc["hyper"]["prior_rows"])
+        fields["Levelshrinkage"] = float(doc["hyper"]["level_rows"])
     if cls.linear:
         estimates = [doc["params"]["intercept"], *doc["params"]["coef"]]
         fields["ParameterEstimates"] = ",".join(f"{v:.7f}" for v in estimates)
     if "logloss" in metric:
         fields["Logloss"] = metric["logloss"]
-    if doc.get("replaced"):
+    if doc.get("replaced") and forecast_accuracy(task, doc["replaced"]) is not None:
         fields["Championaccuracy"] = forecast_accuracy(task, doc["replaced"])
     return fields
 

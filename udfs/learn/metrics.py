@@ -1,10 +1,22 @@
 """Hold-out metrics and the rule that says which of two models scored better.
 
-- Regression: MAPE, the mean of ``|y - yhat| / |y|`` over hold-out rows whose
-  target is not zero. Rows with ``y == 0`` are skipped because their
-  percentage error is undefined; if every hold-out target is zero the MAPE is
-  NaN and the window cannot judge a challenger (the trainer reports it).
-- Classification: accuracy at threshold 0.5, then log-loss to break ties.
+Regression has four metrics; the train option ``metric`` picks the one that
+judges (champion against challenger, and candidates inside ``auto``):
+
+- ``mape`` (the seed's, the default): mean of ``|y - yhat| / |y|`` over rows
+  whose target is not zero. Rows with ``y == 0`` are skipped because their
+  percentage error is undefined; if every target is zero the MAPE is NaN and
+  the window cannot judge (the trainer reports it). Near zero it explodes
+  (a temperature in °C crossing zero), which is what the others are for.
+- ``smape``: mean of ``2 |y - yhat| / (|y| + |yhat|)``, bounded by 2; a row
+  where both are zero counts as 0.
+- ``mae``: mean absolute error, in the units of ``y``.
+- ``rmse``: root mean squared error, in the units of ``y``.
+
+Every regression score also carries ``mape`` when it is defined, because the
+seed's ``Forecastaccuracy`` is ``1 - MAPE``.
+
+Classification: accuracy at threshold 0.5, then log-loss to break ties.
 
 ``score_key`` turns scores into a tuple where smaller is better, so every
 comparison in the package is ``challenger_key < champion_key``.
@@ -19,6 +31,9 @@ import numpy as np
 from .algorithms.base import CLASSIFICATION
 
 _EPS = 1e-15
+
+REGRESSION_METRICS = ("mape", "smape", "mae", "rmse")
+DEFAULT_METRIC = "mape"
 
 
 def mape(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -35,6 +50,45 @@ def mape(y: np.ndarray, predicted: np.ndarray) -> float:
     if not nonzero.any():
         return math.nan
     return float(np.mean(np.abs(y[nonzero] - predicted[nonzero]) / np.abs(y[nonzero])))
+
+
+def smape(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Symmetric MAPE (a fraction between 0 and 2).
+
+    Examples
+    --------
+    >>> smape(np.array([1.0, 0.0, -1.0]), np.array([3.0, 0.0, 1.0]))
+    1.0
+    """
+    denominator = np.abs(y) + np.abs(predicted)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(denominator > 0, 2.0 * np.abs(y - predicted) / denominator, 0.0)
+    return float(np.mean(terms))
+
+
+def mae(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean absolute error.
+
+    Examples
+    --------
+    >>> mae(np.array([1.0, 2.0]), np.array([2.0, 0.0]))
+    1.5
+    """
+    return float(np.mean(np.abs(y - predicted)))
+
+
+def rmse(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Root mean squared error.
+
+    Examples
+    --------
+    >>> rmse(np.array([0.0, 0.0]), np.array([3.0, 4.0]))
+    3.5355339059327378
+    """
+    return float(np.sqrt(np.mean((y - predicted) ** 2)))
+
+
+_REGRESSION = {"mape": mape, "smape": smape, "mae": mae, "rmse": rmse}
 
 
 def accuracy(y: np.ndarray, probability1: np.ndarray) -> float:
@@ -60,15 +114,40 @@ def log_loss(y: np.ndarray, probability1: np.ndarray) -> float:
     return float(-np.mean(np.where(y == 1, np.log(p), np.log1p(-p))))
 
 
-def scores(task: str, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """All metrics for ``task``; the first key is the primary metric."""
+def primary_metric(task: str, metric: str = DEFAULT_METRIC) -> str:
+    """Name of the metric a model is judged by."""
+    return "accuracy" if task == CLASSIFICATION else metric
+
+
+def scores(task: str, y: np.ndarray, predicted: np.ndarray, metric: str = DEFAULT_METRIC) -> dict[str, float]:
+    """The judging metric first, then ``mape`` (regression) or log-loss (classification).
+
+    Examples
+    --------
+    >>> scores("regression", np.array([2.0, 4.0]), np.array([1.0, 5.0]), "mae")
+    {'mae': 1.0, 'mape': 0.375}
+    """
     if task == CLASSIFICATION:
         return {"accuracy": accuracy(y, predicted), "logloss": log_loss(y, predicted)}
-    return {"mape": mape(y, predicted)}
+    out = {metric: _REGRESSION[metric](y, predicted)}
+    if metric != "mape":
+        value = mape(y, predicted)
+        if math.isfinite(value):
+            out["mape"] = value
+    return out
 
 
-def score_key(task: str, metric: dict[str, float]) -> tuple[float, ...] | None:
+def loss(task: str, y: np.ndarray, predicted: np.ndarray, metric: str = DEFAULT_METRIC) -> float:
+    """One number, smaller is better, for ranking candidates (log-loss for classification)."""
+    if task == CLASSIFICATION:
+        return log_loss(y, predicted)
+    return _REGRESSION[metric](y, predicted)
+
+
+def score_key(task: str, metric: dict[str, float], name: str | None = None) -> tuple[float, ...] | None:
     """Comparable form of ``scores``' result (smaller is better); None if unusable.
+
+    ``name`` is the judging metric (the first key of ``metric`` when omitted).
 
     Examples
     --------
@@ -77,24 +156,33 @@ def score_key(task: str, metric: dict[str, float]) -> tuple[float, ...] | None:
     True
     >>> score_key("regression", {"mape": float("nan")}) is None
     True
+    >>> score_key("regression", {"mae": 2.0, "mape": 0.1}, "mae")
+    (2.0,)
     """
-    key = (-metric["accuracy"], metric["logloss"]) if task == CLASSIFICATION else (metric["mape"],)
+    if task == CLASSIFICATION:
+        key = (-metric["accuracy"], metric["logloss"])
+    else:
+        name = name or next(iter(metric))
+        if name not in metric:
+            return None
+        key = (metric[name],)
     return key if all(math.isfinite(v) for v in key) else None
 
 
-def primary_metric(task: str) -> str:
-    """Name of the metric a model is judged by."""
-    return "accuracy" if task == CLASSIFICATION else "mape"
-
-
-def forecast_accuracy(task: str, metric: dict[str, float]) -> float:
+def forecast_accuracy(task: str, metric: dict[str, float]) -> float | None:
     """The seed's ``Forecastaccuracy``: accuracy, or ``max(0, 1 - MAPE)`` for regression.
+
+    None for a regression score without a MAPE (every target was zero).
 
     Examples
     --------
     >>> forecast_accuracy("regression", {"mape": 0.25})
     0.75
+    >>> forecast_accuracy("regression", {"mae": 3.0}) is None
+    True
     """
     if task == CLASSIFICATION:
         return metric["accuracy"]
+    if "mape" not in metric:
+        return None
     return max(0.0, 1.0 - metric["mape"])

@@ -1,19 +1,31 @@
-"""Champion/challenger training, one entity window at a time.
+"""Champion/challenger training, one entity window at a time: judge, then refit.
 
 For each window the trainer fits a *challenger* on the first
 ``1 - holdout_fraction`` of the rows in time order and scores it on the rest
 (the hold-out). The entity's current *champion* is scored on the same
 hold-out rows; the challenger replaces it only if it scores strictly better
-(``metrics.score_key``). Both scores are returned, and the deployed document
-keeps the score of the model it replaced.
+(``metrics.score_key``, with the ``metric`` option). The hold-out only
+judges: a challenger that wins is fitted again, the same candidate on every
+row of the window, before it is deployed, so the deployed model has seen the
+newest rows too. Its document keeps the judged score.
 
 Why a time-ordered split and not a random one: rows in a window are
 autocorrelated, so a random split leaks the near future into training and
 flatters every model. Taking the newest rows as hold-out asks the question
-that matters (how well does the model predict what comes next), needs no
-seed, and, because a champion was trained on the *start* of an earlier
-window, it has never seen the current hold-out either, so the comparison is
-fair when windows slide forward.
+that matters (how well does the model predict what comes next) and needs no
+seed.
+
+Why the champion is judged only on hold-out rows newer than its own: since
+deployed models are fitted on their whole window, a champion from an
+overlapping earlier window may have seen some of this hold-out. With times,
+each document records its newest row (``until``), and the comparison uses the
+hold-out rows after it; a champion that saw every one cannot be judged and
+the challenger, fitted on newer data, is deployed.
+
+What is fitted: the configured algorithm, or for ``auto`` the candidate
+``selection`` chooses on the training part; for regression with shrinkage,
+least squares pulled towards the fleet's slopes (``shrinkage``), with the
+strength the fleet's evidence chose.
 
 A window that cannot judge a challenger (see ``reasons``) leaves the champion
 in place; the outcome carries the reason and the trainer counts it.
@@ -21,23 +33,23 @@ in place; the outcome carries the reason and the trainer counts it.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION, algorithms_for, search
-from .compiled import CompiledModel
+from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION
+from .candidate import Candidate, Fitted, Prior
 from .config import TrainConfig
 from .document import SCHEMA_VERSION
 from .fleet import FLEET_KEY, FleetRows
 from .metrics import score_key, scores
 from .reasons import BadWindow
-from .scaling import apply_minmax, fit_minmax
+from .selection import base_candidate, candidates, origins, search
+from .shrinkage import FleetPrior, ShrinkageBoard, grid_losses
 from .store import ModelStore
 
 DEPLOYED = "deployed"
@@ -51,9 +63,11 @@ class TrainOutcome:
 
     ``status`` is ``deployed`` (challenger became champion), ``kept`` (the
     champion scored better or equal) or ``bad`` (no challenger; see ``reason``).
-    ``challenger`` is the challenger's document (None for a bad window);
-    ``champion_score`` is the previous champion's score on the same hold-out
-    (None when there was no comparable champion).
+    ``challenger`` is the challenger's document: the deployed one (fitted on
+    the whole window) when deployed, the judged one (fitted on the training
+    part) when kept, None for a bad window. ``champion_score`` is the
+    previous champion's score on the hold-out rows it had not seen (None when
+    there was no comparable champion).
     """
 
     key: str
@@ -78,6 +92,7 @@ class _Window:
     n_train: int
     window_rows: int
     dropped_rows: int = 0
+    times: np.ndarray | None = None
 
 
 class Trainer:
@@ -91,7 +106,9 @@ class Trainer:
         Where champions live; shared with the predict process.
     fleet_max_rows, fleet_rows_per_window, fleet_retrain_every
         The fleet-wide model: rows kept, rows sampled per good window, and how
-        many good windows between fleet retrains (0 turns the fleet model off).
+        often it is retrained: after the 1st, 2nd, 4th, 8th ... good window
+        (so a small fleet has one early), then every ``fleet_retrain_every``
+        good windows (0 turns the fleet model off).
     wall_clock
         Seconds since the epoch, for ``created`` (replaceable in tests).
 
@@ -120,7 +137,9 @@ class Trainer:
         self.reasons_: Counter[str] = Counter()
         self.fleet_rows_ = FleetRows(len(config.features), fleet_max_rows, fleet_rows_per_window,
                                      config.seed) if fleet_retrain_every else None
-        self._windows_since_fleet = 0
+        self.fleet_prior_ = FleetPrior(len(config.features), config.transform) if config.prior_rows else None
+        self.board_ = ShrinkageBoard() if config.prior_rows == "auto" else None
+        self._good_windows = 0
 
     # -- public ----------------------------------------------------------------
 
@@ -135,28 +154,38 @@ class Trainer:
             window = self._prepare(columns, times, n)
         except BadWindow as bad:
             return self._bad(key, n, bad)
-        outcome = self._judge(key, window)
-        if outcome.status != BAD and self.fleet_rows_ is not None:
-            self.fleet_rows_.add(window.X, window.y)
-            self._windows_since_fleet += 1
-            if self._windows_since_fleet >= self.fleet_retrain_every:
-                self.train_fleet()
+        prior = self._prior()
+        outcome = self._judge(key, window, prior)
+        if outcome.status != BAD:
+            if self.board_ is not None and prior is not None:
+                self._score_shrinkage(window, prior)
+            if self.fleet_prior_ is not None:
+                self.fleet_prior_.add(window.X, window.y)
+            if self.fleet_rows_ is not None:
+                self.fleet_rows_.add(window.X, window.y)
+                self._good_windows += 1
+                if self._fleet_due(self._good_windows):
+                    self.train_fleet()
         return outcome
 
     def train_fleet(self) -> TrainOutcome:
         """Train the fleet-wide model (key ``FLEET_KEY``) on the kept rows of all entities."""
-        self._windows_since_fleet = 0
         X, y = self.fleet_rows_.rows() if self.fleet_rows_ is not None else (np.empty((0, 0)), np.empty(0))
         try:
             window = self._checked(X, y, window_rows=len(y), dropped=0)
         except BadWindow as bad:
             return self._bad(FLEET_KEY, len(y), bad)
-        return self._judge(FLEET_KEY, window)
+        return self._judge(FLEET_KEY, window, None)
 
     def export_state(self) -> dict:
-        """Counters and every model, JSON-able (for Kapacitor snapshots)."""
-        return {"schema": SCHEMA_VERSION, "counts": dict(self.counts_), "reasons": dict(self.reasons_),
-                "store": self.store.export_state()}
+        """Counters, the fleet's prior and shrinkage evidence, and every model, JSON-able (for Kapacitor snapshots)."""
+        state = {"schema": SCHEMA_VERSION, "counts": dict(self.counts_), "reasons": dict(self.reasons_),
+                 "store": self.store.export_state()}
+        if self.fleet_prior_ is not None:
+            state["fleet_prior"] = self.fleet_prior_.export_state()
+        if self.board_ is not None:
+            state["shrinkage_board"] = self.board_.export_state()
+        return state
 
     def import_state(self, state: dict) -> None:
         """Restore :meth:`export_state`'s output; a bad state raises ValueError and changes nothing."""
@@ -165,9 +194,20 @@ class Trainer:
         counts, reasons = state.get("counts", {}), state.get("reasons", {})
         if not all(isinstance(v, int) for v in [*counts.values(), *reasons.values()]):
             raise ValueError("trainer state: counts and reasons must be integers")
+        prior, board = self.fleet_prior_, self.board_
+        try:
+            if prior is not None and "fleet_prior" in state:
+                prior = FleetPrior(len(self.config.features), self.config.transform)
+                prior.import_state(state["fleet_prior"])
+            if board is not None and "shrinkage_board" in state:
+                board = ShrinkageBoard()
+                board.import_state(state["shrinkage_board"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"trainer state: bad fleet prior or shrinkage board: {exc}") from None
         self.store.import_state(state.get("store"))
         self.counts_ = Counter(counts)
         self.reasons_ = Counter(reasons)
+        self.fleet_prior_, self.board_ = prior, board
 
     # -- steps -----------------------------------------------------------------
 
@@ -188,9 +228,12 @@ class Trainer:
             if not np.isfinite(arrays[name]).all():
                 bad = arrays[name][~np.isfinite(arrays[name])][0]
                 raise BadWindow("non_finite", f"field {name!r} holds {bad!r}")
+        order_times = None
         if times is not None:
-            order = np.argsort(np.asarray(times), kind="stable")
+            order_times = np.asarray(times)
+            order = np.argsort(order_times, kind="stable")
             arrays = {k: v[order] for k, v in arrays.items()}
+            order_times = order_times[order]
         X = np.column_stack([arrays[f] for f in config.features]) if n else np.empty((0, len(config.features)))
         if config.rule is not None:
             y = config.rule.apply(arrays)
@@ -200,7 +243,10 @@ class Trainer:
                 raise BadWindow("target_not_binary", f"{config.target!r} holds {y[~np.isin(y, (0.0, 1.0))][0]!r}")
         keep = config.transform.positive_rows(X, y)
         dropped = int(n - keep.sum())
-        return self._checked(X[keep], y[keep], window_rows=n, dropped=dropped)
+        window = self._checked(X[keep], y[keep], window_rows=n, dropped=dropped)
+        if order_times is not None and np.issubdtype(order_times.dtype, np.number):
+            window.times = order_times[keep]
+        return window
 
     def _checked(self, X, y, *, window_rows, dropped) -> _Window:
         config = self.config
@@ -218,31 +264,45 @@ class Trainer:
             raise BadWindow("constant_target", f"{config.target!r} is always {y[0]!r} in the training part")
         return _Window(X, y, n_train, window_rows, dropped)
 
-    def _judge(self, key: str, w: _Window) -> TrainOutcome:
+    def _judge(self, key: str, w: _Window, prior: Prior | None) -> TrainOutcome:
         config = self.config
-        X_fit, X_test, y_test = w.X[: w.n_train], w.X[w.n_train:], w.y[w.n_train:]
+        X_fit, y_fit = w.X[: w.n_train], w.y[: w.n_train]
+        X_test, y_test = w.X[w.n_train:], w.y[w.n_train:]
         try:
-            doc, challenger = self._fit(key, X_fit, w.y[: w.n_train], w)
-            challenger_score = scores(config.task, y_test, challenger.predict_rows(X_test))
+            candidate = self._choose(X_fit, y_fit, prior)
+            judged = self._fit(candidate, X_fit, y_fit, prior)
         except BadWindow as bad:
             return self._bad(key, w.window_rows, bad)
-        challenger_key = score_key(config.task, challenger_score)
+        predicted = judged.predict(X_test)
+        challenger_score = scores(config.task, y_test, predicted, config.metric)
+        challenger_key = score_key(config.task, challenger_score, config.metric)
         if challenger_key is None:
             reason = "zero_target_holdout" if config.task != CLASSIFICATION else "fit_failed"
             return self._bad(key, w.window_rows, BadWindow(reason, f"hold-out score {challenger_score}"))
         champion = self.store.model(key)
-        champion_score = None
+        champion_score = champion_key = None
         if champion is not None and champion.features == tuple(config.features) \
                 and champion.classify == (config.task == CLASSIFICATION):
-            with np.errstate(all="ignore"):
-                champion_score = scores(config.task, y_test, champion.predict_rows(X_test))
-            champion_key = score_key(config.task, champion_score)
-        else:
-            champion_key = None  # no champion, or one for other inputs: nothing to defend
-        doc["version"] = (champion.version if champion is not None else 0) + 1
+            unseen = self._unseen(key, w)
+            if unseen.any():
+                with np.errstate(all="ignore"):
+                    champion_score = scores(config.task, y_test[unseen], champion.predict_rows(X_test[unseen]),
+                                            config.metric)
+                champion_key = score_key(config.task, champion_score, config.metric)
+                if champion_key is not None and not unseen.all():
+                    # Judge both on the same rows.
+                    challenger_key = score_key(config.task, scores(config.task, y_test[unseen], predicted[unseen],
+                                                                   config.metric), config.metric)
+        deploy = champion_key is None or (challenger_key is not None and challenger_key < champion_key)
+        fitted, rows = judged, w.n_train
+        if deploy:
+            try:
+                fitted, rows = self._fit(candidate, w.X, w.y, prior), len(w.y)
+            except BadWindow as bad:
+                return self._bad(key, w.window_rows, bad)
+        doc = self._document(key, fitted, champion, rows, w)
         doc["metric"] = challenger_score
         doc["replaced"] = champion_score if champion_key is not None else None
-        deploy = champion_key is None or challenger_key < champion_key
         if deploy:
             self.store.put(doc)
         status = DEPLOYED if deploy else KEPT
@@ -251,31 +311,70 @@ class Trainer:
                             challenger_score=challenger_score, champion_score=champion_score,
                             dropped_rows=w.dropped_rows)
 
-    def _fit(self, key, X, y, w: _Window) -> tuple[dict, CompiledModel]:
+    def _unseen(self, key: str, w: _Window) -> np.ndarray:
+        """Hold-out rows newer than the champion's newest training row (all rows when times are unknown)."""
+        holdout = len(w.y) - w.n_train
+        if w.times is None:
+            return np.ones(holdout, dtype=bool)
+        until = (self.store.document(key) or {}).get("until")
+        if until is None:
+            return np.ones(holdout, dtype=bool)
+        return w.times[w.n_train:] > until
+
+    def _prior(self) -> Prior | None:
+        return self.fleet_prior_.prior() if self.fleet_prior_ is not None else None
+
+    def _choose(self, X: np.ndarray, y: np.ndarray, prior: Prior | None) -> Candidate:
+        """The candidate to fit on this window's training part."""
         config = self.config
-        Z = config.transform.features(X)
-        lo, hi = fit_minmax(Z)
-        Zs = apply_minmax(Z, lo, hi)
-        yt = config.transform.target(y)
-        try:
-            if config.algorithm == AUTO:
-                model = search(algorithms_for(config.task), Zs, yt, task=config.task,
-                               modelruns=config.modelruns, seed=config.seed)
-            else:
-                model = ALGORITHMS[config.algorithm].create(config.task, config.seed).fit(Zs, yt)
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
-            raise BadWindow("fit_failed", f"{config.algorithm}: {exc}") from None
-        if not _all_finite(model.params_):
-            raise BadWindow("fit_failed", f"{model.key} produced non-finite parameters")
-        hyper = {k: v for k, v in model.hyperparameters().items() if k != "task"}
+        prior_rows = None
+        if prior is not None:
+            prior_rows = self.board_.choice() if config.prior_rows == "auto" else float(config.prior_rows)
+        if config.algorithm != AUTO:
+            cls = ALGORITHMS[config.algorithm]
+            return base_candidate(config.task, config.transform, prior_rows) if cls is ALGORITHMS["linear"] \
+                else Candidate(cls, (), config.transform)
+        base = base_candidate(config.task, config.transform, prior_rows)
+        found = candidates(config.task, base, len(y), modelruns=config.modelruns, seed=config.seed,
+                           search_transforms=not config.transformtype.strip())
+        chosen, _ = search(found, X, y, task=config.task, metric=config.metric, features=config.features,
+                           seed=config.seed, prior=prior)
+        return chosen
+
+    def _score_shrinkage(self, w: _Window, prior: Prior) -> None:
+        """Add this window's evidence to the fleet's board: every strength's rolling-origin error on the whole window.
+
+        It runs after the window was judged, so a window's own rows never
+        chose the strength its challenger was judged with.
+        """
+        config = self.config
+        at = origins(len(w.y), first=len(config.features) + 2)
+        if len(at):
+            losses = grid_losses(w.X, w.y, at, prior, config.transform, task=config.task, metric=config.metric)
+            if losses is not None:
+                self.board_.add(losses)
+
+    def _fit(self, candidate: Candidate, X, y, prior: Prior | None) -> Fitted:
+        return candidate.fit(X, y, task=self.config.task, features=self.config.features, seed=self.config.seed,
+                             prior=prior if candidate.shrunk else None)
+
+    def _document(self, key: str, fitted: Fitted, champion, rows: int, w: _Window) -> dict:
+        config = self.config
         doc = {
-            "schema": SCHEMA_VERSION, "key": key, "version": 0, "algorithm": model.key,
-            "task": config.task, "target": config.target, "features": list(config.features),
-            "transform": config.transform.name, "min": lo.tolist(), "max": hi.tolist(),
-            "params": model.params_, "hyper": hyper, "metric": {}, "rows": len(y),
-            "window_rows": w.window_rows, "created": _iso(self.wall_clock()),
+            "schema": SCHEMA_VERSION, "key": key, "version": (champion.version if champion is not None else 0) + 1,
+            **fitted.parts, "task": config.task, "target": config.target, "features": list(config.features),
+            "metric": {}, "rows": rows, "window_rows": w.window_rows, "holdout_rows": len(w.y) - w.n_train,
+            "created": _iso(self.wall_clock()),
         }
-        return doc, CompiledModel(doc)
+        if config.task != CLASSIFICATION:
+            doc["primary_metric"] = config.metric
+        if w.times is not None and rows == len(w.y):
+            doc["until"] = w.times[-1].item()
+        return doc
+
+    def _fleet_due(self, good: int) -> bool:
+        every = self.fleet_retrain_every
+        return good % every == 0 or (good < every and good & (good - 1) == 0)
 
     def _bad(self, key: str, n: int, bad: BadWindow) -> TrainOutcome:
         self.counts_[BAD] += 1
@@ -295,16 +394,6 @@ def _is_number(v) -> bool:
         float(v)
     except (TypeError, ValueError):
         return False
-    return True
-
-
-def _all_finite(value) -> bool:
-    if isinstance(value, dict):
-        return all(_all_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_all_finite(v) for v in value)
-    if isinstance(value, float):
-        return math.isfinite(value)
     return True
 
 

@@ -13,7 +13,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from udfs.learn.algorithms import (
     ALGORITHMS, CLASSIFICATION, REGRESSION, GradientBoosting, LinearRegression,
-    LogisticRegression, NeuralNetwork, RidgeRegression, algorithms_for, search,
+    LogisticRegression, NeuralNetwork, RidgeRegression,
 )
 
 # Few iterations keep the tests fast; equality with scikit-learn holds either way.
@@ -113,7 +113,7 @@ def test_params_are_plain_json(data, key):
     np.testing.assert_array_equal(cls.evaluate(roundtrip(model.params_), X), model.predict(X))
 
 
-@pytest.mark.parametrize("key", ["linear", "ridge", "gradient_boosting", "neural_network"])
+@pytest.mark.parametrize("key", ["linear", "ridge", "quadratic", "gradient_boosting", "neural_network"])
 def test_regressors_recover_known_relation(rng, key):
     X = rng.random((400, 2))
     y = 5.0 + 3.0 * X[:, 0] - 2.0 * X[:, 1]
@@ -143,14 +143,48 @@ def test_task_mismatch_is_a_clear_error(data):
         LinearRegression(task=CLASSIFICATION).fit(X, y)
 
 
-def test_auto_is_seeded_and_picks_nonlinear_when_needed(rng):
-    X = rng.random((120, 2))
-    y = np.where(X[:, 0] > 0.5, 4.0, 1.0) + 0.01 * rng.normal(size=120)
-    first = search(algorithms_for(REGRESSION), X, y, task=REGRESSION, modelruns=6, seed=4)
-    second = search(algorithms_for(REGRESSION), X, y, task=REGRESSION, modelruns=6, seed=4)
-    assert first.key in ("gradient_boosting", "neural_network")
-    assert first.key == second.key and first.hyperparameters() == second.hyperparameters()
-    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+PRIOR = dict(prior_coef=[1.0], prior_spread=[1.0 / 12], prior_centre=[0.5], prior_level=0.0)  # x uniform on [0, 1]
+
+
+def test_shrinkage_moves_from_the_prior_to_own_slopes_as_rows_accumulate(rng):
+    own_slope = 3.0
+    slopes = []
+    for n in (3, 30, 3000):
+        X = rng.random((n, 1))
+        y = 5.0 + own_slope * X[:, 0] + rng.normal(0, 0.01, n)
+        slopes.append(LinearRegression(prior_rows=8.0, **PRIOR).fit(X, y).params_["coef"][0])
+    assert 1.0 < slopes[0] < slopes[1] < slopes[2] < own_slope
+    assert slopes[2] == pytest.approx(own_slope, rel=0.01)
+
+
+def test_slope_shrinkage_keeps_own_level(rng):
+    X = rng.random((5, 1))
+    y = 100.0 + 1.0 * X[:, 0]
+    model = LinearRegression(prior_rows=1e9, **PRIOR).fit(X, y)
+    np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
+
+
+def test_level_shrinkage_takes_the_fleet_level_at_the_window_s_own_features(rng):
+    X = 3.0 + rng.random((4, 1))  # far from the fleet's centre (0.5)
+    y = 100.0 + 1.0 * X[:, 0]
+    model = LinearRegression(prior_rows=1e9, level_rows=1e9, **PRIOR).fit(X, y)
+    # The fleet's line (level 0 at x = 0.5, slope 1), not the window's own level.
+    np.testing.assert_allclose(model.predict(X), X[:, 0] - 0.5, atol=1e-5)
+    assert model.hyperparameters() == {"task": REGRESSION, "prior_rows": 1e9, "level_rows": 1e9}
+
+
+def test_shrunk_solutions_equal_one_fit_per_strength(rng):
+    from udfs.learn.algorithms.linear import shrunk_solutions
+    X = rng.random((9, 2))
+    y = 1.0 + X @ np.array([2.0, -1.0]) + rng.normal(0, 0.3, 9)
+    prior = dict(prior_coef=[1.0, 0.0], prior_spread=[0.1, 0.2], prior_centre=[0.4, 0.6], prior_level=2.0)
+    grid = np.array([0.0, 1.0, 5.0, 50.0])
+    coef, intercept = shrunk_solutions(X, y, grid, 3.0, *(np.asarray(prior[k], dtype=float) for k in
+                                                       ("prior_coef", "prior_spread", "prior_centre")), 2.0)
+    for g, rows in enumerate(grid):
+        one = LinearRegression(prior_rows=rows, level_rows=3.0, **prior).fit(X, y).params_
+        np.testing.assert_allclose(coef[g], one["coef"], rtol=1e-12)
+        assert intercept[g] == pytest.approx(one["intercept"], rel=1e-12)
 
 
 @pytest.mark.parametrize("key", list(ALGORITHMS))

@@ -69,7 +69,9 @@ def test_better_challenger_replaces_and_keeps_both_scores(rng):
     assert doc["version"] == 2 and doc["replaced"] == outcome.champion_score
     fields = model_fields(doc, deployed=True)
     assert fields["Championaccuracy"] < fields["Forecastaccuracy"] and fields["Deployed"] == 1
-    assert fields["Modelversion"] == 2 and fields["Numberofmessages"] == 200 and fields["Trainingrows"] == 150
+    # Judged on the newest 50 rows, then refitted on all 200 before deployment.
+    assert fields["Modelversion"] == 2 and fields["Numberofmessages"] == 200 and fields["Trainingrows"] == 200
+    assert fields["Holdoutrows"] == 50
 
 
 def test_times_put_rows_in_order(rng):
@@ -203,6 +205,18 @@ def test_fleet_model_answers_unknown_entities(rng):
     assert answered == "fleet" and values.shape == (2,)
 
 
+def test_fleet_model_exists_from_the_first_window_and_retrains_early_then_every_n(rng):
+    store = ModelStore()
+    t = Trainer(TrainConfig(FEATURES, "y"), store, fleet_retrain_every=100)
+    versions = []
+    for key, w in fleet_of(rng, n_entities=11):
+        t.train_window(key, w)
+        versions.append(store.document(FLEET_KEY)["version"] if FLEET_KEY in store else 0)
+    # Retrained after good windows 1, 2, 4 and 8 (a fleet of 11 has one from the start).
+    assert versions == [1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4]
+    assert [n for n in range(1, 1001) if t._fleet_due(n)] == [1, 2, 4, 8, 16, 32, 64, *range(100, 1001, 100)]
+
+
 def test_trainer_state_round_trip(rng, tmp_path):
     t = trainer()
     t.train_window("d1", window(rng))
@@ -230,10 +244,50 @@ def test_other_algorithms_through_the_trainer(rng, algorithm):
 def test_equal_score_does_not_replace(rng):
     t = trainer()
     w = window(rng)
-    t.train_window("d1", w)
-    outcome = t.train_window("d1", w)  # identical challenger, identical score
+    t.train_window("d1", w)  # the champion: fitted on all 200 rows
+    more = window(rng, n=66)
+    # 266 rows: the challenger is fitted on the first 200, the champion's own
+    # rows, so both predict the hold-out identically.
+    outcome = t.train_window("d1", {k: np.concatenate([w[k], more[k]]) for k in w})
     assert outcome.status == "kept" and outcome.challenger_score == outcome.champion_score
     assert t.store.model("d1").version == 1
+
+
+def test_deployed_model_is_fitted_on_the_whole_window(rng):
+    t = trainer()
+    w = window(rng, noise=0.5)
+    outcome = t.train_window("d1", w)
+    X = np.column_stack([w[f] for f in FEATURES])
+    A = np.column_stack([np.ones(len(X)), X])
+    beta, *_ = np.linalg.lstsq(A, w["y"], rcond=None)
+    probe = rng.uniform(0, 10, size=(20, 3))
+    np.testing.assert_allclose(t.store.model("d1").predict_rows(probe), beta[0] + probe @ beta[1:], rtol=1e-9)
+    # The score it carries is the judged one: a fit on the first 150 rows, on the last 50.
+    A_fit = A[:150]
+    judged, *_ = np.linalg.lstsq(A_fit, w["y"][:150], rcond=None)
+    holdout = w["y"][150:]
+    expected = np.mean(np.abs(holdout - A[150:] @ judged) / np.abs(holdout))
+    assert outcome.challenger_score["mape"] == pytest.approx(expected, rel=1e-9)
+    assert outcome.challenger["rows"] == 200 and outcome.challenger["holdout_rows"] == 50
+
+
+def test_champion_is_judged_only_on_rows_it_has_not_seen(rng):
+    t = trainer()
+    w = window(rng)
+    times = np.arange(200) * 10
+    t.train_window("d1", w, times=times)
+    assert t.store.document("d1")["until"] == 1990
+    # The same window again: the champion saw every hold-out row, so it cannot be judged.
+    again = t.train_window("d1", w, times=times)
+    assert again.deployed and again.champion_score is None
+    # A window sliding by 20 rows: the champion is judged on the 20 rows after its own.
+    champion = t.store.model("d1")
+    w2 = window(rng)
+    slid = t.train_window("d1", {k: np.concatenate([w[k][20:], w2[k][:20]]) for k in w}, times=times + 200)
+    newest = w2["y"][:20]
+    X = np.column_stack([w2[f][:20] for f in FEATURES])
+    expected = np.mean(np.abs(newest - champion.predict_rows(X)) / np.abs(newest))
+    assert slid.champion_score["mape"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_single_row_checks_length_for_every_algorithm(rng):
@@ -241,3 +295,25 @@ def test_single_row_checks_length_for_every_algorithm(rng):
     t.train_window("d", window(rng))
     with pytest.raises(ValueError, match="expected 3 inputs"):
         t.store.model("d").predict_row([1.0, 2.0])
+
+
+@pytest.mark.parametrize("metric", ["mape", "smape", "mae", "rmse"])
+def test_metric_option_judges_and_is_reported(rng, metric):
+    t = trainer(metric=metric)
+    outcome = t.train_window("d1", window(rng, noise=0.5))
+    fields = model_fields(outcome.challenger, deployed=True)
+    assert fields["Metric"] == metric and fields["Metricvalue"] == outcome.challenger_score[metric]
+    assert 0.9 < fields["Forecastaccuracy"] <= 1.0  # always 1 - MAPE, as in the seed
+
+
+def test_mae_judges_a_target_that_crosses_zero(rng):
+    # A temperature around 0 degrees: MAPE is dominated by the rows nearest zero, MAE is not.
+    w = window(rng, coef=(1.0, -1.0, 0.0), intercept=0.0, noise=0.2)
+    t = trainer(metric="mae")
+    outcome = t.train_window("d1", w)
+    assert outcome.deployed and outcome.challenger_score["mae"] < 0.3
+    assert outcome.challenger_score["mape"] > outcome.challenger_score["mae"]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        TrainConfig(FEATURES, "y", metric="r2")
+    with pytest.raises(ValueError, match="is for regression"):
+        TrainConfig(FEATURES, "y", islogistic=1, metric="mae")

@@ -2,20 +2,21 @@
 
 Every class fits with scikit-learn or numpy and exports a JSON-able
 ``params_``; predictions come from those params alone (see ``base``).
-``auto`` is not a class: it is a search over the registry (see ``auto``).
+``auto`` is not a class: it is a search over candidates (``udfs.learn.selection``).
 """
 
-from .auto import search
 from .base import CLASSIFICATION, REGRESSION, TASKS, Algorithm, sigmoid
 from .gradient_boosting import GradientBoosting
 from .linear import LinearRegression
 from .logistic import LogisticRegression
 from .neural_network import NeuralNetwork
+from .quadratic import QuadraticRegression
 from .ridge import RidgeRegression
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.key: cls
-    for cls in (LogisticRegression, LinearRegression, GradientBoosting, RidgeRegression, NeuralNetwork)
+    for cls in (LogisticRegression, LinearRegression, GradientBoosting, RidgeRegression, NeuralNetwork,
+                QuadraticRegression)
 }
 AUTO = "auto"
 
@@ -33,6 +34,6 @@ def algorithms_for(task: str) -> list[type[Algorithm]]:
 
 __all__ = [
     "ALGORITHMS", "AUTO", "Algorithm", "CLASSIFICATION", "GradientBoosting", "LinearRegression",
-    "LogisticRegression", "NeuralNetwork", "REGRESSION", "RidgeRegression", "TASKS",
-    "algorithms_for", "search", "sigmoid",
+    "LogisticRegression", "NeuralNetwork", "QuadraticRegression", "REGRESSION", "RidgeRegression", "TASKS",
+    "algorithms_for", "sigmoid",
 ]

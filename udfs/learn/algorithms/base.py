@@ -48,6 +48,7 @@ class Algorithm:
     tasks: ClassVar[tuple[str, ...]]
     linear: ClassVar[bool] = False  # params are {"coef": [...], "intercept": x}
     seeded: ClassVar[bool] = False  # the constructor takes a ``seed``
+    flexible: ClassVar[bool] = False  # many parameters, costly fits: searched on long windows only
 
     task: str
 

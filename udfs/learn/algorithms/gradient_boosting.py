@@ -47,6 +47,7 @@ class GradientBoosting(Algorithm):
     code = "gbm"
     tasks = (REGRESSION, CLASSIFICATION)
     seeded = True
+    flexible = True
 
     def __init__(self, task: str = REGRESSION, n_estimators: int = 50, max_depth: int = 3,
                  learning_rate: float = 0.1, seed: int = 0):

@@ -42,6 +42,7 @@ class NeuralNetwork(Algorithm):
     code = "mlp"
     tasks = (REGRESSION, CLASSIFICATION)
     seeded = True
+    flexible = True
 
     def __init__(self, task: str = REGRESSION, hidden_layer_sizes: list[int] = (16,),
                  activation: str = "relu", alpha: float = 1e-4, solver: str = "lbfgs",

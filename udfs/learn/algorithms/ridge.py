@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import REGRESSION, Algorithm
-from .linear import prepare_linear, run_linear
+from .linear import penalised_least_squares, prepare_linear, run_linear
 
 
 class RidgeRegression(Algorithm):
@@ -31,13 +31,8 @@ class RidgeRegression(Algorithm):
 
     def fit(self, X, y):
         self._check_task()
-        # Centring removes the intercept from the penalised system.
-        x_mean = X.mean(axis=0)
-        y_mean = float(y.mean())
-        Xc = X - x_mean
-        gram = Xc.T @ Xc + self.alpha * np.eye(X.shape[1])
-        coef = np.linalg.solve(gram, Xc.T @ (y - y_mean))
-        self.params_ = {"coef": coef.tolist(), "intercept": y_mean - float(x_mean @ coef)}
+        coef, intercept = penalised_least_squares(X, y, np.full(X.shape[1], float(self.alpha)))
+        self.params_ = {"coef": coef.tolist(), "intercept": intercept}
         return self
 
     prepare = staticmethod(prepare_linear)

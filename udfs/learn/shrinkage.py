@@ -1,0 +1,237 @@
+"""Borrowing strength from the fleet: each entity's model pulled towards the fleet's.
+
+A device with a dozen rows estimates its slopes badly; one model for the
+whole fleet ignores how devices differ. In between, each entity fits its own
+level and slopes, penalised towards the fleet's (``LinearRegression`` with a
+prior): the fleet counts as extra rows of evidence, so a new entity starts
+close to the fleet and moves to its own estimates as its rows accumulate.
+
+- ``FleetPrior`` holds what the fleet knows, as a few decayed sums updated by
+  every good window (``memory`` windows of forgetting), so it exists from the
+  second window on and shrinkage helps an entity's first window:
+  - the fleet's slopes, estimated *within* entities (every window centred on
+    its own means, then pooled), so differences in level between devices do
+    not bend them;
+  - the fleet's level at its centre, and how many rows it counts as: by
+    empirical Bayes, ``level_rows = noise variance / between-entity variance
+    of levels`` (method of moments), so a fleet of alike devices pools its
+    levels and a fleet of different ones keeps each device's own.
+- ``ShrinkageBoard`` chooses the slopes' ``prior_rows`` from the data. Every
+  window scores each value of ``GRID`` by rolling-origin error inside the
+  window (``selection``), each relative to the window's mean over the grid
+  so devices of any scale weigh the same, and the board keeps the sums. The
+  choice is the smallest ``prior_rows`` within one standard error (paired
+  over windows) of the best: an entity keeps its own slopes unless the
+  fleet's evidence says shrinking predicts better, and no choice is made on
+  fewer than ``MIN_WINDOWS`` windows.
+
+Both are per task (one trainer) and carried in the trainer's snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .algorithms.linear import shrunk_solutions
+from .candidate import Prior
+from .metrics import loss
+from .scaling import fit_minmax, span
+from .transforms import Transform
+
+GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+MIN_WINDOWS = 10
+MAX_LEVEL_ROWS = 1e6
+
+
+class FleetPrior:
+    """The fleet's within-entity slopes and its level, in transformed units.
+
+    Examples
+    --------
+    >>> from udfs.learn.transforms import TRANSFORMS
+    >>> fleet = FleetPrior(1, TRANSFORMS[""])
+    >>> fleet.prior() is None
+    True
+    >>> x = np.arange(5.0)[:, None]
+    >>> fleet.add(x, 2.0 * x[:, 0] + 7.0)        # level 7
+    >>> fleet.add(x, 2.0 * x[:, 0] - 100.0)      # level -100, same slope
+    >>> prior = fleet.prior()
+    >>> prior.coef.round(6).tolist(), prior.spread.tolist(), prior.centre.tolist(), round(prior.level, 1)
+    ([2.0], [2.0], [2.0], -42.5)
+    """
+
+    def __init__(self, n_features: int, transform: Transform, memory: int = 1000):
+        self.n_features = n_features
+        self.transform = transform
+        self.decay = 1.0 - 1.0 / memory
+        k = n_features
+        self._gram = np.zeros((k, k))      # sum of within-window cross products of features
+        self._cross = np.zeros(k)          # ... of features and target
+        self._rows = 0.0                   # sum of rows
+        self._feature_sum = np.zeros(k)    # sum of rows * window mean of features
+        self._means = np.zeros(k + 1)      # sum of (window mean target, window mean features)
+        self._mean_products = np.zeros((k + 1, k + 1))
+        self._noise = np.zeros(2)          # sums of s^2 and s^2 / n over windows with a residual variance
+        self._noise_windows = 0.0
+        self._weight = 0.0                 # windows (decayed)
+        self.windows = 0
+
+    def add(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Add one good window (raw rows; they are transformed here)."""
+        keep = self.transform.positive_rows(X, y)
+        Z, t = self.transform.features(X[keep]), self.transform.target(y[keep])
+        n, k = len(t), self.n_features
+        if n < 2:
+            return
+        d = self.decay
+        z_mean, t_mean = Z.mean(axis=0), float(t.mean())
+        Zc, tc = Z - z_mean, t - t_mean
+        self._gram = d * self._gram + Zc.T @ Zc
+        self._cross = d * self._cross + Zc.T @ tc
+        self._rows = d * self._rows + n
+        self._feature_sum = d * self._feature_sum + n * z_mean
+        u = np.concatenate([[t_mean], z_mean])
+        self._means = d * self._means + u
+        self._mean_products = d * self._mean_products + np.outer(u, u)
+        self._weight = d * self._weight + 1.0
+        self._noise *= d
+        self._noise_windows *= d
+        if n > k + 1:
+            # The window's own residual variance: how well its level is known.
+            coef, *_ = np.linalg.lstsq(Zc, tc, rcond=None)
+            s2 = float(np.sum((tc - Zc @ coef) ** 2)) / (n - k - 1)
+            self._noise += (s2, s2 / n)
+            self._noise_windows += 1.0
+        self.windows += 1
+
+    def prior(self) -> Prior | None:
+        """What an entity borrows now, or None before any window."""
+        if not self.windows or not np.any(self._gram):
+            return None
+        coef, *_ = np.linalg.lstsq(self._gram, self._cross, rcond=None)
+        spread = np.diag(self._gram) / self._rows
+        centre = self._feature_sum / self._rows
+        # A window's level at the centre is a . u + centre . coef, u = (mean target, mean features).
+        a = np.concatenate([[1.0], -coef])
+        w = self._weight
+        mean_u = self._means / w
+        level = float(a @ mean_u + centre @ coef)
+        level_rows = 0.0
+        if self.windows >= MIN_WINDOWS and self._noise_windows >= 2:
+            between = float(a @ (self._mean_products / w - np.outer(mean_u, mean_u)) @ a) * w / (w - 1.0)
+            noise, noise_of_level = self._noise / self._noise_windows
+            spread_of_levels = between - noise_of_level
+            level_rows = MAX_LEVEL_ROWS if spread_of_levels <= 0 else min(noise / spread_of_levels, MAX_LEVEL_ROWS)
+        return Prior(coef, np.where(spread > 0, spread, 1.0), centre, level, level_rows)
+
+    _STATE = ("gram", "cross", "rows", "feature_sum", "means", "mean_products", "noise", "noise_windows", "weight")
+
+    def export_state(self) -> dict:
+        state = {name: np.asarray(getattr(self, "_" + name)).tolist() for name in self._STATE}
+        state["windows"] = self.windows
+        return state
+
+    def import_state(self, state: dict) -> None:
+        k = self.n_features
+        shapes = {"gram": (k, k), "cross": (k,), "rows": (), "feature_sum": (k,), "means": (k + 1,),
+                  "mean_products": (k + 1, k + 1), "noise": (2,), "noise_windows": (), "weight": ()}
+        values = {}
+        for name, shape in shapes.items():
+            value = np.asarray(state[name], dtype=float)
+            if value.shape != shape or not np.isfinite(value).all():
+                raise ValueError(f"fleet prior state: {name} must be finite with shape {shape} for {k} features")
+            values[name] = value if shape else float(value)
+        windows = int(state["windows"])
+        for name, value in values.items():
+            setattr(self, "_" + name, value)
+        self.windows = windows
+
+
+class ShrinkageBoard:
+    """Accumulated rolling-origin losses of every ``prior_rows`` in ``GRID``, across windows.
+
+    Examples
+    --------
+    >>> board = ShrinkageBoard()
+    >>> board.choice()
+    0.0
+    >>> for _ in range(12):
+    ...     board.add(np.array([4.0, 3.0, 2.0, 1.5, 1.2, 1.0, 1.0, 1.1]))
+    >>> board.choice()
+    16.0
+    """
+
+    def __init__(self, memory: int = 1000):
+        self.decay = 1.0 - 1.0 / memory
+        self._sum = np.zeros(len(GRID))
+        self._products = np.zeros((len(GRID), len(GRID)))
+        self._weight = 0.0
+
+    @property
+    def windows(self) -> float:
+        return self._weight
+
+    def add(self, losses: np.ndarray) -> None:
+        """One window's mean rolling-origin loss per ``GRID`` value (made relative here)."""
+        scale = float(np.mean(losses))
+        if not (math.isfinite(scale) and scale > 0):
+            return
+        r = np.asarray(losses, dtype=float) / scale
+        self._sum = self.decay * self._sum + r
+        self._products = self.decay * self._products + np.outer(r, r)
+        self._weight = self.decay * self._weight + 1.0
+
+    def means(self) -> np.ndarray:
+        return self._sum / self._weight if self._weight else np.zeros(len(GRID))
+
+    def choice(self) -> float:
+        """The smallest ``prior_rows`` within one standard error of the best (0 before MIN_WINDOWS)."""
+        w = self._weight
+        if w < MIN_WINDOWS:
+            return GRID[0]
+        mean = self.means()
+        best = int(np.argmin(mean))
+        for i in range(best + 1):
+            diff = mean[i] - mean[best]
+            second = (self._products[i, i] - 2 * self._products[i, best] + self._products[best, best]) / w
+            variance = max(second - diff * diff, 0.0) * w / (w - 1.0)
+            if diff <= math.sqrt(variance / w):
+                return GRID[i]
+        return GRID[best]
+
+    def export_state(self) -> dict:
+        return {"sum": self._sum.tolist(), "products": self._products.tolist(), "weight": self._weight}
+
+    def import_state(self, state: dict) -> None:
+        s = np.asarray(state["sum"], dtype=float)
+        p = np.asarray(state["products"], dtype=float)
+        if s.shape != (len(GRID),) or p.shape != (len(GRID), len(GRID)):
+            raise ValueError(f"shrinkage board state must have {len(GRID)} values")
+        self._sum, self._products, self._weight = s, p, float(state["weight"])
+
+
+def grid_losses(X: np.ndarray, y: np.ndarray, at: np.ndarray, prior: Prior, transform: Transform, *,
+                task: str, metric: str) -> np.ndarray | None:
+    """Mean rolling-origin loss of every ``GRID`` strength on one window (each origin predicts the rest).
+
+    The same fit as ``Candidate(LinearRegression, (("prior_rows", r),))`` for
+    every ``r`` of the grid, solved at once per origin (a test checks they agree).
+    None if a prediction is not finite.
+    """
+    Z, t = transform.features(X), transform.target(y)
+    lo, hi = fit_minmax(Z)
+    width = span(lo, hi)
+    Zs = (Z - lo) / width
+    coef, spread, centre = prior.coef * width, prior.spread / width**2, (prior.centre - lo) / width
+    grid = np.asarray(GRID)
+    total = np.zeros(len(grid))
+    for m in at:
+        slopes, intercepts = shrunk_solutions(Zs[:m], t[:m], grid, prior.level_rows, coef, spread, centre, prior.level)
+        with np.errstate(all="ignore"):
+            predicted = transform.untarget(intercepts[:, None] + slopes @ Zs[m:].T)
+        for g in range(len(grid)):
+            total[g] += loss(task, y[m:], predicted[g], metric)
+    total /= max(len(at), 1)
+    return total if np.isfinite(total).all() else None
