@@ -12,7 +12,7 @@
 # - Apache Kafka (broker and tools, KRaft mode): the jars of the version pinned
 #   in stack/kafka/pom.xml, from Maven Central with `mvn`, into
 #   .stack/kafka/libs; Java and Maven from Debian's packages if missing.
-# - This Python package with its test dependencies (pip, editable).
+# - This Python package with its test and benchmark dependencies (pip, editable).
 #
 # A second run checks version stamps and skips what is already there: seconds.
 set -euo pipefail
@@ -113,9 +113,9 @@ fi
 # --- Python -------------------------------------------------------------------
 py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
 if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
-   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest' 2>/dev/null; then
-  log "pip install -e .[test]"
-  python3 -m pip install -q -e "$ROOT[test]"
+   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels' 2>/dev/null; then
+  log "pip install -e .[test,bench]"
+  python3 -m pip install -q -e "$ROOT[test,bench]"
   printf '%s' "$py_stamp" > "$STATE/.python.stamp"
 fi
 # The simulator's Kafka client (devices/transports.py). It belongs in

@@ -17,8 +17,9 @@ model has to be better by more than its noise to be taken.
 What is searched (``candidates``), simplest first: the base model (least
 squares, shrunk towards the fleet when the fleet prior is on; logistic
 regression for classification); then, on windows of at least
-``FORM_MIN_ROWS`` rows, ridge, the log transforms (unless ``transformtype``
-fixes one) and a quadratic term (a stronger logistic penalty, and a weaker
+``FORM_MIN_ROWS`` rows, ridge, least squares weighted towards the newest rows
+(a device whose behaviour changed inside the window), the log transforms
+(unless ``transformtype`` fixes one) and a quadratic term (a stronger logistic penalty, and a weaker
 one, for classification); then, from ``FLEXIBLE_MIN_ROWS`` rows, gradient
 boosting and a neural network, and random hyperparameters of those, until
 ``modelruns`` candidates (with them, ``MAX_FLEXIBLE_ORIGINS`` origins bound
@@ -126,7 +127,7 @@ def candidates(task: str, base: Candidate, n_rows: int, *, modelruns: int, seed:
     ['linear']
     >>> [c.name for c in candidates("regression", Candidate(LinearRegression), 30, modelruns=10, seed=0,
     ...                             search_transforms=True)]
-    ['linear', 'ridge(alpha=1.0)', 'linear/log-lin', 'linear/lin-log', 'linear/log-log', 'quadratic']
+    ['linear', 'ridge(alpha=1.0)', 'linear(halflife=0.25)', 'linear/log-lin', 'linear/lin-log', 'linear/log-log', 'quadratic']
     """
     transform = base.transform
     if task == CLASSIFICATION:
@@ -134,7 +135,8 @@ def candidates(task: str, base: Candidate, n_rows: int, *, modelruns: int, seed:
                  Candidate(LogisticRegression, (("C", 10.0),), transform)]
         flexible = [GradientBoosting, NeuralNetwork]
     else:
-        forms = [Candidate(RidgeRegression, (("alpha", 1.0),), transform)]
+        forms = [Candidate(RidgeRegression, (("alpha", 1.0),), transform),
+                 Candidate(LinearRegression, (("halflife", 0.25),), transform)]
         if search_transforms:
             forms += [Candidate(LinearRegression, (), TRANSFORMS[name]) for name in ("log-lin", "lin-log", "log-log")]
         forms.append(Candidate(QuadraticRegression, (), transform))

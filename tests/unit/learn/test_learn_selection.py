@@ -57,15 +57,19 @@ def test_fixed_transformtype_is_not_searched():
     assert {c.transform.name for c in found} == {"log-log"}
 
 
-def test_search_takes_the_curve_when_the_data_bend_and_the_line_when_they_do_not(rng):
-    X = np.sort(rng.uniform(1, 3, 60))[:, None]
+def test_search_takes_the_curve_when_the_data_bend_and_mostly_the_line_when_they_do_not(rng):
     found = candidates("regression", Candidate(LinearRegression), 60, modelruns=10, seed=0, search_transforms=True)
-    curved, _ = search(found, X, 5 + 4 * X[:, 0] ** 2 + rng.normal(0, 0.05, 60), task="regression", metric="mae",
-                       features=("x",))
-    straight, means = search(found, X, 5 + 4 * X[:, 0] + rng.normal(0, 0.05, 60), task="regression", metric="mae",
-                             features=("x",))
-    assert curved.algorithm is QuadraticRegression
-    assert straight.name == "linear", means
+    curved = straight = 0
+    for _ in range(40):
+        X = np.sort(rng.uniform(1, 3, 60))[:, None]
+        chosen, _ = search(found, X, 5 + 4 * X[:, 0] ** 2 + rng.normal(0, 0.05, 60), task="regression",
+                           metric="mae", features=("x",))
+        curved += chosen.algorithm is QuadraticRegression
+        chosen, _ = search(found, X, 5 + 4 * X[:, 0] + rng.normal(0, 0.05, 60), task="regression", metric="mae",
+                           features=("x",))
+        straight += chosen.name == "linear"
+    # One standard error lets an alternative win by chance now and then, never by much.
+    assert curved == 40 and straight >= 30, (curved, straight)  # 91 to 95 % of 200 such windows here
 
 
 def test_auto_on_a_small_window_fleet_deploys_plain_least_squares(rng):

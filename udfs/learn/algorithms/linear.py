@@ -34,8 +34,9 @@ def run_linear(prepared: tuple[np.ndarray, float], X: np.ndarray) -> np.ndarray:
 
 
 def penalised_least_squares(X: np.ndarray, y: np.ndarray, penalty: np.ndarray | None = None,
-                            target: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """``(coef, intercept)`` minimising ``||y - b - X w||^2 + sum_j penalty_j (w_j - target_j)^2``.
+                            target: np.ndarray | None = None,
+                            weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """``(coef, intercept)`` minimising ``sum_i weights_i (y_i - b - X_i w)^2 + sum_j penalty_j (w_j - target_j)^2``.
 
     The intercept is never penalised: centring removes it from the system.
     Without a penalty this is least squares by SVD (``lstsq``), so collinear
@@ -49,10 +50,13 @@ def penalised_least_squares(X: np.ndarray, y: np.ndarray, penalty: np.ndarray | 
     >>> round(float(coef[0]), 6), round(b, 6)  # a huge penalty keeps the target slope
     (5.0, -2.0)
     """
-    x_mean = X.mean(axis=0)
-    y_mean = float(y.mean())
+    x_mean = np.average(X, axis=0, weights=weights)
+    y_mean = float(np.average(y, weights=weights))
     Xc = X - x_mean
     yc = y - y_mean
+    if weights is not None:
+        root = np.sqrt(weights)
+        Xc, yc = Xc * root[:, None], yc * root
     if penalty is None or not np.any(penalty):
         coef, *_ = np.linalg.lstsq(Xc, yc, rcond=None)
     else:
@@ -62,8 +66,24 @@ def penalised_least_squares(X: np.ndarray, y: np.ndarray, penalty: np.ndarray | 
     return coef, y_mean - float(x_mean @ coef)
 
 
+def recency_weights(n: int, halflife: float) -> np.ndarray | None:
+    """Weights that halve every ``halflife * n`` rows back from the newest (None for 0: all rows alike).
+
+    Examples
+    --------
+    >>> recency_weights(8, 0.25).round(3).tolist()
+    [0.088, 0.125, 0.177, 0.25, 0.354, 0.5, 0.707, 1.0]
+    """
+    if not halflife:
+        return None
+    return 0.5 ** ((n - 1 - np.arange(n)) / (halflife * n))
+
+
 class LinearRegression(Algorithm):
     """Least-squares fit of ``y = intercept + X @ coef``, optionally shrunk towards ``prior_coef``.
+
+    ``halflife`` > 0 weighs rows by recency (``recency_weights``): a device
+    whose behaviour changed inside the window is fitted mostly on its newer rows.
 
     Examples
     --------
@@ -86,10 +106,11 @@ class LinearRegression(Algorithm):
     tasks = (REGRESSION,)
     linear = True
 
-    def __init__(self, task: str = REGRESSION, prior_rows: float = 0.0, level_rows: float = 0.0,
+    def __init__(self, task: str = REGRESSION, halflife: float = 0.0, prior_rows: float = 0.0, level_rows: float = 0.0,
                  prior_coef: list[float] | None = None, prior_spread: list[float] | None = None,
                  prior_centre: list[float] | None = None, prior_level: float = 0.0):
         self.task = task
+        self.halflife = halflife
         self.prior_rows = prior_rows
         self.level_rows = level_rows
         self.prior_coef = prior_coef
@@ -100,14 +121,14 @@ class LinearRegression(Algorithm):
     def hyperparameters(self):
         # Only how strongly the fleet counted; its own numbers change with
         # every window and are not needed to predict.
-        if self.prior_coef is None:
-            return {"task": self.task}
-        return {"task": self.task, "prior_rows": self.prior_rows, "level_rows": self.level_rows}
+        if self.prior_coef is not None:
+            return {"task": self.task, "prior_rows": self.prior_rows, "level_rows": self.level_rows}
+        return {"task": self.task, "halflife": self.halflife} if self.halflife else {"task": self.task}
 
     def fit(self, X, y):
         self._check_task()
         if self.prior_coef is None:
-            coef, intercept = penalised_least_squares(X, y)
+            coef, intercept = penalised_least_squares(X, y, weights=recency_weights(len(y), self.halflife))
         else:
             coef, intercept = _shrunk(X, y, self)
         self.params_ = {"coef": coef.tolist(), "intercept": float(intercept)}

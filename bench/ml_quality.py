@@ -1,0 +1,337 @@
+"""How well per-entity models predict each device, against the textbook, through the real stack.
+
+For every data set of ``ml_datasets`` and every configuration of ``@train()``
+below, the set is replayed as a user would replay it: the training rows are
+written to Kapacitor (its ``/write`` endpoint, in time order, one second per
+row), a stream task groups them by entity into one window of exactly those
+rows and sends each to ``@train()``; once every window is trained, the later
+rows go through a second task's ``@predict()``, and the predictions are read
+back from InfluxDB. The mean absolute error over every predicted row is
+printed beside the simplest honest baselines, fitted on the same training
+rows with a line of numpy:
+
+- per-entity least squares (one ``lstsq`` per entity);
+- one pooled least-squares model for all entities;
+- least squares on each entity's first 75 % only (what the product deployed
+  before it refitted on the whole window);
+- the product's own fleet-wide model (the ``__fleet__`` document).
+
+Ratios are to per-entity least squares (lower is better), and to the better
+of per-entity and pooled.
+
+``--in-process`` runs the same replay without a stack: the same ``Trainer``
+and ``Predictor`` the UDFs use, windows in the same order, the same times.
+The two paths give the same numbers (``tests/integration/test_ml_quality.py``
+checks it on one set), so the in-process path is for fast iteration and the
+stack path is the evidence.
+
+Run: ``python bench/ml_quality.py`` (stack running: ``stack/tickstack.py
+start``), or ``python bench/ml_quality.py --in-process``; ``--sets`` and
+``--configs`` pick by name. The real panels need ``pip install -e .[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import ml_datasets  # noqa: E402
+from ml_datasets import DataSet  # noqa: E402
+from udfs.learn import FLEET_KEY, ModelStore, NoModel, Predictor, TrainConfig, Trainer, model_fields  # noqa: E402
+
+SECOND = 10**9
+# Options of @train(), as a TICKscript would set them.
+CONFIGS: dict[str, dict[str, str]] = {
+    "linear": {"algorithm": "linear"},
+    "linear+shrink": {"algorithm": "linear", "shrinkage": "auto"},
+    "auto": {"algorithm": "auto"},
+    "auto-noshrink": {"algorithm": "auto", "shrinkage": "off"},
+}
+# The train UDF's defaults for what the options above leave out.
+FLEET_RETRAIN_EVERY = 100
+FLEET_ROWS_PER_WINDOW = 20
+
+
+@dataclass
+class Result:
+    """Predictions of one configuration on one set: ``predicted[e]`` aligns with the entity's test rows (NaN = none)."""
+
+    predicted: list[np.ndarray]
+    fleet: np.ndarray | None  # the fleet model's predictions of every test row, entity after entity
+    trained: dict[str, dict]  # entity -> the trained-model point of its window (Status, MachineLearningAlgorithm ...)
+
+
+def base_time(dataset: DataSet) -> int:
+    """A start aligned to the window period, so one window holds exactly the training rows."""
+    period = dataset.train_rows * SECOND
+    return (time.time_ns() // period - 2) * period
+
+
+# -- baselines ----------------------------------------------------------------
+
+def _lstsq(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    A = np.column_stack([np.ones(len(X)), X])
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    return beta
+
+
+def per_entity_ls(dataset: DataSet) -> list[np.ndarray]:
+    out = []
+    for e in dataset.entities:
+        beta = _lstsq(e.X_train, e.y_train)
+        out.append(beta[0] + e.X_test @ beta[1:])
+    return out
+
+
+def first_part_ls(dataset: DataSet, fraction: float = 0.75) -> list[np.ndarray]:
+    out = []
+    for e in dataset.entities:
+        n = int(round(len(e.y_train) * fraction))
+        beta = _lstsq(e.X_train[:n], e.y_train[:n])
+        out.append(beta[0] + e.X_test @ beta[1:])
+    return out
+
+
+def pooled_ls(dataset: DataSet) -> list[np.ndarray]:
+    beta = _lstsq(np.vstack([e.X_train for e in dataset.entities]),
+                  np.concatenate([e.y_train for e in dataset.entities]))
+    return [beta[0] + e.X_test @ beta[1:] for e in dataset.entities]
+
+
+def mae(dataset: DataSet, predicted: list[np.ndarray]) -> tuple[float, int]:
+    """Mean absolute error over predicted rows, and how many rows had no prediction."""
+    errors = np.concatenate([np.abs(e.y_test - p) for e, p in zip(dataset.entities, predicted)])
+    missing = int(np.isnan(errors).sum())
+    return float(np.nanmean(errors)), missing
+
+
+# -- the product, in process --------------------------------------------------
+
+def train_config(dataset: DataSet, options: dict[str, str]) -> TrainConfig:
+    return TrainConfig(independentvariables=dataset.features, dependentvariable=dataset.target, **options)
+
+
+def in_process(dataset: DataSet, options: dict[str, str], t0: int | None = None) -> Result:
+    """The replay without a stack: windows in entity order, as the stack path writes their closing points."""
+    t0 = base_time(dataset) if t0 is None else t0
+    trainer = Trainer(train_config(dataset, options), ModelStore(), fleet_retrain_every=FLEET_RETRAIN_EVERY,
+                      fleet_rows_per_window=FLEET_ROWS_PER_WINDOW)
+    times = t0 + np.arange(dataset.train_rows) * SECOND
+    trained = {}
+    for e in dataset.entities:
+        columns = {f: e.X_train[:, j] for j, f in enumerate(dataset.features)} | {dataset.target: e.y_train}
+        outcome = trainer.train_window(e.key, columns, times=times)
+        trained[e.key] = {"Status": outcome.status} if outcome.challenger is None else \
+            {**model_fields(outcome.challenger, deployed=outcome.deployed), "Status": outcome.status}
+    predictor = Predictor(trainer.store)
+    predicted = []
+    for e in dataset.entities:
+        try:
+            predicted.append(predictor.predict_batch(e.key, e.X_test)[0])
+        except NoModel:
+            predicted.append(np.full(len(e.y_test), np.nan))
+    return Result(predicted, _fleet_predictions(trainer.store, dataset), trained)
+
+
+def _fleet_predictions(store: ModelStore, dataset: DataSet) -> np.ndarray | None:
+    model = store.model(FLEET_KEY)
+    if model is None:
+        return None
+    with np.errstate(all="ignore"):
+        return model.predict_rows(np.vstack([e.X_test for e in dataset.entities]))
+
+
+# -- the product, through the stack -------------------------------------------
+
+TRAIN_TASK = """
+dbrp "telemetry"."autogen"
+
+stream
+    |from()
+        .measurement('{measurement}_train')
+        .groupBy('entity')
+    |window()
+        .period({period}s)
+        .every({period}s)
+        .align()
+    @train()
+{options}
+    |influxDBOut()
+        .database('telemetry')
+        .retentionPolicy('autogen')
+        .measurement('{measurement}_models')
+        .flushInterval(1s)
+"""
+
+PREDICT_TASK = """
+dbrp "telemetry"."autogen"
+
+stream
+    |from()
+        .measurement('{measurement}_test')
+        .groupBy('entity')
+    @predict()
+        .model('{model}')
+    |influxDBOut()
+        .database('telemetry')
+        .retentionPolicy('autogen')
+        .measurement('{measurement}_predictions')
+        .flushInterval(1s)
+"""
+
+
+def _line(measurement: str, entity: str, names, values, t: int) -> str:
+    fields = ",".join(f"{n}={float(v)!r}" for n, v in zip(names, values))
+    return f"{measurement},entity={entity} {fields} {t}"
+
+
+def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int | None = None, *,
+                  timeout: float = 600.0) -> dict[str, Result]:
+    """The replay through the running stack's Kapacitor, UDFs and InfluxDB, every configuration at once.
+
+    Each configuration gets a train and a predict task of its own over
+    measurements of its own, so they run side by side without sharing state.
+    """
+    for folder in ("stack", "tests"):
+        if str(ROOT / folder) not in sys.path:
+            sys.path.insert(0, str(ROOT / folder))
+    import urllib.request
+
+    import tasks
+    import tickstack
+    from influx import Influx
+    from stackutil import wait_until
+
+    t0 = base_time(dataset) if t0 is None else t0
+    run_id = f"{time.time_ns() // 10**6 % 10**9}"
+    kapacitor, influx = tasks.Kapacitor(), Influx()
+    host, port = tickstack.kapacitor_address()
+    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
+    names = (*dataset.features, dataset.target)
+    closing = t0 + dataset.train_rows * SECOND
+    runs = {name: (f"mlq_{dataset.name}_{i}_{run_id}", f"mlq-{dataset.name}-{i}-{run_id}")
+            for i, name in enumerate(configs)}
+
+    def write(lines: list[str]) -> None:
+        for i in range(0, len(lines), 20_000):
+            body = "\n".join(lines[i:i + 20_000]).encode()
+            urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
+
+    def count(measurement: str) -> int:
+        rows = influx.query(f'SELECT count(*) FROM "{measurement}"')
+        return max((v for k, v in rows[0].items() if k.startswith("count_")), default=0) if rows else 0
+
+    defined = []
+    try:
+        for name, (measurement, model) in runs.items():
+            options = [f"        .model('{model}')", f"        .dependentvariable('{dataset.target}')",
+                       f"        .independentvariables('{','.join(dataset.features)}')"]
+            options += [f"        .{k}('{v}')" for k, v in configs[name].items()]
+            for suffix, script in (("train", TRAIN_TASK.format(measurement=measurement, period=dataset.train_rows,
+                                                                options="\n".join(options))),
+                                   ("predict", PREDICT_TASK.format(measurement=measurement, model=model))):
+                kapacitor._call("POST", "/tasks", {"id": f"{measurement}_{suffix}", "type": "stream",
+                                                   "status": "enabled", "script": script})
+                defined.append(f"{measurement}_{suffix}")
+        lines = []
+        for measurement, _ in runs.values():
+            lines += [_line(f"{measurement}_train", e.key, names, [*e.X_train[i], e.y_train[i]], t0 + i * SECOND)
+                      for i in range(dataset.train_rows) for e in dataset.entities]
+            # One point per entity past its window closes it; the windows close in entity order.
+            lines += [_line(f"{measurement}_train", e.key, names, [*e.X_test[0], e.y_test[0]], closing)
+                      for e in dataset.entities]
+        write(lines)
+        for measurement, _ in runs.values():
+            wait_until(lambda: count(f"{measurement}_models") >= len(dataset.entities), timeout=timeout,
+                       what=f"{len(dataset.entities)} trained windows of {dataset.name} ({measurement})")
+        time.sleep(1.5)  # past the predictor's 1 s refresh of what is on disk
+        write([_line(f"{measurement}_test", e.key, dataset.features, e.X_test[i], closing + i * SECOND)
+               for measurement, _ in runs.values() for i in range(dataset.test_rows) for e in dataset.entities])
+        expected = dataset.test_rows * len(dataset.entities)
+        results = {}
+        for name, (measurement, model) in runs.items():
+            wait_until(lambda: count(f"{measurement}_predictions") >= expected, timeout=timeout,
+                       what=f"{expected} predictions of {dataset.name} ({measurement})")
+            rows = influx.query(f'SELECT "Hyperprediction" FROM "{measurement}_predictions" GROUP BY "entity"')
+            by_point = {(r["entity"], r["time"]): r["Hyperprediction"] for r in rows}
+            predicted = [np.array([by_point.get((e.key, closing + i * SECOND), np.nan)
+                                   for i in range(dataset.test_rows)]) for e in dataset.entities]
+            store = ModelStore(ROOT / ".stack" / "data" / "models" / model)
+            trained = {r["entity"]: r for r in influx.query(f'SELECT * FROM "{measurement}_models" GROUP BY "entity"')}
+            results[name] = Result(predicted, _fleet_predictions(store, dataset), trained)
+        return results
+    finally:
+        for task in defined:
+            kapacitor.delete(task)
+
+
+# -- report -------------------------------------------------------------------
+
+def evaluate(dataset: DataSet, configs: dict[str, dict[str, str]], stack: bool) -> dict[str, tuple[float, int]]:
+    """MAE (and rows missing a prediction) of every configuration and baseline."""
+    out = {"per-entity LS": mae(dataset, per_entity_ls(dataset)), "pooled LS": mae(dataset, pooled_ls(dataset)),
+           "LS on first 75%": mae(dataset, first_part_ls(dataset))}
+    t0 = base_time(dataset)
+    results = through_stack(dataset, configs, t0) if stack else \
+        {name: in_process(dataset, options, t0) for name, options in configs.items()}
+    for name, result in results.items():
+        out[name] = mae(dataset, result.predicted)
+    # The fleet model of the first configuration (by default plain least squares over the fleet's rows).
+    fleet = next(iter(results.values())).fleet
+    if fleet is not None:
+        truth = np.concatenate([e.y_test for e in dataset.entities])
+        out["fleet model"] = (float(np.mean(np.abs(truth - fleet))), 0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--in-process", action="store_true", help="no stack: the library the UDFs use, in process")
+    parser.add_argument("--sets", nargs="*", help="data set names (default: all)")
+    parser.add_argument("--configs", nargs="*", choices=list(CONFIGS), help="configurations (default: all)")
+    args = parser.parse_args(argv)
+    configs = {k: CONFIGS[k] for k in (args.configs or CONFIGS)}
+    sets = [s for s in ml_datasets.all_sets() if not args.sets or s.name in args.sets]
+    path = "in process" if args.in_process else "through the running stack (Kapacitor /write, @train, @predict, InfluxDB)"
+    print(f"MAE of predictions on each entity's later rows, {path}; ratio = MAE / per-entity least squares\n")
+    columns = list(configs) + ["per-entity LS", "pooled LS", "LS on first 75%", "fleet model"]
+    print(f"{'data set':<18}" + "".join(f"{c:>16}" for c in columns) + f"{'best/min(LS,pool)':>19}")
+    ratios: dict[str, list[float]] = {c: [] for c in columns}
+    for dataset in sets:
+        started = time.perf_counter()
+        result = evaluate(dataset, configs, stack=not args.in_process)
+        reference = result["per-entity LS"][0]
+        better = min(reference, result["pooled LS"][0])
+        cells, ratio_cells = [], []
+        for c in columns:
+            if c not in result:
+                cells.append(f"{'-':>16}")
+                ratio_cells.append(f"{'-':>16}")
+                continue
+            value, missing = result[c]
+            ratios[c].append(value / reference)
+            cells.append(f"{value:>16.5g}")
+            ratio_cells.append(f"{value / reference:>15.3f}" + ("*" if missing else " "))
+        best_config = min(configs, key=lambda c: result[c][0])
+        print(f"{dataset.name:<18}" + "".join(cells))
+        print(f"{'  ratio':<18}" + "".join(ratio_cells)
+              + f"{result[best_config][0] / better:>19.3f}  ({best_config}, {time.perf_counter() - started:.0f} s)")
+    print(f"\n{'mean ratio':<18}" + "".join(f"{np.mean(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
+    print(f"{'worst ratio':<18}" + "".join(f"{np.max(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
+    print("\n* some rows had no prediction (no entity or fleet model); MAE over the rows that had one.")
+    for dataset in sets:
+        print(f"  {dataset.name}: {dataset.about}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
