@@ -135,14 +135,14 @@ def curved_growth(seed: int = 4) -> DataSet:
 
 
 def regime_change(seed: int = 5) -> DataSet:
-    """Half the devices change slope two thirds into their training rows."""
+    """Half the devices change slope by 1 at their 23rd of 30 training rows."""
     def make(rng, n):
         x = rng.uniform(0, 10, n)
         slope = np.full(n, rng.normal(2.0, 0.3))
         if rng.random() < 0.5:
             slope[int(n * 0.5):] += rng.choice([-1.0, 1.0])
         return x[:, None], 30 + slope * x + rng.normal(0, 1.0, n)
-    return _fleet("gen_regime", "80 devices, half change slope by 1 at 2/3 of training; 30 train, 15 predict",
+    return _fleet("gen_regime", "80 devices, half change slope by 1 at training row 23 of 30; 30 train, 15 predict",
                   np.random.default_rng(seed), 80, 30, 15, make)
 
 
