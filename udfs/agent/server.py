@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import socket
 import stat
 import sys
 import threading
+import time
 from typing import Sequence
 
 from .connection import Connection, PipeTransport, SocketTransport
@@ -30,18 +32,53 @@ __all__ = ["SocketServer", "main", "run_process", "serve_socket"]
 
 log = logging.getLogger(__name__)
 
-
-class _Stop(BaseException):
-    """Raised by the SIGTERM/SIGINT handler to unwind the main thread."""
+DRAIN_SECONDS = 10.0  # longest a stopping server waits for its handlers to finish what they hold
 
 
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+class _StopSignal:
+    """SIGTERM/SIGINT as a file descriptor that becomes readable, never as an exception.
+
+    An exception raised from a signal handler lands wherever the main thread
+    happens to be, inside a queue's lock or the logging module's, and can
+    leave the worker waiting for ever. Instead the handler only records the
+    signal, and ``signal.set_wakeup_fd`` makes the self-pipe readable; the
+    blocking waits of the main thread select on it and end cleanly.
+    """
+
+    def __init__(self):
+        self.name: str | None = None
+        self.read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._record)
+
+    def _record(self, signum: int, frame: object) -> None:
+        self.name = signal.Signals(signum).name
+
+    def wait(self, fd: int) -> bool:
+        """Block until ``fd`` is readable (True) or a stop signal came (False)."""
+        while self.name is None:
+            ready, _, _ = select.select([fd, self.read_fd], [], [])
+            if fd in ready and self.name is None:
+                return True
+        return False
 
 
-def _install_signal_handlers() -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _raise_stop)
+def _stop_signal() -> _StopSignal | None:
+    # Signals can only be handled on the main thread (tests run servers on others).
+    return _StopSignal() if threading.current_thread() is threading.main_thread() else None
+
+
+class _Interruptible(PipeTransport):
+    """A pipe transport whose read ends (as end of input) when a stop signal arrives."""
+
+    def __init__(self, read_fd: int, write_fd: int, stop: _StopSignal):
+        super().__init__(read_fd, write_fd)
+        self.stop = stop
+
+    def recv(self, n: int) -> bytes:
+        return os.read(self.read_fd, n) if self.stop.wait(self.read_fd) else b""
 
 
 def run_process(
@@ -55,20 +92,19 @@ def run_process(
     When ``write_fd`` is 1, the protocol moves to a duplicate of stdout and
     fd 1 (and ``sys.stdout``) are pointed at stderr, so a stray ``print``
     in handler or library code lands in Kapacitor's log instead of
-    corrupting the protocol stream.
+    corrupting the protocol stream. On SIGTERM/SIGINT the input is taken as
+    ended: the points already read are handled and answered, then it exits.
     """
     if write_fd == 1:
         write_fd = os.dup(1)
         sys.stdout.flush()
         os.dup2(2, 1)
         sys.stdout = sys.stderr
-    conn = Connection(handler_cls, PipeTransport(read_fd, write_fd), max_message_size)
-    if threading.current_thread() is threading.main_thread():
-        _install_signal_handlers()
-    try:
-        conn.serve()
-    except _Stop as stop:
-        log.info("%s stopping on %s", handler_cls.name, stop)
+    stop = _stop_signal()
+    transport = PipeTransport(read_fd, write_fd) if stop is None else _Interruptible(read_fd, write_fd, stop)
+    Connection(handler_cls, transport, max_message_size).serve()
+    if stop is not None and stop.name:
+        log.info("%s stopping on %s", handler_cls.name, stop.name)
 
 
 def _remove_stale_socket(path: str) -> None:
@@ -114,7 +150,7 @@ class SocketServer:
         self.handler_cls = handler_cls
         self.path = path
         self.max_message_size = max_message_size
-        self.connections: set[Connection] = set()
+        self.connections: dict[Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         self._closing = False
         _remove_stale_socket(path)
@@ -129,10 +165,14 @@ class SocketServer:
         self.sock.listen(128)
         log.info("%s listening on %s", handler_cls.name, path)
 
-    def serve_forever(self) -> None:
-        """Accept connections until :meth:`close` (or a signal) stops it."""
+    def serve_forever(self, stop: "_StopSignal | None" = None) -> None:
+        """Accept connections until :meth:`close`, or a stop signal (then drain and close)."""
         try:
             while not self._closing:
+                if stop is not None and not stop.wait(self.sock.fileno()):
+                    log.info("%s stopping on %s", self.handler_cls.name, stop.name)
+                    self.drain()
+                    break
                 try:
                     sock, _ = self.sock.accept()
                 except OSError:
@@ -140,10 +180,11 @@ class SocketServer:
                         break
                     raise
                 conn = Connection(self.handler_cls, SocketTransport(sock), self.max_message_size)
+                thread = threading.Thread(target=self._serve_one, args=(conn,), name=f"udf-conn-{conn.id}",
+                                          daemon=True)
                 with self._lock:
-                    self.connections.add(conn)
-                threading.Thread(target=self._serve_one, args=(conn,), name=f"udf-conn-{conn.id}",
-                                 daemon=True).start()
+                    self.connections[conn] = thread
+                thread.start()
         finally:
             self.close()
 
@@ -154,10 +195,25 @@ class SocketServer:
             log.exception("%s connection failed", conn.label)
         finally:
             with self._lock:
-                self.connections.discard(conn)
+                self.connections.pop(conn, None)
 
-    def close(self) -> None:
-        """Stop accepting, end open connections, remove the socket file."""
+    def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Stop reading every connection, let the handlers finish what they hold and answer it."""
+        self._stop_accepting()
+        with self._lock:
+            open_connections = dict(self.connections)
+        for conn in open_connections:
+            try:
+                conn.transport.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        for conn, thread in open_connections.items():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s still busy after %.0f s; closing it", conn.label, timeout)
+
+    def _stop_accepting(self) -> None:
         self._closing = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -170,25 +226,24 @@ class SocketServer:
                 os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+    def close(self) -> None:
+        """Stop accepting, end open connections, remove the socket file."""
+        self._stop_accepting()
         with self._lock:
             conns = list(self.connections)
         for conn in conns:
-            if isinstance(conn.transport, SocketTransport):
-                try:
-                    conn.transport.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            try:
+                conn.transport.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def serve_socket(handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
-    """Serve ``handler_cls`` on the unix socket ``path`` until SIGTERM/SIGINT."""
+    """Serve ``handler_cls`` on the unix socket ``path`` until SIGTERM/SIGINT, then drain."""
     server = SocketServer(handler_cls, path, max_message_size)
-    if threading.current_thread() is threading.main_thread():
-        _install_signal_handlers()
     try:
-        server.serve_forever()
-    except _Stop as stop:
-        log.info("%s stopping on %s", handler_cls.name, stop)
+        server.serve_forever(_stop_signal())
     finally:
         server.close()
 

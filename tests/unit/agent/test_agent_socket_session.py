@@ -230,3 +230,16 @@ def test_refuses_to_replace_a_regular_file(short_tmp):
     assert proc.returncode == 1
     assert "exists and is not a socket" in proc.stderr
     assert path.read_text() == "keep me"
+
+
+def test_sigterm_drains_the_points_a_connection_holds(socket_udf):
+    udf = socket_udf(handler="Sleepy")
+    c = udf.connect()
+    c.init_ok(opt("pause", ("dur", 200_000_000)))  # 0.2 s per point
+    c.send(*(point_req(time_ns=t) for t in range(5)))
+    time.sleep(0.1)                              # the first point is in the handler
+    udf.proc.send_signal(signal.SIGTERM)
+    answered = [r.point.time for r in c.recv_all(timeout=10) if r.WhichOneof("message") == "point"]
+    assert answered == [0, 1, 2, 3, 4]           # nothing read before the signal is lost
+    assert udf.proc.wait(10) == 0
+    assert "stopping on SIGTERM" in udf.stderr()
