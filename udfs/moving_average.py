@@ -10,7 +10,8 @@ Contract: wants stream, provides stream; options ``field`` (string), ``size``
 (int, 1 to 100000), ``as`` (string, default ``<field>_moving_average``),
 ``max_entities`` (int). Every input point comes out with the ``as`` field
 added, the average of the entity's last ``size`` values, including this one.
-Snapshot: JSON, the window of every entity.
+Snapshot: JSON, the window of every entity; when that is larger than a
+restore accepts, of the most recently seen entities that fit.
 
 >>> MovingAverage.info_response().info.wants == MovingAverage.info_response().info.provides
 True
@@ -62,6 +63,12 @@ class MovingAverage(Handler):
 
     def get_state(self):
         return self.windows.to_json(list)
+
+    def shrink_state(self, state, size, limit):
+        # Keep the most recently seen entities that fit (to_json lists the least recent first).
+        entities = state["entities"]
+        keep = int(len(entities) * limit / size * 0.9)
+        return {"entities": entities[len(entities) - keep:] if keep else []}
 
     def set_state(self, state):
         self.windows = self._new_store(state)

@@ -133,17 +133,20 @@ class Train(Handler):
         self.emit(new_point(b, fields))
 
     def get_state(self):
-        state = self.trainer.export_state()
-        models = state["store"]["models"]
-        if len(models) > self.opts.snapshot_max_models:
-            # Beyond the bound the store on disk is the durable copy; a
-            # snapshot of every model every few seconds would cost more than
-            # the training it protects.
-            state["store"]["models"] = []
+        # Beyond the bound the store on disk is the durable copy; a snapshot
+        # of every model every few seconds would cost more than the training
+        # it protects, so only a bounded count of directory entries is read.
+        bound = self.opts.snapshot_max_models
+        return self.trainer.export_state(models=self.store.count(bound) <= bound)
+
+    def shrink_state(self, state, size, limit):
+        # Models are on disk anyway: what must survive is the fleet's evidence.
+        state["store"]["models"] = []
         return state
 
     def set_state(self, state):
-        self.trainer.import_state(state)
+        if state is not None:  # None: a snapshot too large to keep anything (see shrink_state)
+            self.trainer.import_state(state)
 
 
 if __name__ == "__main__":

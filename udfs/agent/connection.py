@@ -49,6 +49,8 @@ STATS_INTERVAL = 300.0
 #: The worker writes out before its buffer grows past this, even when more
 #: input is waiting, to bound memory and latency under a steady flood.
 FLUSH_SIZE = 256 * 1024
+# Room for the RestoreRequest around a snapshot within the largest message a reader accepts.
+SNAPSHOT_OVERHEAD = 1024
 
 _ids = itertools.count(1)
 
@@ -463,8 +465,20 @@ class Connection:
     def _snapshot(self) -> None:
         cls = self.handler_cls
         try:
-            envelope = {"schema": cls.state_schema, "handler": cls.name, "state": self.handler.get_state()}
-            data = json.dumps(envelope, separators=(",", ":")).encode()
+            state = self.handler.get_state()
+            data = _envelope(cls, state)
+            limit = self.max_message_size - SNAPSHOT_OVERHEAD
+            if len(data) > limit:
+                # Kapacitor hands the snapshot back in a RestoreRequest at the
+                # next start; one larger than the reader accepts would fail
+                # that start. A smaller state restores; an empty one at worst.
+                size = len(data)
+                data = _envelope(cls, self.handler.shrink_state(state, size, limit))
+                if len(data) > limit:
+                    data = _envelope(cls, None)
+                self.limited.error("snapshot too large to restore",
+                                   f"state of {size} bytes, a restore accepts {limit}; "
+                                   f"the snapshot keeps {len(data)} bytes", prefix=self.label + " ")
         except Exception as exc:
             # SnapshotResponse has no error field, and Kapacitor waits for an
             # answer: an ErrorResponse is the only honest one.
@@ -501,6 +515,11 @@ class Connection:
             return
         log.info("%s state restored (%d bytes)", self.label, len(data))
         self._respond(restore=udf_pb2.RestoreResponse(success=True))
+
+
+def _envelope(cls, state) -> bytes:
+    return json.dumps({"schema": cls.state_schema, "handler": cls.name, "state": state},
+                      separators=(",", ":")).encode()
 
 
 class _SnapshotFailed(Exception):

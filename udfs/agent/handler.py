@@ -140,6 +140,14 @@ class Handler:
         """JSON-able state for a snapshot; ``None`` when stateless."""
         return None
 
+    def shrink_state(self, state: Any, size: int, limit: int) -> Any:
+        """A smaller state when ``state`` encodes to ``size`` bytes, more than the ``limit`` a restore accepts.
+
+        The agent calls it only then; the default keeps no state (the next
+        start begins empty, which beats a task that cannot start at all).
+        """
+        return None
+
     def set_state(self, state: Any) -> None:
         """Replace the state with one from :meth:`get_state`."""
         if state is not None:

@@ -136,6 +136,23 @@ class ModelStore:
     def __len__(self) -> int:
         return len(self.keys())
 
+    def count(self, limit: int) -> int:
+        """How many models there are, counting no further than ``limit + 1`` (a cheap "more than limit?").
+
+        Reads directory entries only, never a model: the answer costs the same
+        with 100 models on disk or 100,000 beyond the limit.
+        """
+        if self.directory is None:
+            return min(sum(1 for e in self._resident.values() if e.blob is not None), limit + 1)
+        n = 0
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(_SUFFIX) and not entry.name.startswith("."):
+                    n += 1
+                    if n > limit:
+                        break
+        return n
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
@@ -167,10 +184,10 @@ class ModelStore:
 
     # -- snapshot / restore ----------------------------------------------------
 
-    def export_state(self) -> dict:
-        """All models as one JSON-able object."""
+    def export_state(self, models: bool = True) -> dict:
+        """All models as one JSON-able object (none with ``models=False``)."""
         return {"schema": SCHEMA_VERSION, "kind": STATE_KIND,
-                "models": [doc for doc in map(self.document, self.keys()) if doc is not None]}
+                "models": [doc for doc in map(self.document, self.keys()) if doc is not None] if models else []}
 
     def import_state(self, state: dict) -> int:
         """Load models exported by :meth:`export_state`; returns how many were applied.

@@ -177,10 +177,11 @@ class Trainer:
             return self._bad(FLEET_KEY, len(y), bad)
         return self._judge(FLEET_KEY, window, None)
 
-    def export_state(self) -> dict:
-        """Counters, the fleet's prior and shrinkage evidence, and every model, JSON-able (for Kapacitor snapshots)."""
+    def export_state(self, models: bool = True) -> dict:
+        """Counters, the fleet's prior and shrinkage evidence, and every model (unless ``models=False``),
+        JSON-able (for Kapacitor snapshots)."""
         state = {"schema": SCHEMA_VERSION, "counts": dict(self.counts_), "reasons": dict(self.reasons_),
-                 "store": self.store.export_state()}
+                 "store": self.store.export_state(models)}
         if self.fleet_prior_ is not None:
             state["fleet_prior"] = self.fleet_prior_.export_state()
         if self.board_ is not None:

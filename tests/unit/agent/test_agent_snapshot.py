@@ -80,3 +80,40 @@ def test_stateless_handler_snapshot(socket_udf):
     assert json.loads(snap) == {"schema": 1, "handler": "py_classifier", "state": None}
     c.send(restore(snap))
     assert c.recv_kind("restore").restore.success
+
+
+def _moving_average(stdin: bytes, max_message_size: int) -> list[udf_pb2.Response]:
+    import subprocess
+    import sys
+
+    from udfs.agent import FrameDecoder
+
+    from .udf_client import REPO, udf_env
+
+    proc = subprocess.run([sys.executable, "-m", "udfs.moving_average", "--max-message-size", str(max_message_size)],
+                          input=stdin, capture_output=True, cwd=REPO, env=udf_env(), timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    responses = []
+    for data in FrameDecoder().feed(proc.stdout):
+        r = udf_pb2.Response()
+        r.ParseFromString(data)
+        responses.append(r)
+    return responses, proc.stderr.decode()
+
+
+def test_a_snapshot_too_large_to_restore_keeps_the_newest_entities_that_fit():
+    from .udf_client import frame, init_req, opt
+
+    limit = 8192
+    init = frame(init_req(opt("field", "value"), opt("size", 5)))
+    points = b"".join(frame(point_req(t, group=f"device_id=d{t:03d},", value=float(t))) for t in range(400))
+    responses, log = _moving_average(init + points + frame(SNAPSHOT), limit)
+    snap = responses[-1].snapshot.snapshot
+    assert 0 < len(snap) <= limit - 1024
+    kept = [e[0] for e in json.loads(snap)["state"]["entities"]]
+    assert kept and kept == [f"device_id=d{t:03d}," for t in range(400 - len(kept), 400)]  # the newest
+    assert "snapshot too large to restore" in log
+    # And it restores into a UDF that reads no larger messages.
+    responses, _ = _moving_average(init + frame(restore(snap)) + frame(point_req(500, group=kept[-1], value=1.0)), limit)
+    assert responses[1].restore.success, responses[1].restore.error
+    assert responses[2].point.fieldsDouble["value_moving_average"] == (399.0 + 1.0) / 2

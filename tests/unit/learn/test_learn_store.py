@@ -157,3 +157,23 @@ def test_bad_snapshot_changes_nothing(rng):
     assert store.keys() == []
     with pytest.raises(ValueError, match="not a model store snapshot"):
         store.import_state({"models": []})
+
+
+def test_count_stops_at_its_limit_and_reads_no_model(rng, tmp_path, monkeypatch):
+    store = ModelStore(tmp_path, max_resident=10)
+    doc, _ = trained_doc(rng)
+    for i in range(50):
+        store.put(dict(doc, key=f"dev-{i}"))
+    (tmp_path / ".dev-x.json.1.2.tmp").write_bytes(b"{")  # a writer's temporary file is not a model
+    monkeypatch.setattr(ModelStore, "_load", lambda *a: pytest.fail("count() read a model"))
+    assert store.count(limit=100) == 50
+    assert store.count(limit=10) == 11  # "more than 10", without scanning on
+    assert ModelStore().count(limit=5) == 0
+
+
+def test_trainer_snapshot_without_models_keeps_the_rest(rng):
+    trainer = Trainer(TrainConfig(["x"], "y", algorithm="auto"), ModelStore(), fleet_retrain_every=0)
+    x = rng.random(40)
+    trainer.train_window("d", {"x": x, "y": 2 * x + rng.normal(0, 0.1, 40)})
+    state = trainer.export_state(models=False)
+    assert state["store"]["models"] == [] and state["counts"] == {"deployed": 1} and "fleet_prior" in state
