@@ -11,8 +11,9 @@ the seed's prediction JSON: ``Hyperprediction`` (for classification the probabil
 1, as in the seed); for classification ``Probability1`` and ``Probability0``;
 ``Algokey``, ``Algo``, ``Modelversion``, ``Answeredby``, ``Islogistic``,
 ``MachineLearningAlgorithm``, ``Inputdata``, ``Fieldnames``. A point before any
-model exists, or lacking an input field, is logged (rate-limited), counted
-and skipped.
+model exists, lacking an input field, with a NaN or infinite input, or with
+an input <= 0 under a log transform, is logged (rate-limited), counted and
+skipped: a bad point, never a handler error or a NaN prediction.
 
 Options: ``model`` (the name train stores under: its ``model`` option or its
 target), ``model_dir``, ``max_resident``, ``refresh`` (how often a model held
@@ -25,6 +26,7 @@ in memory is checked against the disk).
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -84,8 +86,13 @@ class Predict(Handler):
                     raise BadPoint(f"cannot predict: point for {key!r} lacks field {f!r} "
                                    f"(model inputs: {', '.join(model.features)})")
                 v = float(v)
+            elif not math.isfinite(v):
+                raise BadPoint(f"cannot predict: point for {key!r} has {f}={v!r}")
             values.append(v)
-        value = model.predict_row(values)
+        try:
+            value = model.predict_row(values)
+        except ValueError as exc:  # a log transform met a value <= 0
+            raise BadPoint(f"cannot predict: point for {key!r}: {exc}") from None
 
         constant = self._constants.get((answer_key, model.version, answered_by))
         if constant is None:

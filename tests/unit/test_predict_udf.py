@@ -57,3 +57,24 @@ def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
     assert "Probability1" not in first.fieldsDouble
     assert "no model yet" in log and "pm-2" in log
     assert "lacks field 'current'" in log
+
+
+def test_nan_and_non_positive_inputs_are_bad_points_not_errors(tmp_path):
+    rng = np.random.default_rng(2)
+    trainer = Trainer(TrainConfig("voltage,current", "power", algorithm="linear", transformtype="log-log"),
+                      ModelStore(tmp_path / "power"), fleet_retrain_every=0)
+    v, i = rng.uniform(220, 240, 80), rng.uniform(5, 15, 80)
+    assert trainer.train_window("pm-1", {"voltage": v, "current": i, "power": 2 * v * i}).deployed
+    init = udf_pb2.InitRequest(taskID="t", nodeID="predict3")
+    init.options.add(name="model", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue="power")])
+    init.options.add(name="model_dir", values=[udf_pb2.OptionValue(type=udf_pb2.STRING, stringValue=str(tmp_path))])
+    stdin = _request(init=init)
+    stdin += _request(point=_point("pm-1", 10, voltage=float("nan"), current=10.0))
+    stdin += _request(point=_point("pm-1", 11, voltage=230.0, current=-1.0))
+    stdin += _request(point=_point("pm-1", 12, voltage=230.0, current=float("inf")))
+    stdin += _request(point=_point("pm-1", 13, voltage=230.0, current=10.0))
+    responses, log = run_process_udf("udfs.predict", stdin, cwd=ROOT)
+    assert [r.WhichOneof("message") for r in responses] == ["init", "point"]
+    assert responses[1].point.time == 13
+    # Counted as bad points (the log is rate-limited per reason, so the first one is quoted).
+    assert "bad_points=3, handler_errors=0" in log and "voltage=nan" in log and "Traceback" not in log

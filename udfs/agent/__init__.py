@@ -17,7 +17,7 @@ of statistics or models; it converts between Kapacitor messages and Python
 (and numpy) values.
 """
 
-from .connection import Connection, PipeTransport, SocketTransport
+from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection, PipeTransport, SocketTransport
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, FramingError, encode_frame, encode_varint
 from .handler import Handler
 from .options import REQUIRED, Duration, Option, OptionsError, parse_duration, parse_options
@@ -30,7 +30,9 @@ __all__ = [
     "BadPoint",
     "Batch",
     "Connection",
+    "DEFAULT_HANG_LIMIT",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUED_BYTES",
     "Duration",
     "EntityStore",
     "FrameDecoder",

@@ -3,11 +3,21 @@
 The reader splits what it reads in large chunks into messages and answers
 ``keepalive`` and ``info`` itself, at once; everything else goes, one list
 per chunk read, to the worker, which runs the handler and writes its output
-in large writes when it has drained what was read. Data messages cross
-undecoded: the worker decodes a point only when the handler looks at it,
-and ``forward`` sends it on as the bytes it came in. A handler busy for minutes therefore
-never gets its task killed for a missed keepalive. Both threads write whole
+in large writes when it has drained what was read, when 256 KiB piled up,
+when ``FLUSH_DELAY`` passed since output was first held back, or at once
+for an answer to init, snapshot or restore. Data messages cross undecoded:
+the worker decodes a point only when the handler looks at it, and
+``forward`` sends it on as the bytes it came in. Both threads write whole
 messages under one lock, so their bytes never interleave.
+
+Under load: the queue between the threads is bounded in bytes
+(``max_queued_bytes``); when it is full the reader stops reading, so
+Kapacitor's writes block instead of this process growing without limit. A
+handler busy for minutes does not get its task killed for a missed
+keepalive as long as it makes progress; one that has made none for
+``hang_limit`` seconds (a point or batch that never returns) is reported
+and its keepalives go unanswered, so Kapacitor stops the task instead of
+waiting for ever.
 
 Error tiers (STYLE.md): bad options fail ``init``; a bad snapshot fails
 ``restore``; a bad point or a handler exception on one point or batch is
@@ -22,7 +32,6 @@ import itertools
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -51,6 +60,13 @@ STATS_INTERVAL = 300.0
 FLUSH_SIZE = 256 * 1024
 # Room for the RestoreRequest around a snapshot within the largest message a reader accepts.
 SNAPSHOT_OVERHEAD = 1024
+#: Longest output is held back while more input waits, in seconds.
+FLUSH_DELAY = 0.1
+#: Bytes of read but unhandled requests one connection holds before it stops reading.
+DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024
+#: Seconds without progress after which a busy handler counts as hung (Kapacitor's
+#: keepalive timeout is 10 s by default).
+DEFAULT_HANG_LIMIT = 60.0
 
 _ids = itertools.count(1)
 
@@ -141,6 +157,48 @@ def _response_frame(**kwargs: Any) -> bytes:
     return encode_frame(udf_pb2.Response(**kwargs).SerializeToString())
 
 
+class _ByteQueue:
+    """A FIFO bounded by the bytes it holds: ``put`` waits while it is over ``max_bytes``.
+
+    An item is always taken when the queue is empty, so one read larger than
+    the bound still passes. Sentinels (``size`` 0) never wait.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.peak = 0
+        self._items: list = []
+        self._head = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    def put(self, item, size: int = 0) -> None:
+        with self._cond:
+            while size and self.bytes and self.bytes + size > self.max_bytes:
+                self._cond.wait()
+            self._items.append((item, size))
+            self.bytes += size
+            self.peak = max(self.peak, self.bytes)
+            self._cond.notify_all()
+
+    def get(self):
+        with self._cond:
+            while self._head == len(self._items):
+                self._cond.wait()
+            item, size = self._items[self._head]
+            self._items[self._head] = None
+            self._head += 1
+            if self._head > 1024 and self._head * 2 > len(self._items):
+                del self._items[:self._head]
+                self._head = 0
+            self.bytes -= size
+            self._cond.notify_all()
+            return item
+
+    def empty(self) -> bool:
+        return self._head == len(self._items)
+
+
 class Connection:
     """Serve one Kapacitor connection with a fresh handler instance.
 
@@ -154,6 +212,12 @@ class Connection:
         Largest accepted request, in bytes.
     log_interval
         Seconds between two log lines of the same problem.
+    max_queued_bytes
+        Requests read but not yet handled that one connection holds before
+        it stops reading (back-pressure to Kapacitor).
+    hang_limit
+        Seconds a busy handler may go without finishing a request before its
+        keepalives go unanswered.
 
     Attributes
     ----------
@@ -169,6 +233,8 @@ class Connection:
         transport: SocketTransport | PipeTransport,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         log_interval: float = 10.0,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+        hang_limit: float = DEFAULT_HANG_LIMIT,
     ):
         self.handler_cls = handler_cls
         self.transport = transport
@@ -178,7 +244,15 @@ class Connection:
         self.stats: Counter[str] = Counter()
         self.limited = RateLimitedLog(log, interval=log_interval)
         self.handler = handler_cls()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue = _ByteQueue(max_queued_bytes)
+        self.hang_limit = hang_limit
+        self._done = 0          # requests the worker finished (points, batch messages, management)
+        self._busy = False      # the worker holds a chunk
+        self._seen_done = 0     # the reader's last look at _done, and when it changed
+        self._seen_at = time.monotonic()
+        self._hung_reported = False
+        self._urgent = False    # an init, snapshot or restore answer waits in the output
+        self._held_since = time.monotonic()
         self._write_lock = threading.Lock()
         self._ready = False
         self._batch: Batch | None = None
@@ -249,8 +323,9 @@ class Connection:
                         continue
                     kind = req.WhichOneof("message")
                     if kind == "keepalive":
-                        self._send_now(_response_frame(
-                            keepalive=udf_pb2.KeepaliveResponse(time=req.keepalive.time)))
+                        if not self._hung():
+                            self._send_now(_response_frame(
+                                keepalive=udf_pb2.KeepaliveResponse(time=req.keepalive.time)))
                     elif kind == "info":
                         self._send_now(info_frame)
                     elif kind is None:
@@ -258,7 +333,7 @@ class Connection:
                     else:
                         append(req)
                 if chunk:
-                    put(chunk)
+                    put(chunk, len(data))
                 if fatal is not None:
                     log.error("%s %s; closing the connection", self.label, fatal)
                     put(_Fatal(f"tickml agent: cannot read the request stream: {fatal}"))
@@ -267,6 +342,22 @@ class Connection:
             log.warning("%s connection lost: %s", self.label, exc)
         finally:
             put(_EOF)
+
+    def _hung(self) -> bool:
+        """True once the worker has held work without finishing any of it for ``hang_limit`` seconds."""
+        now = time.monotonic()
+        done = self._done
+        if done != self._seen_done or not self._busy:
+            self._seen_done, self._seen_at = done, now
+            return False
+        if now - self._seen_at < self.hang_limit:
+            return False
+        if not self._hung_reported:
+            self._hung_reported = True
+            log.error("%s handler made no progress for %.0f s (a point or batch that does not return); "
+                      "keepalives are no longer answered so that Kapacitor stops the task", self.label,
+                      now - self._seen_at)
+        return True
 
     def _unknown(self, frame: bytes) -> None:
         # No ErrorResponse: Kapacitor stops the task on one, and a request it
@@ -295,8 +386,11 @@ class Connection:
             while True:
                 item = get()
                 if type(item) is list:
+                    self._busy = True
                     self._dispatch(item)
-                    if len(out) >= FLUSH_SIZE or empty():
+                    self._busy = False
+                    if len(out) >= FLUSH_SIZE or self._urgent or empty() or \
+                            (out and time.monotonic() - self._held_since >= FLUSH_DELAY):
                         self._flush()
                 elif item is _EOF:
                     break
@@ -324,6 +418,7 @@ class Connection:
 
     def _flush(self) -> None:
         out = self.handler._out
+        self._urgent = False
         if out:
             with self._write_lock:
                 self.transport.send_all(out)
@@ -341,7 +436,17 @@ class Connection:
     def _dispatch(self, chunk: list) -> None:
         handler = self.handler
         stream = handler.wants == "stream"
+        out = handler._out
+        # Output is measured from the start of the chunk that first held it back.
+        held = bool(out)
+        self._held_since = self._held_since if held else time.monotonic()
+        monotonic = time.monotonic
         for item in chunk:
+            self._done += 1
+            if out and monotonic() - self._held_since >= FLUSH_DELAY:
+                # A long chunk of slow points: what it produced so far goes out now.
+                self._flush()
+                self._held_since = monotonic()
             if type(item) is bytes:
                 key = item[0]
                 if key == _POINT:
@@ -459,8 +564,9 @@ class Connection:
 
     def _respond(self, **kwargs: Any) -> None:
         # Through the output buffer so the answer stays behind the points
-        # produced before the request.
+        # produced before the request, which go out with it right after the chunk.
         self.handler._out += _response_frame(**kwargs)
+        self._urgent = True
 
     def _snapshot(self) -> None:
         cls = self.handler_cls

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Sequence
 
-from .connection import Connection, PipeTransport, SocketTransport
+from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection, PipeTransport, SocketTransport
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .handler import Handler
 
@@ -86,6 +86,7 @@ def run_process(
     read_fd: int = 0,
     write_fd: int = 1,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    **limits: float,
 ) -> None:
     """Speak the protocol on a pair of file descriptors (stdin/stdout by default).
 
@@ -94,6 +95,7 @@ def run_process(
     in handler or library code lands in Kapacitor's log instead of
     corrupting the protocol stream. On SIGTERM/SIGINT the input is taken as
     ended: the points already read are handled and answered, then it exits.
+    ``limits`` (``max_queued_bytes``, ``hang_limit``) go to the ``Connection``.
     """
     if write_fd == 1:
         write_fd = os.dup(1)
@@ -102,7 +104,7 @@ def run_process(
         sys.stdout = sys.stderr
     stop = _stop_signal()
     transport = PipeTransport(read_fd, write_fd) if stop is None else _Interruptible(read_fd, write_fd, stop)
-    Connection(handler_cls, transport, max_message_size).serve()
+    Connection(handler_cls, transport, max_message_size, **limits).serve()
     if stop is not None and stop.name:
         log.info("%s stopping on %s", handler_cls.name, stop.name)
 
@@ -146,10 +148,12 @@ class SocketServer:
     one is an error.
     """
 
-    def __init__(self, handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE):
+    def __init__(self, handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 **limits: float):
         self.handler_cls = handler_cls
         self.path = path
         self.max_message_size = max_message_size
+        self.limits = limits
         self.connections: dict[Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         self._closing = False
@@ -179,7 +183,7 @@ class SocketServer:
                     if self._closing:
                         break
                     raise
-                conn = Connection(self.handler_cls, SocketTransport(sock), self.max_message_size)
+                conn = Connection(self.handler_cls, SocketTransport(sock), self.max_message_size, **self.limits)
                 thread = threading.Thread(target=self._serve_one, args=(conn,), name=f"udf-conn-{conn.id}",
                                           daemon=True)
                 with self._lock:
@@ -239,9 +243,10 @@ class SocketServer:
                 pass
 
 
-def serve_socket(handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+def serve_socket(handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 **limits: float) -> None:
     """Serve ``handler_cls`` on the unix socket ``path`` until SIGTERM/SIGINT, then drain."""
-    server = SocketServer(handler_cls, path, max_message_size)
+    server = SocketServer(handler_cls, path, max_message_size, **limits)
     try:
         server.serve_forever(_stop_signal())
     finally:
@@ -274,7 +279,14 @@ def main(handler_cls: type[Handler], argv: Sequence[str] | None = None) -> int:
                         help="log level; logs go to stderr (default: %(default)s)")
     parser.add_argument("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, metavar="BYTES",
                         help="largest request accepted (default: %(default)s)")
+    parser.add_argument("--max-queued-bytes", type=int, default=DEFAULT_MAX_QUEUED_BYTES, metavar="BYTES",
+                        help="requests read but not yet handled, per connection, before reading pauses "
+                             "(default: %(default)s)")
+    parser.add_argument("--hang-limit", type=float, default=DEFAULT_HANG_LIMIT, metavar="SECONDS",
+                        help="a busy handler that finishes nothing for this long stops answering keepalives, "
+                             "so Kapacitor stops the task (default: %(default)s)")
     args = parser.parse_args(argv)
+    limits = {"max_queued_bytes": args.max_queued_bytes, "hang_limit": args.hang_limit}
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,
@@ -282,9 +294,9 @@ def main(handler_cls: type[Handler], argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.socket:
-            serve_socket(handler_cls, args.socket, args.max_message_size)
+            serve_socket(handler_cls, args.socket, args.max_message_size, **limits)
         else:
-            run_process(handler_cls, max_message_size=args.max_message_size)
+            run_process(handler_cls, max_message_size=args.max_message_size, **limits)
     except OSError as exc:
         log.error("%s: %s", handler_cls.name, exc)
         return 1

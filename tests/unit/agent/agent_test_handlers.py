@@ -109,7 +109,22 @@ class PassThrough(Handler):
         self.forward(p)
 
 
-HANDLERS = {cls.__name__: cls for cls in (Sleepy, Counter, BatchStats, Raiser, Strict, PassThrough)}
+class Sparse(Handler):
+    """Forward every ``every``-th point, after ``pause`` per point: a slow filter with a trickle of output."""
+
+    options = (Option("pause", "duration", "20ms"), Option("every", "int", 10, min=1))
+
+    def setup(self):
+        self.seen = 0
+
+    def point(self, p):
+        time.sleep(self.opts.pause / 1e9)
+        self.seen += 1
+        if self.seen % self.opts.every == 0:
+            self.forward(p)
+
+
+HANDLERS = {cls.__name__: cls for cls in (Sleepy, Counter, BatchStats, Raiser, Strict, PassThrough, Sparse)}
 
 if __name__ == "__main__":
     sys.exit(main(HANDLERS[sys.argv[1]], sys.argv[2:]))

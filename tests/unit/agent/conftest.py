@@ -23,14 +23,14 @@ def socket_udf(short_tmp):
     """Start a socket UDF: ``socket_udf("py_classifier")`` or ``socket_udf(handler="Sleepy")``."""
     started = []
 
-    def start(module: str | None = None, handler: str | None = None) -> SocketUdf:
+    def start(module: str | None = None, handler: str | None = None, args: tuple[str, ...] = ()) -> SocketUdf:
         if module:
             argv = [sys.executable, "-m", f"udfs.{module}"]
             name = module
         else:
             argv = [sys.executable, str(TEST_HANDLERS), handler]
             name = handler
-        udf = SocketUdf(argv, short_tmp / f"{name}.sock", short_tmp / f"{name}.stderr")
+        udf = SocketUdf(argv + list(args), short_tmp / f"{name}.sock", short_tmp / f"{name}.stderr")
         started.append(udf)
         return udf
 
