@@ -3,7 +3,7 @@
 #
 #   stack/install.sh
 #
-# - Mosquitto (broker and clients): Debian packages.
+# - Mosquitto (broker and clients), protoc: Debian packages.
 # - InfluxDB 1.12 (influxd, influx), Kapacitor 1.8 (kapacitord, kapacitor) and
 #   a custom Telegraf 1.39 with only the plugins the project uses: built with
 #   `go` from the Go module proxy into .stack/bin (git-ignored). InfluxDB and
@@ -41,6 +41,8 @@ command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || need_apt
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+# protoc: the agent's tests compare udf.proto with Kapacitor's, field by field.
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -113,7 +115,7 @@ fi
 # --- Python -------------------------------------------------------------------
 py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
 if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
-   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels' 2>/dev/null; then
+   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels, supervisor' 2>/dev/null; then
   log "pip install -e .[test,bench]"
   python3 -m pip install -q -e "$ROOT[test,bench]"
   printf '%s' "$py_stamp" > "$STATE/.python.stamp"

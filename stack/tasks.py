@@ -37,6 +37,10 @@ class TaskListError(ValueError):
     """The task list or a TICKscript is inconsistent; the message names the task."""
 
 
+class UdfNotAnswering(RuntimeError):
+    """A task was not enabled because a socket UDF it calls does not answer (Kapacitor would panic)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
     name: str
@@ -142,9 +146,26 @@ class Kapacitor:
             self._call("PATCH", f"/tasks/{task.name}", {"script": task.script})
             action = "updated"
         if task.enabled:
-            self._call("PATCH", f"/tasks/{task.name}", {"status": "enabled"})
+            self.enable(task.name, task.script)
             action += " and enabled"
         return action
+
+    def enable(self, name: str, script: str | None = None) -> None:
+        """Enable a task, but only once every socket UDF it calls answers.
+
+        Kapacitor 1.8.3 enables a task whose socket UDF is down, then panics
+        within the snapshot interval and takes every task with it.
+        """
+        import udfcheck
+
+        if script is None:
+            script = (self.task(name) or {}).get("script", "")
+        silent = udfcheck.silent_udfs(script)
+        if silent:
+            raise UdfNotAnswering(f"{name} not enabled: UDF {', '.join(silent)} does not answer; start it "
+                                  f"(stack/tickstack.py start) and define the task again. (Enabling a task "
+                                  f"whose socket UDF is down makes Kapacitor 1.8 panic.)")
+        self._call("PATCH", f"/tasks/{name}", {"status": "enabled"})
 
     def set_status(self, name: str, status: str) -> None:
         self._call("PATCH", f"/tasks/{name}", {"status": status})

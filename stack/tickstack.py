@@ -13,12 +13,17 @@ Usage::
     stack/tickstack.py stop      # stop everything, in reverse order
     stack/tickstack.py status    # what runs, on which port, since when
     stack/tickstack.py restart [SERVICE]
-    stack/tickstack.py serve-udfs  # only the socket UDF servers, in the foreground
+    stack/tickstack.py serve-udfs  # only the socket UDF servers (supervisord), in the foreground
 
 Start order follows the data: mosquitto and kafka (the brokers devices
 publish to), influxdb, the socket UDF servers, kapacitor (which connects to the
 UDF sockets and subscribes to InfluxDB), telegraf (which reads the brokers and
-writes to InfluxDB).
+writes to InfluxDB). The task watcher (``stack/task_watcher.py``) starts after
+Kapacitor and re-enables tasks whose UDF went away once it answers again.
+
+The socket UDF servers run under supervisord (``udf-supervisor``), which
+restarts one within a second when it dies; ``udf-<module>`` names each of
+them for start, stop and status, through supervisord.
 
 Kafka runs from the jars ``stack/install.sh`` put in ``.stack/kafka/libs`` with
 ``kafka/server.properties``; its storage is formatted the first time (KRaft,
@@ -88,6 +93,8 @@ class Service:
     # healthy (e.g. create topics); both must be idempotent.
     prepare: Callable[[], None] | None = None
     after_start: Callable[[], None] | None = None
+    # Run by supervisord (the udf-supervisor service), which restarts it when it dies.
+    supervised: bool = False
 
     @property
     def pid_file(self) -> Path:
@@ -99,6 +106,9 @@ class Service:
 
     def pid(self) -> int | None:
         """The pid of our running instance, or None (stale pid files are removed)."""
+        if self.supervised:
+            info = supervised_process(self.name)
+            return info["pid"] if info and info["statename"] in ("STARTING", "RUNNING") else None
         try:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
@@ -130,6 +140,13 @@ def _http_ok(url: str) -> bool:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError):
+        return False
+
+
+def _fresh(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except FileNotFoundError:
         return False
 
 
@@ -354,6 +371,64 @@ def udf_sockets() -> dict[str, Path]:
     return sockets
 
 
+SUPERVISOR_CONF = RUN / "supervisord.conf"
+SUPERVISOR_SOCKET = RUN / "supervisor.sock"
+
+
+def supervisor_config() -> str:
+    """supervisord's configuration: one program per socket UDF of kapacitor.conf, restarted when it dies."""
+    env = ",".join(f'{k}="{v}"' for k, v in (("PYTHONPATH", str(ROOT)), ("PYTHONUNBUFFERED", "1")))
+    lines = [
+        "; Written by stack/tickstack.py from kapacitor/kapacitor.conf at every start; edit that file instead.",
+        "[unix_http_server]", f"file={SUPERVISOR_SOCKET}", "chmod=0600", "",
+        "[supervisord]", f"logfile={LOGS / 'udf-supervisor.log'}", f"pidfile={RUN / 'supervisord.pid'}",
+        "logfile_maxbytes=10MB", "logfile_backups=2", "", "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+        "[supervisorctl]", f"serverurl=unix://{SUPERVISOR_SOCKET}", "",
+    ]
+    for module, path in sorted(udf_sockets().items()):
+        lines += [
+            f"[program:udf-{module}]",
+            f"command={sys.executable} -m udfs.{module} --socket {path}",
+            f"directory={ROOT}", f"environment={env}",
+            # Back within a second of dying; never given up on (a crash loop shows in the log).
+            "autostart=true", "autorestart=true", "startsecs=1", "startretries=1000000",
+            # SIGTERM drains what a connection holds (udfs/agent/server.py).
+            "stopsignal=TERM", "stopwaitsecs=20", "stopasgroup=true", "killasgroup=true",
+            "redirect_stderr=true", f"stdout_logfile={LOGS / f'udf-{module}.log'}",
+            "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2", "",
+        ]
+    return "\n".join(lines)
+
+
+def _write_supervisor_config() -> None:
+    for path in udf_sockets().values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    SUPERVISOR_CONF.write_text(supervisor_config())
+
+
+def supervisor():
+    """supervisord's XML-RPC interface over its unix socket."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(
+        None, None, f"unix://{SUPERVISOR_SOCKET}")).supervisor
+
+
+def supervised_process(name: str) -> dict | None:
+    """supervisord's view of program ``name`` (pid, statename, ...), or None when supervisord is not up."""
+    import xmlrpc.client
+
+    if not SUPERVISOR_SOCKET.exists():
+        return None
+    try:
+        return supervisor().getProcessInfo(name)
+    except (OSError, xmlrpc.client.Fault):
+        return None
+
+
 def services() -> list[Service]:
     mq_host, mq_port = mosquitto_port()
     ix_host, ix_port = influxdb_address()
@@ -393,7 +468,17 @@ def services() -> list[Service]:
             },
         ),
     ]
-    for module, path in sorted(udf_sockets().items()):
+    sockets = udf_sockets()
+    out.append(
+        Service(
+            "udf-supervisor",
+            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(SUPERVISOR_CONF)],
+            [],
+            lambda: SUPERVISOR_SOCKET.exists() and all(_unix_open(p) for p in sockets.values()),
+            prepare=_write_supervisor_config,
+        )
+    )
+    for module, path in sorted(sockets.items()):
         out.append(
             Service(
                 f"udf-{module}",
@@ -401,6 +486,7 @@ def services() -> list[Service]:
                 [],
                 lambda path=path: _unix_open(path),
                 socket_path=path,
+                supervised=True,
             )
         )
     out += [
@@ -415,6 +501,13 @@ def services() -> list[Service]:
                 "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
                 "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
             },
+        ),
+        Service(
+            "task-watcher",
+            [sys.executable, str(ROOT / "stack" / "task_watcher.py")],
+            [],
+            # Alive when it finished a pass in the last few seconds.
+            lambda: _fresh(RUN / "task-watcher.heartbeat", 10.0),
         ),
         Service(
             "telegraf",
@@ -438,7 +531,29 @@ def _port_in_use(host: str, port: int) -> bool:
         return False
 
 
+def _supervised_start(service: Service) -> str:
+    import xmlrpc.client
+
+    if supervised_process(service.name) is None:
+        raise StackError(f"{service.name} runs under udf-supervisor, which is not running; start it first")
+    if service.pid() is not None and service.healthy():
+        return "already running"
+    try:
+        supervisor().startProcess(service.name, True)
+    except xmlrpc.client.Fault as exc:
+        if "ALREADY_STARTED" not in exc.faultString:
+            raise StackError(f"{service.name}: supervisord says {exc.faultString}; see {service.log_file}") from None
+    deadline = time.monotonic() + service.start_timeout
+    while time.monotonic() < deadline:
+        if service.healthy():
+            return f"started (pid {service.pid()}, supervised)"
+        time.sleep(0.2)
+    raise StackError(f"{service.name} not healthy after {service.start_timeout:.0f} s; see {service.log_file}")
+
+
 def start_service(service: Service) -> str:
+    if service.supervised:
+        return _supervised_start(service)
     if service.pid() is not None:
         if service.healthy():
             if service.after_start is not None:
@@ -494,6 +609,18 @@ def start_service(service: Service) -> str:
 
 
 def stop_service(service: Service, timeout: float = 30.0) -> str:
+    if service.supervised:
+        import xmlrpc.client
+
+        _stop_unsupervised(service, timeout)
+        if service.pid() is None:
+            return "not running"
+        try:
+            supervisor().stopProcess(service.name, True)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString:
+                raise StackError(f"{service.name}: supervisord says {exc.faultString}") from None
+        return "stopped"
     pid = service.pid()
     if pid is None:
         return "not running"
@@ -513,6 +640,13 @@ def stop_service(service: Service, timeout: float = 30.0) -> str:
     if service.socket_path is not None:
         service.socket_path.unlink(missing_ok=True)
     return "stopped"
+
+
+def _stop_unsupervised(service: Service, timeout: float) -> None:
+    """A UDF server a runner before supervision started (its pid file) is stopped too."""
+    legacy = dataclasses.replace(service, supervised=False)
+    if legacy.pid() is not None:
+        stop_service(legacy, timeout)
 
 
 def _reap(pid: int) -> None:
@@ -585,14 +719,11 @@ def status() -> bool:
 
 
 def serve_udfs() -> int:
-    """Run every socket UDF server in the foreground until SIGTERM (for containers)."""
-    procs = []
-    for service in services():
-        if service.socket_path is not None:
-            service.socket_path.parent.mkdir(parents=True, exist_ok=True)
-            procs.append(subprocess.Popen(service.command, cwd=ROOT))
-    signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
-    return max((p.wait() for p in procs), default=0)
+    """Run every socket UDF server under supervisord in the foreground (for containers)."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(parents=True, exist_ok=True)
+    _write_supervisor_config()
+    os.execv(sys.executable, [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(SUPERVISOR_CONF)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,23 +1,37 @@
 """udf.proto: the committed udf_pb2.py is current and wire-compatible with Kapacitor's."""
 
+import re
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from google.protobuf import descriptor_pb2
 
 from udfs.agent import udf_pb2
 
 HERE = Path(udf_pb2.__file__).parent
-KAPACITOR_PROTO = Path("/root/go/pkg/mod/github.com/influxdata/kapacitor@v1.8.3/udf/agent/udf.proto")
+WRAPPER = HERE.parents[1] / "stack" / "go" / "kapacitor" / "go.mod"
+
+
+def kapacitor_proto() -> Path:
+    """Kapacitor's udf.proto in the Go module cache, of the version the stack builds (stack/install.sh fetches it)."""
+    version = re.search(r"github\.com/influxdata/kapacitor (v\S+)", WRAPPER.read_text()).group(1)
+    cache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    proto = Path(cache) / f"github.com/influxdata/kapacitor@{version}" / "udf" / "agent" / "udf.proto"
+    assert proto.exists(), f"{proto} is missing: run stack/install.sh (it downloads Kapacitor {version})"
+    return proto
 
 
 def compile_descriptor(proto: Path) -> descriptor_pb2.FileDescriptorProto:
-    protoc = pytest.importorskip("grpc_tools.protoc")
+    # Debian's protoc (stack/install.sh installs protobuf-compiler): only the
+    # descriptor is compared, so any protoc version does.
+    protoc = shutil.which("protoc")
+    assert protoc, "protoc is missing: run stack/install.sh (Debian package protobuf-compiler)"
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "set.pb"
-        rc = protoc.main(["protoc", f"--proto_path={proto.parent}", f"--descriptor_set_out={out}", proto.name])
-        assert rc == 0
+        subprocess.run([protoc, f"--proto_path={proto.parent}", f"--descriptor_set_out={out}", proto.name],
+                       check=True, capture_output=True)
         fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     return fds.file[0]
 
@@ -60,9 +74,7 @@ def test_committed_udf_pb2_is_generated_from_udf_proto():
 
 
 def test_wire_compatible_with_kapacitor():
-    if not KAPACITOR_PROTO.exists():
-        pytest.skip("Kapacitor module source not downloaded")
-    ours, theirs = wire_shape(committed()), wire_shape(compile_descriptor(KAPACITOR_PROTO))
+    ours, theirs = wire_shape(committed()), wire_shape(compile_descriptor(kapacitor_proto()))
     assert ours["package"] == theirs["package"] == "agent"
     assert ours == theirs
 

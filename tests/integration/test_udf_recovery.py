@@ -1,0 +1,116 @@
+"""A UDF server that dies comes back, and so do the tasks that call it.
+
+With a simulated fleet publishing over MQTT, each socket UDF server is killed
+(SIGKILL, as the kernel's OOM killer would): supervisord starts it again, the
+task watcher re-enables every task that calls it (Kapacitor itself never
+reconnects), and the tasks handle data again. A UDF that is stopped is never
+enabled into: Kapacitor 1.8.3 would panic.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stackutil import wait_until
+
+pytestmark = pytest.mark.stack
+
+RECOVERY_SECONDS = 15
+
+
+@pytest.fixture(scope="module")
+def fleet(stack, tmp_path_factory):
+    """Every device type publishing twice a second for the whole module."""
+    log = tmp_path_factory.mktemp("fleet") / "simulator.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "devices.simulator", "--devices", "12", "--interval", "0.5",
+                                 "--types", "thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter",
+                                 "--prefix", f"rec{int(time.time()) % 100000}-", "--quiet"], cwd=stack.ROOT,
+                                stdout=subprocess.DEVNULL, stderr=out)
+    time.sleep(2)
+    assert proc.poll() is None, log.read_text()
+    yield proc
+    assert proc.poll() is None, f"the simulator stopped: {log.read_text()}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _udfs():
+    import tickstack
+    import udfcheck
+
+    by_path = {path: module for module, path in tickstack.udf_sockets().items()}
+    return sorted((by_path[path], function) for function, path in udfcheck.socket_udfs().items())
+
+
+def _users(kapacitor, function: str) -> list[str]:
+    import udfcheck
+
+    return sorted(t["id"] for t in kapacitor.tasks()
+                  if t["status"] == "enabled" and function in udfcheck.udfs_called(kapacitor.task(t["id"])["script"]))
+
+
+def _udf_nodes_collected(kapacitor, task: str, function: str) -> int:
+    stats = kapacitor.task(task)["stats"]["node-stats"]
+    return sum(v.get("collected", 0) for node, v in stats.items() if node.rstrip("0123456789") == function)
+
+
+@pytest.mark.parametrize("module,function", _udfs())
+def test_a_killed_udf_server_and_its_tasks_come_back(stack, kapacitor, influx, fleet, module, function):
+    import udfcheck
+
+    service = f"udf-{module}"
+    users = _users(kapacitor, function)
+    assert users, f"no shipped task calls @{function}()"
+    old = stack.supervised_process(service)["pid"]
+    killed_at = time.time_ns()
+    started = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+
+    wait_until(lambda: (stack.supervised_process(service) or {}).get("pid") not in (None, old)
+               and udfcheck.answers(udfcheck.socket_udfs()[function]), timeout=10, what=f"{service} restarted")
+
+    def recovered():
+        rows = influx.query(f"SELECT down_seconds FROM task_recoveries WHERE time >= {killed_at} GROUP BY task")
+        tasks = {t["id"]: t for t in kapacitor.tasks()}
+        return {r["task"] for r in rows} >= set(users) and all(tasks[u]["executing"] for u in users)
+
+    wait_until(recovered, timeout=RECOVERY_SECONDS, interval=0.25, what=f"tasks {users} re-enabled")
+    print(f"\n{service}: {len(users)} task(s) running again {time.monotonic() - started:.1f} s after the kill")
+    # And they handle data again (windowed tasks close a window every 10 to 20 s).
+    before = {u: _udf_nodes_collected(kapacitor, u, function) for u in users}
+    wait_until(lambda: all(_udf_nodes_collected(kapacitor, u, function) > before[u] for u in users), timeout=45,
+               what=f"@{function}() of {users} receiving data again")
+
+
+def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
+    import tasks
+    import udfcheck
+
+    users = _users(kapacitor, "humidity_classifier")
+    stack.stop(["udf-humidity_classifier"])
+    try:
+        script = kapacitor.task(users[0])["script"]
+        probe = tasks.Task("recovery_probe", stack.ROOT / "tick_scripts" / "humidity_classifier.tick", "stream",
+                           "telemetry.autogen", ("humidity_classifier",), True)
+        with pytest.raises(tasks.UdfNotAnswering, match="humidity_classifier .* does not answer"):
+            kapacitor.define(probe)
+        assert "humidity_classifier" in script
+        # The tasks that call it break at their next point; the watcher waits instead of enabling them
+        # into a dead socket, which would crash Kapacitor within its snapshot interval (10 s).
+        time.sleep(12)
+        assert stack.services()[[s.name for s in stack.services()].index("kapacitor")].healthy()
+        assert kapacitor.tasks()
+    finally:
+        stack.start(["udf-humidity_classifier"])
+        if kapacitor.task("recovery_probe") is not None:
+            kapacitor.delete("recovery_probe")
+    wait_until(lambda: udfcheck.answers(udfcheck.socket_udfs()["humidity_classifier"]), timeout=10)
+    wait_until(lambda: all(t["executing"] for t in kapacitor.tasks() if t["id"] in users), timeout=RECOVERY_SECONDS,
+               what=f"{users} running again")
