@@ -55,16 +55,28 @@ class MqttTransport:
 
     Messages are handed to paho's network thread without waiting one by one;
     ``flush`` waits until the broker has acknowledged every one of them.
+    While the broker is away (a restart), messages wait in paho's queue and
+    go out when it reconnects, as a device that stores and forwards would.
+    That needs a persistent session (``clean_session=False``): with a clean
+    one, paho 2 drops what it queued while disconnected (measured: 7 of 15
+    messages of a 3 s broker restart lost; none with a persistent session).
     """
 
     def __init__(self, url: str, client_id: str, max_inflight: int = 1000):
         parsed = urllib.parse.urlparse(url)
         if parsed.scheme not in ("tcp", "mqtt") or not parsed.port:
             raise ValueError(f"MQTT URL must look like tcp://host:port, got {url!r}")
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._client.reconnect_delay_set(min_delay=0.5, max_delay=5)
+        # Message ids not yet acknowledged. A message queued while the broker
+        # was away carries an error code in its MQTTMessageInfo even once it
+        # is delivered, so acknowledgements are counted from on_publish.
+        self._unacked: set[int] = set()
+        self._early: set[int] = set()  # acknowledged before send() registered them
+        self._acked = threading.Condition()
+        self._client.on_publish = self._on_publish
         self.sent = 0
         self.refused = 0
         self._connected = threading.Event()
@@ -74,12 +86,28 @@ class MqttTransport:
         if not self._connected.wait(10):
             raise ConnectionError(f"no CONNACK from the MQTT broker at {url} within 10 s")
 
+    def _on_publish(self, client, userdata, mid, reason_code=None, properties=None) -> None:
+        with self._acked:
+            if mid in self._unacked:
+                self._unacked.remove(mid)
+            else:
+                self._early.add(mid)
+            self._acked.notify_all()
+
     def send(self, topic: str, payload: bytes) -> None:
+        # publish() outside our lock: paho's network thread holds its own locks
+        # while it calls on_publish, which takes ours.
         info = self._client.publish(topic, payload, qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+        # NO_CONN: the broker is away; paho keeps the QoS 1 message and sends it on reconnect.
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             raise ConnectionError(f"MQTT publish to {topic} failed: {mqtt.error_string(info.rc)}")
-        self._pending.append(info)
-        if len(self._pending) >= 5000:
+        with self._acked:
+            if info.mid in self._early:
+                self._early.remove(info.mid)
+            else:
+                self._unacked.add(info.mid)
+            backlog = len(self._unacked)
+        if backlog >= 5000:
             self.flush()
 
     def send_many(self, messages: Iterable[tuple[str, bytes]]) -> None:
@@ -92,9 +120,13 @@ class MqttTransport:
             self.sent += 1
 
     def flush(self, timeout: float = 60.0) -> None:
-        for info in self._pending:
-            info.wait_for_publish(timeout)
-        self._pending.clear()
+        """Wait until the broker acknowledged every message; TimeoutError after ``timeout`` seconds without progress."""
+        with self._acked:
+            while self._unacked:
+                before = len(self._unacked)
+                self._acked.wait(timeout)
+                if len(self._unacked) == before:
+                    raise TimeoutError(f"{before} MQTT messages unacknowledged for {timeout:.0f} s")
 
     def close(self) -> None:
         try:

@@ -115,7 +115,7 @@ fi
 # --- Python -------------------------------------------------------------------
 py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
 if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
-   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels, supervisor' 2>/dev/null; then
+   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels, supervisor, hypothesis' 2>/dev/null; then
   log "pip install -e .[test,bench]"
   python3 -m pip install -q -e "$ROOT[test,bench]"
   printf '%s' "$py_stamp" > "$STATE/.python.stamp"

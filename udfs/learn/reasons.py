@@ -16,6 +16,8 @@ REASONS: dict[str, str] = {
     "constant_target": "the dependent variable has one value (in the window or in its training part)",
     "zero_target_holdout": "every hold-out target is 0, so MAPE is undefined",
     "fit_failed": "the algorithm failed or produced non-finite parameters",
+    "store_unwritable": "the new champion could not be written to the model store (disk full, read-only); "
+                        "the old champion keeps answering",
 }
 
 

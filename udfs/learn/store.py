@@ -232,12 +232,17 @@ class ModelStore:
     def _write(self, key: str, blob: bytes) -> int:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(blob)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            # Disk full or read-only: the old file stays, and no half-written one is left behind.
+            tmp.unlink(missing_ok=True)
+            raise
         return _stamp(os.stat(path))
 
     def _load(self, key: str) -> _Entry:

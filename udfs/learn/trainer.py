@@ -305,7 +305,10 @@ class Trainer:
         doc["metric"] = challenger_score
         doc["replaced"] = champion_score if champion_key is not None else None
         if deploy:
-            self.store.put(doc)
+            try:
+                self.store.put(doc)
+            except OSError as exc:
+                return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT
         self.counts_[status] += 1
         return TrainOutcome(key=key, status=status, window_rows=w.window_rows, challenger=doc,

@@ -26,7 +26,7 @@ def window(rng, n=200, coef=(2.0, -1.0, 0.5), intercept=10.0, noise=0.01):
 
 def trainer(store=None, **config):
     config.setdefault("dependentvariable", "y")
-    return Trainer(TrainConfig(FEATURES, **config), store or ModelStore(), fleet_retrain_every=0,
+    return Trainer(TrainConfig(FEATURES, **config), store if store is not None else ModelStore(), fleet_retrain_every=0,
                    wall_clock=lambda: 1_700_000_000.0)
 
 
@@ -317,3 +317,23 @@ def test_mae_judges_a_target_that_crosses_zero(rng):
         TrainConfig(FEATURES, "y", metric="r2")
     with pytest.raises(ValueError, match="is for regression"):
         TrainConfig(FEATURES, "y", islogistic=1, metric="mae")
+
+
+def test_a_store_that_cannot_be_written_is_a_bad_window_and_the_champion_stays(rng, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    store = ModelStore(tmp_path)
+    t = trainer(store)
+    t.train_window("d1", window(rng))
+    before = store.document("d1")
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    outcome = t.train_window("d1", window(rng, coef=(1.0, 1.0, 1.0)))
+    assert outcome.status == "bad" and outcome.reason == "store_unwritable" and "No space left" in outcome.detail
+    assert store.document("d1") == before and ModelStore(tmp_path).document("d1") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d1.json"]  # no temporary file left
+    assert t.reasons_["store_unwritable"] == 1
