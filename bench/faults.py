@@ -69,7 +69,8 @@ def _restart(name: str, down: float):
 def _kill_kapacitor() -> float:
     service = _service("kapacitor")
     os.killpg(service.pid(), signal.SIGKILL)
-    wait_until(lambda: service.pid() is None, timeout=10, what="kapacitord gone")
+    wait_until(lambda: service.pid() is None and not any(tickstack._port_in_use(h, p) for h, p in service.ports),
+               timeout=30, what="kapacitord gone and its port free")
     tickstack.start_service(service)
     return time.monotonic()
 

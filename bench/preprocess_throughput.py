@@ -6,8 +6,9 @@ window; the figure is entities * points / wall time.
 
 Paths, side by side in one run:
 
-- ``plan``       the UDF's per-window path: ``Plan(types).compute(list)``,
-                 one call per entity, values converted once per window;
+- ``plan``       the UDF's per-window path: ``Plan(types).compute(column)``,
+                 one call per entity on the float column the UDF decodes
+                 from a batch (plain Python up to 128 values, numpy above);
 - ``batch``      the vectorised path: ``compute_batch(types, 2-D array)``;
 - ``compute``    naive numpy: one ``compute(type, list)`` call per type and
                  window (converts the values once per type);
@@ -20,8 +21,12 @@ preprocess UDF over its unix socket), side by side with Kapacitor's own
 ``mean()`` on the same windows, with the CPU seconds of kapacitord and of the
 UDF server: where the time goes.
 
+``--lengths 5,10,...`` sweeps window lengths instead: the plan path beside
+the plain-Python reference at each length (the same number of points each).
+
 Usage:  python bench/preprocess_throughput.py [--entities N] [--points P]
         [--types avg,min,max,trend,anomprob] [--repeat R] [--through-kapacitor]
+        [--lengths 5,10,30,64,65,100,300,1000,10000]
         (run from the repository root)
 """
 
@@ -61,7 +66,7 @@ def make_windows(entities, points, seed=4):
 
 def run_plan(types, rows, lists):
     plan = Plan(types)
-    for values in lists:
+    for values in rows:
         plan.compute(values)
 
 
@@ -173,6 +178,24 @@ def measure_through_kapacitor(args, types):
           "parsing the writes, grouping, windowing)")
 
 
+def sweep_lengths(args):
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+    total = args.entities * args.points
+    print(f"plan path beside the plain-Python reference, {total:,} points per length, types {','.join(types)}, "
+          f"best of {args.repeat}, one core")
+    print(f"{'window':>7} {'plan points/s':>14} {'python points/s':>16} {'plan/python':>12}")
+    worst = math.inf
+    for length in (int(v) for v in args.lengths.split(",")):
+        rows = make_windows(max(1, total // length), length)
+        lists = rows.tolist()
+        plan = total / measure("plan", types, rows, lists, args.repeat)
+        python = total / measure("python", types, rows, lists, args.repeat)
+        worst = min(worst, plan / python)
+        print(f"{length:>7} {plan:>14,.0f} {python:>16,.0f} {plan / python:>12.2f}")
+    print(f"worst plan/python: {worst:.2f} (target: >= 1.0 at every length)")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entities", type=int, default=10_000)
@@ -181,7 +204,10 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ", ".join(PATHS))
     parser.add_argument("--through-kapacitor", action="store_true", help="also measure through real Kapacitor")
+    parser.add_argument("--lengths", help="comma-separated window lengths: plan beside python at each")
     args = parser.parse_args(argv)
+    if args.lengths:
+        return sweep_lengths(args)
 
     types = [t.strip() for t in args.types.split(",") if t.strip()]
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]

@@ -30,8 +30,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from collections import defaultdict
+
+import numpy as np
+
 from udfs.agent import Handler, Option, main, new_point
-from udfs.preprocess import Plan, parse_type
+from udfs.preprocess import Plan, WindowResult, compute_batch, parse_type
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,10 @@ class Preprocess(Handler):
         # take the window as one float column, decoded without Python objects.
         reads = {parse_type(t).type.reads for t in values}
         self.raw_values = bool(reads - {"numbers", "times"})
+        self.reads_times = "times" in reads
+        # Windows that close together are computed in one vectorised call per
+        # field and length (``batches``) when every value is a number.
+        self.vectorised = self.plan is not None and self.geo_plan is None and not self.raw_values
 
     def batch(self, b):
         if not len(b):
@@ -96,11 +104,51 @@ class Preprocess(Handler):
             result = self.geo_plan.compute(list(zip(lat.tolist(), lon.tolist())), times)
             out.update(result.fields(f"{self.opts.latitude}_{self.opts.longitude}"))
             skipped += result.skipped
+        self._emit(b, out, skipped, times)
+
+    def batches(self, batches):
+        if not self.vectorised or len(batches) < MIN_VECTORISED:
+            return super().batches(batches)
+        outs = [{} for _ in batches]
+        skipped = np.zeros(len(batches), dtype=np.int64)
+        times = [b.times() for b in batches]
+        by_length: dict[int, list[int]] = defaultdict(list)
+        for i, b in enumerate(batches):
+            if len(b):
+                by_length[len(b)].append(i)
+        specs = self.plan.specs
+        for idx in by_length.values():
+            stacked_times = np.vstack([times[i] for i in idx]) if self.reads_times else None
+            for field in self.fields:
+                result = compute_batch([spec for _, spec in specs], np.vstack([batches[i].column(field) for i in idx]),
+                                       stacked_times)
+                for row, i in enumerate(idx):
+                    values = {key: _row(result.values[spec.text], row) for key, spec in specs}
+                    outs[i].update(WindowResult(values, 0, specs).fields(field))
+                skipped[idx] += result.skipped
+        for b, out, n, t in zip(batches, outs, skipped.tolist(), times):
+            if len(b):
+                self._emit(b, out, n, t)
+
+    def _emit(self, b, out: dict, skipped: int, times) -> None:
         out["WindowStartUnixTime"] = int(times.min())
         out["WindowEndUnixTime"] = int(times.max())
         out["Numberofmessages"] = len(b)
         out["Skippedvalues"] = int(skipped)
         self.emit(new_point(b, out, time=b.tmax))
+
+
+# Fewer windows than this go one by one: stacking costs more than it saves.
+MIN_VECTORISED = 4
+
+
+def _row(value, row: int):
+    """One row of ``compute_batch``'s arrays as the per-window path gives it: a float, a dict, or None."""
+    if isinstance(value, dict):
+        picked = {k: float(a[row]) for k, a in value.items()}
+        return None if any(v != v for v in picked.values()) else picked
+    v = float(value[row])
+    return None if v != v else v
 
 
 if __name__ == "__main__":

@@ -253,6 +253,9 @@ class Connection:
         self._hung_reported = False
         self._urgent = False    # an init, snapshot or restore answer waits in the output
         self._held_since = time.monotonic()
+        # Batches that ended in the chunk being handled, for a handler that takes them together.
+        self._groups_batches = type(self.handler).batches is not Handler.batches
+        self._closed: list[Batch] = []
         self._write_lock = threading.Lock()
         self._ready = False
         self._batch: Batch | None = None
@@ -442,6 +445,12 @@ class Connection:
         self._held_since = self._held_since if held else time.monotonic()
         monotonic = time.monotonic
         for item in chunk:
+            if type(item) is bytes and item[0] == _POINT and self._batch is not None:
+                # A point inside a batch: no handler runs until the batch ends, so
+                # nothing to time or count as progress; kept as the bytes it came in.
+                self._batch._raws.append(item)
+                self._points_in += 1
+                continue
             self._done += 1
             if out and monotonic() - self._held_since >= FLUSH_DELAY:
                 # A long chunk of slow points: what it produced so far goes out now.
@@ -451,9 +460,6 @@ class Connection:
                 key = item[0]
                 if key == _POINT:
                     self._points_in += 1
-                    if self._batch is not None:
-                        self._batch.points.append(Point(None, item))
-                        continue
                     if not self._ready:
                         self._skip("point before a successful init")
                         continue
@@ -485,6 +491,8 @@ class Connection:
                 else:
                     self._end_batch(req.end)
                 continue
+            if self._closed:
+                self._run_closed()  # answers stay behind the batches that came before the request
             kind = item.WhichOneof("message")
             if kind == "init":
                 self._init(item.init)
@@ -492,6 +500,8 @@ class Connection:
                 self._snapshot()
             elif kind == "restore":
                 self._restore(item.restore.snapshot)
+        if self._closed:
+            self._run_closed()
 
     def _end_batch(self, end: udf_pb2.EndBatch) -> None:
         batch, self._batch = self._batch, None
@@ -504,12 +514,31 @@ class Connection:
             self._skip("batch before a successful init")
             return
         batch.tmax = end.tmax
+        if self._groups_batches:
+            self._closed.append(batch)
+        else:
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: Batch) -> None:
         try:
             self.handler.batch(batch)
         except BadPoint as exc:
             self._bad_point(exc)
         except Exception as exc:
             self._handler_error("batch", exc)
+
+    def _run_closed(self) -> None:
+        """The batches that ended in this chunk, to ``handler.batches`` together."""
+        closed, self._closed = self._closed, []
+        if len(closed) == 1:
+            self._run_batch(closed[0])
+            return
+        try:
+            self.handler.batches(closed)
+        except Exception as exc:
+            self._handler_error("batches", exc)
+            for batch in closed:
+                self._run_batch(batch)
 
     def _skip(self, reason: str) -> None:
         self.stats["bad_points"] += 1

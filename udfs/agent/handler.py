@@ -136,6 +136,19 @@ class Handler:
         """Handle one whole batch."""
         raise NotImplementedError(f"{type(self).__name__} wants {self.wants} but does not define batch()")
 
+    def batches(self, batches: list[Batch]) -> None:
+        """Handle several whole batches that arrived together (Kapacitor closes aligned windows together).
+
+        Define it to compute them in one go (one vectorised call over many
+        entities' windows). The agent calls it with the batches that ended in
+        one read, in arrival order, and answers a snapshot only after them.
+        Contract: compute first, emit after; if it raises, the agent logs it
+        and hands the same batches to :meth:`batch` one by one, so a bad
+        window costs only itself. Not defined: :meth:`batch` per batch.
+        """
+        for b in batches:
+            self.batch(b)
+
     def get_state(self) -> Any:
         """JSON-able state for a snapshot; ``None`` when stateless."""
         return None

@@ -44,19 +44,22 @@ _PbPoint = udf_pb2.Point
 _PbRequest = udf_pb2.Request
 
 
-def _numbers_request_class() -> type:
-    """A Request that decodes only a point's numeric fields.
+def _numbers_classes() -> tuple[type, type]:
+    """A Request, and a list of them, that decode only a point's time and numeric fields.
 
-    Its ``point`` (field 17) declares just ``fieldsDouble`` (8) and
-    ``fieldsInt`` (9), so decoding skips tags, dimensions and the other
+    Their ``point`` (field 17) declares just ``time`` (1), ``fieldsDouble`` (8)
+    and ``fieldsInt`` (9), so decoding skips tags, dimensions and the other
     maps: about half the cost of a full decode, for the common handler that
-    reads a number or two. Built in a private descriptor pool so that it
-    cannot clash with ``udf.proto`` in the default one.
+    reads a number or two. ``BatchNumbers`` repeats field 17: the raw bytes
+    of a batch's point requests, joined, are one ``BatchNumbers``, decoded in
+    one call. Built in a private descriptor pool so that they cannot clash
+    with ``udf.proto`` in the default one.
     """
     f = descriptor_pb2.FieldDescriptorProto
     fd = descriptor_pb2.FileDescriptorProto(name="tickml_agent_numbers.proto", package="tickml_numbers",
                                             syntax="proto3")
     point = fd.message_type.add(name="PointNumbers")
+    point.field.add(name="time", number=1, type=f.TYPE_INT64, label=f.LABEL_OPTIONAL)
     for number, name, value_type in ((8, "fieldsDouble", f.TYPE_DOUBLE), (9, "fieldsInt", f.TYPE_INT64)):
         entry = point.nested_type.add(name=name[0].upper() + name[1:] + "Entry")
         entry.options.map_entry = True
@@ -67,12 +70,16 @@ def _numbers_request_class() -> type:
     request = fd.message_type.add(name="RequestNumbers")
     request.field.add(name="point", number=17, type=f.TYPE_MESSAGE, label=f.LABEL_OPTIONAL,
                       type_name=".tickml_numbers.PointNumbers")
+    batch = fd.message_type.add(name="BatchNumbers")
+    batch.field.add(name="point", number=17, type=f.TYPE_MESSAGE, label=f.LABEL_REPEATED,
+                    type_name=".tickml_numbers.PointNumbers")
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tickml_numbers.RequestNumbers"))
+    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tickml_numbers.{name}"))
+                 for name in ("RequestNumbers", "BatchNumbers"))
 
 
-_NumbersRequest = _numbers_request_class()
+_NumbersRequest, _BatchNumbers = _numbers_classes()
 
 
 class BadPoint(ValueError):
@@ -238,7 +245,7 @@ class Batch:
     ([2.0, 4.0, 6.0], [1, 2, 3])
     """
 
-    __slots__ = ("name", "group", "tags", "by_name", "tmax", "points", "begin")
+    __slots__ = ("name", "group", "tags", "by_name", "tmax", "begin", "_raws", "_points", "_numbers")
 
     def __init__(self, begin: udf_pb2.BeginBatch):
         self.begin = begin
@@ -247,14 +254,47 @@ class Batch:
         self.tags = dict(begin.tags)
         self.by_name = begin.byName
         self.tmax = 0
-        self.points: list[Point] = []
+        # The agent appends each point's bytes as they come; Point objects are
+        # made only if a handler asks for ``points`` (columns never need them).
+        self._raws: list[bytes] = []
+        self._points: list[Point] | None = None
+        self._numbers = None
+
+    @property
+    def points(self) -> list[Point]:
+        """The :class:`Point` list in arrival order."""
+        if self._points is None:
+            self._points = [Point(None, raw) for raw in self._raws]
+        return self._points
+
+    @points.setter
+    def points(self, points: list[Point]) -> None:
+        self._points = points
+        self._numbers = None
 
     def __len__(self) -> int:
-        return len(self.points)
+        return len(self._raws) if self._points is None else len(self._points)
+
+    def _decoded(self):
+        """Every point's time and numeric fields, decoded in one call from the bytes they came in
+        (None when a point has no bytes or they do not decode: then points are read one by one)."""
+        if self._numbers is None:
+            raws = self._raws if self._points is None else [p.raw for p in self._points]
+            decoded = False
+            if raws and all(type(r) is bytes for r in raws):
+                try:
+                    decoded = _BatchNumbers.FromString(b"".join(raws)).point
+                except DecodeError:
+                    pass
+            self._numbers = decoded if decoded is not False and len(decoded) == len(raws) else False
+        return self._numbers or None
 
     def times(self) -> np.ndarray:
         """Point times as an int64 array (ns)."""
-        return np.fromiter((p.msg.time for p in self.points), dtype=np.int64, count=len(self.points))
+        decoded = self._decoded()
+        if decoded is None:
+            return np.fromiter((p.msg.time for p in self.points), dtype=np.int64, count=len(self))
+        return np.array([m.time for m in decoded], dtype=np.int64)
 
     def column(self, field: str) -> np.ndarray:
         """One numeric field as a float64 array, NaN where missing or not numeric.
@@ -262,9 +302,18 @@ class Batch:
         Vectorised statistics can then drop or count NaNs in one step instead
         of checking every point in Python.
         """
-        return np.fromiter(
-            (_number_or_nan(p, field) for p in self.points), dtype=np.float64, count=len(self.points)
-        )
+        decoded = self._decoded()
+        if decoded is None:
+            return np.fromiter((_number_or_nan(p, field) for p in self.points), dtype=np.float64, count=len(self))
+        nan = math.nan
+        values = [m.fieldsDouble.get(field, nan) for m in decoded]
+        column = np.array(values, dtype=np.float64)
+        missing = np.flatnonzero(np.isnan(column))
+        for i in missing.tolist():  # an integer field, or none: rare, so looked up only here
+            value = decoded[i].fieldsInt.get(field)
+            if value is not None:
+                column[i] = value
+        return column
 
     def __repr__(self) -> str:
         return f"Batch(name={self.name!r}, group={self.group!r}, points={len(self.points)}, tmax={self.tmax})"

@@ -9,12 +9,15 @@
 """
 
 import math
-from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from .registry import parse_type
+from .small import SMALL_WINDOW
 from .window import Window
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def quiet():
@@ -24,7 +27,6 @@ def quiet():
     return np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore")
 
 
-@dataclass(frozen=True)
 class WindowResult:
     """The values of several types over one window of one field.
 
@@ -35,9 +37,14 @@ class WindowResult:
     positions; 0 when no such type was requested.
     """
 
-    values: dict
-    skipped: int
-    specs: tuple
+    # A plain class with slots: one is made per field and window, and a frozen
+    # dataclass costs twice as much to build.
+    __slots__ = ("values", "skipped", "specs")
+
+    def __init__(self, values: dict, skipped: int, specs: tuple):
+        self.values = values
+        self.skipped = skipped
+        self.specs = specs
 
     def fields(self, field_name):
         """Output fields ``<field>_preprocessed_<Type>[_<Output>]`` with a value;
@@ -85,9 +92,17 @@ class Plan:
                 "with types that read single values; use two plans"
             )
         self._skip_view = "positions" if "positions" in reads else ("numbers" if "numbers" in reads else None)
+        # Short windows of numbers go through plain Python when every type has a form for it (see ``small``).
+        self._small = reads == {"numbers"} and all(spec.type.small is not None for _, spec in self.specs)
+        self._small_steps = tuple(
+            (key, partial(spec.type.small, **spec.params) if spec.params else spec.type.small, spec.min_length)
+            for key, spec in self.specs) if self._small else ()
 
     def compute(self, values, times=None):
         """Compute every type of the plan over one window -> ``WindowResult``."""
+        if self._small and type(values) is np.ndarray and values.dtype is _FLOAT64 and values.ndim == 1 \
+                and len(values) <= SMALL_WINDOW:
+            return self._compute_small(values)
         window = Window(values, times)
         with quiet():
             out = {key: evaluate(spec, window) for key, spec in self.specs}
@@ -95,6 +110,24 @@ class Plan:
         if self._skip_view:
             skipped = getattr(window, "skipped_" + self._skip_view)
         return WindowResult(out, skipped, self.specs)
+
+
+    def _compute_small(self, values):
+        listed = values.tolist()
+        # x - x is 0 for a finite float, NaN for NaN and inf: the finite values, in order.
+        xs = listed if all(map(math.isfinite, listed)) else [x for x in listed if x - x == 0]
+        n = len(xs)
+        out = {}
+        for key, function, min_length in self._small_steps:
+            if n < min_length:
+                out[key] = None
+                continue
+            try:
+                value = function(xs)
+            except (ZeroDivisionError, OverflowError, ValueError):
+                value = None  # undefined here, as NaN or inf is through numpy
+            out[key] = value if value.__class__ is float and value - value == 0 else finite_or_none(value)
+        return WindowResult(out, len(listed) - n, self.specs)
 
 
 def evaluate(spec, window):

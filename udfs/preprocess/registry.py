@@ -18,7 +18,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Callable
 
-from . import anomaly, dispersion, geo, interval, location, quality, serial, shape, timestamps
+from . import anomaly, dispersion, geo, interval, location, quality, serial, shape, small, timestamps
 from .params import Choice, Integer, IntegerOrAll, Param, Real
 from .robust import OUTLIER_Z
 
@@ -35,7 +35,9 @@ class PreprocessType:
     parameters; shorter windows give no value.  ``outputs`` lists
     (key, display suffix) for types that return a dict; empty for a float.
     ``rows`` is the optional vectorised function over a 2-D array of finite
-    numbers, one window per row, taking the same parameters.
+    numbers, one window per row, taking the same parameters; ``small`` the
+    optional pure-Python function over a short list of finite floats (see
+    ``small``), taking the same parameters.
     """
 
     name: str
@@ -51,6 +53,7 @@ class PreprocessType:
     display_params: Callable | None = None
     check: Callable | None = None
     rows: Callable | None = None
+    small: Callable | None = None
 
     def param(self, name):
         return next(p for p in self.params if p.name == name)
@@ -85,19 +88,19 @@ def _entry(name, display, function, reads, min_length, summary, **extra):
 TYPES = (
     _entry("anomprob", "AnomProb", anomaly.anomprob, "numbers", 3,
            "probability in percent that the window holds an anomaly",
-           params=_ANOMALY_MODEL, rows=anomaly.anomprob_rows),
+           params=_ANOMALY_MODEL, rows=anomaly.anomprob_rows, small=small.anomprob),
     _entry("anomprobX-Y", "AnomProb", anomaly.anomprob_pattern, "numbers", 3,
            "anomprob ignoring recurring patterns of X to Y levels",
            params=_LEVEL_PARAMS + _ANOMALY_MODEL, pattern=r"anomprob" + _LEVEL_PATTERN, example="anomprob2-5",
            display_params=_levels_display, check=_check_levels),
     _entry("autocorr", "AutoCorr", serial.autocorr, "numbers", lambda p: p["lag"] + 2,
            "sample autocorrelation at a lag", params=(Param("lag", 1, Integer(low=1), "lag in points"),)),
-    _entry("avg", "Avg", location.avg, "numbers", 1, "mean", rows=location.avg_rows),
+    _entry("avg", "Avg", location.avg, "numbers", 1, "mean", rows=location.avg_rows, small=small.avg),
     _entry("avgtimediff", "AvgTimeDiff", timestamps.avgtimediff, "times", 2,
            "mean seconds between consecutive timestamps"),
     _entry("consistency", "Consistency", quality.consistency, "values", 1,
            "1 if every present value has the same kind, else 0"),
-    _entry("count", "Count", quality.count, "numbers", 0, "number of numeric values"),
+    _entry("count", "Count", quality.count, "numbers", 0, "number of numeric values", small=small.count),
     _entry("countstr", "CountStr", quality.countstr, "strings", 0, "number of string values"),
     _entry("cv", "CV", dispersion.cv, "numbers", 2, "coefficient of variation, sd / |mean|"),
     _entry("dataage_<utcoffset>_<unit>", "DataAge", timestamps.dataage, "times", 1,
@@ -109,7 +112,7 @@ TYPES = (
            ),
            pattern=r"dataage_(?P<utcoffset>[-+]?\d+(?:\.\d+)?)_(?P<unit>[a-z]+)", example="dataage_-5_minute",
            display_params=lambda p: f"_{p['utcoffset']:g}_{p['unit']}"),
-    _entry("diff", "Diff", dispersion.diff, "numbers", 1, "max - min", rows=dispersion.diff_rows),
+    _entry("diff", "Diff", dispersion.diff, "numbers", 1, "max - min", rows=dispersion.diff_rows, small=small.diff),
     _entry("diffmargin", "DiffMargin", dispersion.diffmargin, "numbers", 1,
            "percentage difference between max and min"),
     _entry("entropy", "Entropy", shape.entropy, "numbers", 1, "Shannon entropy in bits",
@@ -121,21 +124,22 @@ TYPES = (
     _entry("iqr", "IQR", dispersion.iqr, "numbers", 1, "interquartile range"),
     _entry("kurtosis", "Kurtosis", shape.kurtosis, "numbers", 4, "sample excess kurtosis"),
     _entry("mad", "MAD", dispersion.mad, "numbers", 1, "mean absolute deviation"),
-    _entry("max", "Max", location.max_, "numbers", 1, "largest value", rows=location.max_rows),
-    _entry("median", "Median", location.median, "numbers", 1, "median", rows=location.median_rows),
+    _entry("max", "Max", location.max_, "numbers", 1, "largest value", rows=location.max_rows, small=small.max_),
+    _entry("median", "Median", location.median, "numbers", 1, "median", rows=location.median_rows,
+           small=small.median),
     _entry("meanci95", "MeanCI95", interval.meanci95, "numbers", 2, "95% confidence interval for the mean",
            outputs=INTERVAL_OUTPUTS, rows=interval.meanci95_rows),
     _entry("meanci99", "MeanCI99", interval.meanci99, "numbers", 2, "99% confidence interval for the mean",
            outputs=INTERVAL_OUTPUTS, rows=interval.meanci99_rows),
     _entry("midhinge", "Midhinge", location.midhinge, "numbers", 1, "mean of Q1 and Q3"),
-    _entry("min", "Min", location.min_, "numbers", 1, "smallest value", rows=location.min_rows),
+    _entry("min", "Min", location.min_, "numbers", 1, "smallest value", rows=location.min_rows, small=small.min_),
     _entry("outliers", "Outliers", anomaly.outliers, "numbers", 3, "number of outliers",
            params=(_THRESHOLD,)),
     _entry("outliersX-Y", "Outliers", anomaly.outliers_pattern, "numbers", 3,
            "outliers ignoring recurring patterns of X to Y levels",
            params=_LEVEL_PARAMS + (_THRESHOLD,), pattern=r"outliers?" + _LEVEL_PATTERN, example="outliers2-4",
            display_params=_levels_display, check=_check_levels),
-    _entry("raw", "Raw", serial.raw, "numbers", 1, "last numeric value", rows=serial.raw_rows),
+    _entry("raw", "Raw", serial.raw, "numbers", 1, "last numeric value", rows=serial.raw_rows, small=small.raw),
     _entry("skewness", "Skewness", shape.skewness, "numbers", 3, "sample skewness"),
     _entry("spikedetect", "SpikeDetect", anomaly.spikedetect, "numbers", lambda p: p["lag"] + 1,
            "number of spikes (smoothed z-score)",
@@ -144,15 +148,15 @@ TYPES = (
                Param("threshold", 3.5, Real(low=0, open=True), "standard deviations that make a spike"),
                Param("influence", 0.5, Real(low=0, high=1), "weight of a spike in the baseline"),
            )),
-    _entry("sum", "Sum", location.sum_, "numbers", 1, "sum", rows=location.sum_rows),
+    _entry("sum", "Sum", location.sum_, "numbers", 1, "sum", rows=location.sum_rows, small=small.sum_),
     _entry("timediff", "TimeDiff", timestamps.timediff, "times", 1, "seconds from first to last timestamp"),
     _entry("trend", "Trend", serial.trend, "numbers", 2, "least-squares slope per point",
-           rows=serial.trend_rows),
+           rows=serial.trend_rows, small=small.trend),
     _entry("trimean", "Trimean", location.trimean, "numbers", 1, "Tukey's trimean"),
     _entry("unique", "Unique", quality.unique, "numbers", 1, "1 if no numeric value repeats"),
     _entry("uniquestr", "UniqueStr", quality.uniquestr, "strings", 1, "1 if no string value repeats"),
     _entry("variance", "Variance", dispersion.variance, "numbers", 2, "sample variance",
-           rows=dispersion.variance_rows),
+           rows=dispersion.variance_rows, small=small.variance),
     _entry("varied", "Varied", dispersion.varied, "numbers", 1, "1 if the values are not all equal"),
 )
 

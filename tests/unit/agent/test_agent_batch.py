@@ -44,3 +44,29 @@ def test_batches_in_batches_out(socket_udf):
     assert (c_point.fieldsDouble["mean"], c_point.fieldsInt["n"], c_point.fieldsInt["skipped"]) == (15.0, 2, 1)
     assert out[5].end.tmax == 1100
     assert "batch without numbers in field 'value'" in udf.wait_log("batches_in=3")
+
+
+def test_column_and_times_decoded_in_one_call_equal_point_by_point():
+    import math
+
+    import numpy as np
+
+    from udfs.agent.points import Batch, Point
+
+    msgs = [udf_pb2.Point(time=t, tags={"d": "1"}, fieldsDouble={"x": 1.5 * t} if t % 3 else {},
+                          fieldsInt={"x": t} if t % 3 == 0 else {"n": t}, fieldsString={"s": "on"})
+            for t in range(1, 8)]
+    msgs.append(udf_pb2.Point(time=99, fieldsString={"x": "not a number"}))
+    raw = Batch(udf_pb2.BeginBatch(name="m", group="g"))
+    raw.points = [Point(None, udf_pb2.Request(point=m).SerializeToString()) for m in msgs]
+    decoded = Batch(udf_pb2.BeginBatch(name="m", group="g"))
+    decoded.points = [Point(m) for m in msgs]      # no bytes: read one by one
+    assert raw._decoded() is not None and decoded._decoded() is None
+    for field in ("x", "n", "missing"):
+        a, b = raw.column(field), decoded.column(field)
+        assert [v if not math.isnan(v) else "nan" for v in a] == [v if not math.isnan(v) else "nan" for v in b]
+    assert raw.times().tolist() == decoded.times().tolist() == [1, 2, 3, 4, 5, 6, 7, 99]
+    assert np.isnan(raw.column("x")[-1]) and raw.column("x")[2] == 3.0
+    broken = Batch(udf_pb2.BeginBatch(name="m", group="g"))
+    broken.points = [Point(None, b"\x8a\x01\x05\x08")]  # a truncated point: decoded one by one, NaN
+    assert np.isnan(broken.column("x")).all()

@@ -88,14 +88,17 @@ def test_response_point_has_the_same_bytes_as_request_point():
 
 def test_numbers_only_decoder_matches_udf_proto():
     # Point.number() decodes with a reduced message; its fields must be udf.proto's.
-    from udfs.agent.points import Point, _NumbersRequest
+    from udfs.agent.points import Point, _BatchNumbers, _NumbersRequest
 
-    ours = _NumbersRequest.DESCRIPTOR.fields_by_name["point"]
-    assert ours.number == udf_pb2.Request.DESCRIPTOR.fields_by_name["point"].number
-    full = udf_pb2.Point.DESCRIPTOR.fields_by_name
-    for name, f in ours.message_type.fields_by_name.items():
-        assert f.number == full[name].number
-        assert f.message_type.fields_by_name["value"].type == full[name].message_type.fields_by_name["value"].type
+    for cls in (_NumbersRequest, _BatchNumbers):
+        ours = cls.DESCRIPTOR.fields_by_name["point"]
+        assert ours.number == udf_pb2.Request.DESCRIPTOR.fields_by_name["point"].number
+        full = udf_pb2.Point.DESCRIPTOR.fields_by_name
+        for name, f in ours.message_type.fields_by_name.items():
+            assert f.number == full[name].number and f.type == full[name].type
+            if f.message_type is not None:
+                assert f.message_type.fields_by_name["value"].type == \
+                    full[name].message_type.fields_by_name["value"].type
     p = udf_pb2.Point(time=3, tags={"a": "b"}, fieldsDouble={"t": 2.5}, fieldsInt={"n": -4},
                       fieldsString={"s": "x"}, dimensions=["a"])
     lazy = Point(None, udf_pb2.Request(point=p).SerializeToString())
