@@ -66,10 +66,12 @@ class Predict(Handler):
         self._constants: dict[tuple, bytes] = {}  # (answering key, version) -> serialized constant fields
 
     def point(self, p):
-        msg = p.msg
+        # Only the group and the numbers are decoded; tags once per new group.
+        msg = p.numeric()
         key = self._keys.get(msg.group)
         if key is None:
-            key = self._remember(self._keys, msg.group, entity_key(msg.tags, msg.dimensions))
+            full = p.msg
+            key = self._remember(self._keys, msg.group, entity_key(full.tags, full.dimensions))
         try:
             answer_key, model, answered_by = self.predictor.model_for(key)
         except NoModel:

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import logging
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
@@ -116,7 +118,12 @@ class Train(Handler):
 
     def batch(self, b):
         key = entity_of(b)
-        columns = {name: [p.fields.get(name) for p in b.points] for name in self.config.inputs}
+        # Numbers decode in one call per window; a window holding anything else
+        # (a string, a missing value) is read point by point, so the bad-window
+        # reason can quote it.
+        columns = {name: b.column(name) for name in self.config.inputs}
+        if any(np.isnan(c).any() for c in columns.values()):
+            columns = {name: [p.fields.get(name) for p in b.points] for name in self.config.inputs}
         outcome = self.trainer.train_window(key, columns, times=b.times())
         if outcome.status == "bad":
             self.limited.warning(

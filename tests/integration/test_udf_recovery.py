@@ -42,11 +42,14 @@ def fleet(stack, tmp_path_factory):
 
 
 def _udfs():
+    """(module, function) of every socket UDF a task of the task list calls."""
+    import tasks
     import tickstack
     import udfcheck
 
     by_path = {path: module for module, path in tickstack.udf_sockets().items()}
-    return sorted((by_path[path], function) for function, path in udfcheck.socket_udfs().items())
+    called = {u for task in tasks.load_tasks() for u in task.udfs}
+    return sorted((by_path[path], function) for function, path in udfcheck.socket_udfs().items() if function in called)
 
 
 def _users(kapacitor, function: str) -> list[str]:

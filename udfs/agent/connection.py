@@ -32,6 +32,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -78,7 +79,24 @@ class SocketTransport:
         self.sock = sock
 
     def recv(self, n: int) -> bytes:
-        return self.sock.recv(n)
+        data = self.sock.recv(n)
+        if len(data) < n // 2 and data:
+            # Take what else has arrived meanwhile, without waiting: Kapacitor
+            # writes a message at a time, and every read handed to the worker
+            # costs a thread wake-up, so fewer, larger reads cost less per point.
+            parts = [data]
+            got = len(data)
+            try:
+                while got < n:
+                    more = self.sock.recv(n - got, socket.MSG_DONTWAIT)
+                    if not more:
+                        break
+                    parts.append(more)
+                    got += len(more)
+            except (BlockingIOError, InterruptedError):
+                pass
+            data = b"".join(parts) if len(parts) > 1 else data
+        return data
 
     def send_all(self, data: bytes | bytearray) -> None:
         self.sock.sendall(data)
@@ -161,42 +179,48 @@ class _ByteQueue:
     """A FIFO bounded by the bytes it holds: ``put`` waits while it is over ``max_bytes``.
 
     An item is always taken when the queue is empty, so one read larger than
-    the bound still passes. Sentinels (``size`` 0) never wait.
+    the bound still passes. Sentinels (``size`` 0) never wait. One thread
+    puts (the reader) and one gets (the worker): each owns one counter, the
+    items travel through C's SimpleQueue, and a lock is taken only when the
+    reader has to wait, so the common case costs what SimpleQueue does.
     """
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
-        self.bytes = 0
         self.peak = 0
-        self._items: list = []
-        self._head = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._put_bytes = 0   # written by the reader only
+        self._got_bytes = 0   # written by the worker only
+        self._room = threading.Condition(threading.Lock())
+        self._waiting = False
+
+    @property
+    def bytes(self) -> int:
+        return self._put_bytes - self._got_bytes
 
     def put(self, item, size: int = 0) -> None:
-        with self._cond:
-            while size and self.bytes and self.bytes + size > self.max_bytes:
-                self._cond.wait()
-            self._items.append((item, size))
-            self.bytes += size
-            self.peak = max(self.peak, self.bytes)
-            self._cond.notify_all()
+        if size and self._put_bytes - self._got_bytes + size > self.max_bytes:
+            with self._room:
+                self._waiting = True
+                while self._put_bytes != self._got_bytes and \
+                        self._put_bytes - self._got_bytes + size > self.max_bytes:
+                    self._room.wait()
+                self._waiting = False
+        self._put_bytes += size
+        self.peak = max(self.peak, self._put_bytes - self._got_bytes)
+        self._queue.put((item, size))
 
     def get(self):
-        with self._cond:
-            while self._head == len(self._items):
-                self._cond.wait()
-            item, size = self._items[self._head]
-            self._items[self._head] = None
-            self._head += 1
-            if self._head > 1024 and self._head * 2 > len(self._items):
-                del self._items[:self._head]
-                self._head = 0
-            self.bytes -= size
-            self._cond.notify_all()
-            return item
+        item, size = self._queue.get()
+        if size:
+            self._got_bytes += size
+            if self._waiting:
+                with self._room:
+                    self._room.notify()
+        return item
 
     def empty(self) -> bool:
-        return self._head == len(self._items)
+        return self._queue.empty()
 
 
 class Connection:

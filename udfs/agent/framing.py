@@ -166,11 +166,14 @@ class FrameDecoder:
         append = messages.append
         try:
             while pos < end:
-                # Inline fast path: nearly every point is shorter than 128 bytes.
+                # Inline fast paths: points are shorter than 128 bytes, or than 16 KiB.
                 first = buf[pos]
                 if first < 0x80:
                     size = first
                     start = pos + 1
+                elif pos + 1 < end and buf[pos + 1] < 0x80:
+                    size = (first & 0x7F) | (buf[pos + 1] << 7)
+                    start = pos + 2
                 else:
                     size, start = self._read_long_varint(buf, pos, end)
                     if start < 0:

@@ -46,10 +46,11 @@ class FleetRows:
         if len(X) > self.rows_per_window:
             pick = np.sort(self._rng.choice(len(X), self.rows_per_window, replace=False))
             X, y = X[pick], y[pick]
-        for row in np.column_stack([X, y]):
-            self._data[self._next] = row
-            self._next = (self._next + 1) % self.max_rows
-            self._count = min(self._count + 1, self.max_rows)
+        rows = np.column_stack([X, y])[-self.max_rows:]
+        slots = (self._next + np.arange(len(rows))) % self.max_rows
+        self._data[slots] = rows
+        self._next = (self._next + len(rows)) % self.max_rows
+        self._count = min(self._count + len(rows), self.max_rows)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """All kept rows, oldest first, as ``(X, y)`` copies."""

@@ -50,8 +50,12 @@ def penalised_least_squares(X: np.ndarray, y: np.ndarray, penalty: np.ndarray | 
     >>> round(float(coef[0]), 6), round(b, 6)  # a huge penalty keeps the target slope
     (5.0, -2.0)
     """
-    x_mean = np.average(X, axis=0, weights=weights)
-    y_mean = float(np.average(y, weights=weights))
+    if weights is None:
+        x_mean = X.mean(axis=0)
+        y_mean = float(y.mean())
+    else:
+        x_mean = np.average(X, axis=0, weights=weights)
+        y_mean = float(np.average(y, weights=weights))
     Xc = X - x_mean
     yc = y - y_mean
     if weights is not None:

@@ -1,0 +1,171 @@
+"""Each shipped UDF through real Kapacitor, beside the ceiling (a UDF doing nothing) and Kapacitor's own node.
+
+For every task shape the product ships, the same points go through the
+running stack's Kapacitor three ways, one after the other, each as a
+temporary task over a measurement of its own (``through_kapacitor.run``):
+
+- **native**: Kapacitor's own node for comparable work, where there is one;
+- **null**: a UDF of the same shape that does nothing (``null_stream``
+  forwards each point as it came; ``null_batch`` answers each window with its
+  size): the ceiling that Kapacitor's side of the UDF protocol and the agent
+  set;
+- **ours**: the shipped UDF.
+
+Shapes: stream → stream filter (``py_classifier``, every point passes so
+the output is the same size as the null's), batch → stream window statistics
+(``preprocess``, 30-point windows), batch → stream training (``train``,
+linear, 30-point windows), stream → stream prediction (``predict``, linear
+models of 1,000 devices trained beforehand).
+
+Printed per run: points/s from the first write to the last output, and CPU
+microseconds per point of kapacitord and of the UDF server; then ours/null
+and ours/native. Absolute figures move by tens of per cent on a shared
+machine; the ratios of one run are the figures to quote.
+
+Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--repeat 1]``
+(stack running: ``stack/tickstack.py start``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
+    sys.path.insert(0, str(folder))
+
+import through_kapacitor  # noqa: E402
+from udfs.learn import ModelStore, TrainConfig, Trainer  # noqa: E402
+
+STREAM = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{measurement}')
+        .groupBy('device_id')
+    {node}
+    |httpOut('bench')
+"""
+
+WINDOWED = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{measurement}')
+        .groupBy('device_id')
+    |window()
+        .period({period}s)
+        .every({period}s)
+        .align()
+    {node}
+    |httpOut('bench')
+"""
+
+
+def _lines(measurement: str, entities: int, points: int, base: int, rng, fields) -> list[str]:
+    out = []
+    for k in range(points):
+        for e in range(entities):
+            values = ",".join(f"{name}={value!r}" for name, value in fields(rng, e).items())
+            out.append(f"{measurement},device_id=e{e} {values} {base + k * 10**9}")
+    return out
+
+
+def shapes(args, model: str):
+    """name -> (script template, [(label, node, node id, udf service)], fields, windowed, outputs per entity)."""
+    x_and_y = lambda rng, e: {"x": float(rng.uniform(0, 10)), "y": 0.0}  # noqa: E731
+    temperature = lambda rng, e: {"value": float(rng.uniform(26, 40))}  # noqa: E731 (all pass the filter)
+    series = lambda rng, e: {"value": float(rng.normal(100, 2))}  # noqa: E731
+    regression = lambda rng, e: (lambda x: {"x": x, "y": 2.0 * x + e % 7 + float(rng.normal(0, 0.1))})(  # noqa: E731
+        float(rng.uniform(0, 10)))
+    return {
+        "filter (py_classifier)": (STREAM, [
+            ("native |where()", "|where(lambda: \"value\" < 20.0 OR \"value\" > 25.0)", "where2", None),
+            ("null_stream", "@null_stream()", "null_stream2", "udf-null_stream"),
+            ("py_classifier", "@py_classifier().field('value').low(20.0).high(25.0)", "py_classifier2",
+             "udf-py_classifier"),
+        ], temperature, False),
+        "window statistics (preprocess)": (WINDOWED, [
+            ("native |mean()", "|mean('value')", "mean3", None),
+            ("null_batch", "@null_batch()", "null_batch3", "udf-null_batch"),
+            ("preprocess", "@preprocess().fields('value').types('avg,min,max,trend,anomprob')", "preprocess3",
+             "udf-preprocessor"),
+        ], series, True),
+        "training (train, linear)": (WINDOWED, [
+            ("null_batch", "@null_batch()", "null_batch3", "udf-null_batch"),
+            ("train", f"@train().model('{model}-t').dependentvariable('y').independentvariables('x')"
+                      ".algorithm('linear')", "train3", "udf-train"),
+        ], regression, True),
+        "prediction (predict, linear)": (STREAM, [
+            ("native |eval()", "|eval(lambda: 2.0 * \"x\" + 1.0).as('y')", "eval2", None),
+            ("null_stream", "@null_stream()", "null_stream2", "udf-null_stream"),
+            ("predict", f"@predict().model('{model}')", "predict2", "udf-predict"),
+        ], x_and_y, False),
+    }
+
+
+def train_prediction_models(model: str, entities: int) -> None:
+    """Linear models for every bench device, in the store the predict UDF reads."""
+    store = ModelStore(ROOT / ".stack" / "data" / "models" / model)
+    trainer = Trainer(TrainConfig("x", "y", algorithm="linear"), store, fleet_retrain_every=0)
+    rng = np.random.default_rng(1)
+    for e in range(entities):
+        x = rng.uniform(0, 10, 40)
+        trainer.train_window(f"e{e}", {"x": x, "y": 2.0 * x + e % 7 + rng.normal(0, 0.1, 40)})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, default=10_000, help="devices of the windowed shapes")
+    parser.add_argument("--points", type=int, default=30, help="points per device (window length)")
+    parser.add_argument("--stream-entities", type=int, default=1_000, help="devices of the stream shapes")
+    parser.add_argument("--shapes", nargs="*", help="shape names (default: all)")
+    args = parser.parse_args()
+    model = f"bench-predict-{int(time.time())}"
+    train_prediction_models(model, args.stream_entities)
+    rng = np.random.default_rng(0)
+    print(f"through the running stack's Kapacitor; windowed shapes {args.entities:,} devices x {args.points} "
+          f"points, stream shapes {args.stream_entities:,} devices x {args.points * 10} points\n")
+    print(f"{'shape / run':<44}{'points/s':>11}{'kapacitord us/pt':>18}{'udf us/pt':>11}")
+    summary = []
+    for shape, (template, runs, fields, windowed) in shapes(args, model).items():
+        if args.shapes and not any(s in shape for s in args.shapes):
+            continue
+        entities = args.entities if windowed else args.stream_entities
+        points = args.points if windowed else args.points * 10
+        base = (time.time_ns() // 10**9 // points) * points * 10**9 - 7200 * 10**9
+        print(shape)
+        rates = {}
+        for label, node, node_id, service in runs:
+            measurement = f"bench_ceiling_{node_id}_{time.time_ns()}"
+            lines = _lines(measurement, entities, points, base, rng, fields)
+            expected = entities * points
+            if windowed:
+                # One point per device past its window closes it; one output per window.
+                lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 {base + points * 10**9}"
+                          for e in range(entities)]
+                expected = entities
+            script = template.format(measurement=measurement, node=node, period=points)
+            run = through_kapacitor.run(script, lines, node_id, expected, service)
+            total = entities * points
+            rates[label] = total / run.seconds
+            udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
+            print(f"  {label:<42}{total / run.seconds:>11,.0f}{run.kapacitor_cpu / total * 1e6:>18.2f}{udf}")
+        ours = runs[-1][0]
+        null = next(label for label, *_ in runs if label.startswith("null"))
+        native = next((label for label, *_ in runs if label.startswith("native")), None)
+        ratio_native = f"{rates[ours] / rates[native]:.2f}" if native else "-"
+        summary.append((shape, rates[ours] / rates[null], ratio_native))
+    print(f"\n{'shape':<44}{'ours/null':>10}{'ours/native':>12}")
+    for shape, to_null, to_native in summary:
+        print(f"{shape:<44}{to_null:>10.2f}{to_native:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
