@@ -50,6 +50,22 @@ class Influx:
                     rows.append(row)
         return rows
 
+    def points(self, q: str, database: str | None = None) -> list[tuple[str, dict, dict, int]]:
+        """Run a ``SELECT ... GROUP BY *``: ``(measurement, tags, fields, time ns)`` per point, nulls left out."""
+        body = json.loads(self._request("/query", {"db": database or self.database, "q": q, "epoch": "ns"}))
+        out = []
+        for result in body.get("results", []):
+            if "error" in result:
+                raise InfluxError(f"InfluxQL error for {q!r}: {result['error']}")
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                columns = series["columns"]
+                for values in series["values"]:
+                    fields = {c: v for c, v in zip(columns[1:], values[1:]) if v is not None and c not in tags}
+                    if fields:
+                        out.append((series["name"], {k: v for k, v in tags.items() if v != ""}, fields, values[0]))
+        return out
+
     def execute(self, q: str, database: str | None = None) -> None:
         """Run a statement that returns no rows (CREATE DATABASE; DROP SERIES with ``database``)."""
         params = {"q": q}
@@ -60,3 +76,26 @@ class Influx:
     def write(self, lines: list[str] | str, database: str | None = None, precision: str = "ns") -> None:
         payload = lines if isinstance(lines, str) else "\n".join(lines)
         self._request("/write", {"db": database or self.database, "precision": precision}, data=payload.encode())
+
+
+def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
+    r"""One point as line protocol, escaped as InfluxDB's reference says.
+
+    >>> print(line("m x", {"d": "a,b"}, {"v": 1.5, "n": 3, "s": 'say "hi"', "ok": True}, 7))
+    m\ x,d=a\,b v=1.5,n=3i,s="say \"hi\"",ok=true 7
+    """
+    def key(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return f"{v}i"
+        if isinstance(v, float):
+            return repr(v)
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    head = measurement.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+    head += "".join(f",{key(k)}={key(str(v))}" for k, v in sorted(tags.items()))
+    return f"{head} {','.join(f'{key(k)}={value(v)}' for k, v in fields.items())} {time_ns}"

@@ -23,9 +23,21 @@ that someone's job through Kapacitor's HTTP API:
   ``task_recoveries`` point (tags ``task``; fields ``udfs``, ``down_seconds``,
   ``reason``) in the ``telemetry`` database, for the dashboards.
 
-What is not recovered: points that reached Kapacitor while the task was down,
-and the windows that were open when it stopped (see README, "When a UDF
-dies").
+The gap is filled: a window's length after re-enabling a stream task, the
+watcher reads what InfluxDB holds of the measurements the task reads, from
+the last pass that saw the task healthy (less a window's length) to a
+window's length after the re-enable, and feeds it, with the points' own
+times, to a temporary copy of the task that listens on a retention policy of
+its own (``GAP_RP``) and writes where the task writes, only outputs stamped
+after that last healthy pass; so the windows of the gap, and those the
+re-enabled task began without their earlier points, are written whole, as
+if the task had never stopped. The copy is deleted once it has handled
+everything. Each fill
+is logged and written as a ``task_gap_fills`` point. Kapacitor's own replay
+of a query would do the same, but Kapacitor 1.8.3 panics when a replay
+stops a task with a socket UDF (a nil ``udf.(*Server)`` in ``Abort``).
+What a copy cannot give back: the state a stateful UDF had built (moving
+averages, the trainer's fleet evidence) starts afresh in it.
 
 Run: ``stack/task_watcher.py [--interval 1] [--kapacitor URL] [--influxdb URL]``
 (the stack runs it as the ``task-watcher`` service; its heartbeat file says it
@@ -37,8 +49,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,6 +76,7 @@ class Watcher:
         self.servers: dict[str, tuple | None] = {}      # UDF -> the server process that answers, None if none
         self.seen: dict[str, dict[str, tuple | None]] = {}  # task -> the servers it was last connected to
         self.broken_since: dict[str, float] = {}
+        self.healthy_at: dict[str, int] = {}  # task -> wall time (ns) of the last pass that saw it healthy
         self.incarnations: dict[str, str] = {}
         self.recoveries = 0
 
@@ -70,8 +85,11 @@ class Watcher:
         for name, path in self.sockets.items():
             self.servers[name] = udfcheck.server(path)
         incarnations = self._incarnations()
+        pass_started = time.time_ns()
         recovered = []
         for task in self.kapacitor.tasks():
+            if GAP_SUFFIX in task["id"]:
+                continue  # a copy filling a gap: it lives a few seconds
             if task.get("status") != "enabled":
                 self.seen.pop(task["id"], None)
                 continue
@@ -82,6 +100,7 @@ class Watcher:
                 self.seen.pop(name, None)
             reason = self._broken(name, task)
             if reason is None:
+                self.healthy_at[name] = pass_started
                 continue
             self.broken_since.setdefault(name, self.clock())
             udfs = self._udfs_of(name)
@@ -126,6 +145,7 @@ class Watcher:
         down_for = self.clock() - self.broken_since.pop(name)
         self.kapacitor.set_status(name, "disabled")
         self.kapacitor.enable(name)
+        enabled_at = time.time_ns()
         self.seen[name] = {u: self.servers.get(u) for u in udfs}
         self.incarnations[name] = self._incarnations().get(name)
         self.recoveries += 1
@@ -138,6 +158,115 @@ class Watcher:
                                   f'down_seconds={down_for:.3f},reason="{reason_text}" {time.time_ns()}')
             except Exception as exc:  # the recovery happened; only its record is missing
                 log.warning("cannot record the recovery of %s in InfluxDB: %s", name, exc)
+        since = self.healthy_at.get(name)
+        if since is not None:
+            try:
+                self.fill_gap(name, since, enabled_at)
+            except Exception as exc:  # the task runs again; only its gap stays open
+                log.warning("cannot fill the gap of %s: %s", name, exc)
+
+    def fill_gap(self, name: str, since_ns: int, until_ns: int) -> threading.Thread | None:
+        """Fill a stream task's gap with a temporary copy of it, in a thread; the thread."""
+        task = self.kapacitor.task(name) or {}
+        script = task.get("script", "")
+        if task.get("type") != "stream" or self.influx is None or gap_query(script, since_ns, until_ns) is None:
+            return None
+        thread = threading.Thread(target=self._fill, args=(name, script, since_ns, until_ns), daemon=True)
+        thread.start()
+        return thread
+
+    def _fill(self, name: str, script: str, since_ns: int, until_ns: int) -> None:
+        # The re-enabled task starts its windows afresh: the ones that end within a window's
+        # length after the re-enable hold only the points it saw since. Waiting that long lets
+        # the copy write them whole, after the task wrote them partial.
+        longest = window_length(script)
+        time.sleep(longest / 1e9 + 2.0)
+        from influx import line
+
+        end = until_ns + longest
+        points = self.influx.points(gap_query(script, since_ns, end))
+        if not points:
+            return
+        copy = f"{name}{GAP_SUFFIX}{until_ns}"
+        database = _DBRP.search(script).group(1)
+        try:
+            self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled",
+                                                     "script": gap_script(script, database, since_ns, end)})
+            self.kapacitor.enable(copy)
+            self.kapacitor.write("\n".join(line(*p) for p in points).encode(), database, GAP_RP)
+            seconds = (until_ns - since_ns) / 1e9
+            log.warning("task %s: %d points around its %.1f s gap fed to %s", name, len(points), seconds, copy)
+            self.influx.write(f'task_gap_fills,task={name} seconds={seconds:.3f},points={len(points)}i '
+                              f'{time.time_ns()}')
+        except Exception as exc:  # the task runs again; only its gap stays open
+            log.warning("cannot fill the gap of %s: %s", name, exc)
+        finally:
+            self._retire(copy)
+
+    def _retire(self, copy: str, quiet: float = 2.0, flush: float = 11.0) -> None:
+        """Delete a gap copy once its counters stopped moving and its output had time to flush."""
+        try:
+            last, still = None, 0.0
+            while still < quiet:
+                time.sleep(0.5)
+                stats = (self.kapacitor.task(copy) or {}).get("stats", {}).get("node-stats", {})
+                now = sorted((node, v.get("collected"), v.get("emitted")) for node, v in stats.items())
+                still = still + 0.5 if now == last else 0.0
+                last = now
+            time.sleep(flush)  # influxDBOut writes every 10 s at most
+        finally:
+            try:
+                self.kapacitor.delete(copy)
+            except Exception as exc:
+                log.warning("cannot delete gap copy %s: %s", copy, exc)
+
+
+GAP_RP = "tickml_gapfill"
+GAP_SUFFIX = "__gapfill_"
+_DBRP = re.compile(r'dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"')
+_MEASUREMENT = re.compile(r"\.measurement\(\s*'([^']+)'\s*\)")
+_PERIOD = re.compile(r"\.(?:period|every)\(\s*(\d+)(ns|us|ms|s|m|h|d)\s*\)")
+_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+
+
+def gap_query(script: str, since_ns: int, until_ns: int) -> str | None:
+    """The InfluxQL that gives a stream task its input over a gap, with the windows reaching into it.
+
+    >>> script = 'dbrp "telemetry"."autogen" stream |from().measurement("m") |window().period(30s).every(10s)'
+    >>> gap_query(script.replace('"m"', "'m'"), 100 * 10**9, 200 * 10**9)
+    'SELECT * FROM "telemetry"."autogen"."m" WHERE time >= 70000000000 AND time < 200000000000 GROUP BY *'
+    """
+    dbrp = _DBRP.search(script)
+    measurements = sorted(set(_MEASUREMENT.findall(script)))
+    if dbrp is None or not measurements:
+        return None
+    longest = window_length(script)
+    sources = ", ".join(f'"{dbrp.group(1)}"."{dbrp.group(2)}"."{m}"' for m in measurements)
+    return f"SELECT * FROM {sources} WHERE time >= {since_ns - longest} AND time < {until_ns} GROUP BY *"
+
+
+def window_length(script: str) -> int:
+    """The longest window period (or every) a script declares, in ns; 0 without windows."""
+    return max((int(n) * _UNIT_NS[unit] for n, unit in _PERIOD.findall(script)), default=0)
+
+
+def gap_script(script: str, database: str, since_ns: int, until_ns: int) -> str:
+    r"""The task's script for a gap copy: it listens on ``GAP_RP`` only, and writes only outputs stamped
+    in ``(since_ns, until_ns]`` (before, the task wrote them itself, and the copy, fed from a window's
+    length earlier, would write them again from part of their points).
+
+    >>> print(gap_script('dbrp "db"."autogen"\nstream|from()\n    |influxDBOut()', "db", 5, 9))
+    dbrp "db"."tickml_gapfill"
+    stream|from()
+        |where(lambda: unixNano("time") > 5 AND unixNano("time") <= 9)
+        |influxDBOut()
+    """
+    copy = _DBRP.sub(f'dbrp "{database}"."{GAP_RP}"', script, count=1)
+    keep = f'unixNano("time") > {since_ns} AND unixNano("time") <= {until_ns}'
+    return _OUTPUT.sub(lambda m: f"{m.group(1)}|where(lambda: {keep})\n{m.group(1)}|influxDBOut(", copy)
+
+
+_OUTPUT = re.compile(r"([ \t]*)\|influxDBOut\(")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import json
 import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -166,6 +167,13 @@ class Kapacitor:
                                   f"(stack/tickstack.py start) and define the task again. (Enabling a task "
                                   f"whose socket UDF is down makes Kapacitor 1.8 panic.)")
         self._call("PATCH", f"/tasks/{name}", {"status": "enabled"})
+
+    def write(self, body: bytes, database: str, retention_policy: str) -> None:
+        """Line protocol into Kapacitor's stream (its /write endpoint, as Telegraf or a subscription sends it)."""
+        query = urllib.parse.urlencode({"db": database, "rp": retention_policy, "precision": "ns"})
+        request = urllib.request.Request(f"{self.url}/write?{query}", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
 
     def set_status(self, name: str, status: str) -> None:
         self._call("PATCH", f"/tasks/{name}", {"status": status})

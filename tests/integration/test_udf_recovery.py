@@ -22,17 +22,20 @@ from stackutil import wait_until
 pytestmark = pytest.mark.stack
 
 RECOVERY_SECONDS = 15
+SECOND = 10**9
 
 
 @pytest.fixture(scope="module")
 def fleet(stack, tmp_path_factory):
     """Every device type publishing twice a second for the whole module."""
     log = tmp_path_factory.mktemp("fleet") / "simulator.log"
+    prefix = f"rec{int(time.time()) % 100000}-"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "devices.simulator", "--devices", "12", "--interval", "0.5",
                                  "--types", "thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter",
-                                 "--prefix", f"rec{int(time.time()) % 100000}-", "--quiet"], cwd=stack.ROOT,
+                                 "--prefix", prefix, "--quiet"], cwd=stack.ROOT,
                                 stdout=subprocess.DEVNULL, stderr=out)
+    proc.prefix = prefix
     time.sleep(2)
     assert proc.poll() is None, log.read_text()
     yield proc
@@ -117,3 +120,38 @@ def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
     wait_until(lambda: udfcheck.answers(udfcheck.socket_udfs()["humidity_classifier"]), timeout=10)
     wait_until(lambda: all(t["executing"] for t in kapacitor.tasks() if t["id"] in users), timeout=RECOVERY_SECONDS,
                what=f"{users} running again")
+
+
+def test_the_windows_of_the_gap_are_written_whole(stack, kapacitor, influx, fleet):
+    """device_preprocess (30 s windows every 10 s): across a kill of its UDF, every window is there, with
+    every reading of its 30 s, whether the task's own restart or the watcher's gap copy wrote it."""
+    import udfcheck
+
+    prefix = fleet.prefix
+    wait_until(lambda: influx.query(f"SELECT count(value_preprocessed_Count) FROM device_preprocessed "
+                                    f"WHERE device_id =~ /^{prefix}/ AND time > now() - 15s"), timeout=60,
+               what="preprocessed windows of the fleet")
+    time.sleep(25)  # a window's length of history before the kill
+    killed = time.time_ns()
+    os.kill(stack.supervised_process("udf-preprocessor")["pid"], signal.SIGKILL)
+    wait_until(lambda: influx.query(f"SELECT seconds FROM task_gap_fills WHERE task = 'device_preprocess' "
+                                    f"AND time >= {killed}"), timeout=90, what="the gap fed to a copy of the task")
+    wait_until(lambda: not [t for t in kapacitor.tasks() if "__gapfill_" in t["id"]], timeout=60,
+               what="the gap copy retired")
+    assert udfcheck.answers(udfcheck.socket_udfs()["preprocess"])
+    first, last = (killed - 20 * SECOND) // (10 * SECOND) + 1, (killed + 30 * SECOND) // (10 * SECOND)
+    ends = [k * 10 * SECOND for k in range(first, last + 1)]
+    raw = influx.query(f"SELECT value FROM device_message WHERE device_id =~ /^{prefix}/ "
+                       f"AND time >= {ends[0] - 30 * SECOND} AND time < {ends[-1]} GROUP BY device_id, sensor")
+    by_series: dict[tuple, list[int]] = {}
+    for r in raw:
+        by_series.setdefault((r["device_id"], r["sensor"]), []).append(r["time"])
+    assert len(by_series) >= 12
+    out = influx.query(f"SELECT value_preprocessed_Count FROM device_preprocessed WHERE device_id =~ /^{prefix}/ "
+                       f"AND time >= {ends[0]} AND time <= {ends[-1]} GROUP BY device_id, sensor")
+    written = {(r["device_id"], r["sensor"], r["time"]): r["value_preprocessed_Count"] for r in out}
+    for (device, sensor), times in sorted(by_series.items()):
+        for end in ends:
+            expected = sum(1 for t in times if end - 30 * SECOND <= t < end)
+            got = written.get((device, sensor, end))
+            assert got == expected, (device, sensor, (end - killed) / SECOND, got, expected)
