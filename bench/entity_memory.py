@@ -1,0 +1,155 @@
+"""Memory per active entity through the real stack: kapacitord and the UDF servers.
+
+For ``--entities`` devices (10,000 and 100,000 by default), a few points each
+are written to the running stack's Kapacitor, into two temporary tasks that
+keep per-entity state: ``@moving_average()`` (the UDF keeps each entity's
+last values) and a 10 s window into ``@preprocess()`` (Kapacitor keeps each
+group's window; the UDF keeps nothing). Printed: the growth of kapacitord's
+live Go heap (``HeapAlloc`` of /debug/vars right after a collection forced
+through /debug/pprof/heap?gc=1) and of each UDF
+server's resident memory, in total and per entity.
+
+Then the same windowed task with ``|barrier().idle(5s).delete(TRUE)`` in front
+of the window: Kapacitor drops a group's state once it has been silent for
+5 s. Printed: its heap after the entities fell silent, beside the task
+without the barrier: what bounding Kapacitor's per-group state gives back.
+
+Run: ``python bench/entity_memory.py [--entities 10000 100000]`` (stack running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
+    sys.path.insert(0, str(folder))
+
+import tasks  # noqa: E402
+import tickstack  # noqa: E402
+from through_kapacitor import node_emitted  # noqa: E402
+
+MOVING = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{m}')
+        .groupBy('device_id')
+    @moving_average()
+        .field('value')
+        .size(10)
+    |httpOut('bench')
+"""
+
+WINDOWED = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{m}')
+        .groupBy('device_id')
+{barrier}    |window()
+        .period(10s)
+        .every(10s)
+    @preprocess()
+        .fields('value')
+        .types('avg')
+    |httpOut('bench')
+"""
+
+
+def heap_mb(kapacitor: tasks.Kapacitor) -> float:
+    """kapacitord's live Go heap, after a collection (the pprof endpoint's gc=1 forces one)."""
+    urllib.request.urlopen(kapacitor.url + "/debug/pprof/heap?gc=1", timeout=60).read()
+    stats = kapacitor._call("GET", "/debug/vars")
+    return stats["memstats"]["HeapAlloc"] / 2**20
+
+
+def rss_mb(service: str) -> float:
+    pid = tickstack.supervised_process(service)["pid"]
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def write(lines: list[str]) -> None:
+    host, port = tickstack.kapacitor_address()
+    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
+    for i in range(0, len(lines), 50_000):
+        urllib.request.urlopen(urllib.request.Request(url, data="\n".join(lines[i:i + 50_000]).encode(),
+                                                      method="POST"), timeout=120).close()
+
+
+def run(entities: int, kapacitor: tasks.Kapacitor) -> None:
+    stamp = time.time_ns()
+    names = {"moving": f"bench_mem_moving_{stamp}", "windowed": f"bench_mem_window_{stamp}",
+             "barrier": f"bench_mem_barrier_{stamp}"}
+    scripts = {"moving": MOVING.format(m=names["moving"]),
+               "windowed": WINDOWED.format(m=names["windowed"], barrier=""),
+               "barrier": WINDOWED.format(m=names["barrier"], barrier="    |barrier()\n        .idle(5s)\n"
+                                                                       "        .delete(TRUE)\n")}
+    before = {"kapacitord heap": heap_mb(kapacitor), "udf-moving_average": rss_mb("udf-moving_average"),
+              "udf-preprocessor": rss_mb("udf-preprocessor")}
+    try:
+        for key in ("moving", "windowed"):
+            kapacitor._call("POST", "/tasks", {"id": names[key], "type": "stream", "status": "enabled",
+                                               "script": scripts[key]})
+        base = time.time_ns() - 3 * 10**9
+        for key, node in (("moving", "moving_average2"), ("windowed", None)):
+            write([f"{names[key]},device_id=e{e} value={float(k)} {base + k * 10**9}"
+                   for k in range(3) for e in range(entities)])
+            if node:
+                deadline = time.monotonic() + 300
+                while node_emitted(kapacitor, names[key], node) < 3 * entities and time.monotonic() < deadline:
+                    time.sleep(0.5)
+        time.sleep(2)
+        after = {"kapacitord heap": heap_mb(kapacitor), "udf-moving_average": rss_mb("udf-moving_average"),
+                 "udf-preprocessor": rss_mb("udf-preprocessor")}
+        print(f"{entities:,} entities, 3 points each, two tasks (moving_average; a 10 s window into preprocess)")
+        for name in before:
+            grown = after[name] - before[name]
+            print(f"  {name:<22} {before[name]:>9.1f} -> {after[name]:>9.1f} MB   {grown * 2**20 / entities:>8.0f} "
+                  f"bytes per entity")
+        # Kapacitor's per-group state with and without a barrier dropping silent groups.
+        kapacitor.delete(names["windowed"])
+        kapacitor.delete(names["moving"])
+        time.sleep(2)
+        for key, label in (("windowed", "no barrier"), ("barrier", "barrier().idle(5s).delete(TRUE)")):
+            kapacitor._call("POST", "/tasks", {"id": names[key] + "_b", "type": "stream", "status": "enabled",
+                                               "script": scripts[key].replace(names[key], names[key] + "_b")})
+            start = heap_mb(kapacitor)
+            base = time.time_ns() - 3 * 10**9
+            write([f"{names[key]}_b,device_id=e{e} value={float(k)} {base + k * 10**9}"
+                   for k in range(3) for e in range(entities)])
+            time.sleep(12)  # silent for longer than the barrier's idle time
+            write([f"{names[key]}_b,device_id=tick value=0 {time.time_ns()}"])  # the barrier's clock moves with data
+            time.sleep(3)
+            held = heap_mb(kapacitor) - start
+            print(f"  kapacitord heap held 12 s after {entities:,} groups fell silent, {label:<34} "
+                  f"{held:>8.1f} MB ({held * 2**20 / entities:,.0f} bytes per group)")
+            kapacitor.delete(names[key] + "_b")
+            time.sleep(2)
+    finally:
+        for name in list(names.values()) + [n + "_b" for n in names.values()]:
+            try:
+                kapacitor.delete(name)
+            except RuntimeError:
+                pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entities", type=int, nargs="*", default=[10_000, 100_000])
+    args = parser.parse_args()
+    kapacitor = tasks.Kapacitor()
+    for n in args.entities:
+        run(n, kapacitor)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
