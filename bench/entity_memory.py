@@ -32,19 +32,8 @@ for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
 
 import tasks  # noqa: E402
 import tickstack  # noqa: E402
-from through_kapacitor import node_emitted  # noqa: E402
+from through_kapacitor import STREAM, node_emitted  # noqa: E402
 
-MOVING = """
-dbrp "telemetry"."autogen"
-stream
-    |from()
-        .measurement('{m}')
-        .groupBy('device_id')
-    @moving_average()
-        .field('value')
-        .size(10)
-    |httpOut('bench')
-"""
 
 WINDOWED = """
 dbrp "telemetry"."autogen"
@@ -87,7 +76,7 @@ def run(entities: int, kapacitor: tasks.Kapacitor) -> None:
     stamp = time.time_ns()
     names = {"moving": f"bench_mem_moving_{stamp}", "windowed": f"bench_mem_window_{stamp}",
              "barrier": f"bench_mem_barrier_{stamp}"}
-    scripts = {"moving": MOVING.format(m=names["moving"]),
+    scripts = {"moving": STREAM.format(measurement=names["moving"], node="@moving_average().field('value').size(10)"),
                "windowed": WINDOWED.format(m=names["windowed"], barrier=""),
                "barrier": WINDOWED.format(m=names["barrier"], barrier="    |barrier()\n        .idle(5s)\n"
                                                                        "        .delete(TRUE)\n")}

@@ -129,21 +129,6 @@ def measure(path, types, rows, lists, repeat):
     return best
 
 
-KAPACITOR_SCRIPT = """
-dbrp "telemetry"."autogen"
-stream
-    |from()
-        .measurement('{measurement}')
-        .groupBy('device_id')
-    |window()
-        .period({period}s)
-        .every({period}s)
-        .align()
-    {node}
-    |httpOut('bench')
-"""
-
-
 def measure_through_kapacitor(args, types):
     """Points per second through the stack's Kapacitor: line protocol in, one
     window per entity grouped and windowed by Kapacitor, the preprocess UDF
@@ -167,7 +152,7 @@ def measure_through_kapacitor(args, types):
                  for k in range(args.points) for e in range(args.entities)]
         # One point per entity past the window closes it.
         lines += [f"{measurement},device_id=e{e} value=0 {base + args.points * 10**9}" for e in range(args.entities)]
-        script = KAPACITOR_SCRIPT.format(measurement=measurement, period=args.points, node=node)
+        script = through_kapacitor.WINDOWED.format(measurement=measurement, period=args.points, node=node)
         run = through_kapacitor.run(script, lines, node_id, args.entities, service)
         points = args.entities * args.points
         results[label] = points / run.seconds

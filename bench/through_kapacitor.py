@@ -26,6 +26,34 @@ import tasks  # noqa: E402
 import tickstack  # noqa: E402
 
 
+# Task scripts of the benchmarks: one entity per device_id, the measured node in
+# ``{node}`` (a UDF call or a Kapacitor node), and a child so that it counts
+# what it emits.
+STREAM = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{measurement}')
+        .groupBy('device_id')
+    {node}
+    |httpOut('bench')
+"""
+
+WINDOWED = """
+dbrp "telemetry"."autogen"
+stream
+    |from()
+        .measurement('{measurement}')
+        .groupBy('device_id')
+    |window()
+        .period({period}s)
+        .every({period}s)
+        .align()
+    {node}
+    |httpOut('bench')
+"""
+
+
 @dataclasses.dataclass
 class Run:
     seconds: float

@@ -40,32 +40,8 @@ for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
     sys.path.insert(0, str(folder))
 
 import through_kapacitor  # noqa: E402
+from through_kapacitor import STREAM, WINDOWED  # noqa: E402
 from udfs.learn import ModelStore, TrainConfig, Trainer  # noqa: E402
-
-STREAM = """
-dbrp "telemetry"."autogen"
-stream
-    |from()
-        .measurement('{measurement}')
-        .groupBy('device_id')
-    {node}
-    |httpOut('bench')
-"""
-
-WINDOWED = """
-dbrp "telemetry"."autogen"
-stream
-    |from()
-        .measurement('{measurement}')
-        .groupBy('device_id')
-    |window()
-        .period({period}s)
-        .every({period}s)
-        .align()
-    {node}
-    |httpOut('bench')
-"""
-
 
 def _lines(measurement: str, entities: int, points: int, base: int, rng, fields) -> list[str]:
     out = []

@@ -534,18 +534,23 @@ def _port_in_use(host: str, port: int) -> bool:
         return False
 
 
-def _supervised_start(service: Service) -> str:
+def _supervise(action: str, service: Service, harmless: str) -> None:
+    """``startProcess`` or ``stopProcess`` through supervisord, waiting; the fault named ``harmless`` is no error."""
     import xmlrpc.client
 
+    try:
+        getattr(supervisor(), action)(service.name, True)
+    except xmlrpc.client.Fault as exc:
+        if harmless not in exc.faultString:
+            raise StackError(f"{service.name}: supervisord says {exc.faultString}; see {service.log_file}") from None
+
+
+def _supervised_start(service: Service) -> str:
     if supervised_process(service.name) is None:
         raise StackError(f"{service.name} runs under udf-supervisor, which is not running; start it first")
     if service.pid() is not None and service.healthy():
         return "already running"
-    try:
-        supervisor().startProcess(service.name, True)
-    except xmlrpc.client.Fault as exc:
-        if "ALREADY_STARTED" not in exc.faultString:
-            raise StackError(f"{service.name}: supervisord says {exc.faultString}; see {service.log_file}") from None
+    _supervise("startProcess", service, "ALREADY_STARTED")
     deadline = time.monotonic() + service.start_timeout
     while time.monotonic() < deadline:
         if service.healthy():
@@ -613,16 +618,10 @@ def start_service(service: Service) -> str:
 
 def stop_service(service: Service, timeout: float = 30.0) -> str:
     if service.supervised:
-        import xmlrpc.client
-
         _stop_unsupervised(service, timeout)
         if service.pid() is None:
             return "not running"
-        try:
-            supervisor().stopProcess(service.name, True)
-        except xmlrpc.client.Fault as exc:
-            if "NOT_RUNNING" not in exc.faultString:
-                raise StackError(f"{service.name}: supervisord says {exc.faultString}") from None
+        _supervise("stopProcess", service, "NOT_RUNNING")
         return "stopped"
     pid = service.pid()
     if pid is None:

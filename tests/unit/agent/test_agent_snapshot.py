@@ -82,23 +82,10 @@ def test_stateless_handler_snapshot(socket_udf):
     assert c.recv_kind("restore").restore.success
 
 
-def _moving_average(stdin: bytes, max_message_size: int) -> list[udf_pb2.Response]:
-    import subprocess
-    import sys
+def _moving_average(stdin: bytes, max_message_size: int):
+    from .udf_client import REPO, run_process_udf
 
-    from udfs.agent import FrameDecoder
-
-    from .udf_client import REPO, udf_env
-
-    proc = subprocess.run([sys.executable, "-m", "udfs.moving_average", "--max-message-size", str(max_message_size)],
-                          input=stdin, capture_output=True, cwd=REPO, env=udf_env(), timeout=60)
-    assert proc.returncode == 0, proc.stderr.decode()
-    responses = []
-    for data in FrameDecoder().feed(proc.stdout):
-        r = udf_pb2.Response()
-        r.ParseFromString(data)
-        responses.append(r)
-    return responses, proc.stderr.decode()
+    return run_process_udf("udfs.moving_average", stdin, REPO, args=("--max-message-size", str(max_message_size)))
 
 
 def test_a_snapshot_too_large_to_restore_keeps_the_newest_entities_that_fit():

@@ -249,14 +249,15 @@ class SocketUdf:
         self._stderr.close()
 
 
-def run_process_udf(module: str, stdin: bytes, cwd, timeout: float = 120) -> tuple[list[udf_pb2.Response], str]:
-    """Run ``python -m <module>`` as Kapacitor runs a process UDF: all of ``stdin``
+def run_process_udf(module: str, stdin: bytes, cwd, timeout: float = 120,
+                    args: tuple[str, ...] = ()) -> tuple[list[udf_pb2.Response], str]:
+    """Run ``python -m <module> [args]`` as Kapacitor runs a process UDF: all of ``stdin``
     in, then end of input; the decoded responses and the UDF's log."""
     import sys
 
     from udfs.agent import FrameDecoder
 
-    proc = subprocess.run([sys.executable, "-m", module], input=stdin, capture_output=True, cwd=cwd,
+    proc = subprocess.run([sys.executable, "-m", module, *args], input=stdin, capture_output=True, cwd=cwd,
                           timeout=timeout, env=udf_env())
     assert proc.returncode == 0, proc.stderr.decode()
     responses = []
