@@ -34,7 +34,7 @@ from udfs.agent import BadPoint, Handler, Option, main, new_point
 from udfs.agent.wire import DoubleField, StringField, point_bytes
 from udfs.entity import entity_key
 from udfs.learn import ModelStore, NoModel, Predictor, prediction_fields
-from udfs.train import DEFAULT_MODEL_DIR
+from udfs.learn.store import DEFAULT_MODEL_DIR
 
 log = logging.getLogger(__name__)
 

@@ -44,10 +44,9 @@ from pathlib import Path
 from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
 from udfs.entity import entity_of
 from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
+from udfs.learn.store import DEFAULT_MODEL_DIR
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODEL_DIR = ".stack/data/models"
 
 
 class Train(Handler):

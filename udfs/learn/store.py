@@ -38,6 +38,9 @@ from .document import SCHEMA_VERSION, decode, encode, validate
 log = logging.getLogger(__name__)
 
 STATE_KIND = "tickml.learn.store"
+# Where the train and predict UDFs keep their stores (``<model_dir>/<model>/``), relative to the
+# directory the UDF servers run in (the project's root in the native stack).
+DEFAULT_MODEL_DIR = ".stack/data/models"
 _SUFFIX = ".json"
 _HASHED = "#"  # quote() escapes '#', so no quoted key starts with it
 

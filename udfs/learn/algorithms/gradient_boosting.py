@@ -13,7 +13,6 @@ padded arrays, one tree level per step.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
 from .base import CLASSIFICATION, REGRESSION, Algorithm, sigmoid
 
@@ -58,6 +57,9 @@ class GradientBoosting(Algorithm):
         self.seed = seed
 
     def fit(self, X, y):
+        # Imported here: a process that only predicts (udfs.predict) never loads scikit-learn.
+        from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
         self._check_task()
         common = dict(n_estimators=self.n_estimators, max_depth=self.max_depth,
                       learning_rate=self.learning_rate, random_state=self.seed)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from .base import CLASSIFICATION, REGRESSION, Algorithm, sigmoid
 
@@ -58,6 +56,10 @@ class NeuralNetwork(Algorithm):
         self.seed = seed
 
     def fit(self, X, y):
+        # Imported here: a process that only predicts (udfs.predict) never loads scikit-learn.
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
         self._check_task()
         cls = MLPClassifier if self.task == CLASSIFICATION else MLPRegressor
         model = cls(hidden_layer_sizes=tuple(self.hidden_layer_sizes), activation=self.activation,
