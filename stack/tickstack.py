@@ -40,7 +40,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -240,71 +239,41 @@ def kafka_topics() -> list[tuple[str, int, dict[str, str]]]:
     return topics
 
 
-def _kafka_str(buf: bytes, i: int) -> tuple[str | None, int]:
-    (n,) = struct.unpack_from(">h", buf, i)
-    if n < 0:
-        return None, i + 2
-    return buf[i + 2 : i + 2 + n].decode(), i + 2 + n
+def _kafka_admin(host: str, port: int, timeout: float):
+    from confluent_kafka.admin import AdminClient
+
+    # log_level 0: a broker still starting is expected here, not worth librdkafka's warnings.
+    return AdminClient({"bootstrap.servers": f"{host}:{port}", "socket.timeout.ms": int(timeout * 1000),
+                        "log_level": 0})
 
 
 def kafka_metadata(host: str, port: int, timeout: float = 2.0) -> dict:
-    """One Metadata request (v4, all topics) on the Kafka wire protocol.
+    """The broker's metadata, through confluent-kafka's admin client.
 
     Returns ``{"brokers": [(node_id, host, port)], "cluster_id", "controller_id",
-    "topics": {name: partitions}}``; raises OSError when the broker does not answer.
-    A broker whose controller is elected and that lists itself is ready.
+    "topics": {name: partitions}}`` (internal topics left out); raises OSError
+    when the broker does not answer. A broker whose controller is elected and
+    that lists itself is ready.
     """
-    client_id = b"tickstack"
-    # Request header v1 (api_key=3 Metadata, version 4, correlation id, client
-    # id), then topics = null (all) and allow_auto_topic_creation = false.
-    body = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">ib", -1, 0)
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(struct.pack(">i", len(body)) + body)
-        (size,) = struct.unpack(">i", _recv_exactly(s, 4))
-        buf = _recv_exactly(s, size)
-    i = 4 + 4  # correlation id, throttle time
-    (count,) = struct.unpack_from(">i", buf, i)
-    i += 4
-    brokers = []
-    for _ in range(count):
-        (node,) = struct.unpack_from(">i", buf, i)
-        broker_host, i = _kafka_str(buf, i + 4)
-        (broker_port,) = struct.unpack_from(">i", buf, i)
-        _rack, i = _kafka_str(buf, i + 4)
-        brokers.append((node, broker_host, broker_port))
-    cluster_id, i = _kafka_str(buf, i)
-    controller_id, count = struct.unpack_from(">ii", buf, i)
-    i += 8
-    topics = {}
-    for _ in range(count):
-        name, i = _kafka_str(buf, i + 2)  # after the error code
-        i += 1  # is_internal
-        (partitions,) = struct.unpack_from(">i", buf, i)
-        i += 4
-        for _ in range(partitions):
-            i += 2 + 4 + 4  # error code, partition index, leader
-            for _ in range(2):  # replicas, in-sync replicas
-                (n,) = struct.unpack_from(">i", buf, i)
-                i += 4 + 4 * max(n, 0)
-        topics[name] = partitions
-    return {"brokers": brokers, "cluster_id": cluster_id, "controller_id": controller_id, "topics": topics}
+    from confluent_kafka import KafkaException
 
-
-def _recv_exactly(s: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = s.recv(n - len(out))
-        if not chunk:
-            raise ConnectionError("Kafka closed the connection")
-        out += chunk
-    return out
+    try:
+        metadata = _kafka_admin(host, port, timeout).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise OSError(f"Kafka at {host}:{port} does not answer: {exc}") from None
+    return {
+        "brokers": sorted((b.id, b.host, b.port) for b in metadata.brokers.values()),
+        "cluster_id": metadata.cluster_id,
+        "controller_id": metadata.controller_id,
+        "topics": {name: len(t.partitions) for name, t in metadata.topics.items() if not name.startswith("__")},
+    }
 
 
 def _kafka_healthy() -> bool:
     host, port = kafka_address()
     try:
         meta = kafka_metadata(host, port)
-    except (OSError, struct.error):
+    except OSError:
         return False
     return meta["controller_id"] >= 0 and bool(meta["brokers"])
 
@@ -345,19 +314,21 @@ def _kafka_prepare() -> None:
 
 def kafka_create_topics() -> list[str]:
     """Create the topics of kafka/topics.conf that do not exist yet; returns their names."""
+    from confluent_kafka.admin import NewTopic
+
     host, port = kafka_address()
     existing = kafka_metadata(host, port)["topics"]
-    created = []
-    for name, partitions, configs in kafka_topics():
-        if name in existing:
-            continue
-        args = ["--bootstrap-server", f"{host}:{port}", "--create", "--if-not-exists", "--topic", name,
-                "--partitions", str(partitions), "--replication-factor", "1"]  # fmt: skip
-        for key, value in configs.items():
-            args += ["--config", f"{key}={value}"]
-        _kafka_tool("org.apache.kafka.tools.TopicCommand", *args)
-        created.append(name)
-    return created
+    wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs)
+              for name, partitions, configs in kafka_topics() if name not in existing]
+    if not wanted:
+        return []
+    for name, future in _kafka_admin(host, port, 10.0).create_topics(wanted, request_timeout=30).items():
+        try:
+            future.result()
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise StackError(f"kafka: cannot create topic {name}: {exc}") from None
+    return [t.topic for t in wanted]
 
 
 def udf_sockets() -> dict[str, Path]:
