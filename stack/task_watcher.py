@@ -25,11 +25,12 @@ that someone's job through Kapacitor's HTTP API:
 
 The gap is filled: a window's length after re-enabling a stream task, the
 watcher reads what InfluxDB holds of the measurements the task reads, from
-the last pass that saw the task healthy (less a window's length) to a
+two window lengths before the last pass that saw the task healthy to a
 window's length after the re-enable, and feeds it, with the points' own
 times, to a temporary copy of the task that listens on a retention policy of
 its own (``GAP_RP``) and writes where the task writes, only outputs stamped
-after that last healthy pass; so the windows of the gap, and those the
+from a window's length before that last healthy pass (a window may have been
+in flight when the UDF died); so the windows of the gap, and those the
 re-enabled task began without their earlier points, are written whole, as
 if the task had never stopped. The copy is deleted once it has handled
 everything. Each fill
@@ -184,14 +185,18 @@ class Watcher:
         from influx import line
 
         end = until_ns + longest
-        points = self.influx.points(gap_query(script, since_ns, end))
+        # A window that closed just before the break may have been in flight to the UDF when it
+        # died, after the last pass that saw the task healthy: the copy rewrites a window's
+        # length before that too (from whole windows, with the same values where they were written).
+        start = since_ns - longest
+        points = self.influx.points(gap_query(script, start, end))
         if not points:
             return
         copy = f"{name}{GAP_SUFFIX}{until_ns}"
         database = _DBRP.search(script).group(1)
         try:
             self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled",
-                                                     "script": gap_script(script, database, since_ns, end)})
+                                                     "script": gap_script(script, database, start, end)})
             self.kapacitor.enable(copy)
             self.kapacitor.write("\n".join(line(*p) for p in points).encode(), database, GAP_RP)
             seconds = (until_ns - since_ns) / 1e9
