@@ -322,7 +322,8 @@ def kafka_create_topics() -> list[str]:
               for name, partitions, configs in kafka_topics() if name not in existing]
     if not wanted:
         return []
-    for name, future in _kafka_admin(host, port, 10.0).create_topics(wanted, request_timeout=30).items():
+    admin = _kafka_admin(host, port, 10.0)  # kept alive until the futures resolve: its end cancels them
+    for name, future in admin.create_topics(wanted, request_timeout=30).items():
         try:
             future.result()
         except Exception as exc:
