@@ -20,19 +20,13 @@ Run: ``python bench/entity_memory.py [--entities 10000 100000]`` (stack running)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
-    sys.path.insert(0, str(folder))
-
-import tasks  # noqa: E402
-import tickstack  # noqa: E402
-from through_kapacitor import STREAM, node_emitted  # noqa: E402
+from tickml import tasks
+from tickml import stack as tickstack
+from through_kapacitor import STREAM, node_emitted
 
 
 WINDOWED = """

@@ -21,7 +21,7 @@ the note says how many windows were bad with ``store_unwritable``, how many
 predictions came out meanwhile, and ``recovered`` is the time from the store
 being writable again to the next deployed model.
 
-Run: ``python bench/faults.py`` (stack running: ``stack/tickstack.py start``);
+Run: ``python bench/faults.py`` (stack running: ``tickml stack start``);
 ``--cases`` picks some by name. Takes about ``(seconds + 60) * cases``.
 """
 
@@ -36,15 +36,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for folder in (ROOT, ROOT / "stack", ROOT / "tests", ROOT / "tests" / "integration"):
+for folder in (ROOT / "tests", ROOT / "tests" / "integration"):
     sys.path.insert(0, str(folder))
 
-import tasks  # noqa: E402
-import tickstack  # noqa: E402
-import udfcheck  # noqa: E402
+from tickml import tasks
+from tickml import stack as tickstack
+from tickml.stack import probes
 from devices.replay import parse_time  # noqa: E402
 from devices.simulator import fleet_messages  # noqa: E402
-from influx import Influx  # noqa: E402
+from tickml.influx import Influx
 from stackutil import wait_until  # noqa: E402
 
 TYPES = ["thermostat", "barometer"]  # one reading per message
@@ -61,7 +61,7 @@ def _restart(name: str, down: float):
         time.sleep(down)
         tickstack.start_service(_service(name))
         if name == "influxdb":
-            tickstack._create_databases()
+            tickstack.create_databases()
         return time.monotonic()
     return fault
 
@@ -69,7 +69,7 @@ def _restart(name: str, down: float):
 def _kill_kapacitor() -> float:
     service = _service("kapacitor")
     os.killpg(service.pid(), signal.SIGKILL)
-    wait_until(lambda: service.pid() is None and not any(tickstack._port_in_use(h, p) for h, p in service.ports),
+    wait_until(lambda: service.pid() is None and not any(probes.port_in_use(h, p) for h, p in service.ports),
                timeout=30, what="kapacitord gone and its port free")
     tickstack.start_service(service)
     return time.monotonic()

@@ -27,7 +27,7 @@ Where the limit is shows in four figures per run:
   mosquitto, kapacitord, this script as the simulator): on a 2-core machine
   the one that burns the most is the bottleneck.
 
-Usage (the stack must run: stack/tickstack.py start)::
+Usage (the stack must run: tickml stack start)::
 
     python bench/ingest_throughput.py [--messages 50000] [--devices 1000]
         [--protocols mqtt http kafka] [--http-batch 1000] [--no-drain] [--keep]
@@ -49,10 +49,9 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "stack")]
-
-import tickstack  # noqa: E402
-from influx import Influx  # noqa: E402
+from tickml import stack as tickstack
+from tickml.stack import kafka
+from tickml.influx import Influx
 
 from devices import transports  # noqa: E402
 from devices.simulator import build_fleet, fleet_ticks, stack_addresses  # noqa: E402
@@ -63,7 +62,7 @@ PROCESSES = ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor"]
 
 
 def telegraf_batch_size() -> int:
-    return int(tickstack._read_toml(REPO / "telegraf" / "telegraf.conf")["agent"]["metric_batch_size"])
+    return int(tickstack.read_toml(REPO / "telegraf" / "telegraf.conf")["agent"]["metric_batch_size"])
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -246,8 +245,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
         transport = transports.MqttTransport(addresses["mqtt"], client_id=f"tickml-bench-{prefix}")
         transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
     else:
-        tickstack._kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", addresses["kafka"],
-                              "--create", "--topic", kafka_topic, "--partitions", "4", "--replication-factor", "1")
+        kafka.create_topics([(kafka_topic, 4, {})])
         transport = transports.KafkaTransport(addresses["kafka"], topic=kafka_topic)
         transport.send_envelopes(envelopes)
     transport.close()
@@ -259,8 +257,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
         cpu1 = cpu_snapshot()
         telegraf_cpu = cpu_seconds(proc.pid)
     if protocol == "kafka":
-        tickstack._kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", addresses["kafka"],
-                              "--delete", "--topic", kafka_topic)
+        kafka.delete_topics([kafka_topic])
     cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
     cpu["telegraf"] = telegraf_cpu  # the private one; the stack's Telegraf sits idle
     return {
@@ -305,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     down = [s.name for s in tickstack.services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
             and (s.pid() is None or not s.healthy())]  # fmt: skip
     if down:
-        print(f"error: not running: {', '.join(down)}; start the stack with stack/tickstack.py start", file=sys.stderr)
+        print(f"error: not running: {', '.join(down)}; start the stack with tickml stack start", file=sys.stderr)
         return 1
     influx = Influx()
     batch = telegraf_batch_size()

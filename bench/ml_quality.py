@@ -25,7 +25,7 @@ The two paths give the same numbers (``tests/integration/test_ml_quality.py``
 checks it on one set), so the in-process path is for fast iteration and the
 stack path is the evidence.
 
-Run: ``python bench/ml_quality.py`` (stack running: ``stack/tickstack.py
+Run: ``python bench/ml_quality.py`` (stack running: ``tickml stack
 start``), or ``python bench/ml_quality.py --in-process``; ``--sets`` and
 ``--configs`` pick by name. The real panels need ``pip install -e .[bench]``.
 """
@@ -41,9 +41,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
 import ml_datasets  # noqa: E402
 from ml_datasets import DataSet  # noqa: E402
 from udfs.learn import FLEET_KEY, ModelStore, NoModel, Predictor, TrainConfig, Trainer, model_fields  # noqa: E402
@@ -201,14 +198,14 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
     Each configuration gets a train and a predict task of its own over
     measurements of its own, so they run side by side without sharing state.
     """
-    for folder in ("stack", "tests"):
+    for folder in ("tests",):
         if str(ROOT / folder) not in sys.path:
             sys.path.insert(0, str(ROOT / folder))
     import urllib.request
 
-    import tasks
-    import tickstack
-    from influx import Influx
+    from tickml import tasks
+    from tickml import stack as tickstack
+    from tickml.influx import Influx
     from stackutil import wait_until
 
     t0 = base_time(dataset) if t0 is None else t0

@@ -133,7 +133,7 @@ def measure_through_kapacitor(args, types):
     """Points per second through the stack's Kapacitor: line protocol in, one
     window per entity grouped and windowed by Kapacitor, the preprocess UDF
     over its unix socket; side by side with Kapacitor's own mean() on the
-    same windows. Needs the native stack running (stack/tickstack.py start)."""
+    same windows. Needs the native stack running (tickml stack start)."""
     import through_kapacitor
 
     rows = make_windows(args.entities, args.points)

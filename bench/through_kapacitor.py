@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "stack"))
-
-import tasks  # noqa: E402
-import tickstack  # noqa: E402
+from tickml import tasks
+from tickml import stack as tickstack
 
 
 # Task scripts of the benchmarks: one entity per device_id, the measured node in

@@ -23,7 +23,7 @@ and ours/native. Absolute figures move by tens of per cent on a shared
 machine; the ratios of one run are the figures to quote.
 
 Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--repeat 1]``
-(stack running: ``stack/tickstack.py start``).
+(stack running: ``tickml stack start``).
 """
 
 from __future__ import annotations
@@ -31,17 +31,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in (ROOT, ROOT / "stack", ROOT / "bench"):
-    sys.path.insert(0, str(folder))
-
-import through_kapacitor  # noqa: E402
-from through_kapacitor import STREAM, WINDOWED  # noqa: E402
-from udfs.learn import ModelStore, TrainConfig, Trainer  # noqa: E402
+import through_kapacitor
+from through_kapacitor import STREAM, WINDOWED
+from udfs.learn import ModelStore, TrainConfig, Trainer
+from tickml.paths import ROOT
 
 def _lines(measurement: str, entities: int, points: int, base: int, rng, fields) -> list[str]:
     out = []

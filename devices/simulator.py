@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Simulate a fleet of devices, or replay a file, into Telegraf over MQTT, HTTP or Kafka.
 
-    python -m devices.simulator --devices 20 --interval 1 --duration 60
-    python -m devices.simulator --protocol kafka --devices 1000 --rate 5000 --messages 100000
-    python -m devices.simulator --protocol http --types power_meter --missing 0.05 --spikes 0.01 --seed 7
-    python -m devices.simulator --file readings.csv --speed 10 --restamp --protocol mqtt
-    python -m devices.simulator --protocol stdout --devices 3 --ticks 2 --start 2026-01-01T00:00:00Z
+    tickml devices simulate --devices 20 --interval 1 --duration 60
+    tickml devices simulate --protocol kafka --devices 1000 --rate 5000 --messages 100000
+    tickml devices simulate --protocol http --types power_meter --missing 0.05 --spikes 0.01 --seed 7
+    tickml devices replay readings.csv --speed 10 --restamp --protocol mqtt
+    tickml devices simulate --protocol stdout --devices 3 --ticks 2 --start 2026-01-01T00:00:00Z
+
+(``python -m devices.simulator`` is the same, with ``--file`` for a replay, where
+only the ``devices`` package is installed: a gateway, a container.)
 
 A fleet of ``--devices`` devices (1 to 100,000) of the ``--types`` given, each
 sending one message per ``--interval`` seconds (or ``--rate`` messages per
@@ -46,19 +49,15 @@ def stack_addresses() -> dict[str, str]:
     """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
     out = {"mqtt": "tcp://127.0.0.1:18830", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
     try:
-        sys.path.insert(0, str(ROOT / "stack"))
-        import tickstack
+        from tickml.stack import config, kafka
 
-        host, port = tickstack.mosquitto_port()
+        host, port = config.mosquitto_port()
         out["mqtt"] = f"tcp://{host}:{port}"
-        host, port = tickstack.telegraf_http_address()
+        host, port = config.telegraf_http_address()
         out["http"] = f"http://{host}:{port}/devices"
-        out["kafka"] = tickstack.kafka_bootstrap()
-    except Exception as exc:  # a checkout without the stack folder: the defaults above
+        out["kafka"] = kafka.kafka_bootstrap()
+    except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
         log.debug("stack addresses not read from the configuration files: %s", exc)
-    finally:
-        if sys.path and sys.path[0] == str(ROOT / "stack"):
-            sys.path.pop(0)
     return out
 
 
@@ -219,14 +218,41 @@ def _arg(parser: argparse.ArgumentParser, parse):
     return convert
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m devices.simulator") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
+    """The simulator's options on ``p``; ``replay``: a file given as the argument, no fleet."""
     addresses = stack_addresses()
-    p = argparse.ArgumentParser(
-        prog="python -m devices.simulator",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     p.add_argument("--protocol", choices=PROTOCOLS, default="mqtt", help="how messages reach Telegraf (default mqtt)")
+    if replay:
+        p.add_argument("file", type=Path, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
+        _add_replay(p)
+    else:
+        _add_fleet(p)
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0: as fast as possible")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
+    where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
+    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL (%(default)s)")
+    where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
+    where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
+    where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
+    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+
+
+def _add_replay(p: argparse.ArgumentParser) -> None:
+    replay = p.add_argument_group("file replay (devices/replay.py)")
+    replay.add_argument("--id-key", default="device_id", help="the file's key or column of the device id")
+    replay.add_argument("--time-key", default="timestamp", help="the file's key or column of the time")
+    replay.add_argument("--restamp", action="store_true", help="shift the file's times so the first is now")
+
+
+def _add_fleet(p: argparse.ArgumentParser) -> None:
     fleet = p.add_argument_group("the fleet")
     fleet.add_argument("--devices", type=int, default=12, help=f"number of devices, 1 to {MAX_DEVICES} (default 12)")
     fleet.add_argument(
@@ -235,18 +261,15 @@ def parser() -> argparse.ArgumentParser:
         help=f"comma-separated device types, from {', '.join(DEVICE_TYPES)}; devices take them in turn",
     )
     fleet.add_argument("--prefix", default="", help="prefix for device ids (they are <prefix><type>-<n>)")
-    fleet.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
     pace = p.add_argument_group("time and rate")
     pace.add_argument("--interval", type=float, default=None, help="seconds between two messages of a device (1)")
     pace.add_argument("--rate", type=float, default=None, help="messages per second of the whole fleet (sets --interval)")
-    pace.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0: as fast as possible")
     pace.add_argument(
         "--start",
         default=None,
         help="time of the first message: now, now-15m, RFC 3339, epoch seconds (default now; with --speed 0 "
         "and a known count, so that the last message is stamped now)",
     )
-    pace.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
     pace.add_argument("--ticks", type=int, default=None, help="stop after this many messages per device")
     pace.add_argument("--messages", type=int, default=None, help="stop after this many messages in all")
     bad = p.add_argument_group("faults (devices/faults.py)")
@@ -262,17 +285,7 @@ def parser() -> argparse.ArgumentParser:
                      help="a message is sent up to TICKS ticks (3) late, out of order, with probability P")  # fmt: skip
     replay = p.add_argument_group("file replay (devices/replay.py), instead of a fleet")
     replay.add_argument("--file", type=Path, default=None, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
-    replay.add_argument("--id-key", default="device_id", help="the file's key or column of the device id")
-    replay.add_argument("--time-key", default="timestamp", help="the file's key or column of the time")
-    replay.add_argument("--restamp", action="store_true", help="shift the file's times so the first is now")
-    where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
-    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL (%(default)s)")
-    where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
-    where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
-    where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
-    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
-    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    return p
+    _add_replay(p)
 
 
 def _stop_after(batches: Iterable, duration: float | None) -> Iterator:
@@ -288,7 +301,11 @@ def _stop_after(batches: Iterable, duration: float | None) -> Iterator:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    args = p.parse_args(argv)
+    return run(p.parse_args(argv), p)
+
+
+def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    """Send what ``args`` asks for; ``p`` reports bad combinations of options."""
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -299,11 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch < 1:
         p.error(f"--batch must be at least 1, got {args.batch}")
     for name in ("ticks", "messages"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     now_ns = time.time_ns()
 
-    if args.file is not None:
+    if getattr(args, "file", None) is not None:
         try:
             records = list(read_records(args.file, args.id_key, args.time_key))
         except (OSError, ValueError) as exc:

@@ -8,12 +8,13 @@
 # barometers, hygrometers, heart-rate meters, room sensors, power meters)
 # publishing every second over MQTT, so that every task has data.
 #
-# The stack keeps running afterwards; stop it with `stack/tickstack.py stop`.
+# The stack keeps running afterwards; stop it with `.venv/bin/tickml stack stop`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stack/install.sh
-python3 stack/tickstack.py start
-python3 stack/tasks.py define
+TICKML="${TICKML_VENV:-.venv}/bin/tickml"
+"$TICKML" stack start
+"$TICKML" tasks define
 cat <<'MSG'
 
 The stack runs on loopback. Where to look:
@@ -26,9 +27,10 @@ The stack runs on loopback. Where to look:
   tasks              .stack/bin/kapacitor -url http://127.0.0.1:19092 list tasks
   dashboard          dashboards/README.md (Grafana)
   logs               .stack/logs/
+  command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)
 Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).
 MSG
 if [ "$#" -eq 0 ]; then
   set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter
 fi
-exec python3 -m devices.simulator "$@"
+exec "$TICKML" devices simulate "$@"

@@ -12,7 +12,8 @@
 # - Apache Kafka (broker and tools, KRaft mode): the jars of the version pinned
 #   in stack/kafka/pom.xml, from Maven Central with `mvn`, into
 #   .stack/kafka/libs; Java and Maven from Debian's packages if missing.
-# - This Python package with its test and benchmark dependencies (pip, editable).
+# - This Python package with its test and benchmark dependencies, editable, in
+#   the virtual environment .venv, pinned by requirements.lock.
 #
 # A second run checks version stamps and skips what is already there: seconds.
 set -euo pipefail
@@ -49,7 +50,7 @@ if ((${#need_apt[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-# The Debian package starts no broker here (no systemd); stack/tickstack.py
+# The Debian package starts no broker here (no systemd); `tickml stack`
 # runs our own on a port of its own.
 
 # --- Go builds ----------------------------------------------------------------
@@ -95,7 +96,7 @@ if ! stamp_ok telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"; then
 fi
 
 # --- Kafka --------------------------------------------------------------------
-# The broker runs from its jars (stack/tickstack.py: java -cp '.stack/kafka/libs/*'
+# The broker runs from its jars (tickml/stack/kafka.py: java -cp '.stack/kafka/libs/*'
 # kafka.Kafka); the stamp is the pom's hash, so changing the version there is
 # enough. Storage is formatted by the runner at the first start.
 KAFKA_LIBS="$STATE/kafka/libs"
@@ -113,16 +114,31 @@ if [[ ! -f "$STATE/kafka/.libs.stamp" || "$(cat "$STATE/kafka/.libs.stamp")" != 
 fi
 
 # --- Python -------------------------------------------------------------------
-py_stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $(python3 --version)"
-if [[ ! -f "$STATE/.python.stamp" || "$(cat "$STATE/.python.stamp")" != "$py_stamp" ]] \
-   || ! python3 -c 'import udfs, numpy, sklearn, google.protobuf, paho.mqtt, influxdb_client, pytest, statsmodels, linearmodels, supervisor, hypothesis' 2>/dev/null; then
-  log "pip install -e .[test,bench]"
-  python3 -m pip install -q -e "$ROOT[test,bench]"
-  printf '%s' "$py_stamp" > "$STATE/.python.stamp"
+# A project virtual environment, .venv: Debian's and Ubuntu's Pythons refuse
+# system-wide pip installs (PEP 668), and elsewhere our pins would mix with the
+# system's. Versions come from requirements.lock (stack/lock.sh re-pins).
+VENV="${TICKML_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { log "python3 is $(python3 --version 2>&1); tickml needs 3.11 or newer"; exit 2; }
+if [[ ! -x "$PY" ]]; then
+  log "creating the virtual environment $VENV"
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    # Debian's python3 ships venv without ensurepip; python3-venv adds it.
+    rm -rf "$VENV"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  fi
 fi
-# The simulator's Kafka client (devices/transports.py). It belongs in
-# pyproject.toml's dependencies; until it is there, install it here.
-python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install -q 'confluent-kafka>=2.6' 
+py_stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -c1-16) $("$PY" --version)"
+if [[ ! -f "$VENV/.tickml.stamp" || "$(cat "$VENV/.tickml.stamp")" != "$py_stamp" ]] \
+   || ! "$PY" -c 'import udfs, tickml, devices, numpy, sklearn, google.protobuf, paho.mqtt, confluent_kafka, supervisor, pytest, statsmodels, linearmodels, hypothesis' 2>/dev/null; then
+  log "pip install -e .[test,bench] into $VENV, pinned by requirements.lock"
+  "$PY" -m pip install -q -c "$ROOT/requirements.lock" -e "$ROOT[test,bench]"
+  printf '%s' "$py_stamp" > "$VENV/.tickml.stamp"
+fi
 
 kafka_jar="$(compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" | head -1)"
 kafka_version="${kafka_jar##*/kafka_2.13-}"

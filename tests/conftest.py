@@ -1,7 +1,7 @@
 """Fixtures for tests on the real stack.
 
 The ``stack`` fixture starts Mosquitto, InfluxDB, the socket UDF servers,
-Kapacitor and Telegraf once per test session with ``stack/tickstack.py`` (the
+Kapacitor and Telegraf once per test session with ``tickml stack`` (the
 same runner users run), defines the task list, and stops the services it started
 when the session ends. Services that already ran (a developer's stack) are
 reused and left running. Tests isolate their data by device ids unique to the session.
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def stack():
-    import tickstack
-    import tasks
+    from tickml import stack as tickstack
+    from tickml import tasks
 
     started = [s.name for s in tickstack.services() if s.pid() is None]
     tickstack.start()
@@ -36,14 +36,14 @@ def stack():
 
 @pytest.fixture(scope="session")
 def influx(stack):
-    from influx import Influx
+    from tickml.influx import Influx
 
     return Influx()
 
 
 @pytest.fixture(scope="session")
 def kapacitor(stack):
-    import tasks
+    from tickml import tasks
 
     return tasks.Kapacitor()
 

@@ -14,7 +14,8 @@ import urllib.request
 
 import pytest
 
-import tickstack
+from tickml import stack as tickstack
+from tickml.stack import config
 from ingest_check import assert_exactly, count, simulate
 from stackutil import wait_until
 
@@ -30,9 +31,9 @@ def _url(path: str = "/devices") -> str:
 
 
 def _mapped_url() -> str:
-    conf = tickstack._read_toml(tickstack.ROOT / "telegraf" / "telegraf.conf")
+    conf = tickstack.read_toml(tickstack.ROOT / "telegraf" / "telegraf.conf")
     (mapped,) = [i for i in conf["inputs"]["http_listener_v2"] if i.get("alias") == "mapped"]
-    host, port = tickstack._split_address(tickstack._expand(mapped["service_address"]))
+    host, port = config.split_address(config.expand(mapped["service_address"]))
     return f"http://{host}:{port}/mapped"
 
 

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-import tickstack
+from tickml import stack as tickstack
 from ingest_check import (
     assert_exactly,
     count,

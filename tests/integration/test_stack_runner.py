@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-import tickstack
+from tickml import stack as tickstack
 
 pytestmark = pytest.mark.stack
 
 
 def test_status_reports_every_service_running(stack):
     result = subprocess.run(
-        [sys.executable, str(tickstack.ROOT / "stack" / "tickstack.py"), "status"], capture_output=True, text=True
+        [sys.executable, "-m", "tickml", "stack", "status"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for service in tickstack.services():

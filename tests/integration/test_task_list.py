@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-import tasks
-import tickstack
+from tickml import tasks
+from tickml import stack as tickstack
 
 pytestmark = pytest.mark.stack
 

@@ -46,9 +46,9 @@ def fleet(stack, tmp_path_factory):
 
 def _udfs():
     """(module, function) of every socket UDF a task of the task list calls."""
-    import tasks
-    import tickstack
-    import udfcheck
+    from tickml import tasks
+    from tickml import stack as tickstack
+    from tickml import udfcheck
 
     by_path = {path: module for module, path in tickstack.udf_sockets().items()}
     called = {u for task in tasks.load_tasks() for u in task.udfs}
@@ -56,7 +56,7 @@ def _udfs():
 
 
 def _users(kapacitor, function: str) -> list[str]:
-    import udfcheck
+    from tickml import udfcheck
 
     return sorted(t["id"] for t in kapacitor.tasks()
                   if t["status"] == "enabled" and function in udfcheck.udfs_called(kapacitor.task(t["id"])["script"]))
@@ -69,7 +69,7 @@ def _udf_nodes_collected(kapacitor, task: str, function: str) -> int:
 
 @pytest.mark.parametrize("module,function", _udfs())
 def test_a_killed_udf_server_and_its_tasks_come_back(stack, kapacitor, influx, fleet, module, function):
-    import udfcheck
+    from tickml import udfcheck
 
     service = f"udf-{module}"
     users = _users(kapacitor, function)
@@ -96,8 +96,8 @@ def test_a_killed_udf_server_and_its_tasks_come_back(stack, kapacitor, influx, f
 
 
 def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
-    import tasks
-    import udfcheck
+    from tickml import tasks
+    from tickml import udfcheck
 
     users = _users(kapacitor, "humidity_classifier")
     stack.stop(["udf-humidity_classifier"])
@@ -125,7 +125,7 @@ def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
 def test_the_windows_of_the_gap_are_written_whole(stack, kapacitor, influx, fleet):
     """device_preprocess (30 s windows every 10 s): across a kill of its UDF, every window is there, with
     every reading of its 30 s, whether the task's own restart or the watcher's gap copy wrote it."""
-    import udfcheck
+    from tickml import udfcheck
 
     prefix = fleet.prefix
     wait_until(lambda: influx.query(f"SELECT count(value_preprocessed_Count) FROM device_preprocessed "

@@ -9,29 +9,15 @@ request: ``stack/tasks.py`` and the task watcher both ask here first.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import struct
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tickstack  # noqa: E402
+from tickml.stack.config import socket_udfs
 
 _CALL = re.compile(r"@(\w+)\s*\(")
 
-
-def socket_udfs() -> dict[str, Path]:
-    """Socket path per UDF function name (``[udf.functions.<name>] socket`` in kapacitor.conf).
-
-    The project's kapacitor/kapacitor.conf, or the file ``TICKML_KAPACITOR_CONF``
-    names (a production host's /etc/kapacitor/kapacitor.conf); relative socket
-    paths are taken from the project's root, as the native stack runs Kapacitor.
-    """
-    conf = Path(os.environ.get("TICKML_KAPACITOR_CONF", tickstack.ROOT / "kapacitor" / "kapacitor.conf"))
-    functions = tickstack._read_toml(conf).get("udf", {}).get("functions", {})
-    return {name: tickstack.ROOT / spec["socket"] for name, spec in functions.items() if "socket" in spec}
 
 
 def udfs_called(script: str) -> set[str]:

@@ -40,7 +40,7 @@ stops a task with a socket UDF (a nil ``udf.(*Server)`` in ``Abort``).
 What a copy cannot give back: the state a stateful UDF had built (moving
 averages, the trainer's fleet evidence) starts afresh in it.
 
-Run: ``stack/task_watcher.py [--interval 1] [--kapacitor URL] [--influxdb URL]``
+Run: ``tickml watch [--interval 1] [--kapacitor URL] [--influxdb URL]``
 (the stack runs it as the ``task-watcher`` service; its heartbeat file says it
 is alive; ``stack/systemd/tickml-task-watcher.service`` for production hosts,
 with ``TICKML_KAPACITOR_CONF`` naming the host's kapacitor.conf).
@@ -55,15 +55,13 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tickstack  # noqa: E402
-import udfcheck  # noqa: E402
+from tickml import udfcheck
+from tickml.paths import RUN
 
 log = logging.getLogger("task_watcher")
 
-HEARTBEAT = tickstack.RUN / "task-watcher.heartbeat"
+HEARTBEAT = RUN / "task-watcher.heartbeat"
 
 
 class Watcher:
@@ -182,7 +180,7 @@ class Watcher:
         # the copy write them whole, after the task wrote them partial.
         longest = window_length(script)
         time.sleep(longest / 1e9 + 2.0)
-        from influx import line
+        from tickml.influx import line
 
         end = until_ns + longest
         # A window that closed just before the break may have been in flight to the UDF when it
@@ -274,15 +272,16 @@ def gap_script(script: str, database: str, since_ns: int, until_ns: int) -> str:
 _OUTPUT = re.compile(r"([ \t]*)\|influxDBOut\(")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes (%(default)s)")
     parser.add_argument("--kapacitor", help="Kapacitor URL (default: from kapacitor/kapacitor.conf)")
-    parser.add_argument("--influxdb", help="InfluxDB URL for task_recoveries points (default: from influxdb.conf)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--influxdb", help="InfluxDB URL for task_recoveries points (default: from influxdb/influxdb.conf)")
+
+
+def run(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import tasks
-    from influx import Influx
+    from tickml import tasks
+    from tickml.influx import Influx
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
@@ -299,6 +298,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("stopping on SIGTERM after %d recoveries", watcher.recoveries)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

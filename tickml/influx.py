@@ -11,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import tickstack
+from tickml.stack.config import influxdb_address
 
 
 class InfluxError(RuntimeError):
@@ -21,7 +21,7 @@ class InfluxError(RuntimeError):
 class Influx:
     def __init__(self, url: str | None = None, database: str = "telemetry"):
         if url is None:
-            host, port = tickstack.influxdb_address()
+            host, port = influxdb_address()
             url = f"http://{host}:{port}"
         self.url = url.rstrip("/")
         self.database = database

@@ -1,0 +1,128 @@
+"""The ``tickml`` command: one entry point for the stack, the tasks, the devices and the watcher.
+
+    tickml stack start|stop|status|restart [SERVICE ...]
+    tickml stack serve-udfs
+    tickml tasks define|disable|delete|list [TASK ...]
+    tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka ...]
+    tickml devices replay FILE [--speed X --restamp ...]
+    tickml udfs status
+    tickml watch
+
+Every level answers ``--help``. The UDFs keep ``python -m udfs.<name>``, the
+form Kapacitor's configuration names them by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from tickml.paths import LOGS
+    from tickml.stack import runner, supervision
+    from tickml.stack.config import StackError
+
+    try:
+        if args.action == "start":
+            runner.start(args.services)
+            print(f"logs: {LOGS}")
+        elif args.action == "stop":
+            runner.stop(args.services)
+        elif args.action == "restart":
+            runner.stop(args.services)
+            runner.start(args.services)
+        elif args.action == "serve-udfs":
+            supervision.serve_foreground()
+        else:
+            return 0 if runner.status() else 3
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _udfs_status(args: argparse.Namespace) -> int:
+    from tickml import udfcheck
+    from tickml.stack.config import socket_udfs
+
+    silent = 0
+    for name, path in sorted(socket_udfs().items()):
+        identity = udfcheck.server(path, timeout=args.timeout)
+        silent += identity is None
+        state = f"answers (pid {identity[0]})" if identity else "SILENT"
+        print(f"{name:24s} {state:20s} {path}")
+    return 3 if silent else 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from tickml import tasks
+
+    return tasks.run(args)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from tickml import task_watcher
+
+    return task_watcher.run(args)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from devices import simulator
+
+    return simulator.run(args, args.parser)
+
+
+def _subcommand(subs, name: str, help: str, run: Runner | None, description: str | None = None) -> argparse.ArgumentParser:
+    """A command; ``run`` None for a group whose own commands run."""
+    parser = subs.add_parser(name, help=help, description=description or help,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    if run is not None:
+        parser.set_defaults(run=run, parser=parser)
+    return parser
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="tickml", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    subs = top.add_subparsers(title="commands", required=True)
+
+    stack = _subcommand(subs, "stack", "run the native TICK stack on loopback", _stack, description=(
+        "Start, stop and report Mosquitto, Kafka, InfluxDB, the socket UDF servers, Kapacitor, "
+        "the task watcher and Telegraf, with the configuration files of this checkout; state under .stack/."))
+    stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs"],
+                       help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
+                            "or serve-udfs (only the socket UDF servers under supervisord, in the foreground)")
+    stack.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
+
+    from tickml import tasks, task_watcher
+
+    tasks.add_arguments(_subcommand(subs, "tasks", "define, enable and list the tasks of tick_scripts/tasks.json",
+                                    _tasks, description=tasks.__doc__))
+
+    devices = _subcommand(subs, "devices", "simulated devices publishing to the stack", None)
+    device_subs = devices.add_subparsers(title="commands", required=True)
+    from devices import simulator
+
+    simulator.add_arguments(_subcommand(device_subs, "simulate", "publish a simulated fleet", _devices,
+                                        description=simulator.__doc__))
+    simulator.add_arguments(_subcommand(device_subs, "replay", "replay a CSV or JSON-lines file of messages",
+                                        _devices), replay=True)
+
+    udfs = _subcommand(subs, "udfs", "the socket UDF servers", None)
+    udf_subs = udfs.add_subparsers(title="commands", required=True)
+    status = _subcommand(udf_subs, "status", "whether each socket UDF of kapacitor.conf answers an Info request "
+                         "(exit 3 when one does not)", _udfs_status)
+    status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (%(default)s)")
+
+    task_watcher.add_arguments(_subcommand(subs, "watch", "re-enable tasks whose UDF came back, and fill their gap "
+                                           "(the stack runs it as the task-watcher service)", _watch,
+                                           description=task_watcher.__doc__))
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,111 @@
+"""What the services' configuration files say: addresses, UDF sockets, databases.
+
+Every port and path the tooling uses is read here from the shipped files
+(``mosquitto/``, ``influxdb/``, ``kapacitor/``, ``telegraf/``, ``kafka/``), so a
+setting changed in a file moves the service, its health check and its clients
+together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from tickml.paths import ROOT
+
+KAPACITOR_CONF = ROOT / "kapacitor" / "kapacitor.conf"
+INFLUXDB_CONF = ROOT / "influxdb" / "influxdb.conf"
+TELEGRAF_CONF = ROOT / "telegraf" / "telegraf.conf"
+MOSQUITTO_CONF = ROOT / "mosquitto" / "mosquitto.conf"
+
+_ENV_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+class StackError(RuntimeError):
+    """A service could not be configured, started or stopped; the message says why."""
+
+
+def expand(value: str) -> str:
+    """Resolve Telegraf's ``${VAR:-default}`` the way Telegraf does.
+
+    >>> expand("${TICKML_NO_SUCH_VARIABLE:-127.0.0.1:1}")
+    '127.0.0.1:1'
+    """
+    return _ENV_DEFAULT.sub(lambda m: os.environ.get(m.group(1)) or m.group(2), value)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (or ``:port``, meaning loopback) as a pair.
+
+    >>> split_address(":8086"), split_address("0.0.0.0:9092")
+    (('127.0.0.1', 8086), ('0.0.0.0', 9092))
+    """
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def read_toml(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """Java properties, the simple form: ``key=value`` lines, ``#`` comments; the last one wins."""
+    props: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")) and "=" in line:
+            key, _, value = line.partition("=")
+            props[key.strip()] = value.strip()
+    return props
+
+
+def mosquitto_port() -> tuple[str, int]:
+    for line in MOSQUITTO_CONF.read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["listener"]:
+            return (words[2] if len(words) > 2 else "127.0.0.1"), int(words[1])
+    raise StackError("mosquitto/mosquitto.conf has no `listener PORT HOST` line")
+
+
+def influxdb_address() -> tuple[str, int]:
+    return split_address(read_toml(INFLUXDB_CONF)["http"]["bind-address"])
+
+
+def influxdb_rpc_address() -> tuple[str, int]:
+    """The backup/restore RPC port (top-level ``bind-address``)."""
+    return split_address(read_toml(INFLUXDB_CONF)["bind-address"])
+
+
+def kapacitor_address() -> tuple[str, int]:
+    return split_address(read_toml(KAPACITOR_CONF)["http"]["bind-address"])
+
+
+def telegraf_http_address() -> tuple[str, int]:
+    conf = read_toml(TELEGRAF_CONF)
+    return split_address(expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))
+
+
+def socket_udfs(conf: Path | None = None) -> dict[str, Path]:
+    """Socket path per UDF function name (``[udf.functions.<name>] socket``).
+
+    ``conf`` defaults to the file ``TICKML_KAPACITOR_CONF`` names (a production
+    host's /etc/kapacitor/kapacitor.conf) or the project's; relative socket
+    paths are taken from the project's root, where the native stack runs Kapacitor.
+    """
+    conf = conf or Path(os.environ.get("TICKML_KAPACITOR_CONF", KAPACITOR_CONF))
+    functions = read_toml(conf).get("udf", {}).get("functions", {})
+    return {name: ROOT / spec["socket"] for name, spec in functions.items() if "socket" in spec}
+
+
+def udf_sockets() -> dict[str, Path]:
+    """Socket path per UDF module: the module serving a socket is named by the socket file."""
+    return {path.stem: path for path in socket_udfs(KAPACITOR_CONF).values()}
+
+
+def subscribed_databases() -> list[str]:
+    """The databases Kapacitor subscribes to (kapacitor.conf [influxdb.subscriptions])."""
+    conf = read_toml(KAPACITOR_CONF)
+    return sorted({db for cluster in conf.get("influxdb", []) for db in cluster.get("subscriptions", {})})

@@ -1,0 +1,187 @@
+"""The Kafka broker of the native stack: its listeners, topics, storage and health.
+
+Kafka runs from the jars ``stack/install.sh`` put in ``.stack/kafka/libs`` with
+``kafka/server.properties``; its storage is formatted the first time (KRaft,
+no ZooKeeper) and the topics of ``kafka/topics.conf`` are created at start.
+Health and topics go through confluent-kafka's admin client.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from tickml.paths import DATA, ROOT, RUN, STATE
+from tickml.stack.config import StackError, read_properties, split_address
+
+KAFKA_DIR = ROOT / "kafka"
+KAFKA_LIBS = STATE / "kafka" / "libs"
+# The broker's heap; the machine has 2 cores and runs the whole stack.
+KAFKA_HEAP = os.environ.get("TICKML_KAFKA_HEAP", "-Xmx512m -Xms128m")
+
+
+def kafka_listeners() -> dict[str, tuple[str, int]]:
+    """Listener name -> (host, port), from ``listeners`` in kafka/server.properties."""
+    props = read_properties(KAFKA_DIR / "server.properties")
+    out = {}
+    for item in props.get("listeners", "").split(","):
+        name, sep, address = item.strip().partition("://")
+        if sep:
+            out[name] = split_address(address)
+    if not out:
+        raise StackError("kafka/server.properties has no `listeners=NAME://HOST:PORT,...` line")
+    return out
+
+
+def kafka_address() -> tuple[str, int]:
+    """Where clients (devices, Telegraf) reach the broker: the first non-controller listener."""
+    props = read_properties(KAFKA_DIR / "server.properties")
+    controllers = set(props.get("controller.listener.names", "CONTROLLER").split(","))
+    for name, address in kafka_listeners().items():
+        if name not in controllers:
+            return address
+    raise StackError("kafka/server.properties has no broker listener besides the controller's")
+
+
+def kafka_bootstrap() -> str:
+    host, port = kafka_address()
+    return f"{host}:{port}"
+
+
+def kafka_topics() -> list[tuple[str, int, dict[str, str]]]:
+    """(name, partitions, configs) per line of kafka/topics.conf."""
+    topics = []
+    for number, line in enumerate((KAFKA_DIR / "topics.conf").read_text().splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) < 2 or not words[1].isdigit():
+            raise StackError(f"kafka/topics.conf line {number}: want `NAME PARTITIONS [KEY=VALUE ...]`, got {line!r}")
+        configs = dict(w.split("=", 1) for w in words[2:])
+        topics.append((words[0], int(words[1]), configs))
+    return topics
+
+
+def _admin(host: str, port: int, timeout: float):
+    from confluent_kafka.admin import AdminClient
+
+    # log_level 0: a broker still starting is expected here, not worth librdkafka's warnings.
+    return AdminClient({"bootstrap.servers": f"{host}:{port}", "socket.timeout.ms": int(timeout * 1000),
+                        "log_level": 0})
+
+
+def kafka_metadata(host: str, port: int, timeout: float = 2.0) -> dict:
+    """The broker's metadata, through confluent-kafka's admin client.
+
+    Returns ``{"brokers": [(node_id, host, port)], "cluster_id", "controller_id",
+    "topics": {name: partitions}}`` (internal topics left out); raises OSError
+    when the broker does not answer. A broker whose controller is elected and
+    that lists itself is ready.
+    """
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = _admin(host, port, timeout).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise OSError(f"Kafka at {host}:{port} does not answer: {exc}") from None
+    return {
+        "brokers": sorted((b.id, b.host, b.port) for b in metadata.brokers.values()),
+        "cluster_id": metadata.cluster_id,
+        "controller_id": metadata.controller_id,
+        "topics": {name: len(t.partitions) for name, t in metadata.topics.items() if not name.startswith("__")},
+    }
+
+
+def healthy() -> bool:
+    host, port = kafka_address()
+    try:
+        meta = kafka_metadata(host, port)
+    except OSError:
+        return False
+    return meta["controller_id"] >= 0 and bool(meta["brokers"])
+
+
+def effective_properties() -> Path:
+    """kafka/server.properties with ``log.dirs`` pointed at .stack/data/kafka (the last line wins)."""
+    path = RUN / "kafka" / "server.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (KAFKA_DIR / "server.properties").read_text()
+    path.write_text(f"{text}\n# Appended by the stack runner (tickml/stack/kafka.py):\nlog.dirs={DATA / 'kafka'}\n")
+    return path
+
+
+def java() -> str:
+    return shutil.which("java") or "/usr/bin/java"
+
+
+def broker_command() -> list[str]:
+    return [
+        java(), *KAFKA_HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+        "-cp", f"{KAFKA_LIBS}/*", "kafka.Kafka", str(RUN / "kafka" / "server.properties"),
+    ]  # fmt: skip
+
+
+def _tool(main_class: str, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        java(), "-Xmx256m", f"-Dlog4j2.configurationFile={KAFKA_DIR / 'tools-log4j2.properties'}",
+        "-cp", f"{KAFKA_LIBS}/*", main_class, *args,
+    ]  # fmt: skip
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise StackError(f"kafka: {main_class} {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def prepare() -> None:
+    """Write the effective properties; format the storage (KRaft) the first time."""
+    if not any(KAFKA_LIBS.glob("kafka_*.jar")):
+        raise StackError(f"kafka: no broker jars in {KAFKA_LIBS}; run stack/install.sh first")
+    properties = effective_properties()
+    if (DATA / "kafka" / "meta.properties").exists():
+        return
+    (DATA / "kafka").mkdir(parents=True, exist_ok=True)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    _tool("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id, "--config", str(properties))
+
+
+def kafka_create_topics() -> list[str]:
+    """Create the topics of kafka/topics.conf that do not exist yet; returns their names."""
+    host, port = kafka_address()
+    existing = kafka_metadata(host, port)["topics"]
+    return create_topics([t for t in kafka_topics() if t[0] not in existing])
+
+
+def create_topics(topics: list[tuple[str, int, dict[str, str]]]) -> list[str]:
+    """Create ``(name, partitions, configs)`` topics on the stack's broker; one that exists is no error."""
+    from confluent_kafka.admin import NewTopic
+
+    if not topics:
+        return []
+    host, port = kafka_address()
+    admin = _admin(host, port, 10.0)  # kept alive until the futures resolve: its end cancels them
+    wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs)
+              for name, partitions, configs in topics]
+    for name, future in admin.create_topics(wanted, request_timeout=30).items():
+        try:
+            future.result()
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise StackError(f"kafka: cannot create topic {name}: {exc}") from None
+    return [t.topic for t in wanted]
+
+
+def delete_topics(names: list[str]) -> None:
+    """Delete topics from the stack's broker; one that does not exist is no error."""
+    host, port = kafka_address()
+    admin = _admin(host, port, 10.0)
+    for name, future in admin.delete_topics(names, request_timeout=30).items():
+        try:
+            future.result()
+        except Exception as exc:
+            if "UNKNOWN_TOPIC" not in str(exc):
+                raise StackError(f"kafka: cannot delete topic {name}: {exc}") from None

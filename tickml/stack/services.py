@@ -1,0 +1,156 @@
+"""The services of the native stack, in the order the data flows, and what each needs.
+
+Start order follows the data: mosquitto and kafka (the brokers devices
+publish to), influxdb, the socket UDF servers, kapacitor (which connects to
+the UDF sockets and subscribes to InfluxDB), the task watcher, telegraf
+(which reads the brokers and writes to InfluxDB).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+from tickml.paths import BIN, DATA, LOGS, ROOT, RUN
+from tickml.stack import kafka, probes, supervision
+from tickml.stack.config import (
+    MOSQUITTO_CONF, influxdb_address, influxdb_rpc_address, kapacitor_address, mosquitto_port,
+    telegraf_http_address, udf_sockets,
+)
+
+
+@dataclasses.dataclass
+class Service:
+    name: str
+    command: list[str]
+    ports: list[tuple[str, int]]
+    healthy: Callable[[], bool]
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    start_timeout: float = 60.0
+    socket_path: Path | None = None
+    # Run before the process starts (e.g. format storage) and once it is
+    # healthy (e.g. create topics); both must be idempotent.
+    prepare: Callable[[], None] | None = None
+    after_start: Callable[[], None] | None = None
+    # Run by supervisord (the udf-supervisor service), which restarts it when it dies.
+    supervised: bool = False
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid of our running instance, or None (stale pid files are removed)."""
+        if self.supervised:
+            info = supervision.supervised_process(self.name)
+            return info["pid"] if info and info["statename"] in ("STARTING", "RUNNING") else None
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        # A zombie of a child we no longer wait for counts as stopped.
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                self.pid_file.unlink(missing_ok=True)
+                return None
+        except (FileNotFoundError, IndexError):
+            return None
+        return pid
+
+
+def services() -> list[Service]:
+    mq_host, mq_port = mosquitto_port()
+    ix_host, ix_port = influxdb_address()
+    kp_host, kp_port = kapacitor_address()
+    tg_host, tg_port = telegraf_http_address()
+    sockets = udf_sockets()
+    out = [
+        Service(
+            "mosquitto",
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(MOSQUITTO_CONF)],
+            [(mq_host, mq_port)],
+            lambda: probes.tcp_open(mq_host, mq_port),
+        ),
+        Service(
+            "kafka",
+            kafka.broker_command(),
+            list(kafka.kafka_listeners().values()),
+            kafka.healthy,
+            start_timeout=90.0,
+            prepare=kafka.prepare,
+            after_start=kafka.kafka_create_topics,
+        ),
+        Service(
+            "influxdb",
+            [str(BIN / "influxd"), "run", "-config", str(ROOT / "influxdb" / "influxdb.conf")],
+            [(ix_host, ix_port), influxdb_rpc_address()],
+            lambda: probes.http_ok(f"http://{ix_host}:{ix_port}/ping"),
+            env={
+                "INFLUXDB_META_DIR": str(DATA / "influxdb" / "meta"),
+                "INFLUXDB_DATA_DIR": str(DATA / "influxdb" / "data"),
+                "INFLUXDB_DATA_WAL_DIR": str(DATA / "influxdb" / "wal"),
+            },
+        ),
+        Service(
+            "udf-supervisor",
+            supervision.supervisord_command(),
+            [],
+            lambda: supervision.SUPERVISOR_SOCKET.exists() and all(probes.unix_open(p) for p in sockets.values()),
+            prepare=supervision.write_config,
+        ),
+    ]
+    for module, path in sorted(sockets.items()):
+        out.append(
+            Service(
+                f"udf-{module}",
+                [sys.executable, "-m", f"udfs.{module}", "--socket", str(path)],
+                [],
+                lambda path=path: probes.unix_open(path),
+                socket_path=path,
+                supervised=True,
+            )
+        )
+    out += [
+        Service(
+            "kapacitor",
+            [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")],
+            [(kp_host, kp_port)],
+            lambda: probes.http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping"),
+            env={
+                "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
+                "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
+                "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
+                "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
+            },
+        ),
+        Service(
+            "task-watcher",
+            [sys.executable, "-m", "tickml", "watch"],
+            [],
+            # Alive when it finished a pass in the last few seconds.
+            lambda: probes.fresh(RUN / "task-watcher.heartbeat", 10.0),
+        ),
+        Service(
+            "telegraf",
+            [str(BIN / "telegraf"), "--config", str(ROOT / "telegraf" / "telegraf.conf")],
+            [(tg_host, tg_port)],
+            # The HTTP listener opens once every input has started.
+            lambda: probes.tcp_open(tg_host, tg_port),
+            env={"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")},
+        ),
+    ]
+    return out

@@ -1,0 +1,220 @@
+"""Define, enable and list the project's Kapacitor tasks from the task list (``tickml tasks``).
+
+    tickml tasks define [TASK ...]    # define (or update) and enable
+    tickml tasks disable [TASK ...]
+    tickml tasks delete [TASK ...]
+    tickml tasks list
+
+The task list is ``tick_scripts/tasks.json``. Each entry names the TICKscript,
+the task name, the type and the database/retention policy, and the UDFs it
+calls. The TICKscripts declare their own ``dbrp`` so that
+``kapacitor define NAME -tick FILE`` works on them as they are; this command
+checks that the list and the scripts agree, and that every UDF is configured
+in kapacitor/kapacitor.conf, before it talks to Kapacitor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from tickml import udfcheck
+from tickml.paths import ROOT
+from tickml.stack import config
+
+TASK_LIST = ROOT / "tick_scripts" / "tasks.json"
+_DBRP = re.compile(r'^\s*dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"', re.MULTILINE)
+
+
+class TaskListError(ValueError):
+    """The task list or a TICKscript is inconsistent; the message names the task."""
+
+
+class UdfNotAnswering(RuntimeError):
+    """A task was not enabled because a socket UDF it calls does not answer (Kapacitor would panic)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    script_path: Path
+    type: str
+    dbrp: str
+    udfs: tuple[str, ...]
+    enabled: bool
+
+    @property
+    def script(self) -> str:
+        return self.script_path.read_text()
+
+
+def load_tasks(path: Path = TASK_LIST) -> list[Task]:
+    """Read and check the task list; every problem found is reported at once."""
+    entries = json.loads(path.read_text())["tasks"]
+    configured = set(config.read_toml(config.KAPACITOR_CONF).get("udf", {}).get("functions", {}))
+    tasks, problems = [], []
+    for entry in entries:
+        name = entry.get("task_name", "<unnamed>")
+        script_path = ROOT / "tick_scripts" / entry["tick_script"]
+        if not script_path.is_file():
+            problems.append(f"{name}: TICKscript {script_path} does not exist")
+            continue
+        task = Task(
+            name,
+            script_path,
+            entry.get("type", "stream"),
+            entry["dbrp"],
+            tuple(u["name"] if isinstance(u, dict) else u for u in entry.get("udfs", [])),
+            bool(entry.get("enabled", True)),
+        )
+        script = task.script
+        if task.type not in ("stream", "batch"):
+            problems.append(f"{name}: type must be stream or batch, got {task.type!r}")
+        declared = {f"{db}.{rp}" for db, rp in _DBRP.findall(script)}
+        if declared != {task.dbrp}:
+            problems.append(f"{name}: the list says dbrp {task.dbrp}, {script_path.name} declares {sorted(declared)}")
+        first_node = re.search(r"\b(stream|batch)\s*\n?\s*\|", script)
+        if first_node and first_node.group(1) != task.type:
+            problems.append(f"{name}: the list says {task.type}, {script_path.name} is a {first_node.group(1)} script")
+        for udf in task.udfs:
+            if udf not in configured:
+                problems.append(f"{name}: UDF {udf!r} is not in kapacitor.conf [udf.functions] ({sorted(configured)})")
+            if f"@{udf}(" not in script:
+                problems.append(f"{name}: UDF {udf!r} is listed but {script_path.name} never calls @{udf}()")
+        tasks.append(task)
+    if problems:
+        raise TaskListError("task list problems:\n  " + "\n  ".join(problems))
+    return tasks
+
+
+class Kapacitor:
+    """The few calls of Kapacitor's HTTP API (/kapacitor/v1) this project makes."""
+
+    def __init__(self, url: str | None = None):
+        if url is None:
+            host, port = config.kapacitor_address()
+            url = f"http://{host}:{port}"
+        self.url = url.rstrip("/") + "/kapacitor/v1"
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            try:
+                detail = json.loads(detail).get("error", detail)
+            except ValueError:
+                pass
+            raise RuntimeError(f"Kapacitor {method} {path}: HTTP {exc.code}: {detail}") from None
+        return json.loads(raw) if raw else {}
+
+    def task(self, name: str) -> dict | None:
+        try:
+            return self._call("GET", f"/tasks/{name}?dot-view=labels&script-format=raw&replay-id=")
+        except RuntimeError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def tasks(self) -> list[dict]:
+        return self._call("GET", "/tasks?fields=status&fields=executing&fields=type&fields=error")["tasks"]
+
+    def define(self, task: Task) -> str:
+        """Create or update the task; an enabled task is re-enabled so the new script runs."""
+        existing = self.task(task.name)
+        wanted = "enabled" if task.enabled else "disabled"
+        if existing is not None and existing.get("script") == task.script and existing.get("status") == wanted:
+            # Re-enabling would restart the task and drop its open windows.
+            return "unchanged"
+        if existing is None:
+            self._call("POST", "/tasks", {"id": task.name, "script": task.script, "status": "disabled"})
+            action = "defined"
+        else:
+            if existing.get("status") == "enabled":
+                self._call("PATCH", f"/tasks/{task.name}", {"status": "disabled"})
+            self._call("PATCH", f"/tasks/{task.name}", {"script": task.script})
+            action = "updated"
+        if task.enabled:
+            self.enable(task.name, task.script)
+            action += " and enabled"
+        return action
+
+    def enable(self, name: str, script: str | None = None) -> None:
+        """Enable a task, but only once every socket UDF it calls answers.
+
+        Kapacitor 1.8.3 enables a task whose socket UDF is down, then panics
+        within the snapshot interval and takes every task with it.
+        """
+
+        if script is None:
+            script = (self.task(name) or {}).get("script", "")
+        silent = udfcheck.silent_udfs(script)
+        if silent:
+            raise UdfNotAnswering(f"{name} not enabled: UDF {', '.join(silent)} does not answer; start it "
+                                  f"(tickml stack start) and define the task again. (Enabling a task "
+                                  f"whose socket UDF is down makes Kapacitor 1.8 panic.)")
+        self._call("PATCH", f"/tasks/{name}", {"status": "enabled"})
+
+    def write(self, body: bytes, database: str, retention_policy: str) -> None:
+        """Line protocol into Kapacitor's stream (its /write endpoint, as Telegraf or a subscription sends it)."""
+        query = urllib.parse.urlencode({"db": database, "rp": retention_policy, "precision": "ns"})
+        request = urllib.request.Request(f"{self.url}/write?{query}", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+
+    def set_status(self, name: str, status: str) -> None:
+        self._call("PATCH", f"/tasks/{name}", {"status": status})
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"/tasks/{name}")
+
+
+def _select(tasks: list[Task], names: list[str]) -> list[Task]:
+    if not names:
+        return tasks
+    known = {t.name: t for t in tasks}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise TaskListError(f"unknown task(s) {unknown}; the task list has {sorted(known)}")
+    return [known[n] for n in names]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["define", "disable", "delete", "list"],
+                        help="define (or update) and enable; disable; delete; list what Kapacitor runs")
+    parser.add_argument("tasks", nargs="*", metavar="TASK", help="only these tasks of the task list (default: all)")
+    parser.add_argument("--kapacitor", default=None, help="Kapacitor URL (default: from kapacitor/kapacitor.conf)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        tasks = _select(load_tasks(), args.tasks)
+        kapacitor = Kapacitor(args.kapacitor)
+        if args.action == "list":
+            for t in kapacitor.tasks():
+                print(f"{t['id']:32s} {t['type']:7s} {t['status']:9s} executing={t['executing']} {t.get('error', '')}")
+            return 0
+        for task in tasks:
+            if args.action == "define":
+                print(f"{task.name:32s} {kapacitor.define(task)}")
+            elif args.action == "disable":
+                kapacitor.set_status(task.name, "disabled")
+                print(f"{task.name:32s} disabled")
+            else:
+                kapacitor.delete(task.name)
+                print(f"{task.name:32s} deleted")
+    except (TaskListError, RuntimeError, urllib.error.URLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
