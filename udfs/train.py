@@ -16,15 +16,15 @@ rows, non-numeric or missing values) gives ``Status="bad"`` with ``Reason``
 and ``Detail`` instead, is logged (rate-limited) and counted, and the entity
 keeps its champion.
 
-Options (the seed's names): ``independentvariables``, ``dependentvariable``,
-``islogistic``, ``algorithm`` (logistic, linear, gradient_boosting, ridge,
-neural_network, auto), ``modelruns``, ``seed``, ``transformtype``,
-``processlogic``, ``holdout_fraction``, ``metric`` (mape, smape, mae, rmse:
-what judges regression models), ``shrinkage`` (off, auto or a number of prior
-rows: each entity's slopes pulled towards the fleet's); and ``model`` (the model's name,
-default the target), ``model_dir``, ``max_resident``, ``snapshot_max_models``,
-``fleet_retrain_every`` and ``fleet_rows_per_window`` (the fleet-wide model
-that answers entities without a model of their own).
+Options: every field of ``udfs.learn.TrainConfig``, where each is declared
+with its type, default, bounds and meaning (the seed's names:
+``independentvariables``, ``dependentvariable``, ``islogistic``,
+``algorithm``, ``modelruns``, ``seed``, ``transformtype``, ``processlogic``,
+``holdout_fraction``, ``metric``, ``shrinkage``); and, declared here,
+``model`` (the model's name, default the target), ``model_dir``,
+``max_resident``, ``snapshot_max_models``, ``fleet_retrain_every`` and
+``fleet_rows_per_window`` (the fleet-wide model that answers entities without
+a model of their own).
 
 Snapshot: the counters and, up to ``snapshot_max_models``, the models (the
 store on disk is the durable copy beyond that).
@@ -42,9 +42,11 @@ import numpy as np
 from pathlib import Path
 
 from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
+from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
 from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
 from udfs.learn.store import DEFAULT_MODEL_DIR
+from udfs.learn.trainer import FLEET_RETRAIN_EVERY, FLEET_ROWS_PER_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -57,52 +59,26 @@ class Train(Handler):
     provides = "stream"
     state_schema = 1
     options = (
-        Option("independentvariables", "string", help="Comma-separated feature fields."),
-        Option("dependentvariable", "string", "", help="Target field (empty with processlogic)."),
-        Option("islogistic", "bool", False, help="Classification of a 0/1 target."),
-        Option("algorithm", "string", "", help="logistic, linear, gradient_boosting, ridge, neural_network, auto."),
-        Option("modelruns", "int", 10, min=1, max=1000, help="Candidates the auto search tries."),
-        Option("seed", "int", 0, help="Seed of every random choice."),
-        Option("transformtype", "string", "", choices=("", "log-lin", "lin-log", "log-log")),
-        Option("processlogic", "string", "", help="The seed's rule deriving a 0/1 label from thresholds."),
-        Option("holdout_fraction", "double", 0.25, min=0.05, max=0.9, help="Newest share of a window that judges."),
-        Option("metric", "string", "", choices=("", "mape", "smape", "mae", "rmse"),
-               help="What judges regression models; empty is mape."),
-        Option("shrinkage", "string", "", help="off, auto, or prior rows of the fleet's slopes; empty: auto for "
-                                               "algorithm auto, off otherwise."),
+        *field_options(TrainConfig),
         Option("model", "string", "", help="Model name; default the target. predict names the same."),
         Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
         Option("max_resident", "int", 100_000, min=1, help="Models kept in memory; the rest are read from disk."),
         Option("snapshot_max_models", "int", 1_000, min=0, help="Models carried in a Kapacitor snapshot."),
-        Option("fleet_retrain_every", "int", 100, min=1,
+        Option("fleet_retrain_every", "int", FLEET_RETRAIN_EVERY, min=1,
                help="Fleet-wide model retrained after good windows 1, 2, 4, ... then every this many."),
-        Option("fleet_rows_per_window", "int", 20, min=1, help="Rows each good window adds to the fleet sample."),
+        Option("fleet_rows_per_window", "int", FLEET_ROWS_PER_WINDOW, min=1,
+               help="Rows each good window adds to the fleet sample."),
     )
-
-    def _config(self, opts) -> TrainConfig:
-        return TrainConfig(
-            independentvariables=opts.independentvariables,
-            dependentvariable=opts.dependentvariable,
-            islogistic=opts.islogistic,
-            algorithm=opts.algorithm,
-            modelruns=opts.modelruns,
-            seed=opts.seed,
-            transformtype=opts.transformtype,
-            processlogic=opts.processlogic,
-            holdout_fraction=opts.holdout_fraction,
-            metric=opts.metric,
-            shrinkage=opts.shrinkage,
-        )
 
     def check_options(self, opts):
         try:
-            self._config(opts)
+            build_config(TrainConfig, opts)
         except ValueError as exc:
             return [str(exc)]
         return ()
 
     def setup(self):
-        self.config = self._config(self.opts)
+        self.config = build_config(TrainConfig, self.opts)
         self.model_name = self.opts.model or self.config.target
         directory = Path(self.opts.model_dir) / self.model_name
         self.store = ModelStore(directory, max_resident=self.opts.max_resident)

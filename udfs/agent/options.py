@@ -1,9 +1,15 @@
 """UDF options declared once, in a table.
 
+To add an option: write its row in the handler's ``options``, or, for a
+setting a library takes, a field of the library's dataclass with Option's
+keyword arguments in ``metadata["option"]`` (as ``udfs.learn.TrainConfig``);
+the table's tests are in ``tests/unit/agent/test_agent_options.py``.
+
 A handler lists its options as :class:`Option` rows. From that table the
 agent answers Kapacitor's ``InfoRequest`` (:func:`option_info`) and checks
 an ``InitRequest`` (:func:`parse_options`), reporting every bad option in
-one message.
+one message. :func:`field_options` reads rows from such a dataclass, so a
+library is configured without importing the agent and protobuf.
 
 Examples
 --------
@@ -24,6 +30,7 @@ udfs.agent.options.OptionsError: unknown option 'colour' (known: field, low, mod
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import types
@@ -36,6 +43,8 @@ __all__ = [
     "KAPACITOR_TYPES",
     "Option",
     "OptionsError",
+    "build_config",
+    "field_options",
     "option_info",
     "parse_duration",
     "parse_options",
@@ -313,3 +322,26 @@ def parse_options(
     if problems:
         raise OptionsError(problems)
     return types.SimpleNamespace(**values)
+
+
+def field_options(config: type) -> tuple[Option, ...]:
+    """Option rows of the dataclass fields whose ``metadata["option"]`` holds Option's keyword arguments.
+
+    The field's default is the option's; a field without one is required.
+
+    >>> @dataclass
+    ... class Band:
+    ...     sensor: str = dataclasses.field(metadata={"option": {"type": "string"}})
+    ...     low: float = dataclasses.field(default=20.0, metadata={"option": {"type": "double", "min": 0}})
+    >>> build_config(Band, parse_options(field_options(Band), {"sensor": [("t",)]}))
+    Band(sensor='t', low=20.0)
+    """
+    return tuple(
+        Option(f.name, default=REQUIRED if f.default is dataclasses.MISSING else f.default, **f.metadata["option"])
+        for f in dataclasses.fields(config) if "option" in f.metadata
+    )
+
+
+def build_config(config: type, opts: types.SimpleNamespace) -> Any:
+    """The ``config`` dataclass from parsed options: its option fields, by name."""
+    return config(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(config) if "option" in f.metadata})

@@ -1,19 +1,32 @@
-"""What to learn for every entity: the seed's STEP 5 options, checked once.
+"""What to learn for every entity: the seed's STEP 5 options, declared once, checked once.
 
-``TrainConfig`` holds the options a train UDF passes through (the names follow
-the seed: dependent and independent variables, ``islogistic``, ``modelruns``,
-``transformtype``, ``processlogic``). Every problem is reported in one
-ValueError so a TICKscript author can fix them all at once.
+To add a training option: add a ``TrainConfig`` field below with ``_option``
+(Kapacitor type, default, bounds or choices, help) and use it; the train UDF
+offers every such field, and ``tests/unit/test_train_udf_options.py``
+holds both to one declaration.
+
+The names follow the seed: dependent and independent variables,
+``islogistic``, ``modelruns``, ``transformtype``, ``processlogic``. Each field
+carries what the train UDF's option table needs (plain metadata that
+``udfs.agent.options.field_options`` reads), so this package is configured
+without importing the agent and its protobuf code. Every problem is reported
+in one ValueError so a TICKscript author can fix them all at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION, REGRESSION, LinearRegression
 from .metrics import DEFAULT_METRIC, REGRESSION_METRICS
 from .processlogic import ProcessLogic, parse
-from .transforms import Transform, get_transform
+from .transforms import TRANSFORMS, Transform, get_transform
+
+
+def _option(kind: str, default=MISSING, **option):
+    """A field the train UDF offers as an option of Kapacitor type ``kind``; ``option`` holds the rest of
+    ``udfs.agent.Option``'s keyword arguments (``min``, ``max``, ``choices``, ``help``)."""
+    return field(default=default, metadata={"option": {"type": kind, **option}})
 
 
 def _names(value) -> tuple[str, ...]:
@@ -22,43 +35,35 @@ def _names(value) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
+# Python callers may pass an int for a double; a bool is never a number here.
+_NUMBERS = {"int": ("an integer", (int,)), "double": ("a number", (int, float))}
+
+
+def _number_problems(config) -> list[str]:
+    """Numeric fields outside their declared type or bounds: what the agent checks in a TICKscript's options,
+    checked again for callers that build a TrainConfig themselves."""
+    problems = []
+    for f in fields(config):
+        option = f.metadata.get("option", {})
+        if option.get("type") not in _NUMBERS:
+            continue
+        what, kinds = _NUMBERS[option["type"]]
+        low, high, value = option.get("min"), option.get("max"), getattr(config, f.name)
+        if not (isinstance(value, kinds) and not isinstance(value, bool)
+                and (low is None or value >= low) and (high is None or value <= high)):
+            bounds = " and ".join([f">= {low}"] * (low is not None) + [f"<= {high}"] * (high is not None))
+            problems.append(f"{f.name} must be {what}{' ' + bounds if bounds else ''}, got {value!r}")
+    return problems
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training options for one train task (shared by all its entities).
 
-    Parameters
-    ----------
-    independentvariables
-        Feature fields, a list or a comma-separated string; their order is the
-        model's input order.
-    dependentvariable
-        Target field. May be empty when ``processlogic`` names the label.
-    islogistic
-        1/True: classification of a 0/1 target; 0/False: regression.
-    algorithm
-        ``logistic``, ``linear``, ``gradient_boosting``, ``ridge``,
-        ``neural_network`` or ``auto``; empty means ``logistic`` when
-        ``islogistic`` else ``linear``.
-    modelruns
-        Candidates ``auto`` tries (ignored by the other algorithms).
-    seed
-        Seed of every random choice (search, trees, network weights).
-    transformtype
-        ``""``, ``log-lin``, ``lin-log`` or ``log-log`` (see ``transforms``).
-    processlogic
-        The seed's labelling rule (see ``processlogic``); implies ``islogistic``.
-    holdout_fraction
-        Share of each window, taken from its end, used to judge challengers.
-    metric
-        What judges regression models: ``mape`` (the seed's, default),
-        ``smape``, ``mae`` or ``rmse`` (see ``metrics``). Classification is
-        judged by accuracy, then log-loss.
-    shrinkage
-        Borrowing strength from the fleet (see ``shrinkage``), for ``linear``
-        and ``auto`` regression: ``off``, ``auto`` (the slopes' strength chosen
-        from the fleet's evidence) or a number of prior rows for the slopes
-        (0: levels only). Levels are always shrunk by empirical Bayes. Empty means ``auto``
-        for ``algorithm=auto`` and ``off`` otherwise.
+    Each option field's ``help`` says what it means. Python callers may pass
+    ``independentvariables`` as a list and ``islogistic`` as 0/1, and
+    ``transformtype`` in any case or as ``none``; a TICKscript gives exactly
+    the declared types and choices.
 
     Examples
     --------
@@ -68,22 +73,33 @@ class TrainConfig:
     >>> TrainConfig("a", "y", islogistic=0, algorithm="logistic", modelruns=0)
     Traceback (most recent call last):
     ...
-    ValueError: bad training options: algorithm 'logistic' does not support regression (islogistic=0); modelruns must be an integer >= 1, got 0
+    ValueError: bad training options: algorithm 'logistic' does not support regression (islogistic=0); modelruns must be an integer >= 1 and <= 1000, got 0
     >>> TrainConfig("a", "y", algorithm="auto").prior_rows, TrainConfig("a", "y", shrinkage="8").prior_rows
     ('auto', 8.0)
     """
 
-    independentvariables: tuple[str, ...] | str
-    dependentvariable: str = ""
-    islogistic: bool = False
-    algorithm: str = ""
-    modelruns: int = 10
-    seed: int = 0
-    transformtype: str = ""
-    processlogic: str = ""
-    holdout_fraction: float = 0.25
-    metric: str = ""
-    shrinkage: str = ""
+    independentvariables: tuple[str, ...] | str = _option(
+        "string", help="Feature fields, comma-separated (or a list); their order is the model's input order.")
+    dependentvariable: str = _option("string", "", help="Target field; may be empty when processlogic names the label.")
+    islogistic: bool = _option("bool", False, help="1/true: classification of a 0/1 target; 0/false: regression.")
+    algorithm: str = _option("string", "", help=f"{', '.join([*ALGORITHMS, AUTO])}; empty means logistic when "
+                                                "islogistic, else linear.")
+    modelruns: int = _option("int", 10, min=1, max=1000, help="Candidates auto tries (the other algorithms ignore it).")
+    seed: int = _option("int", 0, help="Seed of every random choice (search, trees, network weights).")
+    transformtype: str = _option("string", "", choices=tuple(TRANSFORMS),
+                                 help="Log transform of the target, the features or both (see transforms).")
+    processlogic: str = _option("string", "", help="The seed's rule deriving a 0/1 label from thresholds "
+                                                   "(see processlogic); implies islogistic.")
+    holdout_fraction: float = _option("double", 0.25, min=0.05, max=0.9,
+                                      help="Share of each window, taken from its end, that judges challengers.")
+    metric: str = _option("string", "", choices=("", *REGRESSION_METRICS),
+                          help="What judges regression models (see metrics); empty is mape, the seed's. "
+                               "Classification is judged by accuracy, then log-loss.")
+    shrinkage: str = _option("string", "", help="Borrowing strength from the fleet (see shrinkage), for linear and "
+                                                "auto regression: off, auto (the slopes' strength chosen from the "
+                                                "fleet's evidence) or a number of prior rows for the slopes (0: levels "
+                                                "only); levels are always shrunk by empirical Bayes. Empty: auto for "
+                                                "algorithm auto, off otherwise.")
 
     features: tuple[str, ...] = field(init=False)
     target: str = field(init=False)
@@ -131,10 +147,7 @@ class TrainConfig:
         elif algorithm != AUTO and task not in ALGORITHMS[algorithm].tasks:
             errors.append(f"algorithm {algorithm!r} does not support {task} "
                           f"(islogistic={int(bool(self.islogistic))})")
-        if not isinstance(self.modelruns, int) or self.modelruns < 1:
-            errors.append(f"modelruns must be an integer >= 1, got {self.modelruns!r}")
-        if not isinstance(self.seed, int):
-            errors.append(f"seed must be an integer, got {self.seed!r}")
+        errors.extend(_number_problems(self))
         try:
             transform = get_transform(self.transformtype)
             if transform.log_target and task == CLASSIFICATION:
@@ -152,8 +165,6 @@ class TrainConfig:
             errors.append(f"metric must be one of {', '.join(REGRESSION_METRICS)}, got {self.metric!r}")
         put("metric", metric)
         put("prior_rows", self._prior_rows(task, algorithm, errors))
-        if not 0.0 < self.holdout_fraction < 1.0:
-            errors.append(f"holdout_fraction must be between 0 and 1, got {self.holdout_fraction!r}")
         if errors:
             raise ValueError("bad training options: " + "; ".join(errors))
 

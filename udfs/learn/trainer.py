@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
@@ -47,52 +46,20 @@ from .config import TrainConfig
 from .document import SCHEMA_VERSION
 from .fleet import FLEET_KEY, FleetRows
 from .metrics import score_key, scores
+from .outcome import BAD, DEPLOYED, KEPT, TrainOutcome
 from .reasons import BadWindow
 from .selection import base_candidate, candidates, origins, search
 from .shrinkage import FleetPrior, ShrinkageBoard, grid_losses
 from .store import ModelStore
+from .window import Window, checked, prepare, window_length
 
-DEPLOYED = "deployed"
-KEPT = "kept"
-BAD = "bad"
+__all__ = ["BAD", "DEPLOYED", "FLEET_MAX_ROWS", "FLEET_RETRAIN_EVERY", "FLEET_ROWS_PER_WINDOW", "KEPT",
+           "TrainOutcome", "Trainer"]
 
-
-@dataclass
-class TrainOutcome:
-    """What one window did to one entity.
-
-    ``status`` is ``deployed`` (challenger became champion), ``kept`` (the
-    champion scored better or equal) or ``bad`` (no challenger; see ``reason``).
-    ``challenger`` is the challenger's document: the deployed one (fitted on
-    the whole window) when deployed, the judged one (fitted on the training
-    part) when kept, None for a bad window. ``champion_score`` is the
-    previous champion's score on the hold-out rows it had not seen (None when
-    there was no comparable champion).
-    """
-
-    key: str
-    status: str
-    window_rows: int
-    reason: str | None = None
-    detail: str = ""
-    challenger: dict | None = None
-    challenger_score: dict | None = None
-    champion_score: dict | None = None
-    dropped_rows: int = 0
-
-    @property
-    def deployed(self) -> bool:
-        return self.status == DEPLOYED
-
-
-@dataclass
-class _Window:
-    X: np.ndarray
-    y: np.ndarray
-    n_train: int
-    window_rows: int
-    dropped_rows: int = 0
-    times: np.ndarray | None = None
+# The fleet-wide model's defaults, here and for the train UDF's options.
+FLEET_MAX_ROWS = 50_000
+FLEET_ROWS_PER_WINDOW = 20
+FLEET_RETRAIN_EVERY = 100
 
 
 class Trainer:
@@ -124,13 +91,11 @@ class Trainer:
     'constant_target'
     """
 
-    def __init__(self, config: TrainConfig, store: ModelStore, *, fleet_max_rows: int = 50_000,
-                 fleet_rows_per_window: int = 20, fleet_retrain_every: int = 100,
+    def __init__(self, config: TrainConfig, store: ModelStore, *, fleet_max_rows: int = FLEET_MAX_ROWS,
+                 fleet_rows_per_window: int = FLEET_ROWS_PER_WINDOW, fleet_retrain_every: int = FLEET_RETRAIN_EVERY,
                  wall_clock: Callable[[], float] = time.time):
         self.config = config
         self.store = store
-        self.fleet_max_rows = fleet_max_rows
-        self.fleet_rows_per_window = fleet_rows_per_window
         self.fleet_retrain_every = fleet_retrain_every
         self.wall_clock = wall_clock
         self.counts_: Counter[str] = Counter()
@@ -149,9 +114,9 @@ class Trainer:
         ``times`` (any sortable values, one per row) put rows in time order
         first; without them the rows are taken to be in time order already.
         """
-        n = _length(columns)
+        n = window_length(columns)
         try:
-            window = self._prepare(columns, times, n)
+            window = prepare(self.config, columns, times, n)
         except BadWindow as bad:
             return self._bad(key, n, bad)
         prior = self._prior()
@@ -172,7 +137,7 @@ class Trainer:
         """Train the fleet-wide model (key ``FLEET_KEY``) on the kept rows of all entities."""
         X, y = self.fleet_rows_.rows() if self.fleet_rows_ is not None else (np.empty((0, 0)), np.empty(0))
         try:
-            window = self._checked(X, y, window_rows=len(y), dropped=0)
+            window = checked(self.config, X, y, window_rows=len(y), dropped=0)
         except BadWindow as bad:
             return self._bad(FLEET_KEY, len(y), bad)
         return self._judge(FLEET_KEY, window, None)
@@ -212,60 +177,7 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------
 
-    def _prepare(self, columns, times, n) -> _Window:
-        config = self.config
-        missing = [f for f in config.inputs if f not in columns]
-        if missing:
-            raise BadWindow("missing_field", f"window has no field {', '.join(map(repr, missing))}")
-        arrays = {}
-        for name in config.inputs:
-            try:
-                arrays[name] = np.asarray(columns[name], dtype=float)
-            except (TypeError, ValueError):
-                sample = next((v for v in columns[name] if not _is_number(v)), None)
-                raise BadWindow("non_numeric", f"field {name!r} holds {sample!r}") from None
-            if arrays[name].shape != (n,):
-                raise ValueError(f"field {name!r} has shape {arrays[name].shape}, expected ({n},)")
-            if not np.isfinite(arrays[name]).all():
-                bad = arrays[name][~np.isfinite(arrays[name])][0]
-                raise BadWindow("non_finite", f"field {name!r} holds {bad!r}")
-        order_times = None
-        if times is not None:
-            order_times = np.asarray(times)
-            order = np.argsort(order_times, kind="stable")
-            arrays = {k: v[order] for k, v in arrays.items()}
-            order_times = order_times[order]
-        X = np.column_stack([arrays[f] for f in config.features]) if n else np.empty((0, len(config.features)))
-        if config.rule is not None:
-            y = config.rule.apply(arrays)
-        else:
-            y = arrays[config.target]
-            if config.task == CLASSIFICATION and not np.isin(y, (0.0, 1.0)).all():
-                raise BadWindow("target_not_binary", f"{config.target!r} holds {y[~np.isin(y, (0.0, 1.0))][0]!r}")
-        keep = config.transform.positive_rows(X, y)
-        dropped = int(n - keep.sum())
-        window = self._checked(X[keep], y[keep], window_rows=n, dropped=dropped)
-        if order_times is not None and np.issubdtype(order_times.dtype, np.number):
-            window.times = order_times[keep]
-        return window
-
-    def _checked(self, X, y, *, window_rows, dropped) -> _Window:
-        config = self.config
-        n, k = len(y), len(config.features)
-        after = f" after dropping {dropped} non-positive rows for {config.transform.name}" if dropped else ""
-        if n < k + 1:
-            raise BadWindow("too_few_rows", f"{n} rows{after} for {k} features (need {k + 1})")
-        if np.all(y == y[0]):
-            raise BadWindow("constant_target", f"{config.target!r} is always {y[0]!r}")
-        n_train = int(round(n * (1.0 - config.holdout_fraction)))
-        if n_train < k + 1 or n_train >= n:
-            raise BadWindow("too_few_rows", f"training part has {n_train} of {n} rows{after}; "
-                                            f"need {k + 1} and at least one hold-out row")
-        if np.all(y[:n_train] == y[0]):
-            raise BadWindow("constant_target", f"{config.target!r} is always {y[0]!r} in the training part")
-        return _Window(X, y, n_train, window_rows, dropped)
-
-    def _judge(self, key: str, w: _Window, prior: Prior | None) -> TrainOutcome:
+    def _judge(self, key: str, w: Window, prior: Prior | None) -> TrainOutcome:
         config = self.config
         X_fit, y_fit = w.X[: w.n_train], w.y[: w.n_train]
         X_test, y_test = w.X[w.n_train:], w.y[w.n_train:]
@@ -315,7 +227,7 @@ class Trainer:
                             challenger_score=challenger_score, champion_score=champion_score,
                             dropped_rows=w.dropped_rows)
 
-    def _unseen(self, key: str, w: _Window) -> np.ndarray:
+    def _unseen(self, key: str, w: Window) -> np.ndarray:
         """Hold-out rows newer than the champion's newest training row (all rows when times are unknown)."""
         holdout = len(w.y) - w.n_train
         if w.times is None:
@@ -345,7 +257,7 @@ class Trainer:
                            seed=config.seed, prior=prior)
         return chosen
 
-    def _score_shrinkage(self, w: _Window, prior: Prior) -> None:
+    def _score_shrinkage(self, w: Window, prior: Prior) -> None:
         """Add this window's evidence to the fleet's board: every strength's rolling-origin error on the whole window.
 
         It runs after the window was judged, so a window's own rows never
@@ -362,7 +274,7 @@ class Trainer:
         return candidate.fit(X, y, task=self.config.task, features=self.config.features, seed=self.config.seed,
                              prior=prior if candidate.shrunk else None)
 
-    def _document(self, key: str, fitted: Fitted, champion, rows: int, w: _Window) -> dict:
+    def _document(self, key: str, fitted: Fitted, champion, rows: int, w: Window) -> dict:
         config = self.config
         doc = {
             "schema": SCHEMA_VERSION, "key": key, "version": (champion.version if champion is not None else 0) + 1,
@@ -384,21 +296,6 @@ class Trainer:
         self.counts_[BAD] += 1
         self.reasons_[bad.reason] += 1
         return TrainOutcome(key=key, status=BAD, window_rows=n, reason=bad.reason, detail=bad.detail)
-
-
-def _length(columns: Mapping[str, Sequence]) -> int:
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"window columns have different lengths: {sorted(lengths)}")
-    return lengths.pop() if lengths else 0
-
-
-def _is_number(v) -> bool:
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _iso(seconds: float) -> str:

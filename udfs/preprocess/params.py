@@ -3,6 +3,12 @@
 Each constraint converts a raw value (a Python value, or a string from a
 TICKscript option or a type name such as ``anomprob3-5``) to the value the
 function receives, or raises ``ValueError`` saying what it must be.
+
+Why not the agent's ``Option`` rows: these parameters are never Kapacitor
+options with a declared type. They arrive as text inside a type name or as a
+notebook's keywords, so a constraint converts leniently and may have open
+bounds; and the statistics never import the agent and its protobuf code. A
+parameter is declared once, in its type's entry in ``registry``.
 """
 
 import math
@@ -30,12 +36,7 @@ class Integer:
         return "an integer" + _bounds_text(self.low, self.high)
 
     def __call__(self, value):
-        if isinstance(value, bool):
-            raise ValueError(self.must)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(self.must) from None
+        number = _number(value, self.must)
         if not number.is_integer():
             raise ValueError(self.must)
         number = int(number)
@@ -64,12 +65,7 @@ class Real:
         return "a number" + _bounds_text(self.low, self.high, self.open)
 
     def __call__(self, value):
-        if isinstance(value, bool):
-            raise ValueError(self.must)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(self.must) from None
+        number = _number(value, self.must)
         if not math.isfinite(number):
             raise ValueError(self.must)
         _check_bounds(number, self.low, self.high, self.must, self.open)
@@ -140,6 +136,16 @@ class Param:
         'lag (default 5): an integer >= 1'
         """
         return f"{self.name} (default {self.default!r}): {self.constraint.must}"
+
+
+def _number(value, must):
+    """``value`` as a float (digit strings come from type names), else ``ValueError(must)``; a bool is no number."""
+    if isinstance(value, bool):
+        raise ValueError(must)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(must) from None
 
 
 def _bounds_text(low, high, open_=False):

@@ -1,5 +1,10 @@
 """The one table of preprocessing types, and parsing of type names.
 
+To add a type: write its function in the module of its kind (``location``,
+``dispersion`` ...), add an ``_entry`` to ``TYPES`` below, and give it an
+independent computation in ``tests/unit/preprocess/references.py``
+(``test_every_registered_type_has_a_reference`` fails until it has one).
+
 Each entry records what the UDF, the tests and the docs need: the name users
 write (as in the TML seed's table), the display name used in output fields
 (``<field>_preprocessed_<Display>``), the function, the window view it reads,

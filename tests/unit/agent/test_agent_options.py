@@ -1,9 +1,12 @@
 """Option tables: info generated from the table, every bad option reported at once."""
 
+from dataclasses import dataclass, field
+
 import pytest
 
-from udfs.agent import Duration, Handler, Option, OptionsError, parse_options
+from udfs.agent import REQUIRED, Duration, Handler, Option, OptionsError, parse_options
 from udfs.agent import udf_pb2
+from udfs.agent.options import build_config, field_options
 
 from .agent_test_handlers import Strict
 
@@ -82,3 +85,31 @@ def test_info_generated_from_table():
         "odd": [udf_pb2.INT], "window": [udf_pb2.DURATION], "limit": [udf_pb2.STRING, udf_pb2.DOUBLE],
         "tag": [udf_pb2.STRING],
     }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A library's settings, declared once as fields; ``derived`` is no option."""
+
+    label: str = field(metadata={"option": {"type": "string", "help": "Required: no default."}})
+    ratio: float = field(default=0.5, metadata={"option": {"type": "double", "min": 0.0, "max": 1.0}})
+    window: int = field(default=10_000_000_000, metadata={"option": {"type": "duration"}})
+    mode: str = field(default="fast", metadata={"option": {"type": "string", "choices": ("fast", "exact")}})
+    derived: int = field(default=0, init=False)
+
+
+def test_a_dataclass_declares_its_options_once():
+    table = field_options(Settings)
+    assert [(o.name, o.type, o.default) for o in table] == [
+        ("label", "string", REQUIRED), ("ratio", "double", 0.5), ("window", "duration", 10_000_000_000),
+        ("mode", "string", "fast")]
+    cls = type("S", (Handler,), {"options": table})
+    assert {n: list(o.valueTypes) for n, o in cls.info_response().info.options.items()} == {
+        "label": [udf_pb2.STRING], "ratio": [udf_pb2.DOUBLE], "window": [udf_pb2.DURATION],
+        "mode": [udf_pb2.STRING]}
+    built = build_config(Settings, parse_options(table, {"label": [("x",)], "window": [(Duration(5),)]}))
+    assert built == Settings("x", 0.5, 5, "fast")
+    with pytest.raises(OptionsError) as err:
+        parse_options(table, {"ratio": [(2.0,)], "mode": [("slow",)]})
+    assert err.value.problems == ["missing required option 'label'", "option 'ratio' must be <= 1.0, got 2.0",
+                                  "option 'mode' must be one of 'fast', 'exact', got 'slow'"]

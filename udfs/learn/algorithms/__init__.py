@@ -1,5 +1,10 @@
 """Learning algorithms: the registry ``ALGORITHMS`` maps option value to class.
 
+To add an algorithm: write an ``Algorithm`` subclass (see ``base``) in a module
+here and list it in ``ALGORITHMS`` below (the ``algorithm`` option takes its
+key from there); ``tests/unit/learn/test_learn_algorithms.py`` runs every key,
+and wants a test comparing the new one with an independent fit.
+
 Every class fits with scikit-learn or numpy and exports a JSON-able
 ``params_``; predictions come from those params alone (see ``base``).
 ``auto`` is not a class: it is a search over candidates (``udfs.learn.selection``).

@@ -1,0 +1,37 @@
+"""What one window did to one entity's champion: the trainer's answer to the train UDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEPLOYED = "deployed"
+KEPT = "kept"
+BAD = "bad"
+
+
+@dataclass
+class TrainOutcome:
+    """What one window did to one entity.
+
+    ``status`` is ``deployed`` (challenger became champion), ``kept`` (the
+    champion scored better or equal) or ``bad`` (no challenger; see ``reason``).
+    ``challenger`` is the challenger's document: the deployed one (fitted on
+    the whole window) when deployed, the judged one (fitted on the training
+    part) when kept, None for a bad window. ``champion_score`` is the
+    previous champion's score on the hold-out rows it had not seen (None when
+    there was no comparable champion).
+    """
+
+    key: str
+    status: str
+    window_rows: int
+    reason: str | None = None
+    detail: str = ""
+    challenger: dict | None = None
+    challenger_score: dict | None = None
+    champion_score: dict | None = None
+    dropped_rows: int = 0
+
+    @property
+    def deployed(self) -> bool:
+        return self.status == DEPLOYED
