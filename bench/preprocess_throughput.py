@@ -47,8 +47,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from udfs.preprocess import Plan, compute, compute_batch  # noqa: E402
-from udfs.preprocess.anomaly import PRIOR, SPREAD  # noqa: E402
+from udfs.windowstats import Plan, compute, compute_batch  # noqa: E402
+from udfs.windowstats.anomaly import PRIOR, SPREAD  # noqa: E402
 
 TARGET_POINTS_PER_SECOND = 200_000
 

@@ -11,7 +11,7 @@ import pytest
 
 from devices.fleet import encode, format_timestamp
 from stackutil import mqtt_publish, wait_for_rows
-from udfs.preprocess import compute_many
+from udfs.windowstats import compute_many
 
 pytestmark = pytest.mark.stack
 

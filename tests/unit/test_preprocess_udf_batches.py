@@ -10,7 +10,7 @@ import pytest
 
 from agent.udf_client import run_process_udf
 from udfs.agent import encode_frame, udf_pb2
-from udfs.preprocess import Plan
+from udfs.windowstats import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPES = "avg,min,max,trend,anomprob,median,variance,meanci95,avgtimediff,count"
@@ -55,7 +55,7 @@ def test_windows_closing_together_equal_the_library_window_by_window():
             stdin += _frame(point=udf_pb2.Point(time=t, name="m", group=group, tags={"device_id": key},
                                                 fieldsDouble=doubles, fieldsInt=ints))
         stdin += _frame(end=udf_pb2.EndBatch(name="m", group=group, tmax=rows[-1][0] + 1))
-    responses, log = run_process_udf("udfs.preprocessor", stdin, cwd=ROOT)
+    responses, log = run_process_udf("udfs.preprocess", stdin, cwd=ROOT)
     points = [r.point for r in responses if r.WhichOneof("message") == "point"]
     assert len(points) == len(windows), log
     plan = Plan(TYPES.split(","))

@@ -27,7 +27,7 @@ UDFS = {
     "py_classifier": ([opt("field", "value")], False),
     "humidity_classifier": ([opt("field", "value")], False),
     "moving_average": ([opt("field", "value"), opt("size", 5)], False),
-    "preprocessor": ([opt("fields", "value"), opt("types", "Avg,Min,Max,Trend,AnomProb")], True),
+    "preprocess": ([opt("fields", "value"), opt("types", "Avg,Min,Max,Trend,AnomProb")], True),
     "train": ([opt("independentvariables", "voltage,current"), opt("dependentvariable", "power"),
                opt("model", "fuzz"), opt("model_dir", tempfile.mkdtemp(prefix="tickml-fuzz-"))], True),
     "predict": ([opt("model", "fuzz"), opt("model_dir", tempfile.mkdtemp(prefix="tickml-fuzz-"))], False),

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from udfs.preprocess import REGISTRY, compute, parse_type
+from udfs.windowstats import REGISTRY, compute, parse_type
 
 from .references import REFERENCES, VARIANTS
 from .windows import extreme_windows, position_windows, value_windows

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from udfs.preprocess import (
+from udfs.windowstats import (
     REGISTRY,
     Plan,
     compute,
@@ -16,8 +16,8 @@ from udfs.preprocess import (
     parse_type,
     type_names,
 )
-from udfs.preprocess.distributions import t_quantile_two_sided
-from udfs.preprocess.params import Choice, Integer, IntegerOrAll, Real
+from udfs.windowstats.distributions import t_quantile_two_sided
+from udfs.windowstats.params import Choice, Integer, IntegerOrAll, Real
 
 SEED_TYPES = """anomprob anomprob2-5 autocorr avg avgtimediff consistency count countstr cv
 dataage_1_minute diff diffmargin entropy geodiff gm hm iqr kurtosis mad max median meanci95

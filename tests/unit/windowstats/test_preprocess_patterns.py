@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from udfs.preprocess import compute
+from udfs.windowstats import compute
 
 SEED_THRESHOLD = 55  # the seed's labelling rule: Voltage_preprocessed_AnomProb=55
 

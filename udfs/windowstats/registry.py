@@ -2,7 +2,7 @@
 
 To add a type: write its function in the module of its kind (``location``,
 ``dispersion`` ...), add an ``_entry`` to ``TYPES`` below, and give it an
-independent computation in ``tests/unit/preprocess/references.py``
+independent computation in ``tests/unit/windowstats/references.py``
 (``test_every_registered_type_has_a_reference`` fails until it has one).
 
 Each entry records what the UDF, the tests and the docs need: the name users

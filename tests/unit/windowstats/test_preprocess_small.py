@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from udfs.preprocess import REGISTRY, Plan, compute, parse_type
-from udfs.preprocess.small import SMALL_WINDOW
-from udfs.preprocess.window import kind_of
+from udfs.windowstats import REGISTRY, Plan, compute, parse_type
+from udfs.windowstats.small import SMALL_WINDOW
+from udfs.windowstats.window import kind_of
 
 from .references import REFERENCES, VARIANTS
 from .test_preprocess_types import assert_close
