@@ -31,10 +31,11 @@ import sys
 from pathlib import Path
 
 from udfs.agent import BadPoint, Handler, Option, main, new_point
+from udfs.agent.options import field_options
 from udfs.agent.wire import DoubleField, StringField, point_bytes
 from udfs.entity import entity_key
 from udfs.learn import ModelStore, NoModel, Predictor, prediction_fields
-from udfs.learn.store import DEFAULT_MODEL_DIR
+from udfs.learn.store import StoreOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ class Predict(Handler):
     provides = "stream"
     options = (
         Option("model", "string", help="Model name, as the train task stores it."),
-        Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
-        Option("max_resident", "int", 100_000, min=1, help="Models kept in memory."),
+        *field_options(StoreOptions),
         Option("refresh", "duration", "1s", min=0, help="How often a model in memory is checked against disk."),
     )
 

@@ -45,7 +45,7 @@ from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
 from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
 from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
-from udfs.learn.store import DEFAULT_MODEL_DIR
+from udfs.learn.store import StoreOptions
 from udfs.learn.trainer import FLEET_RETRAIN_EVERY, FLEET_ROWS_PER_WINDOW
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,7 @@ class Train(Handler):
     options = (
         *field_options(TrainConfig),
         Option("model", "string", "", help="Model name; default the target. predict names the same."),
-        Option("model_dir", "string", DEFAULT_MODEL_DIR, help="Directory of model stores."),
-        Option("max_resident", "int", 100_000, min=1, help="Models kept in memory; the rest are read from disk."),
+        *field_options(StoreOptions),
         Option("snapshot_max_models", "int", 1_000, min=0, help="Models carried in a Kapacitor snapshot."),
         Option("fleet_retrain_every", "int", FLEET_RETRAIN_EVERY, min=1,
                help="Fleet-wide model retrained after good windows 1, 2, 4, ... then every this many."),

@@ -16,8 +16,10 @@ Modules, one concept each:
 - ``reasons``: why a window is bad
 - ``document``: the versioned JSON model document
 - ``compiled``: a document turned into arrays for fast prediction
-- ``store``: bounded, durable, shared store of documents
+- ``store``: bounded, durable, shared store of documents, and ``StoreOptions`` (where it lives)
 - ``fleet``: rows for the fleet-wide model
+- ``window``: a window's rows made ready and checked before any fit
+- ``outcome``: ``TrainOutcome`` and the status names (deployed, kept, bad)
 - ``trainer``: champion/challenger per entity window
 - ``predictor``, ``fields``: predictions and the seed's output fields
 """

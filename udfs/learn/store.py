@@ -27,6 +27,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 from typing import Callable, Iterator
@@ -41,6 +42,17 @@ STATE_KIND = "tickml.learn.store"
 # Where the train and predict UDFs keep their stores (``<model_dir>/<model>/``), relative to the
 # directory the UDF servers run in (the project's root in the native stack).
 DEFAULT_MODEL_DIR = ".stack/data/models"
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Where a UDF keeps its models: the options train and predict share, declared once
+    (``udfs.agent.options.field_options`` makes them option rows)."""
+
+    model_dir: str = field(default=DEFAULT_MODEL_DIR, metadata={"option": {
+        "type": "string", "help": "Directory of model stores; a model is <model_dir>/<model>/."}})
+    max_resident: int = field(default=100_000, metadata={"option": {
+        "type": "int", "min": 1, "help": "Models kept in memory; the rest are read from disk."}})
 _SUFFIX = ".json"
 _HASHED = "#"  # quote() escapes '#', so no quoted key starts with it
 
