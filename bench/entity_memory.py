@@ -75,7 +75,7 @@ def run(entities: int, kapacitor: tasks.Kapacitor) -> None:
                "barrier": WINDOWED.format(m=names["barrier"], barrier="    |barrier()\n        .idle(5s)\n"
                                                                        "        .delete(TRUE)\n")}
     before = {"kapacitord heap": heap_mb(kapacitor), "udf-moving_average": rss_mb("udf-moving_average"),
-              "udf-preprocessor": rss_mb("udf-preprocessor")}
+              "udf-preprocess": rss_mb("udf-preprocess")}
     try:
         for key in ("moving", "windowed"):
             kapacitor._call("POST", "/tasks", {"id": names[key], "type": "stream", "status": "enabled",
@@ -90,7 +90,7 @@ def run(entities: int, kapacitor: tasks.Kapacitor) -> None:
                     time.sleep(0.5)
         time.sleep(2)
         after = {"kapacitord heap": heap_mb(kapacitor), "udf-moving_average": rss_mb("udf-moving_average"),
-                 "udf-preprocessor": rss_mb("udf-preprocessor")}
+                 "udf-preprocess": rss_mb("udf-preprocess")}
         print(f"{entities:,} entities, 3 points each, two tasks (moving_average; a 10 s window into preprocess)")
         for name in before:
             grown = after[name] - before[name]

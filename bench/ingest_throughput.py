@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,19 +119,30 @@ def run_protocol(protocol: str, args, influx: Influx) -> dict:
         transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch)
     else:
         transport = transports.KafkaTransport(addresses["kafka"])
+
+    def send() -> None:
+        for i in range(0, len(envelopes), 5000):
+            transport.send_envelopes(envelopes[i : i + 5000])
+        transport.flush()
+
+    try:
+        return timed_landing(protocol, prefix, len(envelopes), send, influx, args.timeout)
+    finally:
+        transport.close()
+
+
+def timed_landing(name: str, prefix: str, n: int, send, influx: Influx, timeout: float) -> dict:
+    """Run ``send()``, then wait until ``n`` points of ``prefix`` landed: the seconds to each, and the CPU spent."""
     cpu0 = cpu_snapshot()
     t0 = time.monotonic()
-    for i in range(0, len(envelopes), 5000):
-        transport.send_envelopes(envelopes[i : i + 5000])
-    transport.flush()
+    send()
     t_sent = time.monotonic()
-    landed_at = wait_for(influx, prefix, len(envelopes), timeout=args.timeout)
+    landed_at = wait_for(influx, prefix, n, timeout=timeout)
     cpu1 = cpu_snapshot()
-    transport.close()
     return {
-        "name": protocol,
+        "name": name,
         "prefix": prefix,
-        "n": len(envelopes),
+        "n": n,
         "sent_s": t_sent - t0,
         "landed_s": None if landed_at is None else landed_at - t0,
         "landed_n": count(influx, prefix),
@@ -149,22 +161,12 @@ def line(s) -> str:
 def run_direct(args, influx: Influx, batch: int) -> dict:
     prefix = f"bench-{uuid.uuid4().hex[:6]}-direct-"
     lines = [line(s) for s in samples(args, prefix)]
-    cpu0 = cpu_snapshot()
-    t0 = time.monotonic()
-    for i in range(0, len(lines), batch):
-        influx.write(lines[i : i + batch])
-    t_sent = time.monotonic()
-    landed_at = wait_for(influx, prefix, len(lines), timeout=args.timeout)
-    cpu1 = cpu_snapshot()
-    return {
-        "name": f"direct, batch {batch}",
-        "prefix": prefix,
-        "n": len(lines),
-        "sent_s": t_sent - t0,
-        "landed_s": None if landed_at is None else landed_at - t0,
-        "landed_n": count(influx, prefix),
-        "cpu": {k: cpu1[k] - cpu0[k] for k in cpu0},
-    }
+
+    def send() -> None:
+        for i in range(0, len(lines), batch):
+            influx.write(lines[i : i + batch])
+
+    return timed_landing(f"direct, batch {batch}", prefix, len(lines), send, influx, args.timeout)
 
 
 def settle(seconds: float = 30.0) -> None:
@@ -187,13 +189,16 @@ def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
         'client_id = "tickml-telegraf"': 'client_id = "tickml-bench-telegraf"',
         'topics = ["device_messages"]': f'topics = ["{kafka_topic}"]',
         'consumer_group = "tickml-telegraf"': f'consumer_group = "{group}"',
-        # Its own metrics would mix with the stack's Telegraf's in the `telegraf` database.
-        "[[inputs.internal]]\n  collect_memstats = false": "",
     }
     for old, new in replacements.items():
         if old not in text:
             raise RuntimeError(f"telegraf/telegraf.conf changed: {old!r} not found; update bench/ingest_throughput.py")
         text = text.replace(old, new)
+    # Its own metrics would mix with the stack's Telegraf's in the `telegraf` database:
+    # the section goes, up to the next line that is not indented.
+    text, found = re.subn(r"^\[\[inputs\.internal\]\]\n(?:[ \t].*\n|\n)*", "", text, flags=re.MULTILINE)
+    if found != 1:
+        raise RuntimeError("telegraf/telegraf.conf changed: no [[inputs.internal]] section; update bench/ingest_throughput.py")
     path = tickstack.RUN / "bench-telegraf.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

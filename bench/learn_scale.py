@@ -193,6 +193,16 @@ def measure_memory(kind: str, entities: int, seed: int) -> float:
     return result["rss_delta"] / 2**20
 
 
+def calls_per_second(seconds: float, call, per_call: int = 1, inner: int = 1000) -> float:
+    """How many times per second ``call(n)`` runs (times ``per_call``), over ``seconds``; the clock is read every ``inner`` calls."""
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(inner):
+            call(n)
+            n += 1
+    return n * per_call / (time.perf_counter() - start)
+
+
 def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     docs = template_docs(seed)
@@ -209,18 +219,12 @@ def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, floa
         for key in keys:
             predictor.predict_one(key, row_dicts[0])  # warm: load every model once
 
-        def rate(call, per_call=1):
-            n, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
-                for _ in range(1000):
-                    call(n)
-                    n += 1
-            return n * per_call / (time.perf_counter() - start)
-
         nk = len(keys)
-        figures["ours_single"] = rate(lambda n: predictor.predict_one(keys[n % nk], row_dicts[n % 1000]))
+        figures["ours_single"] = calls_per_second(
+            seconds, lambda n: predictor.predict_one(keys[n % nk], row_dicts[n % 1000]))
         batch = rows[:500]
-        figures["ours_batch"] = rate(lambda n: predictor.predict_batch(keys[n % nk], batch), per_call=len(batch))
+        figures["ours_batch"] = calls_per_second(
+            seconds, lambda n: predictor.predict_batch(keys[n % nk], batch), per_call=len(batch))
 
     naive = {}
     for i, key in enumerate(keys[:1000]):
@@ -228,23 +232,15 @@ def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, floa
     naive_keys = list(naive)
     lists = [list(r) for r in rows]
 
-    def naive_rate(call, per_call=1):
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            for _ in range(100):
-                call(n)
-                n += 1
-        return n * per_call / (time.perf_counter() - start)
-
-    figures["naive_single"] = naive_rate(
-        lambda n: naive_predict_one(naive[naive_keys[n % 1000]], lists[n % 1000], bool(n % 2)))
+    figures["naive_single"] = calls_per_second(
+        seconds, lambda n: naive_predict_one(naive[naive_keys[n % 1000]], lists[n % 1000], bool(n % 2)), inner=100)
 
     def naive_batch(n):
         scaler, model = naive[naive_keys[n % 1000]]
         x = scaler.transform(rows[:500])
         return model.predict_proba(x)[:, 1] if n % 2 else model.predict(x)
 
-    figures["naive_batch"] = naive_rate(naive_batch, per_call=500)
+    figures["naive_batch"] = calls_per_second(seconds, naive_batch, per_call=500, inner=100)
     return figures
 
 

@@ -145,7 +145,7 @@ def measure_through_kapacitor(args, types):
     for label, node, node_id, service in (
         ("kapacitor mean()", "|mean('value')", "mean3", None),
         ("preprocess UDF", f"@preprocess().fields('value').types('{','.join(types)}')", "preprocess3",
-         "udf-preprocessor"),
+         "udf-preprocess"),
     ):
         measurement = f"bench_pre_{label.split()[0]}_{time.time_ns()}"
         lines = [f"{measurement},device_id=e{e} value={float(rows[e, k])!r} {base + k * 10**9}"

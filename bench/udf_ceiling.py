@@ -66,7 +66,7 @@ def shapes(args, model: str):
             ("native |mean()", "|mean('value')", "mean3", None),
             ("null_batch", "@null_batch()", "null_batch3", "udf-null_batch"),
             ("preprocess", "@preprocess().fields('value').types('avg,min,max,trend,anomprob')", "preprocess3",
-             "udf-preprocessor"),
+             "udf-preprocess"),
         ], series, True),
         "training (train, linear)": (WINDOWED, [
             ("null_batch", "@null_batch()", "null_batch3", "udf-null_batch"),

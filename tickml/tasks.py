@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from tickml import udfcheck
+from tickml.names import pick
 from tickml.paths import ROOT
 from tickml.stack import config
 
@@ -180,16 +181,6 @@ class Kapacitor:
         self._call("DELETE", f"/tasks/{name}")
 
 
-def _select(tasks: list[Task], names: list[str]) -> list[Task]:
-    if not names:
-        return tasks
-    known = {t.name: t for t in tasks}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise TaskListError(f"unknown task(s) {unknown}; the task list has {sorted(known)}")
-    return [known[n] for n in names]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["define", "disable", "delete", "list"],
                         help="define (or update) and enable; disable; delete; list what Kapacitor runs")
@@ -199,7 +190,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        tasks = _select(load_tasks(), args.tasks)
+        tasks = pick(load_tasks(), args.tasks, "task", TaskListError)
         kapacitor = Kapacitor(args.kapacitor)
         if args.action == "list":
             for t in kapacitor.tasks():

@@ -133,7 +133,7 @@ def test_the_windows_of_the_gap_are_written_whole(stack, kapacitor, influx, flee
                what="preprocessed windows of the fleet")
     time.sleep(25)  # a window's length of history before the kill
     killed = time.time_ns()
-    os.kill(stack.supervised_process("udf-preprocessor")["pid"], signal.SIGKILL)
+    os.kill(stack.supervised_process("udf-preprocess")["pid"], signal.SIGKILL)
     wait_until(lambda: influx.query(f"SELECT seconds FROM task_gap_fills WHERE task = 'device_preprocess' "
                                     f"AND time >= {killed}"), timeout=90, what="the gap fed to a copy of the task")
     wait_until(lambda: not [t for t in kapacitor.tasks() if "__gapfill_" in t["id"]], timeout=60,

@@ -162,26 +162,23 @@ def create_topics(topics: list[tuple[str, int, dict[str, str]]]) -> list[str]:
 
     if not topics:
         return []
-    host, port = kafka_address()
-    admin = _admin(host, port, 10.0)  # kept alive until the futures resolve: its end cancels them
     wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs)
               for name, partitions, configs in topics]
-    for name, future in admin.create_topics(wanted, request_timeout=30).items():
-        try:
-            future.result()
-        except Exception as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise StackError(f"kafka: cannot create topic {name}: {exc}") from None
+    _administer("create_topics", wanted, "TOPIC_ALREADY_EXISTS")
     return [t.topic for t in wanted]
 
 
 def delete_topics(names: list[str]) -> None:
     """Delete topics from the stack's broker; one that does not exist is no error."""
+    _administer("delete_topics", names, "UNKNOWN_TOPIC")
+
+
+def _administer(call: str, what: list, harmless: str) -> None:
     host, port = kafka_address()
-    admin = _admin(host, port, 10.0)
-    for name, future in admin.delete_topics(names, request_timeout=30).items():
+    admin = _admin(host, port, 10.0)  # kept alive until the futures resolve: its end cancels them
+    for name, future in getattr(admin, call)(what, request_timeout=30).items():
         try:
             future.result()
         except Exception as exc:
-            if "UNKNOWN_TOPIC" not in str(exc):
-                raise StackError(f"kafka: cannot delete topic {name}: {exc}") from None
+            if harmless not in str(exc):
+                raise StackError(f"kafka: {call.replace('_', ' ')} {name} failed: {exc}") from None

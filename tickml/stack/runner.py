@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from tickml.names import pick
 from tickml.paths import DATA, LOGS, ROOT, RUN
 from tickml.stack import probes, supervision
 from tickml.stack.config import StackError, subscribed_databases
@@ -147,14 +148,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def select(names: list[str]) -> list[Service]:
-    all_services = services()
-    if not names:
-        return all_services
-    known = {s.name: s for s in all_services}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise StackError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return [known[n] for n in names]
+    return pick(services(), names, "service", StackError)
 
 
 def create_databases() -> None:
