@@ -32,9 +32,10 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from devices import faults as faultlib
+from devices import pacing
 from devices.fleet import DEVICE_TYPES, Fleet, Sample
 from devices.replay import parse_time, read_records, schedule
 
@@ -156,45 +157,6 @@ def build_fleet(
     return fleet, chain, run
 
 
-def send_scheduled(batches: Iterable[tuple[float, list]], transport, speed: float) -> float:
-    """Send each batch when its simulated time comes (``speed`` 0: at once); returns the seconds taken.
-
-    A batch is a list of message dicts or raw bytes; the transport's counters
-    tell what was sent.
-    """
-    from devices.transports import envelope
-
-    started = time.monotonic()
-    for due, batch in batches:
-        if speed > 0:
-            wait = started + due / speed - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        transport.send_envelopes([envelope(m) for m in batch])
-    transport.flush()
-    return time.monotonic() - started
-
-
-class StdoutTransport:
-    """JSON lines on standard output: a preview, or a file for ``--file`` later."""
-
-    def __init__(self, stream=None):
-        self._out = stream or sys.stdout.buffer
-        self.sent = 0
-        self.refused = 0
-
-    def send_envelopes(self, envelopes) -> None:
-        for e in envelopes:
-            self._out.write(e.payload + b"\n")
-            self.sent += 1
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def close(self) -> None:
-        self.flush()
-
-
 def make_transport(protocol: str, args: argparse.Namespace):
     from devices import transports
 
@@ -204,7 +166,7 @@ def make_transport(protocol: str, args: argparse.Namespace):
         return transports.HttpTransport(args.http, batch_size=args.batch)
     if protocol == "kafka":
         return transports.KafkaTransport(args.kafka, topic=args.kafka_topic)
-    return StdoutTransport()
+    return transports.StdoutTransport()
 
 
 def _arg(parser: argparse.ArgumentParser, parse):
@@ -288,17 +250,6 @@ def _add_fleet(p: argparse.ArgumentParser) -> None:
     _add_replay(p)
 
 
-def _stop_after(batches: Iterable, duration: float | None) -> Iterator:
-    if duration is None:
-        yield from batches
-        return
-    deadline = time.monotonic() + duration
-    for batch in batches:
-        if time.monotonic() >= deadline:
-            return
-        yield batch
-
-
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     return run(p.parse_args(argv), p)
@@ -326,7 +277,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         except (OSError, ValueError) as exc:
             p.error(str(exc))
         planned = schedule(records, args.speed, restamp_at_ns=now_ns if args.restamp else None)
-        batches = _group((due, r.message if r.message is not None else r.raw) for due, r in planned)
+        batches = pacing.group_due((due, r.message if r.message is not None else r.raw) for due, r in planned)
         speed = 1.0 if args.speed > 0 else 0.0  # the schedule is in wall seconds already
         what = f"{len(records)} records of {args.file}"
     else:
@@ -367,7 +318,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     seconds = 0.0
     interrupted = False
     try:
-        seconds = send_scheduled(_stop_after(batches, args.duration), transport, speed)
+        seconds = pacing.send_scheduled(pacing.stop_after(batches, args.duration), transport, speed)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -378,21 +329,6 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         "interrupted" if interrupted else "done", transport.sent, transport.refused, seconds, rate,
     )  # fmt: skip
     return 130 if interrupted else 0
-
-
-def _group(items: Iterable[tuple[float, object]], window: float = 0.01) -> Iterator[tuple[float, list]]:
-    """Group consecutive items due within ``window`` seconds of the group's first into one batch."""
-    batch: list = []
-    first = 0.0
-    for due, item in items:
-        if batch and due - first > window:
-            yield first, batch
-            batch = []
-        if not batch:
-            first = due
-        batch.append(item)
-    if batch:
-        yield first, batch
 
 
 if __name__ == "__main__":

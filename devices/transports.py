@@ -18,6 +18,7 @@ what the listener refused in ``refused``):
 from __future__ import annotations
 
 import http.client
+import sys
 import threading
 import urllib.parse
 from typing import Iterable, NamedTuple
@@ -111,8 +112,8 @@ class MqttTransport:
             self.flush()
 
     def send_many(self, messages: Iterable[tuple[str, bytes]]) -> None:
-        for topic, payload in messages:
-            self.send(topic, payload)
+        for where, payload in messages:
+            self.send(where, payload)
 
     def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
         for e in envelopes:
@@ -263,6 +264,26 @@ class KafkaTransport:
         if self._errors:
             errors, self._errors = self._errors, []
             raise ConnectionError(f"{len(errors)} Kafka messages failed; first: {errors[0]}")
+
+    def close(self) -> None:
+        self.flush()
+
+
+class StdoutTransport:
+    """JSON lines on standard output: a preview, or a file for ``--file`` later."""
+
+    def __init__(self, stream=None):
+        self._out = stream or sys.stdout.buffer
+        self.sent = 0
+        self.refused = 0
+
+    def send_envelopes(self, envelopes) -> None:
+        for e in envelopes:
+            self._out.write(e.payload + b"\n")
+            self.sent += 1
+
+    def flush(self) -> None:
+        self._out.flush()
 
     def close(self) -> None:
         self.flush()

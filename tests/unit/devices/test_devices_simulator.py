@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from devices import simulator
+from devices import simulator, transports
 from devices.fleet import DEVICE_TYPES, SENSORS, Fleet, type_of_tag
 from devices.transports import HttpTransport, envelope
 
@@ -137,6 +137,6 @@ def test_http_batches_arrays_and_sends_raw_lines_alone():
 
 def test_stdout_transport_writes_json_lines():
     out = io.BytesIO()
-    transport = simulator.StdoutTransport(out)
+    transport = transports.StdoutTransport(out)
     transport.send_envelopes([envelope({"device_id": "a", "tag": "Thermostat", "temperature": None})])
     assert out.getvalue() == b'{"device_id":"a","tag":"Thermostat","temperature":null}\n'
