@@ -1,5 +1,8 @@
 """Sustained device messages per second into InfluxDB, per protocol, through the real stack.
 
+One script above 350 lines on purpose: it is read beside what it prints, and
+every figure shares one run's setup and reference.
+
 For each protocol (MQTT, HTTP, Kafka) the simulator's library sends N
 messages (one reading each) as fast as the transport takes them, through the
 running Telegraf into InfluxDB; the clock stops when InfluxDB counts all N.

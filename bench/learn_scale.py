@@ -1,5 +1,8 @@
 """Scale figures for udfs.learn, side by side with a naive scikit-learn reference.
 
+One script above 350 lines on purpose: it is read beside what it prints, and
+every figure shares one run's setup and reference.
+
 Prints:
 
 1. training time per entity window (logistic and linear, 500 rows, 5 features;
