@@ -17,7 +17,7 @@ of statistics or models; it converts between Kapacitor messages and Python
 (and numpy) values.
 """
 
-from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection, PipeTransport, SocketTransport
+from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, FramingError, encode_frame, encode_varint
 from .handler import Handler
 from .options import REQUIRED, Duration, Option, OptionsError, parse_duration, parse_options
@@ -25,6 +25,7 @@ from .points import BadPoint, Batch, Point, new_point, set_fields
 from .ratelimit import RateLimitedLog
 from .server import SocketServer, main, run_process, serve_socket
 from .state import EntityStore
+from .transports import PipeTransport, SocketTransport
 
 __all__ = [
     "BadPoint",

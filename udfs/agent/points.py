@@ -3,7 +3,15 @@
 :class:`Point` wraps one protobuf ``Point`` as Kapacitor sent it, with
 cheap accessors; :class:`Batch` holds the points between ``BeginBatch`` and
 ``EndBatch`` and turns a field into a numpy column. :func:`new_point`
-builds an output point that keeps an input's series identity.
+builds an output point that keeps an input's series identity. The
+numbers-only decoding they use is :mod:`~udfs.agent.numbers_only`'s.
+
+Why one module of ~380 lines: these are the handler's whole view of the
+data, and ``handler.py`` and the UDFs import them from here. A
+:class:`Batch` is made of :class:`Point` objects and :func:`new_point`
+takes either: moved apart, they would import each other, and this module
+(where ``handler.py`` finds ``Batch`` and its docs find ``new_point``)
+would still have to re-export them.
 
 Examples
 --------
@@ -33,54 +41,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from . import udf_pb2
+from .numbers_only import BatchNumbers, NumbersRequest
 
 __all__ = ["BadPoint", "Batch", "Point", "new_point", "set_fields"]
 
 _PbPoint = udf_pb2.Point
 _PbRequest = udf_pb2.Request
-
-
-def _numbers_classes() -> tuple[type, type]:
-    """A Request, and a list of them, that decode only a point's time, group and numeric fields.
-
-    Their ``point`` (field 17) declares just ``time`` (1), ``group`` (5),
-    ``fieldsDouble`` (8) and ``fieldsInt`` (9), so decoding skips tags, dimensions and the other
-    maps: about half the cost of a full decode, for the common handler that
-    reads a number or two. ``BatchNumbers`` repeats field 17: the raw bytes
-    of a batch's point requests, joined, are one ``BatchNumbers``, decoded in
-    one call. Built in a private descriptor pool so that they cannot clash
-    with ``udf.proto`` in the default one.
-    """
-    f = descriptor_pb2.FieldDescriptorProto
-    fd = descriptor_pb2.FileDescriptorProto(name="tickml_agent_numbers.proto", package="tickml_numbers",
-                                            syntax="proto3")
-    point = fd.message_type.add(name="PointNumbers")
-    point.field.add(name="time", number=1, type=f.TYPE_INT64, label=f.LABEL_OPTIONAL)
-    point.field.add(name="group", number=5, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-    for number, name, value_type in ((8, "fieldsDouble", f.TYPE_DOUBLE), (9, "fieldsInt", f.TYPE_INT64)):
-        entry = point.nested_type.add(name=name[0].upper() + name[1:] + "Entry")
-        entry.options.map_entry = True
-        entry.field.add(name="key", number=1, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-        entry.field.add(name="value", number=2, type=value_type, label=f.LABEL_OPTIONAL)
-        point.field.add(name=name, number=number, type=f.TYPE_MESSAGE, label=f.LABEL_REPEATED,
-                        type_name=f".tickml_numbers.PointNumbers.{entry.name}")
-    request = fd.message_type.add(name="RequestNumbers")
-    request.field.add(name="point", number=17, type=f.TYPE_MESSAGE, label=f.LABEL_OPTIONAL,
-                      type_name=".tickml_numbers.PointNumbers")
-    batch = fd.message_type.add(name="BatchNumbers")
-    batch.field.add(name="point", number=17, type=f.TYPE_MESSAGE, label=f.LABEL_REPEATED,
-                    type_name=".tickml_numbers.PointNumbers")
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fd)
-    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tickml_numbers.{name}"))
-                 for name in ("RequestNumbers", "BatchNumbers"))
-
-
-_NumbersRequest, _BatchNumbers = _numbers_classes()
 
 
 class BadPoint(ValueError):
@@ -91,6 +60,14 @@ class BadPoint(ValueError):
     of the message is the rate-limiting key, so keep values after a colon
     or in the rest of the message consistent.
     """
+
+
+def _decode(request_cls: type, raw: bytes):
+    """The point in the point request ``raw``, decoded as ``request_cls`` (full, or numbers only)."""
+    try:
+        return request_cls.FromString(raw).point
+    except DecodeError as exc:
+        raise BadPoint(f"undecodable point request: {exc}") from exc
 
 
 class Point:
@@ -133,12 +110,7 @@ class Point:
         """
         msg = self._msg
         if msg is None:
-            req = _PbRequest()
-            try:
-                req.ParseFromString(self.raw)
-            except DecodeError as exc:
-                raise BadPoint(f"undecodable point request: {exc}") from exc
-            msg = self._msg = req.point
+            msg = self._msg = _decode(_PbRequest, self.raw)
         return msg
 
     def numeric(self):
@@ -156,12 +128,7 @@ class Point:
         if m is None:
             m = self._nums
             if m is None:
-                req = _NumbersRequest()
-                try:
-                    req.ParseFromString(self.raw)
-                except DecodeError as exc:
-                    raise BadPoint(f"undecodable point request: {exc}") from exc
-                m = self._nums = req.point
+                m = self._nums = _decode(NumbersRequest, self.raw)
         return m
 
     @property
@@ -293,7 +260,7 @@ class Batch:
             decoded = False
             if raws and all(type(r) is bytes for r in raws):
                 try:
-                    decoded = _BatchNumbers.FromString(b"".join(raws)).point
+                    decoded = BatchNumbers.FromString(b"".join(raws)).point
                 except DecodeError:
                     pass
             self._numbers = decoded if decoded is not False and len(decoded) == len(raws) else False

@@ -24,9 +24,10 @@ import threading
 import time
 from typing import Sequence
 
-from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection, PipeTransport, SocketTransport
+from .connection import DEFAULT_HANG_LIMIT, DEFAULT_MAX_QUEUED_BYTES, Connection
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .handler import Handler
+from .transports import PipeTransport, SocketTransport
 
 __all__ = ["SocketServer", "main", "run_process", "serve_socket"]
 
@@ -204,25 +205,24 @@ class SocketServer:
     def drain(self, timeout: float = DRAIN_SECONDS) -> None:
         """Stop reading every connection, let the handlers finish what they hold and answer it."""
         self._stop_accepting()
-        with self._lock:
-            open_connections = dict(self.connections)
-        for conn in open_connections:
-            try:
-                conn.transport.sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
+        open_connections = self._shut_connections(socket.SHUT_RD)
         deadline = time.monotonic() + timeout
         for conn, thread in open_connections.items():
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("%s still busy after %.0f s; closing it", conn.label, timeout)
 
+    def _shut_connections(self, how: int) -> dict[Connection, threading.Thread]:
+        """``shutdown(how)`` on every open connection's socket; the connections and their threads."""
+        with self._lock:
+            open_connections = dict(self.connections)
+        for conn in open_connections:
+            _shutdown(conn.transport.sock, how)
+        return open_connections
+
     def _stop_accepting(self) -> None:
         self._closing = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        _shutdown(self.sock, socket.SHUT_RDWR)
         self.sock.close()
         try:
             # Only our own file: a new server may already own the path.
@@ -234,13 +234,15 @@ class SocketServer:
     def close(self) -> None:
         """Stop accepting, end open connections, remove the socket file."""
         self._stop_accepting()
-        with self._lock:
-            conns = list(self.connections)
-        for conn in conns:
-            try:
-                conn.transport.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._shut_connections(socket.SHUT_RDWR)
+
+
+def _shutdown(sock: socket.socket, how: int) -> None:
+    """``sock.shutdown(how)``; a socket already closed or never connected is no error."""
+    try:
+        sock.shutdown(how)
+    except OSError:
+        pass
 
 
 def serve_socket(handler_cls: type[Handler], path: str, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,

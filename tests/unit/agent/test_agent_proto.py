@@ -88,9 +88,10 @@ def test_response_point_has_the_same_bytes_as_request_point():
 
 def test_numbers_only_decoder_matches_udf_proto():
     # Point.number() decodes with a reduced message; its fields must be udf.proto's.
-    from udfs.agent.points import Point, _BatchNumbers, _NumbersRequest
+    from udfs.agent.numbers_only import BatchNumbers, NumbersRequest
+    from udfs.agent.points import Point
 
-    for cls in (_NumbersRequest, _BatchNumbers):
+    for cls in (NumbersRequest, BatchNumbers):
         ours = cls.DESCRIPTOR.fields_by_name["point"]
         assert ours.number == udf_pb2.Request.DESCRIPTOR.fields_by_name["point"].number
         full = udf_pb2.Point.DESCRIPTOR.fields_by_name
