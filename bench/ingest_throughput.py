@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 from tickml import stack as tickstack
 from tickml.stack import kafka
+from tickml.stack.telegraf import derived_config
 from tickml.influx import Influx
 
 from devices import transports  # noqa: E402
@@ -185,26 +185,10 @@ def settle(seconds: float = 30.0) -> None:
 
 def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
     """telegraf.conf for a private Telegraf: own MQTT client id and topics, own Kafka topic and group."""
-    text = (REPO / "telegraf" / "telegraf.conf").read_text()
-    replacements = {
-        "metric_batch_size = 5000": f"metric_batch_size = {batch}",
-        'topics = ["devices/#"]': 'topics = ["bench/#"]',
-        'client_id = "tickml-telegraf"': 'client_id = "tickml-bench-telegraf"',
-        'topics = ["device_messages"]': f'topics = ["{kafka_topic}"]',
-        'consumer_group = "tickml-telegraf"': f'consumer_group = "{group}"',
-    }
-    for old, new in replacements.items():
-        if old not in text:
-            raise RuntimeError(f"telegraf/telegraf.conf changed: {old!r} not found; update bench/ingest_throughput.py")
-        text = text.replace(old, new)
-    # Its own metrics would mix with the stack's Telegraf's in the `telegraf` database:
-    # the section goes, up to the next line that is not indented.
-    text, found = re.subn(r"^\[\[inputs\.internal\]\]\n(?:[ \t].*\n|\n)*", "", text, flags=re.MULTILINE)
-    if found != 1:
-        raise RuntimeError("telegraf/telegraf.conf changed: no [[inputs.internal]] section; update bench/ingest_throughput.py")
     path = tickstack.RUN / "bench-telegraf.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(derived_config(mqtt_topics=["bench/#"], mqtt_client_id="tickml-bench-telegraf",
+                                   kafka_topic=kafka_topic, kafka_group=group, batch_size=batch))
     return path
 
 

@@ -137,13 +137,7 @@ def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 100
 
 def private_telegraf_config(stack, path, client_id: str) -> None:
     """The stack's telegraf.conf for a second Telegraf: same Kafka consumer group, its own MQTT
-    client id and topics, HTTP listeners on free ports, no internal metrics (they would mix)."""
-    text = (stack.ROOT / "telegraf" / "telegraf.conf").read_text()
-    for old, new in {
-        'topics = ["devices/#"]': 'topics = ["private-test/#"]',
-        'client_id = "tickml-telegraf"': f'client_id = "{client_id}"',
-        "[[inputs.internal]]\n  collect_memstats = false": "",
-    }.items():
-        assert old in text, f"telegraf.conf changed: {old!r} not found"
-        text = text.replace(old, new)
-    path.write_text(text)
+    client id and topics, HTTP listeners on free ports (set by the caller's environment)."""
+    from tickml.stack.telegraf import derived_config
+
+    path.write_text(derived_config(mqtt_topics=["private-test/#"], mqtt_client_id=client_id))

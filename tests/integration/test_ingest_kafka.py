@@ -95,11 +95,11 @@ def test_telegraf_starts_while_kafka_is_down_and_reads_once_it_is_back(stack, in
 
 def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx, run_id, tmp_path):
     import os
-    import re
     import signal
     import subprocess
 
     from ingest_check import private_telegraf_config
+    from tickml.stack.kafka import group_assignment
 
     config = tmp_path / "telegraf.conf"
     private_telegraf_config(stack, config, client_id=f"{run_id}telegraf")
@@ -111,11 +111,7 @@ def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx,
                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         def members():
-            text = stack._kafka_tool(
-                "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
-                stack.kafka_bootstrap(), "--describe", "--group", "tickml-telegraf", "--members",
-            ).stdout  # fmt: skip
-            counts = [int(n) for n in re.findall(r"^tickml-telegraf\s+\S+\s+\S+\s+\S+\s+(\d+)", text, re.M)]
+            counts = group_assignment("tickml-telegraf")
             return counts if sorted(counts) == [2, 2] else None
 
         # Until the group has rebalanced (a restarted Telegraf's old member may linger for its session timeout).

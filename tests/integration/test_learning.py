@@ -17,6 +17,7 @@ import pytest
 
 from devices.fleet import encode, format_timestamp
 from stackutil import mqtt_publish, wait_for_rows, wait_until
+from tickml.stack import kapacitor_address
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
 pytestmark = pytest.mark.stack
@@ -180,7 +181,7 @@ stream
 
 def _write_to_kapacitor(lines: list[str]) -> None:
     """Points straight into Kapacitor's stream (as Telegraf can send them), bypassing InfluxDB's typing."""
-    host, port = __import__("tickstack").kapacitor_address()
+    host, port = kapacitor_address()
     request = urllib.request.Request(f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns",
                                      data="\n".join(lines).encode(), method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -23,9 +23,17 @@ def test_status_reports_every_service_running(stack):
         assert "running (pid" in line
 
 
+def _state_in(folder, monkeypatch):
+    """Pid files and logs of the services these tests make go to ``folder``."""
+    from tickml.stack import catalog, runner
+
+    for module in (catalog, runner):
+        monkeypatch.setattr(module, "RUN", folder)
+        monkeypatch.setattr(module, "LOGS", folder)
+
+
 def test_a_port_in_use_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
-    monkeypatch.setattr(tickstack, "RUN", tmp_path)
-    monkeypatch.setattr(tickstack, "LOGS", tmp_path)
+    _state_in(tmp_path, monkeypatch)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -39,10 +47,10 @@ def test_a_port_in_use_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
 
 
 def test_a_service_that_dies_at_start_reports_its_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(tickstack, "RUN", tmp_path)
-    monkeypatch.setattr(tickstack, "LOGS", tmp_path)
+    _state_in(tmp_path, monkeypatch)
     service = tickstack.Service(
         "crasher", [sys.executable, "-c", "import sys; print('bad config line 3'); sys.exit(2)"], [], lambda: False
     )
     with pytest.raises(tickstack.StackError, match=r"(?s)crasher exited with code 2 at start.*bad config line 3"):
         tickstack.start_service(service)
+    assert "bad config line 3" in (tmp_path / "crasher.log").read_text()

@@ -31,7 +31,7 @@ import yaml
 
 from tickml.paths import ROOT
 from tickml.stack import config, kafka
-from tickml.stack.services import services
+from tickml.stack.catalog import services
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())

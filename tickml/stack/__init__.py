@@ -7,7 +7,7 @@ socket paths are read from those configuration files, so editing a file is
 enough to move a service.
 
 The modules, in the order a reader needs them: ``config`` (what the files
-say), ``services`` (what runs, in data-flow order), ``probes`` (health),
+say), ``catalog`` (the services, in data-flow order), ``probes`` (health),
 ``kafka`` (the broker's storage and topics), ``supervision`` (the socket UDF
 servers under supervisord), ``runner`` (start, stop, status). This package
 gathers the names tests, benchmarks and the command line use.
@@ -20,7 +20,7 @@ from tickml.stack.config import (
 )
 from tickml.stack.kafka import kafka_address, kafka_bootstrap, kafka_create_topics, kafka_metadata, kafka_topics
 from tickml.stack.runner import create_databases, start, start_service, status, stop, stop_service
-from tickml.stack.services import Service, services
+from tickml.stack.catalog import Service, services
 from tickml.stack.supervision import supervised_process, supervisor
 
 __all__ = [

@@ -156,6 +156,18 @@ def kafka_create_topics() -> list[str]:
     return create_topics([t for t in kafka_topics() if t[0] not in existing])
 
 
+def group_assignment(group: str) -> list[int]:
+    """How many partitions each member of consumer group ``group`` holds now (an empty list: no members)."""
+    host, port = kafka_address()
+    admin = _admin(host, port, 10.0)
+    (future,) = admin.describe_consumer_groups([group], request_timeout=10).values()
+    try:
+        description = future.result()
+    except Exception as exc:
+        raise StackError(f"kafka: cannot describe consumer group {group}: {exc}") from None
+    return [len(m.assignment.topic_partitions) for m in description.members]
+
+
 def create_topics(topics: list[tuple[str, int, dict[str, str]]]) -> list[str]:
     """Create ``(name, partitions, configs)`` topics on the stack's broker; one that exists is no error."""
     from confluent_kafka.admin import NewTopic

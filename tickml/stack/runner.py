@@ -20,7 +20,7 @@ from tickml.names import pick
 from tickml.paths import DATA, LOGS, ROOT, RUN
 from tickml.stack import probes, supervision
 from tickml.stack.config import StackError, subscribed_databases
-from tickml.stack.services import Service, services
+from tickml.stack.catalog import Service, services
 
 
 def _wait_healthy(service: Service, proc: subprocess.Popen | None = None) -> str:
