@@ -283,7 +283,9 @@ def predict_handler_rate(entities: int, n: int, seed: int, algorithm: str = "lin
             for j, f in enumerate(FEATURES):
                 p.fieldsDouble[f] = float(X[i % 1000, j])
             body += encode_frame(req.SerializeToString())
+        # The UDF reads models only inside its model root, which the service sets.
         proc = subprocess.Popen([sys.executable, "-m", "udfs.predict", "--log-level", "WARNING"], cwd=ROOT,
+                                env={**os.environ, "TICKML_MODEL_ROOT": tmp},
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         start = time.perf_counter()
         writer = threading.Thread(target=lambda: (proc.stdin.write(body), proc.stdin.flush()))

@@ -16,8 +16,12 @@ an input <= 0 under a log transform, is logged (rate-limited), counted and
 skipped: a bad point, never a handler error or a NaN prediction.
 
 Options: ``model`` (the name train stores under: its ``model`` option or its
-target), ``model_dir``, ``max_resident``, ``refresh`` (how often a model held
-in memory is checked against the disk).
+target), ``model_dir`` (default the model root), ``max_resident``, ``refresh``
+(how often a model held in memory is checked against the disk). The store
+must be inside the model root the UDF service sets (``TICKML_MODEL_ROOT``,
+default ``.stack/data/models``; ``udfs.learn.paths``): a ``model_dir`` that
+leads out of it, or a ``model`` that is not a plain folder name, fails
+``init`` and nothing is created.
 
 >>> Predict.info_response().info.wants, Predict.info_response().info.provides
 (0, 0)
@@ -28,13 +32,13 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from pathlib import Path
 
 from udfs.agent import BadPoint, Handler, Option, main, new_point
 from udfs.agent.options import field_options
 from udfs.agent.wire import DoubleField, StringField, point_bytes
 from udfs.entity import entity_key
 from udfs.learn import ModelStore, NoModel, Predictor, prediction_fields
+from udfs.learn.paths import store_directory, store_problems
 from udfs.learn.store import StoreOptions
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,11 @@ class Predict(Handler):
         Option("refresh", "duration", "1s", min=0, help="How often a model in memory is checked against disk."),
     )
 
+    def check_options(self, opts):
+        return store_problems(opts.model_dir, opts.model)
+
     def setup(self):
-        directory = Path(self.opts.model_dir) / self.opts.model
+        directory = store_directory(self.opts.model_dir, self.opts.model)
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
         self.predictor = Predictor(store)
         self._keys: dict[str, str] = {}  # group -> entity key

@@ -1,7 +1,7 @@
 """rfc_classifier: a random forest trained at start from a CSV, a prediction per point.
 
 The Edge Insights sample process UDF. At init it reads ``data_set`` (a CSV
-under ``training_data_sets/`` with a header row), trains a random forest of
+with a header row inside the data set root), trains a random forest of
 ``trees`` trees on the ``features`` columns against ``label``, and then, for
 every batch Kapacitor sends, answers the same batch with each point's fields
 plus ``<as>`` (the predicted class) and ``<as>_probability`` (the forest's
@@ -17,13 +17,21 @@ absent (``tick_scripts/imputer_task.tick``).
 
 Contract: wants batch, provides batch; options ``features`` (string, comma
 separated), ``label`` (string), ``data_set`` (string, path relative to the
-working directory), ``trees`` (int), ``seed`` (int), ``as`` (string),
+working directory, inside the data set root), ``trees`` (int), ``seed`` (int), ``as`` (string),
 ``impute`` (``none``, ``mean`` or ``median``), ``columns`` (the data set's
 columns for the features, in order, when they are named differently). The
 model lives in memory only, rebuilt from the data set at each start (the same
 seed gives the same forest), so snapshots carry no state. A point missing a
 feature, or with a non-numeric or NaN one, is logged and left out of the
 answer (unless imputed); the rest of its batch is answered.
+
+The data set root (issue 13) is where ``data_set`` may point, set by the
+UDF service and never by a task: the environment variable
+``TICKML_DATA_SET_ROOT`` when the process starts, else ``training_data_sets``
+(relative to the working directory; ``udfs.confine``). A ``data_set`` that
+resolves outside it (an absolute path elsewhere, ``..``, a symlink out) fails
+``init`` before the file is opened, so nothing of another file is read or
+quoted. The default ``data_set`` is ``room_climate.csv`` in the root.
 
 Run as a process UDF (``kapacitor.conf``: ``prog = "python3"``,
 ``args = ["-m", "udfs.rfc_classifier"]``) or with ``--socket PATH``.
@@ -34,6 +42,7 @@ from __future__ import annotations
 import csv
 import functools
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,8 +50,13 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from udfs.agent import BadPoint, Handler, Option, main, new_point
+from udfs.confine import Root
 
 log = logging.getLogger(__name__)
+
+DATA_SET_ROOT_VARIABLE = "TICKML_DATA_SET_ROOT"
+# Read once, when the process starts: the service's configuration, never a task's.
+DATA_SET_ROOT = Root.from_environment("data set root", DATA_SET_ROOT_VARIABLE, "training_data_sets")
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,7 +117,8 @@ class RfcClassifier(Handler):
         Option("features", "string", "temperature,humidity", help="Comma-separated feature fields."),
         Option("columns", "string", "", help="The data set's columns for the features; default the same names."),
         Option("label", "string", "label", help="Class column of the data set."),
-        Option("data_set", "string", "training_data_sets/room_climate.csv", help="CSV to train from."),
+        Option("data_set", "string", os.path.join(DATA_SET_ROOT.path, "room_climate.csv"),
+               help="CSV to train from, inside the data set root (TICKML_DATA_SET_ROOT)."),
         Option("trees", "int", 50, min=1, max=2000, help="Number of trees."),
         Option("seed", "int", 0, help="Random seed of the forest."),
         Option("as", "string", "prediction", help="Name of the output field."),
@@ -118,10 +133,17 @@ class RfcClassifier(Handler):
 
     def check_options(self, opts):
         features, columns = self._names(opts.features), self._names(opts.columns)
+        problems = []
+        outside = DATA_SET_ROOT.problem("data_set", opts.data_set, "file")
+        if outside:
+            problems.append(outside)
         if not features:
-            return [f"option 'features' must name at least one field, got {opts.features!r}"]
-        if columns and len(columns) != len(features):
-            return [f"option 'columns' must name one column per feature ({len(features)}), got {opts.columns!r}"]
+            problems.append(f"option 'features' must name at least one field, got {opts.features!r}")
+        elif columns and len(columns) != len(features):
+            problems.append(f"option 'columns' must name one column per feature ({len(features)}), "
+                            f"got {opts.columns!r}")
+        if problems:
+            return problems  # the data set is opened only when it is one this task may read
         try:
             train_forest(opts.data_set, columns or features, opts.label, opts.trees, opts.seed, opts.impute)
         except (OSError, ValueError) as exc:

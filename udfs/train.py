@@ -6,7 +6,11 @@ batch is one entity's window. For each window the learning library
 and the entity's champion on the rest; the challenger replaces the champion
 only if it scores better, and is then fitted again on the whole window before
 it is deployed. Models are JSON documents in a store on disk,
-``<model_dir>/<model>/``, which the ``predict`` UDF reads.
+``<model_dir>/<model>/``, which the ``predict`` UDF reads. The store must be
+inside the model root the UDF service sets (``TICKML_MODEL_ROOT``, default
+``.stack/data/models``; ``udfs.learn.paths``): a task whose ``model_dir``
+leads out of it, or whose model name (``model``, or the target when ``model``
+is empty) is not a plain folder name, fails ``init`` and nothing is created.
 
 Out, per window (stream): one point with the fields of the seed's trained-model
 JSON (``Algokey``, ``Algo``, ``Forecastaccuracy``, ``ParameterEstimates``,
@@ -21,7 +25,7 @@ with its type, default, bounds and meaning (the seed's names:
 ``independentvariables``, ``dependentvariable``, ``islogistic``,
 ``algorithm``, ``modelruns``, ``seed``, ``transformtype``, ``processlogic``,
 ``holdout_fraction``, ``metric``, ``shrinkage``); and, declared here,
-``model`` (the model's name, default the target), ``model_dir``,
+``model`` (the model's name, default the target), ``model_dir`` (default the model root),
 ``max_resident``, ``snapshot_max_models``, ``fleet_retrain_every`` and
 ``fleet_rows_per_window`` (the fleet-wide model that answers entities without
 a model of their own).
@@ -39,12 +43,12 @@ import logging
 import sys
 
 import numpy as np
-from pathlib import Path
 
 from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
 from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
 from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
+from udfs.learn.paths import store_directory, store_problems
 from udfs.learn.store import StoreOptions
 from udfs.learn.trainer import FLEET_RETRAIN_EVERY, FLEET_ROWS_PER_WINDOW
 
@@ -71,15 +75,17 @@ class Train(Handler):
 
     def check_options(self, opts):
         try:
-            build_config(TrainConfig, opts)
+            config = build_config(TrainConfig, opts)
         except ValueError as exc:
-            return [str(exc)]
-        return ()
+            # Without a config there is no target to name the model after; check what can be checked.
+            return [str(exc), *store_problems(opts.model_dir, opts.model or None)]
+        return store_problems(opts.model_dir, opts.model or config.target,
+                              named_after="" if opts.model else "its target")
 
     def setup(self):
         self.config = build_config(TrainConfig, self.opts)
         self.model_name = self.opts.model or self.config.target
-        directory = Path(self.opts.model_dir) / self.model_name
+        directory = store_directory(self.opts.model_dir, self.model_name)
         self.store = ModelStore(directory, max_resident=self.opts.max_resident)
         self.trainer = Trainer(
             self.config, self.store,

@@ -25,7 +25,8 @@ def _point(device, t, **fields):
     return p
 
 
-def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
+def test_each_point_comes_back_with_its_entitys_prediction(tmp_path, monkeypatch):
+    monkeypatch.setenv("TICKML_MODEL_ROOT", str(tmp_path))  # the service's setting: model_dir must be inside
     rng = np.random.default_rng(1)
     trainer = Trainer(TrainConfig("voltage,current", "power", algorithm="linear"), ModelStore(tmp_path / "power"),
                       fleet_retrain_every=0)  # no fleet model: pm-2 has nothing to answer it
@@ -59,7 +60,8 @@ def test_each_point_comes_back_with_its_entitys_prediction(tmp_path):
     assert "lacks field 'current'" in log
 
 
-def test_nan_and_non_positive_inputs_are_bad_points_not_errors(tmp_path):
+def test_nan_and_non_positive_inputs_are_bad_points_not_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("TICKML_MODEL_ROOT", str(tmp_path))
     rng = np.random.default_rng(2)
     trainer = Trainer(TrainConfig("voltage,current", "power", algorithm="linear", transformtype="log-log"),
                       ModelStore(tmp_path / "power"), fleet_retrain_every=0)

@@ -11,7 +11,7 @@ from agent.udf_client import run_process_udf
 from udfs.agent import REQUIRED, OptionsError, encode_frame, parse_options, udf_pb2
 from udfs.agent.options import KAPACITOR_TYPES, build_config, field_options
 from udfs.learn import TrainConfig
-from udfs.learn.store import DEFAULT_MODEL_DIR
+from udfs.learn.paths import MODEL_ROOT
 from udfs.train import Train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ EXPECTED = {
     "metric": ("string", "", None, None, ("", "mape", "smape", "mae", "rmse")),
     "shrinkage": ("string", "", None, None, None),
     "model": ("string", "", None, None, None),
-    "model_dir": ("string", DEFAULT_MODEL_DIR, None, None, None),
+    "model_dir": ("string", MODEL_ROOT.path, None, None, None),  # the model root: .stack/data/models unless set
     "max_resident": ("int", 100_000, 1, None, None),
     "snapshot_max_models": ("int", 1_000, 0, None, None),
     "fleet_retrain_every": ("int", 100, 1, None, None),

@@ -17,6 +17,7 @@ Modules, one concept each:
 - ``document``: the versioned JSON model document
 - ``compiled``: a document turned into arrays for fast prediction
 - ``store``: bounded, durable, shared store of documents, and ``StoreOptions`` (where it lives)
+- ``paths``: the model root a store must stay inside (``TICKML_MODEL_ROOT``)
 - ``fleet``: rows for the fleet-wide model
 - ``window``: a window's rows made ready and checked before any fit
 - ``outcome``: ``TrainOutcome`` and the status names (deployed, kept, bad)

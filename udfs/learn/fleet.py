@@ -1,4 +1,4 @@
-"""Rows from every entity, kept for the fleet-wide model.
+"""The fleet-wide model's key, and the rows from every entity kept to train it.
 
 The fleet model answers entities that have no model of their own yet. It is
 trained on a bounded ring of recent rows: each good window contributes a
@@ -6,13 +6,58 @@ seeded sample of ``rows_per_window`` rows, so many entities are represented
 (not just the last few windows) while memory stays at ``max_rows`` rows.
 Rows stay in arrival order, which keeps the champion/challenger hold-out
 (the newest rows) meaningful for the fleet model too.
+
+Why the key is not a string: entity keys are the group-by tag values a
+device sends, so any string is some device's key. The fleet model once lived
+under the key ``"__fleet__"``, and a device with that id trained against it
+and replaced it. ``FLEET_KEY`` is an object no string equals, so the store
+keeps the fleet model in a namespace of its own (see ``store``); its
+document's ``key``, and so the ``Algokey`` of the answers it gives, is still
+the name ``"__fleet__"`` (``FLEET_NAME``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-FLEET_KEY = "__fleet__"
+FLEET_NAME = "__fleet__"
+
+
+class FleetKey:
+    """The fleet-wide model's key in a :class:`~udfs.learn.store.ModelStore` (one instance, ``FLEET_KEY``).
+
+    >>> FLEET_KEY == "__fleet__", str(FLEET_KEY), FleetKey() is FLEET_KEY
+    (False, '__fleet__', True)
+    """
+
+    __slots__ = ()
+    _instance: "FleetKey | None" = None
+
+    def __new__(cls) -> "FleetKey":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FLEET_KEY"
+
+    def __str__(self) -> str:
+        return FLEET_NAME
+
+    def __reduce__(self):
+        return FleetKey, ()
+
+
+FLEET_KEY = FleetKey()
+
+
+def document_key(key: "str | FleetKey") -> str:
+    """The ``key`` a model document under store key ``key`` carries (and answers show as ``Algokey``).
+
+    >>> document_key("pm-7"), document_key(FLEET_KEY)
+    ('pm-7', '__fleet__')
+    """
+    return FLEET_NAME if key is FLEET_KEY else key
 
 
 class FleetRows:

@@ -2,8 +2,9 @@
 
 The predict UDF handler calls :meth:`Predictor.predict_one` for every point
 (or :meth:`Predictor.predict_batch` for many rows of one entity). The entity's
-own champion answers when it exists; otherwise the fleet-wide model (key
-``FLEET_KEY``) does, and ``Answeredby`` says which.
+own champion answers when it exists; otherwise the fleet-wide model (store
+key ``FLEET_KEY``, which no entity key equals: a device whose id is
+``__fleet__`` has a model of its own) does, and ``Answeredby`` says which.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from .compiled import CompiledModel
 from .fields import prediction_fields
-from .fleet import FLEET_KEY
+from .fleet import FLEET_KEY, FleetKey, document_key
 from .store import ModelStore
 
 ENTITY = "entity"
@@ -35,26 +36,28 @@ class Predictor:
     ...            "task": "regression", "target": "y", "features": ["x"], "transform": "",
     ...            "min": [0.0], "max": [1.0], "params": {"coef": [2.0], "intercept": 1.0},
     ...            "hyper": {}, "metric": {"mape": 0.1}, "rows": 30, "window_rows": 40,
-    ...            "created": "2024-01-01T00:00:00.000Z"})
+    ...            "created": "2024-01-01T00:00:00.000Z"}, FLEET_KEY)
     >>> p = Predictor(store)
     >>> f = p.predict_one("new-device", {"x": 0.5})
     >>> f["Hyperprediction"], f["Answeredby"], f["Algokey"]
     (2.0, 'fleet', '__fleet__')
+    >>> p.predict_one("__fleet__", {"x": 0.5})["Answeredby"]   # a device of that name has no model yet
+    'fleet'
     """
 
     def __init__(self, store: ModelStore, *, use_fleet: bool = True):
         self.store = store
         self.use_fleet = use_fleet
 
-    def model_for(self, key: str) -> tuple[str, CompiledModel, str]:
-        """``(answering key, model, "entity" | "fleet")``; NoModel if there is none."""
+    def model_for(self, key: str | FleetKey) -> tuple[str, CompiledModel, str]:
+        """``(answering model's document key, model, "entity" | "fleet")``; NoModel if there is none."""
         model = self.store.model(key)
         if model is not None:
-            return key, model, ENTITY
+            return document_key(key), model, FLEET if key is FLEET_KEY else ENTITY
         if self.use_fleet:
             model = self.store.model(FLEET_KEY)
             if model is not None:
-                return FLEET_KEY, model, FLEET
+                return document_key(FLEET_KEY), model, FLEET
         raise NoModel(f"no model for {key!r} and no fleet model yet")
 
     def predict_one(self, key: str, row: Mapping[str, float] | Sequence[float]) -> dict:

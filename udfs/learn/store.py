@@ -15,6 +15,17 @@
   Keys found missing on disk are remembered for the same interval.
 - ``export_state``/``import_state`` carry every model as JSON (for Kapacitor
   snapshot/restore); importing keeps, per key, the higher model version.
+- The fleet-wide model has a namespace of its own: its key is ``FLEET_KEY``,
+  an object no entity key (a string) equals, its file is ``__fleet__.json``
+  and a snapshot carries it apart from the entities' models (``"fleet"``).
+  The one entity whose file would be that name, a device whose id is
+  ``__fleet__``, is stored as ``%5F%5Ffleet%5F%5F.json``, so a device cannot
+  replace the fleet model whatever its id. Stores written before keep their
+  fleet model where it was; a snapshot without ``"fleet"`` is from before,
+  and its ``__fleet__`` document is the fleet model.
+
+Where a UDF's store may be (inside the model root the UDF service sets) is
+checked in ``paths``; ``StoreOptions`` below declares the options.
 
 In memory an entity costs its encoded document (bytes) plus a compiled model
 (one small array for linear models), about 1 KB for a 5-feature logistic model.
@@ -35,13 +46,12 @@ from urllib.parse import quote, unquote
 
 from .compiled import CompiledModel
 from .document import SCHEMA_VERSION, decode, encode, validate
+from .fleet import FLEET_KEY, FLEET_NAME, FleetKey, document_key
+from .paths import MODEL_ROOT
 
 log = logging.getLogger(__name__)
 
 STATE_KIND = "tickml.learn.store"
-# Where the train and predict UDFs keep their stores (``<model_dir>/<model>/``), relative to the
-# directory the UDF servers run in (the project's root in the native stack).
-DEFAULT_MODEL_DIR = ".stack/data/models"
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,18 @@ class StoreOptions:
     """Where a UDF keeps its models: the options train and predict share, declared once
     (``udfs.agent.options.field_options`` makes them option rows)."""
 
-    model_dir: str = field(default=DEFAULT_MODEL_DIR, metadata={"option": {
-        "type": "string", "help": "Directory of model stores; a model is <model_dir>/<model>/."}})
+    model_dir: str = field(default=MODEL_ROOT.path, metadata={"option": {
+        "type": "string", "help": "Directory of model stores, inside the model root (TICKML_MODEL_ROOT, "
+                                  "its default); a model is <model_dir>/<model>/."}})
     max_resident: int = field(default=100_000, metadata={"option": {
         "type": "int", "min": 1, "help": "Models kept in memory; the rest are read from disk."}})
+
+
 _SUFFIX = ".json"
 _HASHED = "#"  # quote() escapes '#', so no quoted key starts with it
+# The fleet model's file; the entity key that quote()s to the same name is stored with its
+# underscores escaped instead (unquote() reads both back).
+_FLEET_FILE = FLEET_NAME + _SUFFIX
 
 
 class _Entry:
@@ -117,8 +133,8 @@ class ModelStore:
 
     # -- reading ---------------------------------------------------------------
 
-    def model(self, key: str) -> CompiledModel | None:
-        """The compiled model for ``key`` (loaded from disk if needed), or None."""
+    def model(self, key: str | FleetKey) -> CompiledModel | None:
+        """The compiled model for ``key`` (an entity's, or ``FLEET_KEY``'s), loaded from disk if needed, or None."""
         entry = self._resident.get(key)
         if entry is None:
             if self.directory is None:
@@ -131,38 +147,40 @@ class ModelStore:
             self._resident.move_to_end(key)
         return entry.model
 
-    def document(self, key: str) -> dict | None:
+    def document(self, key: str | FleetKey) -> dict | None:
         """The model document for ``key`` (a fresh dict), or None."""
         if self.model(key) is None:
             return None
         return decode(self._resident[key].blob)
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: str | FleetKey) -> bool:
         return self.model(key) is not None
 
     def keys(self) -> list[str]:
-        """Every key with a model, resident or on disk, sorted."""
-        found = {k for k, e in self._resident.items() if e.blob is not None}
+        """Every entity key with a model, resident or on disk, sorted (the fleet model is not an entity's)."""
+        found = {k for k, e in self._resident.items() if e.blob is not None and k is not FLEET_KEY}
         if self.directory is not None:
             for path in self.directory.glob("*" + _SUFFIX):
-                found.add(self._key_of(path))
+                if path.name != _FLEET_FILE:
+                    found.add(self._key_of(path))
         return sorted(found)
 
     def __len__(self) -> int:
         return len(self.keys())
 
     def count(self, limit: int) -> int:
-        """How many models there are, counting no further than ``limit + 1`` (a cheap "more than limit?").
+        """How many entity models there are, counting no further than ``limit + 1`` (a cheap "more than limit?").
 
         Reads directory entries only, never a model: the answer costs the same
         with 100 models on disk or 100,000 beyond the limit.
         """
         if self.directory is None:
-            return min(sum(1 for e in self._resident.values() if e.blob is not None), limit + 1)
+            return min(sum(1 for k, e in self._resident.items() if e.blob is not None and k is not FLEET_KEY),
+                       limit + 1)
         n = 0
         with os.scandir(self.directory) as entries:
             for entry in entries:
-                if entry.name.endswith(_SUFFIX) and not entry.name.startswith("."):
+                if entry.name.endswith(_SUFFIX) and not entry.name.startswith(".") and entry.name != _FLEET_FILE:
                     n += 1
                     if n > limit:
                         break
@@ -178,18 +196,24 @@ class ModelStore:
 
     # -- writing ---------------------------------------------------------------
 
-    def put(self, doc: dict) -> None:
-        """Store ``doc`` under ``doc["key"]``, replacing any model there."""
+    def put(self, doc: dict, key: str | FleetKey | None = None) -> None:
+        """Store ``doc`` under ``key`` (default ``doc["key"]``, an entity's), replacing any model there.
+
+        The fleet model goes under ``FLEET_KEY``; its document's key is ``FLEET_NAME``.
+        """
         validate(doc)
-        key = doc["key"]
-        if not key:
-            raise ValueError("model key must be a non-empty string")
+        if key is None:
+            key = doc["key"]
+        if not (key is FLEET_KEY or isinstance(key, str) and key):
+            raise ValueError(f"model key must be a non-empty string or FLEET_KEY, got {key!r}")
+        if doc["key"] != document_key(key):
+            raise ValueError(f"a model stored under {key!r} must have key {document_key(key)!r}, got {doc['key']!r}")
         blob = encode(doc)
         model = CompiledModel(doc)
         stamp = self._write(key, blob) if self.directory is not None else 0
         self._remember(key, _Entry(blob, model, stamp, self.clock()))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str | FleetKey) -> None:
         self._resident.pop(key, None)
         if self.directory is not None:
             try:
@@ -200,9 +224,11 @@ class ModelStore:
     # -- snapshot / restore ----------------------------------------------------
 
     def export_state(self, models: bool = True) -> dict:
-        """All models as one JSON-able object (none with ``models=False``)."""
+        """All models as one JSON-able object (none with ``models=False``): the entities' under
+        ``"models"``, the fleet model under ``"fleet"`` (None when there is none)."""
         return {"schema": SCHEMA_VERSION, "kind": STATE_KIND,
-                "models": [doc for doc in map(self.document, self.keys()) if doc is not None] if models else []}
+                "models": [doc for doc in map(self.document, self.keys()) if doc is not None] if models else [],
+                "fleet": self.document(FLEET_KEY) if models else None}
 
     def import_state(self, state: dict) -> int:
         """Load models exported by :meth:`export_state`; returns how many were applied.
@@ -219,23 +245,39 @@ class ModelStore:
         docs = state.get("models")
         if not isinstance(docs, list):
             raise ValueError("model store snapshot: 'models' must be a list")
+        # A snapshot without "fleet" is from before the fleet had a namespace of
+        # its own: its FLEET_NAME document is the fleet model.
+        legacy = "fleet" not in state
+        placed = []
         for doc in docs:
             validate(doc)
+            placed.append((FLEET_KEY if legacy and doc["key"] == FLEET_NAME else doc["key"], doc))
+        if not legacy and state["fleet"] is not None:
+            fleet = validate(state["fleet"])
+            if fleet["key"] != FLEET_NAME:
+                raise ValueError(f"model store snapshot: the fleet model must have key {FLEET_NAME!r}, "
+                                 f"got {fleet['key']!r}")
+            placed.append((FLEET_KEY, fleet))
+        for _, doc in placed:
             CompiledModel(doc)  # params that do not compile are a bad snapshot too
         applied = 0
-        for doc in docs:
-            current = self.model(doc["key"])
+        for key, doc in placed:
+            current = self.model(key)
             if current is None or doc["version"] > current.version:
-                self.put(doc)
+                self.put(doc, key)
                 applied += 1
         return applied
 
     # -- internals -------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str | FleetKey) -> Path:
+        if key is FLEET_KEY:
+            return self.directory / _FLEET_FILE
         name = quote(key, safe="")
         if len(name) > 200:  # file systems limit names to 255 bytes
             name = _HASHED + sha256(key.encode()).hexdigest()
+        elif name == FLEET_NAME:
+            name = name.replace("_", "%5F")  # the fleet's file name is not an entity's
         return self.directory / (name + _SUFFIX)
 
     def _key_of(self, path: Path) -> str:

@@ -44,7 +44,7 @@ from .algorithms import ALGORITHMS, AUTO, CLASSIFICATION
 from .candidate import Candidate, Fitted, Prior
 from .config import TrainConfig
 from .document import SCHEMA_VERSION
-from .fleet import FLEET_KEY, FleetRows
+from .fleet import FLEET_KEY, FleetKey, FleetRows, document_key
 from .metrics import score_key, scores
 from .outcome import BAD, DEPLOYED, KEPT, TrainOutcome
 from .reasons import BadWindow
@@ -134,7 +134,8 @@ class Trainer:
         return outcome
 
     def train_fleet(self) -> TrainOutcome:
-        """Train the fleet-wide model (key ``FLEET_KEY``) on the kept rows of all entities."""
+        """Train the fleet-wide model (store key ``FLEET_KEY``, a namespace no entity reaches) on the kept
+        rows of all entities."""
         X, y = self.fleet_rows_.rows() if self.fleet_rows_ is not None else (np.empty((0, 0)), np.empty(0))
         try:
             window = checked(self.config, X, y, window_rows=len(y), dropped=0)
@@ -177,7 +178,7 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------
 
-    def _judge(self, key: str, w: Window, prior: Prior | None) -> TrainOutcome:
+    def _judge(self, key: str | FleetKey, w: Window, prior: Prior | None) -> TrainOutcome:
         config = self.config
         X_fit, y_fit = w.X[: w.n_train], w.y[: w.n_train]
         X_test, y_test = w.X[w.n_train:], w.y[w.n_train:]
@@ -218,7 +219,7 @@ class Trainer:
         doc["replaced"] = champion_score if champion_key is not None else None
         if deploy:
             try:
-                self.store.put(doc)
+                self.store.put(doc, key)
             except OSError as exc:
                 return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT
@@ -227,7 +228,7 @@ class Trainer:
                             challenger_score=challenger_score, champion_score=champion_score,
                             dropped_rows=w.dropped_rows)
 
-    def _unseen(self, key: str, w: Window) -> np.ndarray:
+    def _unseen(self, key: str | FleetKey, w: Window) -> np.ndarray:
         """Hold-out rows newer than the champion's newest training row (all rows when times are unknown)."""
         holdout = len(w.y) - w.n_train
         if w.times is None:
@@ -274,10 +275,10 @@ class Trainer:
         return candidate.fit(X, y, task=self.config.task, features=self.config.features, seed=self.config.seed,
                              prior=prior if candidate.shrunk else None)
 
-    def _document(self, key: str, fitted: Fitted, champion, rows: int, w: Window) -> dict:
+    def _document(self, key: str | FleetKey, fitted: Fitted, champion, rows: int, w: Window) -> dict:
         config = self.config
         doc = {
-            "schema": SCHEMA_VERSION, "key": key, "version": (champion.version if champion is not None else 0) + 1,
+            "schema": SCHEMA_VERSION, "key": document_key(key), "version": (champion.version if champion is not None else 0) + 1,
             **fitted.parts, "task": config.task, "target": config.target, "features": list(config.features),
             "metric": {}, "rows": rows, "window_rows": w.window_rows, "holdout_rows": len(w.y) - w.n_train,
             "created": _iso(self.wall_clock()),
@@ -292,7 +293,7 @@ class Trainer:
         every = self.fleet_retrain_every
         return good % every == 0 or (good < every and good & (good - 1) == 0)
 
-    def _bad(self, key: str, n: int, bad: BadWindow) -> TrainOutcome:
+    def _bad(self, key: str | FleetKey, n: int, bad: BadWindow) -> TrainOutcome:
         self.counts_[BAD] += 1
         self.reasons_[bad.reason] += 1
         return TrainOutcome(key=key, status=BAD, window_rows=n, reason=bad.reason, detail=bad.detail)

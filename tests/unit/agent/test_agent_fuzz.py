@@ -22,6 +22,9 @@ from udfs.agent import udf_pb2
 
 from .udf_client import Client, SocketUdf, frame, init_req, opt, varint
 
+# The models of train and predict go to a folder of their own, which the UDF service
+# (not a task) names as the model root.
+MODEL_ROOT = tempfile.mkdtemp(prefix="tickml-fuzz-")
 # name the stack serves -> (options a shipped TICKscript gives it, wants batches)
 UDFS = {
     "py_classifier": ([opt("field", "value")], False),
@@ -29,8 +32,8 @@ UDFS = {
     "moving_average": ([opt("field", "value"), opt("size", 5)], False),
     "preprocess": ([opt("fields", "value"), opt("types", "Avg,Min,Max,Trend,AnomProb")], True),
     "train": ([opt("independentvariables", "voltage,current"), opt("dependentvariable", "power"),
-               opt("model", "fuzz"), opt("model_dir", tempfile.mkdtemp(prefix="tickml-fuzz-"))], True),
-    "predict": ([opt("model", "fuzz"), opt("model_dir", tempfile.mkdtemp(prefix="tickml-fuzz-"))], False),
+               opt("model", "fuzz"), opt("model_dir", MODEL_ROOT)], True),
+    "predict": ([opt("model", "fuzz"), opt("model_dir", MODEL_ROOT)], False),
 }
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -40,7 +43,7 @@ def served(request):
     with tempfile.TemporaryDirectory(prefix="tickml-") as folder:
         import sys
         udf = SocketUdf([sys.executable, "-m", f"udfs.{request.param}"], Path(folder) / "u.sock",
-                        Path(folder) / "u.stderr")
+                        Path(folder) / "u.stderr", env={"TICKML_MODEL_ROOT": MODEL_ROOT})
         yield request.param, udf
         alive = udf.proc.poll() is None
         log = udf.stderr()
@@ -78,6 +81,19 @@ def _send_and_close(udf, data: bytes) -> None:
 def _init(name: str) -> bytes:
     options, _ = UDFS[name]
     return frame(init_req(*options, task="fuzz", node=name))
+
+
+def test_the_shipped_options_init(served):
+    """The fuzzing below reaches the handlers only if init succeeds with these options."""
+    name, udf = served
+    options, _ = UDFS[name]
+    c = Client.connect(udf.path)
+    try:
+        c.send(init_req(*options, task="fuzz", node=name))
+        response = c.recv_kind("init", timeout=10).init
+    finally:
+        c.close()
+    assert response.success, response.error
 
 
 # -- random bytes -------------------------------------------------------------

@@ -200,12 +200,12 @@ def udf_env() -> dict:
 class SocketUdf:
     """A UDF served on a unix socket by a real subprocess."""
 
-    def __init__(self, argv, path: Path, stderr_path: Path):
+    def __init__(self, argv, path: Path, stderr_path: Path, env: dict | None = None):
         self.path = str(path)
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")
         self.proc = subprocess.Popen(argv + ["--socket", self.path, "--log-level", "DEBUG"],
-                                     cwd=REPO, env=udf_env(), stdin=subprocess.DEVNULL,
+                                     cwd=REPO, env={**udf_env(), **(env or {})}, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
         # Wait until it accepts: the path alone may be a stale file.
         deadline = time.monotonic() + 15

@@ -195,7 +195,7 @@ def test_fleet_model_answers_unknown_entities(rng):
     for key, w in list(fleet_of(rng))[:3]:
         t.train_window(key, w)
     fields = p.predict_one("never-seen", {"a": 1.0, "b": 2.0, "c": 3.0, "other": 9})
-    assert fields["Answeredby"] == "fleet" and fields["Algokey"] == FLEET_KEY
+    assert fields["Answeredby"] == "fleet" and fields["Algokey"] == "__fleet__" == str(FLEET_KEY)
     assert fields["Inputdata"] == "1.0,2.0,3.0" and fields["Fieldnames"] == "a,b,c"
     assert "Probability1" not in fields
     assert p.predict_one("dev-0", [1.0, 2.0, 3.0])["Answeredby"] == "entity"
