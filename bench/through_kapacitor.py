@@ -12,10 +12,12 @@ needs a child (``|httpOut('bench')`` will do): Kapacitor counts a node's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
 import urllib.request
+from pathlib import Path
 
 from tickml import tasks
 from tickml import stack as tickstack
@@ -54,6 +56,7 @@ class Run:
     seconds: float
     kapacitor_cpu: float
     udf_cpu: float | None
+    profiles: object | None = None  # bench/profiles.Profiles when the run was profiled
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,8 +71,11 @@ def node_emitted(kapacitor: tasks.Kapacitor, task: str, node: str) -> int:
 
 
 def run(script: str, lines: list[str], node: str, expected: int, udf_service: str | None,
-        chunk: int = 20_000, timeout: float = 600.0) -> Run:
-    """Define ``script`` as a task, write ``lines``, wait until ``node`` emitted ``expected``; delete the task."""
+        chunk: int = 20_000, timeout: float = 600.0, profile: tuple[Path, str] | None = None) -> Run:
+    """Define ``script`` as a task, write ``lines``, wait until ``node`` emitted ``expected``; delete the task.
+
+    ``profile``: (folder, label) to profile the UDF server and kapacitord during the run (``profiles.py``).
+    """
     kapacitor = tasks.Kapacitor()
     task = f"bench_{os.getpid()}_{int(time.time())}"
     kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script})
@@ -79,18 +85,25 @@ def run(script: str, lines: list[str], node: str, expected: int, udf_service: st
     host, port = tickstack.kapacitor_address()
     url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
     payloads = ["\n".join(lines[i:i + chunk]).encode() for i in range(0, len(lines), chunk)]
+    profiles = None
+    if profile is not None:
+        from profiles import Profiles
+
+        profiles = Profiles(profile[0], profile[1], udf_pid, f"http://{host}:{port}")
     try:
-        k0 = cpu_seconds(kapacitor_pid)
-        u0 = cpu_seconds(udf_pid) if udf_pid else 0.0
-        start = time.perf_counter()
-        for body in payloads:
-            urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
-        deadline = time.monotonic() + timeout
-        while node_emitted(kapacitor, task, node) < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{node} emitted {node_emitted(kapacitor, task, node)} of {expected}")
-            time.sleep(0.05)
-        seconds = time.perf_counter() - start
-        return Run(seconds, cpu_seconds(kapacitor_pid) - k0, (cpu_seconds(udf_pid) - u0) if udf_pid else None)
+        with profiles or contextlib.nullcontext():
+            k0 = cpu_seconds(kapacitor_pid)
+            u0 = cpu_seconds(udf_pid) if udf_pid else 0.0
+            start = time.perf_counter()
+            for body in payloads:
+                urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
+            deadline = time.monotonic() + timeout
+            while node_emitted(kapacitor, task, node) < expected:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{node} emitted {node_emitted(kapacitor, task, node)} of {expected}")
+                time.sleep(0.05)
+            seconds = time.perf_counter() - start
+            k1, u1 = cpu_seconds(kapacitor_pid), cpu_seconds(udf_pid) if udf_pid else 0.0
+        return Run(seconds, k1 - k0, (u1 - u0) if udf_pid else None, profiles)
     finally:
         kapacitor.delete(task)

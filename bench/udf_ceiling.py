@@ -22,8 +22,10 @@ microseconds per point of kapacitord and of the UDF server; then ours/null
 and ours/native. Absolute figures move by tens of per cent on a shared
 machine; the ratios of one run are the figures to quote.
 
-Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--repeat 1]``
-(stack running: ``tickml stack start``).
+Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--shapes predict]``
+(stack running: ``tickml stack start``). ``--profile DIR`` also prints where
+the CPU goes during the null and our runs, on both sides (``profiles.py``):
+``KAPACITOR_HTTP_PPROF_ENABLED=true tickml stack restart kapacitor`` first.
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import through_kapacitor
 from through_kapacitor import STREAM, WINDOWED
-from udfs.learn import ModelStore, TrainConfig, Trainer
 from tickml.paths import ROOT
+from udfs.learn import ModelStore, TrainConfig, Trainer
+
 
 def _lines(measurement: str, entities: int, points: int, base: int, rng, fields) -> list[str]:
     out = []
@@ -97,6 +101,10 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=30, help="points per device (window length)")
     parser.add_argument("--stream-entities", type=int, default=1_000, help="devices of the stream shapes")
     parser.add_argument("--shapes", nargs="*", help="shape names (default: all)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="profile the UDF server (py-spy) and kapacitord (pprof: start it with "
+                             "KAPACITOR_HTTP_PPROF_ENABLED=true) during the null and our runs; print where "
+                             "the CPU goes and keep the profiles in DIR")
     args = parser.parse_args()
     model = f"bench-predict-{int(time.time())}"
     train_prediction_models(model, args.stream_entities)
@@ -123,11 +131,17 @@ def main() -> int:
                           for e in range(entities)]
                 expected = entities
             script = template.format(measurement=measurement, node=node, period=points)
-            run = through_kapacitor.run(script, lines, node_id, expected, service)
+            profile = (args.profile, f"{shape}-{label}") if args.profile and service else None
+            run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile)
             total = entities * points
             rates[label] = total / run.seconds
             udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
             print(f"  {label:<42}{total / run.seconds:>11,.0f}{run.kapacitor_cpu / total * 1e6:>18.2f}{udf}")
+            if run.profiles is not None:
+                for title, rows in (("UDF server (py-spy)", run.profiles.udf_summary()),
+                                    ("kapacitord (pprof, first 5 s)", run.profiles.go_summary())):
+                    print(f"    {title}:")
+                    print("\n".join(f"      {row}" for row in rows))
         ours = runs[-1][0]
         null = next(label for label, *_ in runs if label.startswith("null"))
         native = next((label for label, *_ in runs if label.startswith("native")), None)
