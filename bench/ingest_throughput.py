@@ -33,7 +33,7 @@ Where the limit is shows in four figures per run:
 Usage (the stack must run: tickml stack start)::
 
     python bench/ingest_throughput.py [--messages 50000] [--devices 1000]
-        [--protocols mqtt http kafka] [--http-batch 1000] [--no-drain] [--keep]
+        [--protocols mqtt mqtt-plain http kafka] [--http-batch 1000] [--no-drain] [--keep]
 
 Points are written under device ids ``bench-<run>-...`` stamped a day ago and
 deleted at the end (unless ``--keep``).
@@ -53,8 +53,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 from tickml import stack as tickstack
-from tickml.stack import kafka
+from tickml import secrets
+from tickml.stack import config, kafka
 from tickml.stack.telegraf import derived_config
+from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
 
 from devices import transports  # noqa: E402
@@ -116,8 +118,8 @@ def run_protocol(protocol: str, args, influx: Influx) -> dict:
     # Built and encoded before the clock starts: the sender's rate is the transport's.
     envelopes = [envelope(s.message()) for s in samples(args, prefix)]
     addresses = stack_addresses()
-    if protocol == "mqtt":
-        transport = transports.MqttTransport(addresses["mqtt"], client_id=f"tickml-bench-{prefix}")
+    if protocol in ("mqtt", "mqtt-plain"):
+        transport = bench_mqtt(protocol, f"tickml-bench-{prefix}")
     elif protocol == "http":
         transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch)
     else:
@@ -194,7 +196,7 @@ def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
 
 @contextlib.contextmanager
 def bench_telegraf(config: Path):
-    env = {**os.environ, "TICKML_TELEGRAF_DIR": str(REPO / "telegraf"),
+    env = {**os.environ, **telegraf_environment("tickml-operator"),
            "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
     log = open(tickstack.LOGS / "bench-telegraf.log", "ab")
     proc = subprocess.Popen([str(tickstack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=log,
@@ -234,7 +236,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the private Telegraf did not connect to the broker; see bench-telegraf.log")
                 time.sleep(0.1)
-        transport = transports.MqttTransport(addresses["mqtt"], client_id=f"tickml-bench-{prefix}")
+        transport = bench_mqtt("mqtt", f"tickml-bench-{prefix}")
         transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
     else:
         kafka.create_topics([(kafka_topic, 4, {})])
@@ -269,11 +271,26 @@ def forget_bench_session() -> None:
 
     host, port = tickstack.mosquitto_port()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tickml-bench-telegraf", clean_session=True)
+    client.username_pw_set(*secrets.mqtt_login("tickml-operator"))
     client.connect(host, port)
     client.loop_start()
     time.sleep(0.5)
     client.loop_stop()
-    client.disconnect()
+
+
+def bench_mqtt(protocol: str, client_id: str) -> transports.MqttTransport:
+    """``mqtt``: TLS to the devices' port, as devices publish; ``mqtt-plain``: the plain loopback port with the
+    same login, beside it to show what TLS costs. The operator account, which may publish to the private
+    Telegraf's topics too."""
+    if protocol == "mqtt-plain":
+        host, port = tickstack.mosquitto_port()
+        url = f"tcp://{host}:{port}"
+    else:
+        host, port = config.mosquitto_tls_port()
+        url = f"mqtts://{host}:{port}"
+    user, password = secrets.mqtt_login("tickml-operator")
+    return transports.MqttTransport(url, client_id=client_id, username=user, password=password,
+                                    ca_file=str(secrets.ca_file()))
 
 
 def drop(influx: Influx, prefix: str) -> None:
@@ -284,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000, help="messages per protocol (%(default)s)")
     parser.add_argument("--devices", type=int, default=1000, help="devices sending them (%(default)s)")
-    parser.add_argument("--protocols", nargs="+", default=["mqtt", "http", "kafka"], choices=["mqtt", "http", "kafka"])
+    parser.add_argument("--protocols", nargs="+", default=["mqtt", "mqtt-plain", "http", "kafka"],
+                        choices=["mqtt", "mqtt-plain", "http", "kafka"],
+                        help="mqtt is TLS with a login, as devices publish; mqtt-plain the loopback port beside it")
     parser.add_argument("--http-batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a run to land")
     parser.add_argument("--no-drain", action="store_true", help="skip the drain runs of a private Telegraf")

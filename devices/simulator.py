@@ -48,18 +48,30 @@ MAX_DEVICES = 100_000
 
 def stack_addresses() -> dict[str, str]:
     """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
-    out = {"mqtt": "tcp://127.0.0.1:18830", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
+    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
     try:
         from tickml.stack import config, kafka
 
-        host, port = config.mosquitto_port()
-        out["mqtt"] = f"tcp://{host}:{port}"
+        host, port = config.mosquitto_tls_port()
+        out["mqtt"] = f"mqtts://{host}:{port}"
         host, port = config.telegraf_http_address()
         out["http"] = f"http://{host}:{port}/devices"
         out["kafka"] = kafka.kafka_bootstrap()
     except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
         log.debug("stack addresses not read from the configuration files: %s", exc)
     return out
+
+
+def stack_mqtt_login() -> dict[str, str | None]:
+    """The gateway account and the CA of the native stack's secrets, where this machine has them."""
+    try:
+        from tickml import secrets
+
+        user, password = secrets.mqtt_login("tickml-gateway")
+        return {"user": user, "password": password, "ca": str(secrets.ca_file())}
+    except Exception as exc:  # no secrets here: give --mqtt-user, --mqtt-password, --mqtt-ca
+        log.debug("no MQTT login from the stack's secrets: %s", exc)
+        return {"user": None, "password": None, "ca": None}
 
 
 _RELATIVE = re.compile(r"^now(?:-(\d+(?:\.\d+)?)([smhd]))?$")
@@ -160,8 +172,13 @@ def build_fleet(
 def make_transport(protocol: str, args: argparse.Namespace):
     from devices import transports
 
+    if protocol == "mqtt" and args.per_device:
+        from tickml import secrets
+
+        return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.mqtt_ca)
     if protocol == "mqtt":
-        return transports.MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}-{time.time_ns() % 10**9}")
+        return transports.MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}-{time.time_ns() % 10**9}",
+                                        username=args.mqtt_user, password=args.mqtt_password, ca_file=args.mqtt_ca)
     if protocol == "http":
         return transports.HttpTransport(args.http, batch_size=args.batch)
     if protocol == "kafka":
@@ -199,7 +216,16 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
     where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
-    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL (%(default)s)")
+    login = stack_mqtt_login()
+    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL, mqtts:// for TLS (%(default)s)")
+    where.add_argument("--mqtt-user", default=login["user"], help="MQTT account (default: the stack's gateway "
+                       "account, tickml-gateway, which may publish for every device)")
+    where.add_argument("--mqtt-password", default=login["password"], help="its password (default: from the "
+                       "stack's secrets)")
+    where.add_argument("--mqtt-ca", default=login["ca"], help="the CA the broker's certificate chains to "
+                       "(default: the stack's, .stack/secrets/ca.crt)")
+    where.add_argument("--per-device", action="store_true", help="each device on its own MQTT connection, "
+                       "logged in as itself (registered with the broker first, as `tickml devices add` does)")
     where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
     where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
     where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
@@ -309,6 +335,13 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         speed = args.speed
         what = f"{args.devices} devices ({', '.join(types)}), one message each per {interval:.6g} s"
 
+    if args.protocol == "mqtt" and getattr(args, "per_device", False):
+        from tickml import secrets
+
+        ids = ([d for d, _ in fleet.devices] if getattr(args, "file", None) is None
+               else sorted({r.message.get("device_id") for r in records
+                            if isinstance(r.message, dict) and r.message.get("device_id")}))
+        log.info("%d devices registered with the broker", secrets.register_devices(ids))
     try:
         transport = make_transport(args.protocol, args)
     except (OSError, ValueError, ImportError) as exc:

@@ -4,8 +4,10 @@ Every transport takes ``Envelope`` lists in ``send_envelopes``, waits for the
 receiving end in ``flush`` and counts what it sent in ``sent`` (and, for HTTP,
 what the listener refused in ``refused``):
 
-- ``MqttTransport``: QoS 1 to ``devices/<type>/<id>``; flush waits for every
-  PUBACK.
+- ``MqttTransport``: QoS 1 to ``devices/<type>/<id>``, over TLS with a login
+  (a gateway account for a fleet); flush waits for every PUBACK.
+- ``DeviceMqttTransports``: each device on its own connection, logged in as
+  itself, as real devices are.
 - ``HttpTransport``: POST JSON arrays of up to ``batch_size`` messages to
   Telegraf's listener; a line that is not a JSON object (file replay) goes
   alone, so that the 400 it earns takes no valid message with it.
@@ -63,11 +65,18 @@ class MqttTransport:
     messages of a 3 s broker restart lost; none with a persistent session).
     """
 
-    def __init__(self, url: str, client_id: str, max_inflight: int = 1000):
+    def __init__(self, url: str, client_id: str, max_inflight: int = 1000, username: str | None = None,
+                 password: str | None = None, ca_file: str | None = None):
         parsed = urllib.parse.urlparse(url)
-        if parsed.scheme not in ("tcp", "mqtt") or not parsed.port:
-            raise ValueError(f"MQTT URL must look like tcp://host:port, got {url!r}")
+        if parsed.scheme not in ("tcp", "mqtt", "ssl", "mqtts") or not parsed.port:
+            raise ValueError(f"MQTT URL must look like mqtts://host:port (TLS) or tcp://host:port, got {url!r}")
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        if parsed.scheme in ("ssl", "mqtts"):
+            # The broker's certificate must chain to ca_file (the stack's CA) and name the host.
+            self._client.tls_set(ca_certs=ca_file)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        self._refused: str | None = None
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(min_delay=0.5, max_delay=5)
@@ -81,11 +90,21 @@ class MqttTransport:
         self.sent = 0
         self.refused = 0
         self._connected = threading.Event()
-        self._client.on_connect = lambda *a: self._connected.set()
+        self._client.on_connect = self._on_connect
         self._client.connect(parsed.hostname, parsed.port, keepalive=30)
         self._client.loop_start()
         if not self._connected.wait(10):
+            self._client.loop_stop()
             raise ConnectionError(f"no CONNACK from the MQTT broker at {url} within 10 s")
+        if self._refused is not None:
+            self._client.loop_stop()
+            raise PermissionError(f"the MQTT broker at {url} refused {username or 'an anonymous client'}: "
+                                  f"{self._refused}")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            self._refused = str(reason_code)
+        self._connected.set()
 
     def _on_publish(self, client, userdata, mid, reason_code=None, properties=None) -> None:
         with self._acked:
@@ -135,6 +154,44 @@ class MqttTransport:
         finally:
             self._client.loop_stop()
             self._client.disconnect()
+
+
+class DeviceMqttTransports:
+    """Each device on its own MQTT connection, logged in as itself (user name = device id).
+
+    The broker's ACL lets a device publish only under its own topic, so a
+    fleet that shows what real devices do opens one connection per device;
+    ``password_of(device_id)`` gives each one's password. Fine for a demo or
+    test fleet (a connection and a network thread per device); a large
+    simulated fleet publishes through one gateway account instead.
+    """
+
+    def __init__(self, url: str, password_of, ca_file: str | None = None):
+        self._url, self._password_of, self._ca = url, password_of, ca_file
+        self._devices: dict[str, MqttTransport] = {}
+        self.refused = 0
+
+    @property
+    def sent(self) -> int:
+        return sum(t.sent for t in self._devices.values())
+
+    def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        for e in envelopes:
+            device = e.device_id or "unknown"
+            transport = self._devices.get(device)
+            if transport is None:
+                transport = self._devices[device] = MqttTransport(
+                    self._url, client_id=device, max_inflight=100, username=device,
+                    password=self._password_of(device), ca_file=self._ca)
+            transport.send_envelopes([e])
+
+    def flush(self, timeout: float = 60.0) -> None:
+        for transport in self._devices.values():
+            transport.flush(timeout)
+
+    def close(self) -> None:
+        for transport in self._devices.values():
+            transport.close()
 
 
 class HttpTransport:

@@ -14,6 +14,7 @@
 #   .stack/kafka/libs; Java and Maven from Debian's packages if missing.
 # - This Python package with its test and benchmark dependencies, editable, in
 #   the virtual environment .venv, pinned by requirements.lock.
+# - The stack's secrets: a local CA, server certificates, passwords (.stack/secrets/).
 #
 # A second run checks version stamps and skips what is already there: seconds.
 set -euo pipefail
@@ -139,6 +140,11 @@ if [[ ! -f "$VENV/.tickml.stamp" || "$(cat "$VENV/.tickml.stamp")" != "$py_stamp
   "$PY" -m pip install -q -c "$ROOT/requirements.lock" -e "$ROOT[test,bench]"
   printf '%s' "$py_stamp" > "$VENV/.tickml.stamp"
 fi
+
+# --- Secrets --------------------------------------------------------------------
+# The certificate authority, server certificates and passwords, in
+# .stack/secrets/ (mode 0700); a second install keeps them (tickml/secrets.py).
+"$PY" -m tickml secrets ensure | sed 's/^/[install] /'
 
 kafka_jar="$(compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" | head -1)"
 kafka_version="${kafka_jar##*/kafka_2.13-}"

@@ -39,12 +39,23 @@ def telegraf_log_since(stack, offset: int) -> str:
         return fh.read().decode(errors="replace")
 
 
+def operator_mqtt(client_id: str, **options):
+    """An MQTT connection to the stack's broker over TLS as the operator account (may publish anywhere)."""
+    from devices.transports import MqttTransport
+    from tickml import secrets
+    from tickml.stack import config
+
+    host, port = config.mosquitto_tls_port()
+    user, password = secrets.mqtt_login("tickml-operator")
+    return MqttTransport(f"mqtts://{host}:{port}", client_id=client_id, username=user, password=password,
+                         ca_file=str(secrets.ca_file()), **options)
+
+
 def mqtt_publish(stack, messages, client_id: str) -> None:
     """Publish ``(topic, payload bytes)`` pairs to the stack's broker with QoS 1; returns once all are acknowledged."""
     from devices.transports import MqttTransport
 
-    host, port = stack.mosquitto_port()
-    transport = MqttTransport(f"tcp://{host}:{port}", client_id=client_id)
+    transport = operator_mqtt(client_id)
     try:
         transport.send_many(messages)
     finally:

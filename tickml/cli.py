@@ -5,6 +5,8 @@
     tickml tasks define|disable|delete|list [TASK ...]
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka ...]
     tickml devices replay FILE [--speed X --restamp ...]
+    tickml devices add DEVICE_ID ...
+    tickml secrets ensure|rotate [passwords|certificates|all]
     tickml udfs status
     tickml watch
 
@@ -56,6 +58,35 @@ def _udfs_status(args: argparse.Namespace) -> int:
         state = f"answers (pid {identity[0]})" if identity else "SILENT"
         print(f"{name:24s} {state:20s} {path}")
     return 3 if silent else 0
+
+
+def _secrets(args: argparse.Namespace) -> int:
+    from tickml import secrets
+
+    try:
+        written = secrets.ensure() if args.action == "ensure" else secrets.rotate(args.what)
+    except secrets.SecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{secrets.SECRETS}: " + (f"wrote {', '.join(written)}" if written else "all there, kept"))
+    if args.action == "rotate":
+        print("restart the stack (tickml stack restart) so that every service takes the new ones")
+    return 0
+
+
+def _devices_add(args: argparse.Namespace) -> int:
+    from tickml import secrets
+
+    try:
+        added = secrets.register_devices(args.device_ids)
+        for device in args.device_ids:
+            print(f"{device} {secrets.device_password(device)}")
+    except secrets.SecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{added} new; Mosquitto reloaded its password file" if added else "all were registered already",
+          file=sys.stderr)
+    return 0
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -110,6 +141,16 @@ def parser() -> argparse.ArgumentParser:
                                         description=simulator.__doc__))
     simulator.add_arguments(_subcommand(device_subs, "replay", "replay a CSV or JSON-lines file of messages",
                                         _devices), replay=True)
+    add = _subcommand(device_subs, "add", "let devices log in to the MQTT broker; prints each one's password "
+                      "(its MQTT user name is its id)", _devices_add)
+    add.add_argument("device_ids", nargs="+", metavar="DEVICE_ID")
+
+    keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
+                       "(.stack/secrets/)", _secrets)
+    keys.add_argument("action", choices=["ensure", "rotate"],
+                      help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones")
+    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all"],
+                      help="what rotate replaces (default: all)")
 
     udfs = _subcommand(subs, "udfs", "the socket UDF servers", None)
     udf_subs = udfs.add_subparsers(title="commands", required=True)

@@ -103,7 +103,9 @@ def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx,
 
     config = tmp_path / "telegraf.conf"
     private_telegraf_config(stack, config, client_id=f"{run_id}telegraf")
-    env = {**os.environ, "TICKML_TELEGRAF_DIR": str(stack.ROOT / "telegraf"),
+    from tickml.stack.telegraf import environment
+
+    env = {**os.environ, **environment("tickml-operator"),
            "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
     log = tmp_path / "telegraf.log"
     with log.open("wb") as out:

@@ -33,16 +33,14 @@ def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id
 def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbours_land(stack, influx, run_id):
     import json
 
-    from devices.transports import MqttTransport
     from ingest_check import count, gather_errors, wait_for_more_gather_errors
-    from stackutil import telegraf_log_since, telegraf_log_size, wait_until
+    from stackutil import operator_mqtt, telegraf_log_since, telegraf_log_size, wait_until
 
     before = gather_errors(stack, influx, "mqtt_consumer")
     log_offset = telegraf_log_size(stack)
-    host, port = stack.mosquitto_port()
     good = [json.dumps({"device_id": f"{run_id}m-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Hygrometer",
                         "humidity": 40.0 + i}).encode() for i in range(2)]  # fmt: skip
-    transport = MqttTransport(f"tcp://{host}:{port}", client_id=f"{run_id}bad")
+    transport = operator_mqtt(f"{run_id}bad")
     try:
         transport.send_many([("devices/hygrometer/x", good[0]), ("devices/hygrometer/x", b"{not json"),
                              ("devices/hygrometer/x", good[1])])  # fmt: skip

@@ -12,7 +12,7 @@ from tickml.paths import ROOT
 
 COMMANDS = [
     ["stack"], ["tasks"], ["devices"], ["devices", "simulate"], ["devices", "replay"],
-    ["udfs"], ["udfs", "status"], ["watch"],
+    ["devices", "add"], ["secrets"], ["udfs"], ["udfs", "status"], ["watch"],
 ]
 
 

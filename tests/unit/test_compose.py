@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from tickml.paths import ROOT
-from tickml.stack import config, kafka
+from tickml.stack import catalog, config, kafka
 from tickml.stack.catalog import services
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -131,12 +131,14 @@ def test_a_broken_copy_fails_the_schema(breakage):
 
 
 def _repo_files(strings: list[str], root) -> set[str]:
-    """Repository-relative paths of the files under ``root`` named in ``strings`` (``--opt=PATH`` too)."""
+    """Repository-relative paths of the files under ``root`` named in ``strings`` (``--opt=PATH`` too),
+    the state folder left out."""
     found = set()
     for string in strings:
         for word in re.split(r"[\s=\"']+", string):
             word = word.rstrip(";,)")
-            if word.startswith(f"{root}/") and not word.startswith(f"{ROOT / '.stack'}/"):
+            # The state folder (.stack/: secrets, data) is made at install, not shipped.
+            if word.startswith(f"{root}/") and not word.startswith((f"{ROOT / '.stack'}/", f"{root}/.stack/")):
                 found.add(str(PurePosixPath(word).relative_to(root)))
     return found
 
@@ -164,10 +166,13 @@ def test_every_native_service_reads_the_same_configuration_files(tmp_path, monke
     monkeypatch.setattr(kafka, "DATA", tmp_path / "data")
     effective = kafka.effective_properties()
     assert effective.read_text().startswith((kafka.KAFKA_DIR / "server.properties").read_text())
+    # Mosquitto likewise reads a copy of mosquitto.conf (its secrets' paths in the state folder).
+    copies = {str(effective): str(kafka.KAFKA_DIR / "server.properties"),
+              str(catalog.RUN / "mosquitto.conf"): str(config.MOSQUITTO_CONF)}
     native = {}
     for service in services():
         words = [*service.command, *service.env.values()]
-        words = [str(kafka.KAFKA_DIR / "server.properties") if w == str(effective) else w for w in words]
+        words = [copies.get(w, w) for w in words]
         native[service.name] = _repo_files(words, ROOT)
     for name in NATIVE:
         compose = _repo_files(_strings(SERVICES[name]), REPO)
@@ -292,7 +297,8 @@ def native_ports() -> dict[str, set[int]]:
 
 def test_native_ports_are_read_from_the_configuration_files():
     ports = native_ports()
-    assert ports["mosquitto"] == {config.mosquitto_port()[1]}
+    assert ports["mosquitto"] == {port for _, port, _ in config.mosquitto_listeners()}
+    assert config.mosquitto_port()[1] in ports["mosquitto"] and config.mosquitto_tls_port()[1] in ports["mosquitto"]
     assert ports["kafka"] == {port for _, port in kafka.kafka_listeners().values()}
     assert ports["influxdb"] == {config.influxdb_address()[1], config.influxdb_rpc_address()[1]}
     assert ports["kapacitor"] == {config.kapacitor_address()[1]}

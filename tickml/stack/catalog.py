@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pwd
 import shutil
 import sys
 from pathlib import Path
 from typing import Callable
 
 from tickml.paths import BIN, DATA, LOGS, ROOT, RUN
-from tickml.stack import kafka, probes, supervision
+from tickml.stack import kafka, probes, supervision, telegraf
+from tickml import secrets
 from tickml.stack.config import (
-    MOSQUITTO_CONF, influxdb_address, influxdb_rpc_address, kapacitor_address, mosquitto_port,
-    telegraf_http_address, udf_sockets,
+    MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, kapacitor_address,
+    mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_sockets,
 )
 
 
@@ -72,18 +74,35 @@ class Service:
         return pid
 
 
+def _mosquitto_prepare() -> None:
+    """mosquitto.conf with its secrets' paths in the state folder; the secrets must exist."""
+    missing = [name for name in ("mosquitto.passwd", "mosquitto.acl", "mosquitto.crt", "ca.crt")
+               if not (secrets.SECRETS / name).exists()]
+    if missing:
+        raise StackError(f"mosquitto: no {', '.join(missing)} in {secrets.SECRETS}; run stack/install.sh "
+                         f"(or tickml secrets ensure)")
+    # Every service of the native stack runs as the user who starts it. Started as root,
+    # Mosquitto would drop to its own user, who cannot read the owner-only secrets.
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    (RUN / "mosquitto.conf").write_text(in_state_folder(MOSQUITTO_CONF.read_text())
+                                        + f"\n# Added by the stack runner:\nuser {user}\n")
+
+
 def services() -> list[Service]:
     mq_host, mq_port = mosquitto_port()
     ix_host, ix_port = influxdb_address()
     kp_host, kp_port = kapacitor_address()
     tg_host, tg_port = telegraf_http_address()
     sockets = udf_sockets()
+    # Telegraf's MQTT login is added from the secrets when it starts.
+    telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
     out = [
         Service(
             "mosquitto",
-            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(MOSQUITTO_CONF)],
-            [(mq_host, mq_port)],
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(RUN / "mosquitto.conf")],
+            [(host, port) for host, port, _ in mosquitto_listeners()],
             lambda: probes.tcp_open(mq_host, mq_port),
+            prepare=_mosquitto_prepare,
         ),
         Service(
             "kafka",
@@ -150,7 +169,8 @@ def services() -> list[Service]:
             [(tg_host, tg_port)],
             # The HTTP listener opens once every input has started.
             lambda: probes.tcp_open(tg_host, tg_port),
-            env={"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")},
+            prepare=lambda: telegraf_env.update(telegraf.environment()),
+            env=telegraf_env,
         ),
     ]
     return out

@@ -13,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from tickml.paths import ROOT
+from tickml.paths import ROOT, STATE
 
 KAPACITOR_CONF = ROOT / "kapacitor" / "kapacitor.conf"
 INFLUXDB_CONF = ROOT / "influxdb" / "influxdb.conf"
@@ -62,12 +62,43 @@ def read_properties(path: Path) -> dict[str, str]:
     return props
 
 
-def mosquitto_port() -> tuple[str, int]:
+def mosquitto_listeners() -> list[tuple[str, int, bool]]:
+    """(host, port, tls) of every ``listener`` in mosquitto.conf; a listener is TLS when a ``certfile`` follows it."""
+    listeners: list[list] = []
     for line in MOSQUITTO_CONF.read_text().splitlines():
-        words = line.split()
+        words = line.split("#", 1)[0].split()
         if words[:1] == ["listener"]:
-            return (words[2] if len(words) > 2 else "127.0.0.1"), int(words[1])
-    raise StackError("mosquitto/mosquitto.conf has no `listener PORT HOST` line")
+            listeners.append([words[2] if len(words) > 2 else "127.0.0.1", int(words[1]), False])
+        elif words[:1] == ["certfile"] and listeners:
+            listeners[-1][2] = True
+    if not listeners:
+        raise StackError("mosquitto/mosquitto.conf has no `listener PORT HOST` line")
+    return [tuple(listener) for listener in listeners]
+
+
+def mosquitto_port() -> tuple[str, int]:
+    """The plain listener (loopback tools)."""
+    for host, port, tls in mosquitto_listeners():
+        if not tls:
+            return host, port
+    raise StackError("mosquitto/mosquitto.conf has no plain listener (one without certfile)")
+
+
+def mosquitto_tls_port() -> tuple[str, int]:
+    """The TLS listener, the one devices use."""
+    for host, port, tls in mosquitto_listeners():
+        if tls:
+            return host, port
+    raise StackError("mosquitto/mosquitto.conf has no TLS listener (a listener line followed by certfile)")
+
+
+def in_state_folder(text: str) -> str:
+    """A configuration file's text with its ``.stack/`` paths pointed at the state folder (``TICKML_STATE_DIR``).
+
+    >>> in_state_folder("password_file .stack/secrets/p").endswith("/secrets/p")
+    True
+    """
+    return re.sub(r"(?<![\w/.])\.stack/", f"{STATE}/", text)
 
 
 def influxdb_address() -> tuple[str, int]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from tickml import secrets
+from tickml.paths import ROOT
 from tickml.stack.config import TELEGRAF_CONF, StackError
 
 _INTERNAL = re.compile(r"^\[\[inputs\.internal\]\]\n(?:[ \t].*\n|\n)*", re.MULTILINE)
@@ -39,3 +41,14 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
         if found != 1:
             raise StackError("telegraf/telegraf.conf no longer has one [[inputs.internal]] section")
     return text
+
+
+def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
+    """What telegraf.conf reads from the environment: its folder, and its MQTT login from the secrets.
+
+    A second Telegraf reading topics other than ``devices/#`` (a benchmark's own)
+    logs in as ``tickml-operator``.
+    """
+    user, password = secrets.mqtt_login(mqtt_account)
+    return {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf"), "TICKML_MQTT_USER": user,
+            "TICKML_MQTT_PASSWORD": password, "TICKML_CA": str(secrets.ca_file())}

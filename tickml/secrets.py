@@ -1,0 +1,272 @@
+"""The stack's secrets: a local certificate authority, server certificates and credentials.
+
+Made at install (``tickml secrets ensure``, which ``stack/install.sh`` runs),
+never in the repository: everything lives in ``.stack/secrets/`` (mode 0700,
+files 0600). A second run keeps what is there; ``tickml secrets rotate``
+makes new ones (the running services pick them up at their next start, and
+Mosquitto at once).
+
+- ``ca.crt`` / ``ca.key``: the certificate authority every client trusts.
+- ``<service>.crt`` / ``<service>.key``: a server certificate per service
+  (Mosquitto's TLS listener now; InfluxDB, Kapacitor and Telegraf's HTTP
+  listener share the scheme), valid for ``localhost`` and ``127.0.0.1``.
+- ``credentials.json``: a random password per service account and the
+  secret device passwords are derived from.
+- ``mosquitto.passwd`` (hashed as ``mosquitto_passwd`` does) and
+  ``mosquitto.acl``: who may log in, and publish or read which topics.
+
+MQTT accounts: ``tickml-telegraf`` reads ``devices/#``; a device, whose user
+name is its id, may publish under ``devices/<type>/<its id>`` and read
+nothing; ``tickml-gateway`` publishes for many devices (the simulator's fleet,
+an edge gateway); ``tickml-operator`` may do anything (tests, benchmarks).
+A device's password is an HMAC of its id under the device secret, so the
+fleet's passwords are never stored in plain text; ``tickml devices add ID``
+registers a device and prints its password.
+
+The cryptography is the ``cryptography`` package's (keys, X.509) and the
+standard library's (``secrets``, ``hmac``, ``hashlib.pbkdf2_hmac``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import secrets as _random
+import signal
+from pathlib import Path
+
+from tickml.paths import RUN, STATE
+
+SECRETS = STATE / "secrets"
+SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
+MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
+_CREDENTIALS = SECRETS / "credentials.json"
+_DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line
+_DAYS = {"ca": 3650, "server": 825}
+
+ACL = """\
+# Written by tickml/secrets.py; regenerated with the password file.
+# Telegraf reads what devices publish.
+user tickml-telegraf
+topic read devices/#
+
+# A gateway publishes for the devices behind it.
+user tickml-gateway
+topic write devices/#
+
+# Tests, benchmarks and operators' tools.
+user tickml-operator
+topic readwrite #
+
+# Every other user is a device: its user name is its id, and it may publish
+# under its own topic only (any device type), and read nothing.
+pattern write devices/+/%u
+"""
+
+
+class SecretsError(RuntimeError):
+    """The secrets are missing or cannot be made; the message says what to run."""
+
+
+def ensure() -> list[str]:
+    """Make what is missing; returns the names of the files written (nothing when all was there)."""
+    SECRETS.mkdir(parents=True, exist_ok=True)
+    SECRETS.chmod(0o700)
+    written = []
+    if not (SECRETS / "ca.crt").exists() or not (SECRETS / "ca.key").exists():
+        _write_ca()
+        written += ["ca.crt", "ca.key"]
+    for service in SERVICES:
+        if not (SECRETS / f"{service}.crt").exists() or not (SECRETS / f"{service}.key").exists():
+            _write_server_certificate(service)
+            written += [f"{service}.crt", f"{service}.key"]
+    if not _CREDENTIALS.exists():
+        _write_private(_CREDENTIALS, json.dumps(_new_credentials(), indent=2).encode())
+        written.append(_CREDENTIALS.name)
+    if not all((SECRETS / name).exists() for name in ("mosquitto.passwd", "mosquitto.acl", "telegraf.env")):
+        write_mosquitto_files()
+        written += ["mosquitto.passwd", "mosquitto.acl", "telegraf.env"]
+    return written
+
+
+def rotate(what: str = "all") -> list[str]:
+    """New passwords (``passwords``), new certificates (``certificates``) or both (``all``)."""
+    if what not in ("passwords", "certificates", "all"):
+        raise SecretsError(f"rotate passwords, certificates or all, not {what!r}")
+    removed = []
+    if what in ("certificates", "all"):
+        removed += [p.name for p in SECRETS.glob("*.crt")] + [p.name for p in SECRETS.glob("*.key")]
+        for name in removed:
+            (SECRETS / name).unlink()
+    if what in ("passwords", "all"):
+        _CREDENTIALS.unlink(missing_ok=True)
+        removed.append(_CREDENTIALS.name)
+    (SECRETS / "mosquitto.passwd").unlink(missing_ok=True)
+    written = ensure()
+    reload_mosquitto()
+    return written
+
+
+def credentials() -> dict:
+    try:
+        return json.loads(_CREDENTIALS.read_text())
+    except FileNotFoundError:
+        raise SecretsError(f"no {_CREDENTIALS}: run stack/install.sh (or tickml secrets ensure)") from None
+
+
+def ca_file() -> Path:
+    path = SECRETS / "ca.crt"
+    if not path.exists():
+        raise SecretsError(f"no {path}: run stack/install.sh (or tickml secrets ensure)")
+    return path
+
+
+def mqtt_login(account: str) -> tuple[str, str]:
+    """User name and password of a service account (``tickml-telegraf``, ``tickml-gateway``, ``tickml-operator``)."""
+    if account not in MQTT_ACCOUNTS:
+        raise SecretsError(f"no MQTT account {account!r}; the accounts are {', '.join(MQTT_ACCOUNTS)}")
+    return account, credentials()["mqtt"][account]
+
+
+def device_password(device_id: str) -> str:
+    """The password of device ``device_id``: an HMAC of its id under the device secret."""
+    key = bytes.fromhex(credentials()["device_secret"])
+    digest = hmac.new(key, device_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def registered_devices() -> list[str]:
+    try:
+        return [line for line in _DEVICES.read_text().splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+def register_devices(device_ids) -> int:
+    """Let these devices log in to Mosquitto; returns how many were new (the broker reloads when any were)."""
+    known = set(registered_devices())
+    new = sorted({str(d) for d in device_ids} - known)
+    bad = [d for d in new if not d or any(c in d for c in "/+#:\n\x00") or d in MQTT_ACCOUNTS]
+    if bad:
+        raise SecretsError(f"device ids cannot be MQTT user names: {bad[:5]} (no '/', '+', '#', ':', "
+                           f"newline or NUL, and not a service account)")
+    if not new:
+        return 0
+    _write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
+    write_mosquitto_files()
+    reload_mosquitto()
+    return len(new)
+
+
+def write_mosquitto_files() -> None:
+    """The password file (service accounts and registered devices, hashed) and the ACL."""
+    creds = credentials()
+    logins = [(account, creds["mqtt"][account]) for account in MQTT_ACCOUNTS]
+    logins += [(device, device_password(device)) for device in registered_devices()]
+    _write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
+    _write_private(SECRETS / "mosquitto.acl", ACL.encode())
+    # Telegraf's login as an environment file, for a container that cannot read JSON (docker-compose.yml).
+    _write_private(SECRETS / "telegraf.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n".encode())
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
+    """A password as Mosquitto 2's password file stores it: PBKDF2-HMAC-SHA512, 101 iterations, a 12-byte salt.
+
+    The format ``mosquitto_passwd`` writes (``$7$iterations$salt$hash``, base64),
+    computed with the standard library so that a container without Mosquitto
+    can make the file; the stack's tests log in against the real broker.
+
+    >>> mosquitto_hash("secret", bytes(12))[:24]
+    '$7$101$AAAAAAAAAAAAAAAA$'
+    """
+    salt = _random.token_bytes(12) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+    return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def reload_mosquitto() -> bool:
+    """SIGHUP to the stack's Mosquitto, which rereads its password and ACL files; False when it is not running."""
+    try:
+        os.kill(int((RUN / "mosquitto.pid").read_text()), signal.SIGHUP)
+        return True
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+
+
+def _new_credentials() -> dict:
+    return {
+        "mqtt": {account: _random.token_urlsafe(24) for account in MQTT_ACCOUNTS},
+        "device_secret": _random.token_hex(32),
+    }
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only, replacing it whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    tmp.replace(path)
+
+
+def _write_ca() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tickml local CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=_DAYS["ca"]))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key_and_certificate("ca", key, cert)
+
+
+def _write_server_certificate(service: str) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_key = serialization.load_pem_private_key((SECRETS / "ca.key").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((SECRETS / "ca.crt").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tickml {service}")]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=_DAYS["server"]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key_and_certificate(service, key, cert)
+
+
+def _write_key_and_certificate(name: str, key, cert) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    _write_private(SECRETS / f"{name}.key", key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    _write_private(SECRETS / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM))
