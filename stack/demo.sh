@@ -17,7 +17,10 @@ TICKML="${TICKML_VENV:-.venv}/bin/tickml"
 "$TICKML" tasks define
 cat <<'MSG'
 
-The stack runs on loopback. Where to look:
+The stack runs on loopback, with logins (README: Security). For the influx
+commands below, log in as the read-only dashboard user first:
+  export INFLUX_USERNAME=tickml-dashboard INFLUX_PASSWORD=$(.venv/bin/tickml secrets password influxdb tickml-dashboard)
+Where to look:
   raw device data    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
   10 s aggregates    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
   rejected messages  .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'

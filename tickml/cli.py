@@ -1,12 +1,13 @@
 """The ``tickml`` command: one entry point for the stack, the tasks, the devices and the watcher.
 
     tickml stack start|stop|status|restart [SERVICE ...]
-    tickml stack serve-udfs
+    tickml stack serve-udfs|init-influxdb
     tickml tasks define|disable|delete|list [TASK ...]
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
+    tickml secrets password influxdb|mqtt ACCOUNT
     tickml udfs status
     tickml watch
 
@@ -39,6 +40,8 @@ def _stack(args: argparse.Namespace) -> int:
             runner.start(args.services)
         elif args.action == "serve-udfs":
             supervision.serve_foreground()
+        elif args.action == "init-influxdb":
+            runner.create_databases()
         else:
             return 0 if runner.status() else 3
     except StackError as exc:
@@ -64,6 +67,10 @@ def _secrets(args: argparse.Namespace) -> int:
     from tickml import secrets
 
     try:
+        if args.action == "password":
+            login = secrets.influxdb_login if args.what == "influxdb" else secrets.mqtt_login
+            print(login(args.account)[1])
+            return 0
         written = secrets.ensure() if args.action == "ensure" else secrets.rotate(args.what)
     except secrets.SecretsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -123,9 +130,10 @@ def parser() -> argparse.ArgumentParser:
     stack = _subcommand(subs, "stack", "run the native TICK stack on loopback", _stack, description=(
         "Start, stop and report Mosquitto, Kafka, InfluxDB, the socket UDF servers, Kapacitor, "
         "the task watcher and Telegraf, with the configuration files of this checkout; state under .stack/."))
-    stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs"],
+    stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs", "init-influxdb"],
                        help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
-                            "or serve-udfs (only the socket UDF servers under supervisord, in the foreground)")
+                            "serve-udfs (only the socket UDF servers under supervisord, in the foreground), or "
+                            "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it)")
     stack.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
 
     from tickml import tasks, task_watcher
@@ -147,10 +155,12 @@ def parser() -> argparse.ArgumentParser:
 
     keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
                        "(.stack/secrets/)", _secrets)
-    keys.add_argument("action", choices=["ensure", "rotate"],
-                      help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones")
-    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all"],
-                      help="what rotate replaces (default: all)")
+    keys.add_argument("action", choices=["ensure", "rotate", "password"],
+                      help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones; "
+                           "password: print an account's password (password influxdb|mqtt ACCOUNT)")
+    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt"],
+                      help="what rotate replaces (default: all), or the service whose password to print")
+    keys.add_argument("account", nargs="?", help="with password: the account, e.g. tickml-dashboard")
 
     udfs = _subcommand(subs, "udfs", "the socket UDF servers", None)
     udf_subs = udfs.add_subparsers(title="commands", required=True)

@@ -6,6 +6,7 @@ project's tooling needs, without pulling in a client library for them.
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -18,17 +19,37 @@ class InfluxError(RuntimeError):
     """InfluxDB answered with an error; the message carries its text."""
 
 
+_ADMIN = object()  # the default login: the stack's admin account, when this machine has the secrets
+
+
 class Influx:
-    def __init__(self, url: str | None = None, database: str = "telemetry"):
+    """InfluxQL and line protocol over InfluxDB's HTTP API, logged in (basic auth) as ``username``.
+
+    By default as the stack's admin account (``tickml.secrets``); ``username=None`` sends no login.
+    """
+
+    def __init__(self, url: str | None = None, database: str = "telemetry", username=_ADMIN,
+                 password: str | None = None):
         if url is None:
             host, port = influxdb_address()
             url = f"http://{host}:{port}"
         self.url = url.rstrip("/")
         self.database = database
+        if username is _ADMIN:
+            from tickml import secrets
+
+            try:
+                username, password = secrets.influxdb_login("tickml-admin")
+            except secrets.SecretsError:
+                username = None  # no secrets here: an InfluxDB without auth, or the caller's error
+        self._authorization = None if username is None else "Basic " + base64.b64encode(
+            f"{username}:{password or ''}".encode()).decode()
 
     def _request(self, path: str, params: dict, data: bytes | None = None) -> bytes:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
         request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+        if self._authorization:
+            request.add_header("Authorization", self._authorization)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.read()

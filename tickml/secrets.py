@@ -45,6 +45,14 @@ from tickml.paths import RUN, STATE
 SECRETS = STATE / "secrets"
 SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
 MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
+# InfluxDB's users and what each may do (tickml/stack/influx_users.py applies them).
+INFLUXDB_ACCOUNTS = {
+    "tickml-admin": "ALL",  # the runner and operators' tools: users, databases
+    "tickml-telegraf": "WRITE telemetry, WRITE telegraf",
+    # Kapacitor creates its subscriptions, which InfluxDB 1.x allows admins only.
+    "tickml-kapacitor": "ALL",
+    "tickml-dashboard": "READ telemetry, READ telegraf",
+}
 _CREDENTIALS = SECRETS / "credentials.json"
 _DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line
 _DAYS = {"ca": 3650, "server": 825}
@@ -85,12 +93,15 @@ def ensure() -> list[str]:
         if not (SECRETS / f"{service}.crt").exists() or not (SECRETS / f"{service}.key").exists():
             _write_server_certificate(service)
             written += [f"{service}.crt", f"{service}.key"]
-    if not _CREDENTIALS.exists():
-        _write_private(_CREDENTIALS, json.dumps(_new_credentials(), indent=2).encode())
+    known = json.loads(_CREDENTIALS.read_text()) if _CREDENTIALS.exists() else {}
+    complete = _complete_credentials(known)
+    if complete != known:  # new, or an account added since it was made: the others are kept
+        _write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
         written.append(_CREDENTIALS.name)
-    if not all((SECRETS / name).exists() for name in ("mosquitto.passwd", "mosquitto.acl", "telegraf.env")):
+    service_files = ("mosquitto.passwd", "mosquitto.acl", "telegraf.env", "kapacitor.env")
+    if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
         write_mosquitto_files()
-        written += ["mosquitto.passwd", "mosquitto.acl", "telegraf.env"]
+        written += list(service_files)
     return written
 
 
@@ -164,14 +175,19 @@ def register_devices(device_ids) -> int:
 
 
 def write_mosquitto_files() -> None:
-    """The password file (service accounts and registered devices, hashed) and the ACL."""
+    """The password file (service accounts and registered devices, hashed) and the ACL, and the services'
+    environment files."""
     creds = credentials()
     logins = [(account, creds["mqtt"][account]) for account in MQTT_ACCOUNTS]
     logins += [(device, device_password(device)) for device in registered_devices()]
     _write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
     _write_private(SECRETS / "mosquitto.acl", ACL.encode())
-    # Telegraf's login as an environment file, for a container that cannot read JSON (docker-compose.yml).
-    _write_private(SECRETS / "telegraf.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n".encode())
+    # Telegraf's and Kapacitor's logins as environment files, for containers that cannot read JSON
+    # (docker-compose.yml).
+    _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
+                                             f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n").encode())
+    _write_private(SECRETS / "kapacitor.env",
+                   f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
@@ -198,11 +214,22 @@ def reload_mosquitto() -> bool:
         return False
 
 
-def _new_credentials() -> dict:
-    return {
-        "mqtt": {account: _random.token_urlsafe(24) for account in MQTT_ACCOUNTS},
-        "device_secret": _random.token_hex(32),
-    }
+def _complete_credentials(known: dict) -> dict:
+    """``known`` with a random password for every account it lacks, and the device secret."""
+    out = json.loads(json.dumps(known))
+    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS)):
+        section = out.setdefault(service, {})
+        for account in accounts:
+            section.setdefault(account, _random.token_urlsafe(24))
+    out.setdefault("device_secret", _random.token_hex(32))
+    return out
+
+
+def influxdb_login(account: str) -> tuple[str, str]:
+    """User name and password of an InfluxDB account (``INFLUXDB_ACCOUNTS``)."""
+    if account not in INFLUXDB_ACCOUNTS:
+        raise SecretsError(f"no InfluxDB account {account!r}; the accounts are {', '.join(INFLUXDB_ACCOUNTS)}")
+    return account, credentials()["influxdb"][account]
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -107,7 +107,7 @@ def _wrong_type(doc):
 
 
 def _unknown_condition(doc):
-    doc["services"]["kapacitor"]["depends_on"]["influxdb"]["condition"] = "service_ready"
+    doc["services"]["kapacitor"]["depends_on"]["influxdb-users"]["condition"] = "service_ready"
 
 
 def _unknown_top_level(doc):

@@ -94,7 +94,13 @@ def services() -> list[Service]:
     kp_host, kp_port = kapacitor_address()
     tg_host, tg_port = telegraf_http_address()
     sockets = udf_sockets()
-    # Telegraf's MQTT login is added from the secrets when it starts.
+    kapacitor_env = {
+        "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
+        "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
+        "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
+        "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
+    }
+    # Telegraf's logins are added from the secrets when it starts.
     telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
     out = [
         Service(
@@ -149,12 +155,10 @@ def services() -> list[Service]:
             [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")],
             [(kp_host, kp_port)],
             lambda: probes.http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping"),
-            env={
-                "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
-                "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
-                "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
-                "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
-            },
+            env=kapacitor_env,
+            # Its InfluxDB login (kapacitor.conf's first [[influxdb]]), from the secrets.
+            prepare=lambda: kapacitor_env.update(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
+                                                     secrets.influxdb_login("tickml-kapacitor"))),
         ),
         Service(
             "task-watcher",

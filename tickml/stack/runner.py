@@ -152,11 +152,14 @@ def select(names: list[str]) -> list[Service]:
 
 
 def create_databases() -> None:
+    # Users first: with auth on, nothing else gets in. Then the databases:
     # Kapacitor subscribes at start to the databases that exist then, and to
     # new ones only at its next sync (a minute later): create them first so
     # that no point written in between escapes the tasks.
     from tickml.influx import Influx
+    from tickml.stack.influx_users import ensure_users
 
+    ensure_users()
     client = Influx()
     for db in subscribed_databases():
         client.execute(f'CREATE DATABASE "{db}"')

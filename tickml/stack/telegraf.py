@@ -44,11 +44,13 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
 
 
 def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
-    """What telegraf.conf reads from the environment: its folder, and its MQTT login from the secrets.
+    """What telegraf.conf reads from the environment: its folder, and its logins from the secrets.
 
     A second Telegraf reading topics other than ``devices/#`` (a benchmark's own)
     logs in as ``tickml-operator``.
     """
     user, password = secrets.mqtt_login(mqtt_account)
+    influx_user, influx_password = secrets.influxdb_login("tickml-telegraf")
     return {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf"), "TICKML_MQTT_USER": user,
-            "TICKML_MQTT_PASSWORD": password, "TICKML_CA": str(secrets.ca_file())}
+            "TICKML_MQTT_PASSWORD": password, "TICKML_CA": str(secrets.ca_file()),
+            "TICKML_INFLUXDB_USER": influx_user, "TICKML_INFLUXDB_PASSWORD": influx_password}
