@@ -60,7 +60,8 @@ from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
 
 from devices import transports  # noqa: E402
-from devices.simulator import build_fleet, fleet_ticks, stack_addresses  # noqa: E402
+from devices.options import stack_addresses
+from devices.simulator import build_fleet, fleet_ticks
 from devices.transports import envelope  # noqa: E402
 
 TYPES = ["thermostat", "barometer"]

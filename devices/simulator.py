@@ -35,43 +35,14 @@ from pathlib import Path
 from typing import Iterator
 
 from devices import faults as faultlib
-from devices import pacing
-from devices.fleet import DEVICE_TYPES, Fleet, Sample
+from devices import options, pacing
+from devices.options import MAX_DEVICES
+from devices.fleet import Fleet, Sample
 from devices.replay import parse_time, read_records, schedule
 
 log = logging.getLogger("devices.simulator")
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOLS = ("mqtt", "http", "kafka", "stdout")
-MAX_DEVICES = 100_000
-
-
-def stack_addresses() -> dict[str, str]:
-    """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
-    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
-    try:
-        from tickml.stack import config, kafka
-
-        host, port = config.mosquitto_tls_port()
-        out["mqtt"] = f"mqtts://{host}:{port}"
-        host, port = config.telegraf_http_address()
-        out["http"] = f"http://{host}:{port}/devices"
-        out["kafka"] = kafka.kafka_bootstrap()
-    except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
-        log.debug("stack addresses not read from the configuration files: %s", exc)
-    return out
-
-
-def stack_mqtt_login() -> dict[str, str | None]:
-    """The gateway account and the CA of the native stack's secrets, where this machine has them."""
-    try:
-        from tickml import secrets
-
-        user, password = secrets.mqtt_login("tickml-gateway")
-        return {"user": user, "password": password, "ca": str(secrets.ca_file())}
-    except Exception as exc:  # no secrets here: give --mqtt-user, --mqtt-password, --mqtt-ca
-        log.debug("no MQTT login from the stack's secrets: %s", exc)
-        return {"user": None, "password": None, "ca": None}
 
 
 _RELATIVE = re.compile(r"^now(?:-(\d+(?:\.\d+)?)([smhd]))?$")
@@ -186,94 +157,10 @@ def make_transport(protocol: str, args: argparse.Namespace):
     return transports.StdoutTransport()
 
 
-def _arg(parser: argparse.ArgumentParser, parse):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except ValueError as exc:  # argparse names the option itself
-            raise argparse.ArgumentTypeError(re.sub(r"^--[\w-]+: ", "", str(exc))) from None
-
-    convert.__name__ = parse.__name__.removeprefix("parse_")
-    return convert
-
-
 def parser(prog: str = "python -m devices.simulator") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
+    options.add_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
-    """The simulator's options on ``p``; ``replay``: a file given as the argument, no fleet."""
-    addresses = stack_addresses()
-    p.add_argument("--protocol", choices=PROTOCOLS, default="mqtt", help="how messages reach Telegraf (default mqtt)")
-    if replay:
-        p.add_argument("file", type=Path, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
-        _add_replay(p)
-    else:
-        _add_fleet(p)
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0: as fast as possible")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
-    where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
-    login = stack_mqtt_login()
-    where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL, mqtts:// for TLS (%(default)s)")
-    where.add_argument("--mqtt-user", default=login["user"], help="MQTT account (default: the stack's gateway "
-                       "account, tickml-gateway, which may publish for every device)")
-    where.add_argument("--mqtt-password", default=login["password"], help="its password (default: from the "
-                       "stack's secrets)")
-    where.add_argument("--mqtt-ca", default=login["ca"], help="the CA the broker's certificate chains to "
-                       "(default: the stack's, .stack/secrets/ca.crt)")
-    where.add_argument("--per-device", action="store_true", help="each device on its own MQTT connection, "
-                       "logged in as itself (registered with the broker first, as `tickml devices add` does)")
-    where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
-    where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
-    where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
-    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
-    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-
-
-def _add_replay(p: argparse.ArgumentParser) -> None:
-    replay = p.add_argument_group("file replay (devices/replay.py)")
-    replay.add_argument("--id-key", default="device_id", help="the file's key or column of the device id")
-    replay.add_argument("--time-key", default="timestamp", help="the file's key or column of the time")
-    replay.add_argument("--restamp", action="store_true", help="shift the file's times so the first is now")
-
-
-def _add_fleet(p: argparse.ArgumentParser) -> None:
-    fleet = p.add_argument_group("the fleet")
-    fleet.add_argument("--devices", type=int, default=12, help=f"number of devices, 1 to {MAX_DEVICES} (default 12)")
-    fleet.add_argument(
-        "--types",
-        default="thermostat,barometer,hygrometer,heart_rate_meter",
-        help=f"comma-separated device types, from {', '.join(DEVICE_TYPES)}; devices take them in turn",
-    )
-    fleet.add_argument("--prefix", default="", help="prefix for device ids (they are <prefix><type>-<n>)")
-    pace = p.add_argument_group("time and rate")
-    pace.add_argument("--interval", type=float, default=None, help="seconds between two messages of a device (1)")
-    pace.add_argument("--rate", type=float, default=None, help="messages per second of the whole fleet (sets --interval)")
-    pace.add_argument(
-        "--start",
-        default=None,
-        help="time of the first message: now, now-15m, RFC 3339, epoch seconds (default now; with --speed 0 "
-        "and a known count, so that the last message is stamped now)",
-    )
-    pace.add_argument("--ticks", type=int, default=None, help="stop after this many messages per device")
-    pace.add_argument("--messages", type=int, default=None, help="stop after this many messages in all")
-    bad = p.add_argument_group("faults (devices/faults.py)")
-    bad.add_argument("--missing", type=_arg(p, faultlib.parse_missing), default=0.0, metavar="P",
-                     help="a reading is missing (null) with probability P")  # fmt: skip
-    bad.add_argument("--spikes", type=_arg(p, faultlib.parse_spikes), default=None, metavar="P[:SIZE]",
-                     help="a reading jumps SIZE standard deviations (8) with probability P")  # fmt: skip
-    bad.add_argument("--drift", type=_arg(p, faultlib.parse_drift), default=None, metavar="FRACTION[:RATE]",
-                     help="a FRACTION of devices drift RATE standard deviations (0.05) per message")  # fmt: skip
-    bad.add_argument("--onoff", type=_arg(p, faultlib.parse_onoff), default=None, metavar="FRACTION[:ON:OFF]",
-                     help="a FRACTION of devices read 0 for OFF messages after every ON (30:10)")  # fmt: skip
-    bad.add_argument("--late", type=_arg(p, faultlib.parse_late), default=None, metavar="P[:TICKS]",
-                     help="a message is sent up to TICKS ticks (3) late, out of order, with probability P")  # fmt: skip
-    replay = p.add_argument_group("file replay (devices/replay.py), instead of a fleet")
-    replay.add_argument("--file", type=Path, default=None, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
-    _add_replay(p)
 
 
 def main(argv: list[str] | None = None) -> int:
