@@ -6,7 +6,8 @@
 #
 # Without options the fleet is 18 devices of every type (thermostats,
 # barometers, hygrometers, heart-rate meters, room sensors, power meters)
-# publishing every second over MQTT, so that every task has data.
+# publishing every second over MQTT with TLS, each logged in as itself, so
+# that every task has data.
 #
 # The stack keeps running afterwards; stop it with `.venv/bin/tickml stack stop`.
 set -euo pipefail
@@ -34,6 +35,6 @@ Where to look:
 Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).
 MSG
 if [ "$#" -eq 0 ]; then
-  set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter
+  set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter --per-device
 fi
 exec "$TICKML" devices simulate "$@"
