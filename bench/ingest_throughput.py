@@ -122,7 +122,9 @@ def run_protocol(protocol: str, args, influx: Influx) -> dict:
     if protocol in ("mqtt", "mqtt-plain"):
         transport = bench_mqtt(protocol, f"tickml-bench-{prefix}")
     elif protocol == "http":
-        transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch)
+        transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch,
+                                             username=secrets.http_login()[0], password=secrets.http_login()[1],
+                                             ca_file=str(secrets.ca_file()))
     else:
         transport = transports.KafkaTransport(addresses["kafka"])
 

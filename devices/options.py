@@ -24,30 +24,33 @@ MAX_DEVICES = 100_000
 
 def stack_addresses() -> dict[str, str]:
     """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
-    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "http://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
+    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "https://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
     try:
         from tickml.stack import config, kafka
 
         host, port = config.mosquitto_tls_port()
         out["mqtt"] = f"mqtts://{host}:{port}"
         host, port = config.telegraf_http_address()
-        out["http"] = f"http://{host}:{port}/devices"
+        out["http"] = f"https://{host}:{port}/devices"
         out["kafka"] = kafka.kafka_bootstrap()
     except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
         log.debug("stack addresses not read from the configuration files: %s", exc)
     return out
 
 
-def stack_mqtt_login() -> dict[str, str | None]:
-    """The gateway account and the CA of the native stack's secrets, where this machine has them."""
+def stack_logins() -> dict[str, str | None]:
+    """The gateway's MQTT login, the HTTP sender's and the CA, from the native stack's secrets where this
+    machine has them."""
     try:
         from tickml import secrets
 
-        user, password = secrets.mqtt_login("tickml-gateway")
-        return {"user": user, "password": password, "ca": str(secrets.ca_file())}
-    except Exception as exc:  # no secrets here: give --mqtt-user, --mqtt-password, --mqtt-ca
-        log.debug("no MQTT login from the stack's secrets: %s", exc)
-        return {"user": None, "password": None, "ca": None}
+        mqtt_user, mqtt_password = secrets.mqtt_login("tickml-gateway")
+        http_user, http_password = secrets.http_login()
+        return {"mqtt_user": mqtt_user, "mqtt_password": mqtt_password, "http_user": http_user,
+                "http_password": http_password, "ca": str(secrets.ca_file())}
+    except Exception as exc:  # no secrets here: give the logins and --ca
+        log.debug("no logins from the stack's secrets: %s", exc)
+        return dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca"))
 
 
 def _arg(parser: argparse.ArgumentParser, parse):
@@ -74,14 +77,18 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
     where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
-    login = stack_mqtt_login()
+    login = stack_logins()
+    where.add_argument("--ca", default=login["ca"], help="the CA the broker's and the listener's certificates "
+                       "chain to (default: the stack's, .stack/secrets/ca.crt)")
     where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL, mqtts:// for TLS (%(default)s)")
-    where.add_argument("--mqtt-user", default=login["user"], help="MQTT account (default: the stack's gateway "
-                       "account, tickml-gateway, which may publish for every device)")
-    where.add_argument("--mqtt-password", default=login["password"], help="its password (default: from the "
+    where.add_argument("--mqtt-user", default=login["mqtt_user"], help="MQTT account (default: the stack's "
+                       "gateway account, tickml-gateway, which may publish for every device)")
+    where.add_argument("--mqtt-password", default=login["mqtt_password"], help="its password (default: from the "
                        "stack's secrets)")
-    where.add_argument("--mqtt-ca", default=login["ca"], help="the CA the broker's certificate chains to "
-                       "(default: the stack's, .stack/secrets/ca.crt)")
+    where.add_argument("--http-user", default=login["http_user"], help="the HTTP listener's user "
+                       "(default: tickml-sender)")
+    where.add_argument("--http-password", default=login["http_password"], help="its password (default: from the "
+                       "stack's secrets)")
     where.add_argument("--per-device", action="store_true", help="each device on its own MQTT connection, "
                        "logged in as itself (registered with the broker first, as `tickml devices add` does)")
     where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")

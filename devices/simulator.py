@@ -146,12 +146,13 @@ def make_transport(protocol: str, args: argparse.Namespace):
     if protocol == "mqtt" and args.per_device:
         from tickml import secrets
 
-        return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.mqtt_ca)
+        return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.ca)
     if protocol == "mqtt":
         return transports.MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}-{time.time_ns() % 10**9}",
-                                        username=args.mqtt_user, password=args.mqtt_password, ca_file=args.mqtt_ca)
+                                        username=args.mqtt_user, password=args.mqtt_password, ca_file=args.ca)
     if protocol == "http":
-        return transports.HttpTransport(args.http, batch_size=args.batch)
+        return transports.HttpTransport(args.http, batch_size=args.batch, username=args.http_user,
+                                        password=args.http_password, ca_file=args.ca)
     if protocol == "kafka":
         return transports.KafkaTransport(args.kafka, topic=args.kafka_topic)
     return transports.StdoutTransport()

@@ -19,7 +19,9 @@ what the listener refused in ``refused``):
 
 from __future__ import annotations
 
+import base64
 import http.client
+import ssl
 import sys
 import threading
 import urllib.parse
@@ -197,14 +199,21 @@ class DeviceMqttTransports:
 class HttpTransport:
     """POST JSON arrays to Telegraf's HTTP listener on one kept-alive connection."""
 
-    def __init__(self, url: str, batch_size: int = 1000, timeout: float = 60.0):
+    def __init__(self, url: str, batch_size: int = 1000, timeout: float = 60.0, username: str | None = None,
+                 password: str | None = None, ca_file: str | None = None):
         parsed = urllib.parse.urlparse(url)
-        if parsed.scheme != "http" or not parsed.hostname:
-            raise ValueError(f"HTTP URL must look like http://host:port/path, got {url!r}")
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"HTTP URL must look like https://host:port/path (or http://), got {url!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.url = url
         self._host, self._port, self._path = parsed.hostname, parsed.port or 80, parsed.path or "/"
+        # HTTPS: the listener's certificate must chain to ca_file (the stack's CA) and name the host.
+        self._tls = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
+        self._headers = {"Content-Type": "application/json"}
+        if username is not None:
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
         self._timeout = timeout
         self.batch_size = batch_size
         self._batch: list[bytes] = []
@@ -215,9 +224,11 @@ class HttpTransport:
     def _post(self, body: bytes) -> int:
         for attempt in (1, 2):  # a kept-alive connection the server closed is opened again once
             if self._connection is None:
-                self._connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+                self._connection = (
+                    http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._tls)
+                    if self._tls else http.client.HTTPConnection(self._host, self._port, timeout=self._timeout))
             try:
-                self._connection.request("POST", self._path, body, {"Content-Type": "application/json"})
+                self._connection.request("POST", self._path, body, self._headers)
                 response = self._connection.getresponse()
                 detail = response.read()
                 return response.status if response.status < 300 else _raise_or(response.status, detail)

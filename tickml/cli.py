@@ -7,7 +7,7 @@
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
-    tickml secrets password influxdb|mqtt ACCOUNT
+    tickml secrets password influxdb|mqtt|http ACCOUNT
     tickml udfs status
     tickml watch
 
@@ -68,7 +68,11 @@ def _secrets(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "password":
-            login = secrets.influxdb_login if args.what == "influxdb" else secrets.mqtt_login
+            login = {"influxdb": secrets.influxdb_login, "mqtt": secrets.mqtt_login,
+                     "http": secrets.http_login}.get(args.what)
+            if login is None or not args.account:
+                print("error: password influxdb|mqtt|http ACCOUNT", file=sys.stderr)
+                return 2
             print(login(args.account)[1])
             return 0
         written = secrets.ensure() if args.action == "ensure" else secrets.rotate(args.what)
@@ -157,8 +161,8 @@ def parser() -> argparse.ArgumentParser:
                        "(.stack/secrets/)", _secrets)
     keys.add_argument("action", choices=["ensure", "rotate", "password"],
                       help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones; "
-                           "password: print an account's password (password influxdb|mqtt ACCOUNT)")
-    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt"],
+                           "password: print an account's password (password influxdb|mqtt|http ACCOUNT)")
+    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt", "http"],
                       help="what rotate replaces (default: all), or the service whose password to print")
     keys.add_argument("account", nargs="?", help="with password: the account, e.g. tickml-dashboard")
 

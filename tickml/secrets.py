@@ -45,6 +45,8 @@ from tickml.paths import RUN, STATE
 SECRETS = STATE / "secrets"
 SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
 MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
+# Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one).
+HTTP_ACCOUNTS = ("tickml-sender",)
 # InfluxDB's users and what each may do (tickml/stack/influx_users.py applies them).
 INFLUXDB_ACCOUNTS = {
     "tickml-admin": "ALL",  # the runner and operators' tools: users, databases
@@ -185,7 +187,8 @@ def write_mosquitto_files() -> None:
     # Telegraf's and Kapacitor's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
     _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
-                                             f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n").encode())
+                                             f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n"
+                                             f"TICKML_HTTP_PASSWORD={creds['http']['tickml-sender']}\n").encode())
     _write_private(SECRETS / "kapacitor.env",
                    f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
 
@@ -217,12 +220,19 @@ def reload_mosquitto() -> bool:
 def _complete_credentials(known: dict) -> dict:
     """``known`` with a random password for every account it lacks, and the device secret."""
     out = json.loads(json.dumps(known))
-    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS)):
+    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS)):
         section = out.setdefault(service, {})
         for account in accounts:
             section.setdefault(account, _random.token_urlsafe(24))
     out.setdefault("device_secret", _random.token_hex(32))
     return out
+
+
+def http_login(account: str = "tickml-sender") -> tuple[str, str]:
+    """User name and password a sender gives Telegraf's HTTP listener."""
+    if account not in HTTP_ACCOUNTS:
+        raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(HTTP_ACCOUNTS)}")
+    return account, credentials()["http"][account]
 
 
 def influxdb_login(account: str) -> tuple[str, str]:

@@ -8,12 +8,15 @@ another shape lands through the path-mapped listener (POST /mapped).
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import urllib.error
 import urllib.request
 
 import pytest
 
+from tickml import secrets
 from tickml import stack as tickstack
 from tickml.stack import config
 from ingest_check import assert_exactly, count, simulate
@@ -27,21 +30,27 @@ T0_NS = 1767225600 * 10**9
 
 def _url(path: str = "/devices") -> str:
     host, port = tickstack.telegraf_http_address()
-    return f"http://{host}:{port}{path}"
+    return f"https://{host}:{port}{path}"
 
 
 def _mapped_url() -> str:
     conf = tickstack.read_toml(tickstack.ROOT / "telegraf" / "telegraf.conf")
     (mapped,) = [i for i in conf["inputs"]["http_listener_v2"] if i.get("alias") == "mapped"]
     host, port = config.split_address(config.expand(mapped["service_address"]))
-    return f"http://{host}:{port}/mapped"
+    return f"https://{host}:{port}/mapped"
 
 
-def post(url: str, body: bytes | str, method: str = "POST") -> int:
+def post(url: str, body: bytes | str, method: str = "POST", login: tuple[str, str] | None = None,
+         context: ssl.SSLContext | None = None) -> int:
+    """POST as a sender would: HTTPS trusting the stack's CA, basic auth (the sender's login by default)."""
     data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    user, password = login or secrets.http_login()
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Authorization": f"Basic {token}"})
+    context = context or ssl.create_default_context(cafile=str(secrets.ca_file()))
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -149,3 +158,21 @@ def test_json_of_another_shape_lands_through_the_path_mapping(stack, influx, run
         (f"{run_id}AC2", "current", 5.5, T0_NS),
         (f"{run_id}AC2", "power", 7.0, T0_NS),
     ]
+
+
+def test_the_listener_refuses_no_login_a_wrong_one_plain_text_and_an_untrusting_client(stack, influx, run_id):
+    message = json.dumps(barometer(f"{run_id}intruder"))
+    assert post(_url(), message, login=("tickml-sender", "not-the-password")) == 401
+    assert post(_url(), message, login=("nobody", "x")) == 401
+    no_login = urllib.request.Request(_url(), data=message.encode(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(no_login, timeout=10, context=ssl.create_default_context(cafile=str(secrets.ca_file())))
+    assert refused.value.code == 401
+    # The system's CAs do not know the stack's: the handshake fails before any login.
+    with pytest.raises(urllib.error.URLError) as untrusted:
+        post(_url(), message, context=ssl.create_default_context())
+    assert isinstance(untrusted.value.reason, ssl.SSLCertVerificationError)
+    # Plain HTTP on the TLS port: Go's TLS server answers 400 and reads nothing.
+    assert post(_url().replace("https://", "http://"), message) == 400
+    wait_for_sentinel(influx, run_id)
+    assert count(influx, f"{run_id}intruder") == 0

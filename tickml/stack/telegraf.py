@@ -51,6 +51,10 @@ def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
     """
     user, password = secrets.mqtt_login(mqtt_account)
     influx_user, influx_password = secrets.influxdb_login("tickml-telegraf")
+    http_user, http_password = secrets.http_login()
     return {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf"), "TICKML_MQTT_USER": user,
             "TICKML_MQTT_PASSWORD": password, "TICKML_CA": str(secrets.ca_file()),
-            "TICKML_INFLUXDB_USER": influx_user, "TICKML_INFLUXDB_PASSWORD": influx_password}
+            "TICKML_INFLUXDB_USER": influx_user, "TICKML_INFLUXDB_PASSWORD": influx_password,
+            "TICKML_HTTP_USER": http_user, "TICKML_HTTP_PASSWORD": http_password,
+            "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
+            "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key")}
