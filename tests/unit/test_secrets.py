@@ -1,0 +1,101 @@
+"""The stack's secrets: made once with owner-only modes, kept by a second run, replaced by a rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import stat
+import subprocess
+
+import pytest
+from cryptography import x509
+
+from tickml import secrets
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    where = tmp_path / "secrets"
+    monkeypatch.setattr(secrets, "SECRETS", where)
+    monkeypatch.setattr(secrets, "_CREDENTIALS", where / "credentials.json")
+    monkeypatch.setattr(secrets, "_DEVICES", where / "devices.txt")
+    monkeypatch.setattr(secrets, "RUN", tmp_path / "run")  # no broker to reload here
+    return where
+
+
+def _contents(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_made_once_owner_only_and_kept_by_a_second_run(folder):
+    assert "ca.key" in secrets.ensure()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+    before = _contents(folder)
+    assert secrets.ensure() == []
+    assert _contents(folder) == before
+
+
+def test_server_certificates_chain_to_the_ca_and_name_loopback(folder):
+    secrets.ensure()
+    ca = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    for service in secrets.SERVICES:
+        cert = x509.load_pem_x509_certificate((folder / f"{service}.crt").read_bytes())
+        cert.verify_directly_issued_by(ca)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert "localhost" in names.get_values_for_type(x509.DNSName)
+        assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+
+
+def test_rotation_replaces_passwords_and_certificates_as_asked(folder):
+    secrets.ensure()
+    first = _contents(folder)
+    secrets.rotate("passwords")
+    second = _contents(folder)
+    assert second["credentials.json"] != first["credentials.json"]
+    assert second["ca.crt"] == first["ca.crt"] and second["mosquitto.key"] == first["mosquitto.key"]
+    secrets.rotate("certificates")
+    third = _contents(folder)
+    assert third["ca.crt"] != second["ca.crt"] and third["credentials.json"] == second["credentials.json"]
+    with pytest.raises(secrets.SecretsError):
+        secrets.rotate("everything")
+
+
+def test_an_account_added_later_gets_a_password_and_the_others_are_kept(folder):
+    secrets.ensure()
+    creds = json.loads((folder / "credentials.json").read_text())
+    del creds["http"]
+    (folder / "credentials.json").write_text(json.dumps(creds))
+    secrets.ensure()
+    again = json.loads((folder / "credentials.json").read_text())
+    assert again["mqtt"] == creds["mqtt"] and again["influxdb"] == creds["influxdb"]
+    assert again["http"]["tickml-sender"]
+
+
+def test_the_password_file_has_each_login_hashed_as_mosquitto_passwd_does(folder):
+    secrets.ensure()
+    secrets.register_devices(["pm-1", "pm-2"])
+    entries = dict(line.split(":", 1) for line in (folder / "mosquitto.passwd").read_text().splitlines())
+    assert set(entries) == {*secrets.MQTT_ACCOUNTS, "pm-1", "pm-2"}
+    _, seven, iterations, salt, digest = entries["pm-1"].split("$")
+    expected = hashlib.pbkdf2_hmac("sha512", secrets.device_password("pm-1").encode(), base64.b64decode(salt),
+                                   int(iterations))
+    assert (seven, iterations) == ("7", "101") and base64.b64decode(digest) == expected
+    assert secrets.device_password("pm-1") != secrets.device_password("pm-2")
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto_passwd"), reason="Mosquitto's tool is not installed")
+def test_our_hash_reads_like_the_tools(tmp_path):
+    plain = tmp_path / "pw"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(plain), "u", "secret"], check=True)
+    _, salt, _ = plain.read_text().strip().split(":", 1)[1].rsplit("$", 2)
+    assert secrets.mosquitto_hash("secret", base64.b64decode(salt)) == plain.read_text().strip().split(":", 1)[1]
+
+
+def test_device_ids_that_cannot_be_user_names_are_refused(folder):
+    secrets.ensure()
+    for bad in ("a/b", "a+b", "#", "tickml-operator", "a:b"):
+        with pytest.raises(secrets.SecretsError):
+            secrets.register_devices([bad])
