@@ -59,11 +59,9 @@ def rss_mb(service: str) -> float:
 
 
 def write(lines: list[str]) -> None:
-    host, port = tickstack.kapacitor_address()
-    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
+    kapacitor = tasks.Kapacitor()
     for i in range(0, len(lines), 50_000):
-        urllib.request.urlopen(urllib.request.Request(url, data="\n".join(lines[i:i + 50_000]).encode(),
-                                                      method="POST"), timeout=120).close()
+        kapacitor.write(lines[i:i + 50_000])
 
 
 def run(entities: int, kapacitor: tasks.Kapacitor) -> None:

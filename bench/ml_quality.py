@@ -201,18 +201,14 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
     for folder in ("tests",):
         if str(ROOT / folder) not in sys.path:
             sys.path.insert(0, str(ROOT / folder))
-    import urllib.request
 
     from tickml import tasks
-    from tickml import stack as tickstack
     from tickml.influx import Influx
     from stackutil import wait_until
 
     t0 = base_time(dataset) if t0 is None else t0
     run_id = f"{time.time_ns() // 10**6 % 10**9}"
     kapacitor, influx = tasks.Kapacitor(), Influx()
-    host, port = tickstack.kapacitor_address()
-    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
     names = (*dataset.features, dataset.target)
     closing = t0 + dataset.train_rows * SECOND
     runs = {name: (f"mlq_{dataset.name}_{i}_{run_id}", f"mlq-{dataset.name}-{i}-{run_id}")
@@ -220,8 +216,7 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
 
     def write(lines: list[str]) -> None:
         for i in range(0, len(lines), 20_000):
-            body = "\n".join(lines[i:i + 20_000]).encode()
-            urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
+            kapacitor.write(lines[i:i + 20_000])
 
     def count(measurement: str) -> int:
         rows = influx.query(f'SELECT count(*) FROM "{measurement}"')

@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 from tickml import tasks
@@ -83,8 +82,7 @@ def run(script: str, lines: list[str], node: str, expected: int, udf_service: st
     kapacitor_pid = services["kapacitor"].pid()
     udf_pid = services[udf_service].pid() if udf_service else None
     host, port = tickstack.kapacitor_address()
-    url = f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns"
-    payloads = ["\n".join(lines[i:i + chunk]).encode() for i in range(0, len(lines), chunk)]
+    payloads = ["\n".join(lines[i:i + chunk]) for i in range(0, len(lines), chunk)]
     profiles = None
     if profile is not None:
         from profiles import Profiles
@@ -96,7 +94,7 @@ def run(script: str, lines: list[str], node: str, expected: int, udf_service: st
             u0 = cpu_seconds(udf_pid) if udf_pid else 0.0
             start = time.perf_counter()
             for body in payloads:
-                urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120).close()
+                kapacitor.write(body)
             deadline = time.monotonic() + timeout
             while node_emitted(kapacitor, task, node) < expected:
                 if time.monotonic() > deadline:

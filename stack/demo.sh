@@ -28,7 +28,7 @@ Where to look:
   preprocessed       .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM power_preprocessed ORDER BY time DESC LIMIT 5'
   models             .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
   predictions        .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
-  tasks              .stack/bin/kapacitor -url http://127.0.0.1:19092 list tasks
+  tasks              .venv/bin/tickml tasks list   (or .stack/bin/kapacitor -url "http://tickml-admin:<password>@127.0.0.1:19092" list tasks)
   dashboard          dashboards/README.md (Grafana)
   logs               .stack/logs/
   command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)

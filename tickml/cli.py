@@ -7,7 +7,7 @@
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
-    tickml secrets password influxdb|mqtt|http ACCOUNT
+    tickml secrets password influxdb|mqtt|http|kapacitor ACCOUNT
     tickml udfs status
     tickml watch
 
@@ -70,9 +70,9 @@ def _secrets(args: argparse.Namespace) -> int:
     try:
         if args.action == "password":
             login = {"influxdb": secrets.influxdb_login, "mqtt": secrets.mqtt_login,
-                     "http": secrets.http_login}.get(args.what)
+                     "http": secrets.http_login, "kapacitor": secrets.kapacitor_login}.get(args.what)
             if login is None or not args.account:
-                print("error: password influxdb|mqtt|http ACCOUNT", file=sys.stderr)
+                print("error: password influxdb|mqtt|http|kapacitor ACCOUNT", file=sys.stderr)
                 return 2
             print(login(args.account)[1])
             return 0
@@ -162,8 +162,8 @@ def parser() -> argparse.ArgumentParser:
                        "(.stack/secrets/)", _secrets)
     keys.add_argument("action", choices=["ensure", "rotate", "password"],
                       help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones; "
-                           "password: print an account's password (password influxdb|mqtt|http ACCOUNT)")
-    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt", "http"],
+                           "password: print an account's password (password influxdb|mqtt|http|kapacitor ACCOUNT)")
+    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt", "http", "kapacitor"],
                       help="what rotate replaces (default: all), or the service whose password to print")
     keys.add_argument("account", nargs="?", help="with password: the account, e.g. tickml-dashboard")
 

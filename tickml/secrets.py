@@ -47,6 +47,10 @@ SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
 MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
 # Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one).
 HTTP_ACCOUNTS = ("tickml-sender",)
+# Kapacitor's users (tickml/stack/kapacitor_users.py): the tools' admin. Kapacitor's own user store has
+# only coarse permissions, and writing points to a database needs database privileges that only
+# InfluxDB Enterprise's meta service grants, so an admin is the one useful account here.
+KAPACITOR_ACCOUNTS = {"tickml-admin": "admin"}
 # InfluxDB's users and what each may do (tickml/stack/influx_users.py applies them).
 INFLUXDB_ACCOUNTS = {
     "tickml-admin": "ALL",  # the runner and operators' tools: users, databases
@@ -127,9 +131,13 @@ def rotate(what: str = "all") -> list[str]:
 
 def credentials() -> dict:
     try:
-        return json.loads(_CREDENTIALS.read_text())
+        creds = json.loads(_CREDENTIALS.read_text())
     except FileNotFoundError:
         raise SecretsError(f"no {_CREDENTIALS}: run stack/install.sh (or tickml secrets ensure)") from None
+    if any(section not in creds for section in ("mqtt", "influxdb", "http", "kapacitor")):
+        raise SecretsError(f"{_CREDENTIALS} lacks accounts added since it was made: run stack/install.sh "
+                           f"(or tickml secrets ensure), which keeps the others")
+    return creds
 
 
 def ca_file() -> Path:
@@ -220,7 +228,8 @@ def reload_mosquitto() -> bool:
 def _complete_credentials(known: dict) -> dict:
     """``known`` with a random password for every account it lacks, and the device secret."""
     out = json.loads(json.dumps(known))
-    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS)):
+    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS),
+                              ("kapacitor", KAPACITOR_ACCOUNTS)):
         section = out.setdefault(service, {})
         for account in accounts:
             section.setdefault(account, _random.token_urlsafe(24))
@@ -233,6 +242,18 @@ def http_login(account: str = "tickml-sender") -> tuple[str, str]:
     if account not in HTTP_ACCOUNTS:
         raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(HTTP_ACCOUNTS)}")
     return account, credentials()["http"][account]
+
+
+def kapacitor_login(account: str = "tickml-admin") -> tuple[str, str]:
+    """User name and password of a Kapacitor account (``KAPACITOR_ACCOUNTS``)."""
+    if account not in KAPACITOR_ACCOUNTS:
+        raise SecretsError(f"no Kapacitor account {account!r}; the accounts are {', '.join(KAPACITOR_ACCOUNTS)}")
+    return account, credentials()["kapacitor"][account]
+
+
+def basic_auth(username: str, password: str) -> str:
+    """An HTTP ``Authorization`` header's value for a login."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def influxdb_login(account: str) -> tuple[str, str]:

@@ -196,7 +196,7 @@ class Watcher:
             self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled",
                                                      "script": gap_script(script, database, start, end)})
             self.kapacitor.enable(copy)
-            self.kapacitor.write("\n".join(line(*p) for p in points).encode(), database, GAP_RP)
+            self.kapacitor.write("\n".join(line(*p) for p in points), database, GAP_RP)
             seconds = (until_ns - since_ns) / 1e9
             log.warning("task %s: %d points around its %.1f s gap fed to %s", name, len(points), seconds, copy)
             self.influx.write(f'task_gap_fills,task={name} seconds={seconds:.3f},points={len(points)}i '

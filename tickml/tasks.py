@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from tickml import udfcheck
+from tickml.secrets import basic_auth as secrets_basic_auth
 from tickml.names import pick
 from tickml.paths import ROOT
 from tickml.stack import config
@@ -98,16 +99,27 @@ def load_tasks(path: Path = TASK_LIST) -> list[Task]:
 class Kapacitor:
     """The few calls of Kapacitor's HTTP API (/kapacitor/v1) this project makes."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, login: tuple[str, str] | None = None):
+        """``login``: (user, password); by default the stack's admin account, where this machine has the secrets."""
         if url is None:
             host, port = config.kapacitor_address()
             url = f"http://{host}:{port}"
         self.url = url.rstrip("/") + "/kapacitor/v1"
+        if login is None:
+            from tickml import secrets
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
+            try:
+                login = secrets.kapacitor_login()
+            except secrets.SecretsError:
+                login = None  # no secrets here: a Kapacitor without auth, or the caller's error
+        self._authorization = None if login is None else secrets_basic_auth(*login)
+
+    def _call(self, method: str, path: str, body: dict | None = None, data: bytes | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else data
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        if self._authorization:
+            request.add_header("Authorization", self._authorization)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()
@@ -119,6 +131,13 @@ class Kapacitor:
                 pass
             raise RuntimeError(f"Kapacitor {method} {path}: HTTP {exc.code}: {detail}") from None
         return json.loads(raw) if raw else {}
+
+    def write(self, lines: list[str] | str, database: str = "telemetry", rp: str = "autogen",
+              precision: str = "ns") -> None:
+        """Line protocol into Kapacitor's stream (/write), as Telegraf or a subscription delivers it."""
+        payload = lines if isinstance(lines, str) else "\n".join(lines)
+        query = urllib.parse.urlencode({"db": database, "rp": rp, "precision": precision})
+        self._call("POST", f"/write?{query}", data=payload.encode())
 
     def task(self, name: str) -> dict | None:
         try:
@@ -166,13 +185,6 @@ class Kapacitor:
                                   f"(tickml stack start) and define the task again. (Enabling a task "
                                   f"whose socket UDF is down makes Kapacitor 1.8 panic.)")
         self._call("PATCH", f"/tasks/{name}", {"status": "enabled"})
-
-    def write(self, body: bytes, database: str, retention_policy: str) -> None:
-        """Line protocol into Kapacitor's stream (its /write endpoint, as Telegraf or a subscription sends it)."""
-        query = urllib.parse.urlencode({"db": database, "rp": retention_policy, "precision": "ns"})
-        request = urllib.request.Request(f"{self.url}/write?{query}", data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
 
     def set_status(self, name: str, status: str) -> None:
         self._call("PATCH", f"/tasks/{name}", {"status": status})

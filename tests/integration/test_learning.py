@@ -10,14 +10,12 @@ driven by a task of the test's own, fed through Kapacitor's write endpoint.
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
 from stackutil import mqtt_publish, wait_for_rows, wait_until
-from tickml.stack import kapacitor_address
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
 pytestmark = pytest.mark.stack
@@ -181,11 +179,9 @@ stream
 
 def _write_to_kapacitor(lines: list[str]) -> None:
     """Points straight into Kapacitor's stream (as Telegraf can send them), bypassing InfluxDB's typing."""
-    host, port = kapacitor_address()
-    request = urllib.request.Request(f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen&precision=ns",
-                                     data="\n".join(lines).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 204
+    from tickml.tasks import Kapacitor
+
+    Kapacitor().write(lines)
 
 
 def test_worse_challenger_and_bad_windows_keep_the_champion(stack, influx, kapacitor, run_id):

@@ -4,7 +4,6 @@ InfluxDB equal the library's values over the same windows."""
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -99,10 +98,9 @@ def test_strings_are_data_and_short_windows_leave_types_out(stack, influx, kapac
                  for k, v in enumerate(values)]
         lines.append(f"{measurement},device_id={device} reading=1.0,{chained}=1.0 {base + 10 * SECOND}")
         lines.append(f"{measurement},device_id={device} reading=1.0,{chained}=1.0 {base + 20 * SECOND}")
-        host, port = stack.kapacitor_address()
-        request = urllib.request.Request(f"http://{host}:{port}/kapacitor/v1/write?db=telemetry&rp=autogen",
-                                         data="\n".join(lines).encode(), method="POST")
-        urllib.request.urlopen(request, timeout=30).close()
+        from tickml.tasks import Kapacitor
+
+        Kapacitor().write(lines)
         rows = wait_for_rows(influx, f"SELECT * FROM {measurement}_out ORDER BY time", 2)
         first, second = rows[0], rows[1]
         assert first["reading_preprocessed_Count"] == 3  # numeric values

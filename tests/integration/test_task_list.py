@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tickml import tasks
+from tickml import secrets, tasks
 from tickml import stack as tickstack
 
 pytestmark = pytest.mark.stack
@@ -26,7 +26,9 @@ def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
 def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor, run_id, script):
     """`kapacitor define NAME -tick FILE && kapacitor enable NAME` works on the files as they are."""
     host, port = stack.kapacitor_address()
-    cli = [str(stack.BIN / "kapacitor"), "-url", f"http://{host}:{port}"]
+    # The CLI logs in with the user and password in its URL.
+    user, password = secrets.kapacitor_login()
+    cli = [str(stack.BIN / "kapacitor"), "-url", f"http://{user}:{password}@{host}:{port}"]
     name = f"cli_{run_id.strip('-')}_{script.removesuffix('.tick')}"
     try:
         define = subprocess.run(cli + ["define", name, "-tick", f"tick_scripts/{script}"],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from tickml.paths import BIN, DATA, LOGS, ROOT, RUN
-from tickml.stack import kafka, probes, supervision, telegraf
+from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
 from tickml import secrets
 from tickml.stack.config import (
     MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, kapacitor_address,
@@ -88,12 +88,20 @@ def _mosquitto_prepare() -> None:
                                         + f"\n# Added by the stack runner:\nuser {user}\n")
 
 
+def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
+    """Its InfluxDB login (kapacitor.conf's first [[influxdb]]) from the secrets, and its own users."""
+    env.update(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
+                   secrets.influxdb_login("tickml-kapacitor")))
+    kapacitor_users.ensure_users(command, env)
+
+
 def services() -> list[Service]:
     mq_host, mq_port = mosquitto_port()
     ix_host, ix_port = influxdb_address()
     kp_host, kp_port = kapacitor_address()
     tg_host, tg_port = telegraf_http_address()
     sockets = udf_sockets()
+    kapacitor_command = [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")]
     kapacitor_env = {
         "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
         "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
@@ -152,13 +160,12 @@ def services() -> list[Service]:
     out += [
         Service(
             "kapacitor",
-            [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")],
+            kapacitor_command,
             [(kp_host, kp_port)],
-            lambda: probes.http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping"),
+            lambda: probes.http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping",
+                                   secrets.basic_auth(*secrets.kapacitor_login())),
             env=kapacitor_env,
-            # Its InfluxDB login (kapacitor.conf's first [[influxdb]]), from the secrets.
-            prepare=lambda: kapacitor_env.update(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
-                                                     secrets.influxdb_login("tickml-kapacitor"))),
+            prepare=lambda: _kapacitor_prepare(kapacitor_command, kapacitor_env),
         ),
         Service(
             "task-watcher",

@@ -15,9 +15,10 @@ def tcp_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, authorization: str | None = None) -> bool:
+    request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError):
         return False

@@ -1,0 +1,49 @@
+"""Only the right tool gets into Kapacitor's API: its own users, against the real server.
+
+Kapacitor's refusals: HTTP 401 without a valid login, 403 for what a user's
+permissions leave out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tickml import secrets, tasks
+
+pytestmark = pytest.mark.stack
+
+
+def _refused(call) -> str:
+    with pytest.raises(RuntimeError) as refused:
+        call()
+    return str(refused.value)
+
+
+def test_no_login_a_wrong_password_and_an_unknown_user_get_401(stack):
+    for login in (("tickml-admin", "not-the-password"), ("nobody", "x")):
+        assert "HTTP 401" in _refused(lambda: tasks.Kapacitor(login=login).tasks())
+    anonymous = tasks.Kapacitor()
+    anonymous._authorization = None
+    assert "HTTP 401" in _refused(anonymous.tasks)
+    assert "HTTP 401" in _refused(lambda: anonymous.write(["intruder value=1"]))
+
+
+def test_a_user_without_the_task_permission_can_neither_list_nor_define_tasks(stack, run_id):
+    admin = tasks.Kapacitor()
+    name, password = f"{run_id}config", "a-password-for-the-test"
+    admin._call("POST", "/users", {"name": name, "password": password, "type": "normal",
+                                   "permissions": ["config_api"]})
+    try:
+        limited = tasks.Kapacitor(login=(name, password))
+        assert "HTTP 403" in _refused(limited.tasks)
+        script = 'dbrp "telemetry"."autogen"\nstream\n    |from().measurement(\'x\')\n'
+        assert "HTTP 403" in _refused(lambda: limited._call("POST", "/tasks", {
+            "id": f"{run_id}forged", "type": "stream", "status": "disabled", "script": script}))
+        assert "HTTP 403" in _refused(lambda: limited.write(["intruder value=1"]))
+    finally:
+        admin._call("DELETE", f"/users/{name}")
+    assert admin.task(f"{run_id}forged") is None
+
+
+def test_the_admin_lists_the_tasks(stack):
+    assert {t["id"] for t in tasks.Kapacitor().tasks()} >= {"device_aggregates"}
