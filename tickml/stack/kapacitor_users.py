@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 import urllib.error
@@ -40,7 +39,10 @@ def ensure_users(command: list[str], env: dict[str, str]) -> bool:
     with (LOGS / "kapacitor.log").open("ab") as log:
         log.write(b"\n=== creating Kapacitor's users with HTTP auth off (tickml/stack/kapacitor_users.py)\n")
         log.flush()
-        proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "KAPACITOR_HTTP_AUTH_ENABLED": "false"},
+        from tickml.stack.runner import child_env  # the runner imports this module
+
+        # The same environment as the real start (its process UDFs run from the venv), auth off.
+        proc = subprocess.Popen(command, cwd=ROOT, env=child_env({**env, "KAPACITOR_HTTP_AUTH_ENABLED": "false"}),
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

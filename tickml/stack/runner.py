@@ -49,8 +49,9 @@ def _supervised_start(service: Service) -> str:
     return _wait_healthy(service)
 
 
-def _child_env(service: Service) -> dict[str, str]:
-    env = {**os.environ, **service.env, "PYTHONUNBUFFERED": "1"}
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment a service runs in: ours, ``extra``, the project on PYTHONPATH, this venv first on PATH."""
+    env = {**os.environ, **extra, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # Kapacitor starts the process UDFs as `python3 -m udfs.<name>`: this
     # interpreter's folder first, so that is the project's virtual environment.
@@ -88,7 +89,7 @@ def start_service(service: Service) -> str:
         proc = subprocess.Popen(
             service.command,
             cwd=ROOT,
-            env=_child_env(service),
+            env=child_env(service.env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
