@@ -24,14 +24,17 @@ def stack():
     from tickml import tasks
 
     started = [s.name for s in tickstack.services() if s.pid() is None]
-    tickstack.start()
-    kapacitor = tasks.Kapacitor()
-    for task in tasks.load_tasks():
-        kapacitor.define(task)
-    yield tickstack
-    # Stop only what this session started: a developer's stack stays up.
-    if started and not os.environ.get("TICKML_KEEP_STACK"):
-        tickstack.stop(started)
+    try:
+        tickstack.start()
+        kapacitor = tasks.Kapacitor()
+        for task in tasks.load_tasks():
+            kapacitor.define(task)
+        yield tickstack
+    finally:
+        # Stop only what this session started (also when starting failed half-way):
+        # a developer's stack stays up.
+        if started and not os.environ.get("TICKML_KEEP_STACK"):
+            tickstack.stop(started)
 
 
 @pytest.fixture(scope="session")
