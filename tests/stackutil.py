@@ -53,7 +53,6 @@ def operator_mqtt(client_id: str, **options):
 
 def mqtt_publish(stack, messages, client_id: str) -> None:
     """Publish ``(topic, payload bytes)`` pairs to the stack's broker with QoS 1; returns once all are acknowledged."""
-    from devices.transports import MqttTransport
 
     transport = operator_mqtt(client_id)
     try:

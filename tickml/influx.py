@@ -6,12 +6,12 @@ project's tooling needs, without pulling in a client library for them.
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from tickml import secrets
 from tickml.stack.config import influxdb_address
 
 
@@ -36,14 +36,11 @@ class Influx:
         self.url = url.rstrip("/")
         self.database = database
         if username is _ADMIN:
-            from tickml import secrets
-
             try:
                 username, password = secrets.influxdb_login("tickml-admin")
             except secrets.SecretsError:
                 username = None  # no secrets here: an InfluxDB without auth, or the caller's error
-        self._authorization = None if username is None else "Basic " + base64.b64encode(
-            f"{username}:{password or ''}".encode()).decode()
+        self._authorization = None if username is None else secrets.basic_auth(username, password or "")
 
     def _request(self, path: str, params: dict, data: bytes | None = None) -> bytes:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"

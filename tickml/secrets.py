@@ -106,7 +106,7 @@ def ensure() -> list[str]:
         written.append(_CREDENTIALS.name)
     service_files = ("mosquitto.passwd", "mosquitto.acl", "telegraf.env", "kapacitor.env")
     if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
-        write_mosquitto_files()
+        write_service_files()
         written += list(service_files)
     return written
 
@@ -115,14 +115,11 @@ def rotate(what: str = "all") -> list[str]:
     """New passwords (``passwords``), new certificates (``certificates``) or both (``all``)."""
     if what not in ("passwords", "certificates", "all"):
         raise SecretsError(f"rotate passwords, certificates or all, not {what!r}")
-    removed = []
     if what in ("certificates", "all"):
-        removed += [p.name for p in SECRETS.glob("*.crt")] + [p.name for p in SECRETS.glob("*.key")]
-        for name in removed:
-            (SECRETS / name).unlink()
+        for path in [*SECRETS.glob("*.crt"), *SECRETS.glob("*.key")]:
+            path.unlink()
     if what in ("passwords", "all"):
         _CREDENTIALS.unlink(missing_ok=True)
-        removed.append(_CREDENTIALS.name)
     (SECRETS / "mosquitto.passwd").unlink(missing_ok=True)
     written = ensure()
     reload_mosquitto()
@@ -179,12 +176,12 @@ def register_devices(device_ids) -> int:
     if not new:
         return 0
     _write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
-    write_mosquitto_files()
+    write_service_files()
     reload_mosquitto()
     return len(new)
 
 
-def write_mosquitto_files() -> None:
+def write_service_files() -> None:
     """The password file (service accounts and registered devices, hashed) and the ACL, and the services'
     environment files."""
     creds = credentials()

@@ -25,8 +25,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tickml import udfcheck
-from tickml.secrets import basic_auth as secrets_basic_auth
+from tickml import secrets, udfcheck
 from tickml.names import pick
 from tickml.paths import ROOT
 from tickml.stack import config
@@ -96,23 +95,25 @@ def load_tasks(path: Path = TASK_LIST) -> list[Task]:
     return tasks
 
 
+_ADMIN = object()  # the default login: the stack's admin account
+
+
 class Kapacitor:
     """The few calls of Kapacitor's HTTP API (/kapacitor/v1) this project makes."""
 
-    def __init__(self, url: str | None = None, login: tuple[str, str] | None = None):
-        """``login``: (user, password); by default the stack's admin account, where this machine has the secrets."""
+    def __init__(self, url: str | None = None, login=_ADMIN):
+        """``login``: (user, password); by default the stack's admin account, where this machine has the
+        secrets; None sends no login."""
         if url is None:
             host, port = config.kapacitor_address()
             url = f"http://{host}:{port}"
         self.url = url.rstrip("/") + "/kapacitor/v1"
-        if login is None:
-            from tickml import secrets
-
+        if login is _ADMIN:
             try:
                 login = secrets.kapacitor_login()
             except secrets.SecretsError:
                 login = None  # no secrets here: a Kapacitor without auth, or the caller's error
-        self._authorization = None if login is None else secrets_basic_auth(*login)
+        self._authorization = None if login is None else secrets.basic_auth(*login)
 
     def _call(self, method: str, path: str, body: dict | None = None, data: bytes | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else data
@@ -140,8 +141,15 @@ class Kapacitor:
         self._call("POST", f"/write?{query}", data=payload.encode())
 
     def task(self, name: str) -> dict | None:
+        return self._found(f"/tasks/{name}?dot-view=labels&script-format=raw&replay-id=")
+
+    def user(self, name: str) -> dict | None:
+        return self._found(f"/users/{name}")
+
+    def _found(self, path: str) -> dict | None:
+        """GET ``path``; None when Kapacitor has no such thing (404)."""
         try:
-            return self._call("GET", f"/tasks/{name}?dot-view=labels&script-format=raw&replay-id=")
+            return self._call("GET", path)
         except RuntimeError as exc:
             if "HTTP 404" in str(exc):
                 return None

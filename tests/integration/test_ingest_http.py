@@ -8,7 +8,6 @@ another shape lands through the path-mapped listener (POST /mapped).
 
 from __future__ import annotations
 
-import base64
 import json
 import ssl
 import urllib.error
@@ -44,10 +43,8 @@ def post(url: str, body: bytes | str, method: str = "POST", login: tuple[str, st
          context: ssl.SSLContext | None = None) -> int:
     """POST as a sender would: HTTPS trusting the stack's CA, basic auth (the sender's login by default)."""
     data = body.encode() if isinstance(body, str) else body
-    user, password = login or secrets.http_login()
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
     request = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", "Authorization": f"Basic {token}"})
+        "Content-Type": "application/json", "Authorization": secrets.basic_auth(*(login or secrets.http_login()))})
     context = context or ssl.create_default_context(cafile=str(secrets.ca_file()))
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickml import secrets, tasks
+from tickml import tasks
 
 pytestmark = pytest.mark.stack
 
@@ -22,8 +22,7 @@ def _refused(call) -> str:
 def test_no_login_a_wrong_password_and_an_unknown_user_get_401(stack):
     for login in (("tickml-admin", "not-the-password"), ("nobody", "x")):
         assert "HTTP 401" in _refused(lambda: tasks.Kapacitor(login=login).tasks())
-    anonymous = tasks.Kapacitor()
-    anonymous._authorization = None
+    anonymous = tasks.Kapacitor(login=None)
     assert "HTTP 401" in _refused(anonymous.tasks)
     assert "HTTP 401" in _refused(lambda: anonymous.write(["intruder value=1"]))
 

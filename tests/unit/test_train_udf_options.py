@@ -9,7 +9,7 @@ import pytest
 
 from agent.udf_client import run_process_udf
 from udfs.agent import REQUIRED, OptionsError, encode_frame, parse_options, udf_pb2
-from udfs.agent.options import KAPACITOR_TYPES, build_config, field_options
+from udfs.agent.options import KAPACITOR_TYPES, build_config
 from udfs.learn import TrainConfig
 from udfs.learn.paths import MODEL_ROOT
 from udfs.train import Train

@@ -15,11 +15,10 @@ import hashlib
 import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 from tickml import secrets
 from tickml.paths import DATA, LOGS, ROOT
+from tickml.stack import probes
 from tickml.stack.config import StackError, kapacitor_address
 
 STAMP = DATA / "kapacitor" / ".tickml-users"
@@ -33,20 +32,22 @@ def ensure_users(command: list[str], env: dict[str, str]) -> bool:
     """Make the users if the data folder lacks them; True when it did."""
     if STAMP.exists() and STAMP.read_text() == _stamp():
         return False
+    # Both import the stack's modules, which import this one.
+    from tickml.stack.runner import child_env
+    from tickml.tasks import Kapacitor
+
     host, port = kapacitor_address()
-    base = f"http://{host}:{port}/kapacitor/v1"
+    api = Kapacitor(f"http://{host}:{port}", login=None)
     STAMP.parent.mkdir(parents=True, exist_ok=True)
     with (LOGS / "kapacitor.log").open("ab") as log:
         log.write(b"\n=== creating Kapacitor's users with HTTP auth off (tickml/stack/kapacitor_users.py)\n")
         log.flush()
-        from tickml.stack.runner import child_env  # the runner imports this module
-
         # The same environment as the real start (its process UDFs run from the venv), auth off.
         proc = subprocess.Popen(command, cwd=ROOT, env=child_env({**env, "KAPACITOR_HTTP_AUTH_ENABLED": "false"}),
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not _answers(f"{base}/ping"):
+        while not probes.http_ok(f"{api.url}/ping"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise StackError(f"kapacitor: could not start it to create its users; see {LOGS / 'kapacitor.log'}")
             time.sleep(0.2)
@@ -55,34 +56,16 @@ def ensure_users(command: list[str], env: dict[str, str]) -> bool:
             user = {"name": account, "password": password, "type": "admin" if kind == "admin" else "normal"}
             if kind != "admin":
                 user["permissions"] = [kind]
-            if _call("GET", f"{base}/users/{account}") is None:
-                _call("POST", f"{base}/users", user)
-            else:
-                _call("PATCH", f"{base}/users/{account}", {"password": password})
+            try:
+                if api.user(account) is None:
+                    api._call("POST", "/users", user)
+                else:
+                    api._call("PATCH", f"/users/{account}", {"password": password})
+            except RuntimeError as exc:
+                raise StackError(f"kapacitor: cannot make user {account}: {exc}") from None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     STAMP.write_text(_stamp())
     return True
 
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _call(method: str, url: str, body: dict | None = None) -> dict | None:
-    """Kapacitor's answer as JSON; None for 404."""
-    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise StackError(f"kapacitor: {method} {url}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
-    return json.loads(raw) if raw else {}
