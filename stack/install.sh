@@ -29,7 +29,7 @@ INFLUXDB_VERSION=v1.12.2
 KAPACITOR_VERSION=v1.8.3   # also in stack/go/kapacitor/go.mod
 TELEGRAF_VERSION=v1.39.3
 PKG_CONFIG_VERSION=v0.2.14
-TELEGRAF_PLUGINS="custom,inputs.mqtt_consumer,inputs.http_listener_v2,inputs.kafka_consumer,inputs.internal,outputs.influxdb,processors.starlark,parsers.json,parsers.json_v2,parsers.influx,serializers.influx"
+TELEGRAF_PLUGINS="custom,inputs.mqtt_consumer,inputs.http_listener_v2,inputs.kafka_consumer,inputs.opentelemetry,inputs.prometheus,inputs.internal,outputs.influxdb,processors.starlark,parsers.json,parsers.json_v2,parsers.influx,serializers.influx"
 
 log() { printf '[install] %s\n' "$*"; }
 
@@ -45,6 +45,9 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 # protoc: the agent's tests compare udf.proto with Kapacitor's, field by field.
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
+# chromium: the real browser the dashboard's tests drive with Playwright
+# (Playwright's own browser download is not reachable here).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
