@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import urllib.request
 
 from tickml import tasks
 from tickml import stack as tickstack
@@ -47,7 +46,7 @@ stream
 
 def heap_mb(kapacitor: tasks.Kapacitor) -> float:
     """kapacitord's live Go heap, after a collection (the pprof endpoint's gc=1 forces one)."""
-    urllib.request.urlopen(kapacitor.url + "/debug/pprof/heap?gc=1", timeout=60).read()
+    kapacitor.fetch("/debug/pprof/heap?gc=1", timeout=60)
     stats = kapacitor._call("GET", "/debug/vars")
     return stats["memstats"]["HeapAlloc"] / 2**20
 

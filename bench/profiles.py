@@ -21,17 +21,17 @@ import shutil
 import signal
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from tickml.tasks import Kapacitor
 
 
 class Profiles:
     """Profile a UDF server and kapacitord for the span of a ``with`` block."""
 
-    def __init__(self, folder: Path, label: str, udf_pid: int | None, kapacitor_url: str, go_seconds: int = 5):
+    def __init__(self, folder: Path, label: str, udf_pid: int | None, kapacitor: Kapacitor, go_seconds: int = 5):
         self.folder, self.label = folder, label.replace(" ", "_").replace("|", "").replace("(", "").replace(")", "")
-        self.udf_pid, self.kapacitor_url, self.go_seconds = udf_pid, kapacitor_url, go_seconds
+        self.udf_pid, self.kapacitor, self.go_seconds = udf_pid, kapacitor, go_seconds
         self.udf_file = folder / f"{self.label}.udf.collapsed"
         self.go_file = folder / f"{self.label}.kapacitord.pprof"
         self._spy: subprocess.Popen | None = None
@@ -50,11 +50,10 @@ class Profiles:
         return self
 
     def _fetch_go_profile(self) -> None:
-        url = f"{self.kapacitor_url}/kapacitor/v1/debug/pprof/profile?seconds={self.go_seconds}"
         try:
-            with urllib.request.urlopen(url, timeout=self.go_seconds + 30) as response:
-                self.go_file.write_bytes(response.read())
-        except (urllib.error.URLError, OSError) as exc:
+            self.go_file.write_bytes(self.kapacitor.fetch(f"/debug/pprof/profile?seconds={self.go_seconds}",
+                                                          timeout=self.go_seconds + 30))
+        except (RuntimeError, OSError) as exc:
             self.go_error = (f"no kapacitord profile ({exc}); start it with "
                              f"KAPACITOR_HTTP_PPROF_ENABLED=true tickml stack restart kapacitor")
 

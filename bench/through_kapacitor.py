@@ -81,13 +81,12 @@ def run(script: str, lines: list[str], node: str, expected: int, udf_service: st
     services = {s.name: s for s in tickstack.services()}
     kapacitor_pid = services["kapacitor"].pid()
     udf_pid = services[udf_service].pid() if udf_service else None
-    host, port = tickstack.kapacitor_address()
     payloads = ["\n".join(lines[i:i + chunk]) for i in range(0, len(lines), chunk)]
     profiles = None
     if profile is not None:
         from profiles import Profiles
 
-        profiles = Profiles(profile[0], profile[1], udf_pid, f"http://{host}:{port}")
+        profiles = Profiles(profile[0], profile[1], udf_pid, kapacitor)
     try:
         with profiles or contextlib.nullcontext():
             k0 = cpu_seconds(kapacitor_pid)

@@ -18,17 +18,18 @@ TICKML="${TICKML_VENV:-.venv}/bin/tickml"
 "$TICKML" tasks define
 cat <<'MSG'
 
-The stack runs on loopback, with logins (README: Security). For the influx
-commands below, log in as the read-only dashboard user first:
-  export INFLUX_USERNAME=tickml-dashboard INFLUX_PASSWORD=$(.venv/bin/tickml secrets password influxdb tickml-dashboard)
+The stack runs on loopback, with logins and TLS (README: Security). For the
+influx and kapacitor commands below, take the read-only InfluxDB login, the
+admin's Kapacitor login and the stack's CA into your shell first:
+  eval "$(.venv/bin/tickml secrets env)"
 Where to look:
-  raw device data    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
-  10 s aggregates    .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
-  rejected messages  .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'
-  preprocessed       .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT * FROM power_preprocessed ORDER BY time DESC LIMIT 5'
-  models             .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
-  predictions        .stack/bin/influx -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
-  tasks              .venv/bin/tickml tasks list   (or .stack/bin/kapacitor -url "http://tickml-admin:<password>@127.0.0.1:19092" list tasks)
+  raw device data    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
+  10 s aggregates    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
+  rejected messages  .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'
+  preprocessed       .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM power_preprocessed ORDER BY time DESC LIMIT 5'
+  models             .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
+  predictions        .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
+  tasks              .venv/bin/tickml tasks list   (or .stack/bin/kapacitor list tasks)
   dashboard          dashboards/README.md (Grafana)
   logs               .stack/logs/
   command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)

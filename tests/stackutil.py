@@ -59,3 +59,28 @@ def mqtt_publish(stack, messages, client_id: str) -> None:
         transport.send_many(messages)
     finally:
         transport.close()
+
+
+def assert_tls_only(url: str) -> None:
+    """``url`` (https) refuses a client that does not trust the stack's CA, and plain HTTP on its port.
+
+    Both refusals are the server's own: the TLS handshake fails on the client's
+    check of the certificate, and Go's HTTP server answers plain text with 400.
+    """
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    assert url.startswith("https://"), url
+    try:
+        urllib.request.urlopen(url, timeout=10, context=ssl.create_default_context())  # the system's CAs only
+    except urllib.error.URLError as exc:
+        assert isinstance(exc.reason, ssl.SSLCertVerificationError), exc
+    else:
+        raise AssertionError(f"{url} was trusted without the stack's CA")
+    try:
+        urllib.request.urlopen("http://" + url.removeprefix("https://"), timeout=10)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and b"HTTP request to an HTTPS server" in exc.read(), exc
+    else:
+        raise AssertionError(f"{url} answered plain HTTP")

@@ -1,13 +1,14 @@
 """The ``tickml`` command: one entry point for the stack, the tasks, the devices and the watcher.
 
     tickml stack start|stop|status|restart [SERVICE ...]
-    tickml stack serve-udfs|init-influxdb
+    tickml stack serve-udfs|init-influxdb|init-kapacitor
     tickml tasks define|disable|delete|list [TASK ...]
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
     tickml secrets password influxdb|mqtt|http|kapacitor ACCOUNT
+    tickml secrets env [INFLUXDB_ACCOUNT]     eval "$(tickml secrets env)": the influx and kapacitor CLIs log in
     tickml udfs status
     tickml watch
 
@@ -43,6 +44,10 @@ def _stack(args: argparse.Namespace) -> int:
             supervision.serve_foreground()
         elif args.action == "init-influxdb":
             runner.create_databases()
+        elif args.action == "init-kapacitor":
+            from tickml.stack import kapacitor_users
+
+            print("kapacitor: users " + ("made" if kapacitor_users.ensure_users_here() else "there, kept"))
         else:
             return 0 if runner.status() else 3
     except StackError as exc:
@@ -76,6 +81,9 @@ def _secrets(args: argparse.Namespace) -> int:
                 return 2
             print(login(args.account)[1])
             return 0
+        if args.action == "env":
+            print(_client_environment("tickml-dashboard" if args.what == "all" else args.what))
+            return 0
         written = secrets.ensure() if args.action == "ensure" else secrets.rotate(args.what)
     except secrets.SecretsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -84,6 +92,28 @@ def _secrets(args: argparse.Namespace) -> int:
     if args.action == "rotate":
         print("restart the stack (tickml stack restart) so that every service takes the new ones")
     return 0
+
+
+def _client_environment(influxdb_account: str) -> str:
+    """Shell exports with which Kapacitor's and InfluxDB's own CLIs reach the stack: logins and the CA.
+
+    Both CLIs are Go programs, which take the CA to trust from SSL_CERT_FILE; ``kapacitor``
+    reads its URL (with the login) from KAPACITOR_URL, ``influx`` its login from INFLUX_USERNAME
+    and INFLUX_PASSWORD (it still wants ``-ssl -host 127.0.0.1 -port 18086``).
+    """
+    import shlex
+    import urllib.parse
+
+    from tickml import secrets
+    from tickml.stack import config
+
+    user, password = secrets.kapacitor_login()
+    scheme, address = config.kapacitor_url().split("://", 1)
+    kapacitor_url = f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{address}"
+    influx_user, influx_password = secrets.influxdb_login(influxdb_account)
+    exports = {"SSL_CERT_FILE": str(secrets.ca_file()), "KAPACITOR_URL": kapacitor_url,
+               "INFLUX_USERNAME": influx_user, "INFLUX_PASSWORD": influx_password}
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in exports.items())
 
 
 def _devices_add(args: argparse.Namespace) -> int:
@@ -135,10 +165,13 @@ def parser() -> argparse.ArgumentParser:
     stack = _subcommand(subs, "stack", "run the native TICK stack on loopback", _stack, description=(
         "Start, stop and report Mosquitto, Kafka, InfluxDB, the socket UDF servers, Kapacitor, "
         "the task watcher and Telegraf, with the configuration files of this checkout; state under .stack/."))
-    stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs", "init-influxdb"],
+    stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs", "init-influxdb",
+                                          "init-kapacitor"],
                        help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
-                            "serve-udfs (only the socket UDF servers under supervisord, in the foreground), or "
-                            "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it)")
+                            "serve-udfs (only the socket UDF servers under supervisord, in the foreground), "
+                            "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it), or "
+                            "init-kapacitor (Kapacitor's users, with the kapacitord on PATH, for docker-compose; "
+                            "start does it natively)")
     stack.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
 
     from tickml import tasks, task_watcher
@@ -160,11 +193,14 @@ def parser() -> argparse.ArgumentParser:
 
     keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
                        "(.stack/secrets/)", _secrets)
-    keys.add_argument("action", choices=["ensure", "rotate", "password"],
+    keys.add_argument("action", choices=["ensure", "rotate", "password", "env"],
                       help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones; "
-                           "password: print an account's password (password influxdb|mqtt|http|kapacitor ACCOUNT)")
-    keys.add_argument("what", nargs="?", default="all", choices=["passwords", "certificates", "all", "influxdb", "mqtt", "http", "kapacitor"],
-                      help="what rotate replaces (default: all), or the service whose password to print")
+                           "password: print an account's password (password influxdb|mqtt|http|kapacitor ACCOUNT); "
+                           "env: shell exports for the kapacitor and influx CLIs (env [INFLUXDB_ACCOUNT], "
+                           "default tickml-dashboard, read only)")
+    keys.add_argument("what", nargs="?", default="all",
+                      help="what rotate replaces (passwords, certificates, all: the default), the service whose "
+                           "password to print (influxdb, mqtt, http, kapacitor), or env's InfluxDB account")
     keys.add_argument("account", nargs="?", help="with password: the account, e.g. tickml-dashboard")
 
     udfs = _subcommand(subs, "udfs", "the socket UDF servers", None)

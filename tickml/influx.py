@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 from tickml import secrets
-from tickml.stack.config import influxdb_address
+from tickml.stack.config import influxdb_url
 
 
 class InfluxError(RuntimeError):
@@ -30,10 +30,8 @@ class Influx:
 
     def __init__(self, url: str | None = None, database: str = "telemetry", username=_ADMIN,
                  password: str | None = None):
-        if url is None:
-            host, port = influxdb_address()
-            url = f"http://{host}:{port}"
-        self.url = url.rstrip("/")
+        self.url = (url or influxdb_url()).rstrip("/")
+        self._tls = secrets.client_tls(self.url)
         self.database = database
         if username is _ADMIN:
             try:
@@ -48,7 +46,7 @@ class Influx:
         if self._authorization:
             request.add_header("Authorization", self._authorization)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=60, context=self._tls) as response:
                 return response.read()
         except urllib.error.HTTPError as exc:
             raise InfluxError(f"InfluxDB {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None

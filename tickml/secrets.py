@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -38,6 +39,7 @@ import json
 import os
 import secrets as _random
 import signal
+import ssl
 from pathlib import Path
 
 from tickml.paths import RUN, STATE
@@ -104,7 +106,7 @@ def ensure() -> list[str]:
     if complete != known:  # new, or an account added since it was made: the others are kept
         _write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
         written.append(_CREDENTIALS.name)
-    service_files = ("mosquitto.passwd", "mosquitto.acl", "telegraf.env", "kapacitor.env")
+    service_files = ("mosquitto.passwd", "mosquitto.acl", "telegraf.env", "kapacitor.env", "dashboard.env")
     if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
         write_service_files()
         written += list(service_files)
@@ -142,6 +144,19 @@ def ca_file() -> Path:
     if not path.exists():
         raise SecretsError(f"no {path}: run stack/install.sh (or tickml secrets ensure)")
     return path
+
+
+def client_tls(url: str) -> ssl.SSLContext | None:
+    """For an ``https`` URL, a client context trusting the stack's CA (and nothing else); None for plain HTTP.
+
+    Made once per process: loading the CA costs more than the request it secures.
+    """
+    return _client_tls() if url.startswith("https:") else None
+
+
+@functools.cache
+def _client_tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca_file()))
 
 
 def mqtt_login(account: str) -> tuple[str, str]:
@@ -189,13 +204,15 @@ def write_service_files() -> None:
     logins += [(device, device_password(device)) for device in registered_devices()]
     _write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
     _write_private(SECRETS / "mosquitto.acl", ACL.encode())
-    # Telegraf's and Kapacitor's logins as environment files, for containers that cannot read JSON
+    # Telegraf's, Kapacitor's and the dashboard's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
     _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
                                              f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n"
                                              f"TICKML_HTTP_PASSWORD={creds['http']['tickml-sender']}\n").encode())
     _write_private(SECRETS / "kapacitor.env",
                    f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
+    _write_private(SECRETS / "dashboard.env",
+                   f"TICKML_INFLUXDB_DASHBOARD_PASSWORD={creds['influxdb']['tickml-dashboard']}\n".encode())
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:

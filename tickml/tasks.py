@@ -104,10 +104,8 @@ class Kapacitor:
     def __init__(self, url: str | None = None, login=_ADMIN):
         """``login``: (user, password); by default the stack's admin account, where this machine has the
         secrets; None sends no login."""
-        if url is None:
-            host, port = config.kapacitor_address()
-            url = f"http://{host}:{port}"
-        self.url = url.rstrip("/") + "/kapacitor/v1"
+        self.url = (url or config.kapacitor_url()).rstrip("/") + "/kapacitor/v1"
+        self._tls = secrets.client_tls(self.url)
         if login is _ADMIN:
             try:
                 login = secrets.kapacitor_login()
@@ -116,14 +114,18 @@ class Kapacitor:
         self._authorization = None if login is None else secrets.basic_auth(*login)
 
     def _call(self, method: str, path: str, body: dict | None = None, data: bytes | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else data
+        raw = self.fetch(path, method, json.dumps(body).encode() if body is not None else data)
+        return json.loads(raw) if raw else {}
+
+    def fetch(self, path: str, method: str = "GET", data: bytes | None = None, timeout: float = 30) -> bytes:
+        """The raw answer to one request under /kapacitor/v1 (a pprof profile; JSON goes through ``_call``)."""
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self._authorization:
             request.add_header("Authorization", self._authorization)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                raw = response.read()
+            with urllib.request.urlopen(request, timeout=timeout, context=self._tls) as response:
+                return response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
             try:
@@ -131,7 +133,6 @@ class Kapacitor:
             except ValueError:
                 pass
             raise RuntimeError(f"Kapacitor {method} {path}: HTTP {exc.code}: {detail}") from None
-        return json.loads(raw) if raw else {}
 
     def write(self, lines: list[str] | str, database: str = "telemetry", rp: str = "autogen",
               precision: str = "ns") -> None:

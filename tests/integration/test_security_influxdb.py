@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from stackutil import assert_tls_only
 from tickml import secrets
 from tickml.influx import Influx, InfluxError
 
@@ -32,6 +33,11 @@ def test_no_login_and_a_wrong_password_are_refused(stack):
                    Influx(username="nobody", password="x")):
         assert "HTTP 401" in _refused(lambda: client.query("SHOW DATABASES"))
         assert "HTTP 401" in _refused(lambda: client.write(["intruder value=1"]))
+
+
+def test_it_speaks_https_only_with_the_stacks_certificate(stack, influx):
+    assert influx.url.startswith("https://")
+    assert_tls_only(f"{influx.url}/ping")
 
 
 def test_the_dashboard_reads_and_can_do_nothing_else(stack, influx, run_id):

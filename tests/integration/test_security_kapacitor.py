@@ -1,13 +1,15 @@
 """Only the right tool gets into Kapacitor's API: its own users, against the real server.
 
 Kapacitor's refusals: HTTP 401 without a valid login, 403 for what a user's
-permissions leave out.
+permissions leave out; no TLS handshake for a client that does not trust the
+stack's CA, 400 for plain HTTP.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from stackutil import assert_tls_only
 from tickml import tasks
 
 pytestmark = pytest.mark.stack
@@ -42,6 +44,11 @@ def test_a_user_without_the_task_permission_can_neither_list_nor_define_tasks(st
     finally:
         admin._call("DELETE", f"/users/{name}")
     assert admin.task(f"{run_id}forged") is None
+
+
+def test_it_speaks_https_only_with_the_stacks_certificate(stack, kapacitor):
+    assert kapacitor.url.startswith("https://")
+    assert_tls_only(f"{kapacitor.url}/ping")
 
 
 def test_the_admin_lists_the_tasks(stack):

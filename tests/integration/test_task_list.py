@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
+import sys
 
 import pytest
 
-from tickml import secrets, tasks
+from tickml import tasks
 from tickml import stack as tickstack
 
 pytestmark = pytest.mark.stack
@@ -25,22 +28,25 @@ def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
 @pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
 def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor, run_id, script):
     """`kapacitor define NAME -tick FILE && kapacitor enable NAME` works on the files as they are."""
-    host, port = stack.kapacitor_address()
-    # The CLI logs in with the user and password in its URL.
-    user, password = secrets.kapacitor_login()
-    cli = [str(stack.BIN / "kapacitor"), "-url", f"http://{user}:{password}@{host}:{port}"]
+    # As the README has users do it: the login and the CA from `tickml secrets env`.
+    exports = subprocess.run([sys.executable, "-m", "tickml", "secrets", "env"], capture_output=True, text=True,
+                             check=True).stdout
+    env = {**os.environ, **dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
+                               for line in exports.splitlines())}
+    env.pop("SSL_CERT_DIR", None)  # the stack's CA alone
+    cli = [str(stack.BIN / "kapacitor")]
     name = f"cli_{run_id.strip('-')}_{script.removesuffix('.tick')}"
     try:
         define = subprocess.run(cli + ["define", name, "-tick", f"tick_scripts/{script}"],
-                                cwd=stack.ROOT, capture_output=True, text=True)
+                                cwd=stack.ROOT, capture_output=True, text=True, env=env)
         assert define.returncode == 0, define.stderr
-        enable = subprocess.run(cli + ["enable", name], cwd=stack.ROOT, capture_output=True, text=True)
+        enable = subprocess.run(cli + ["enable", name], cwd=stack.ROOT, capture_output=True, text=True, env=env)
         assert enable.returncode == 0, enable.stderr
         task = kapacitor.task(name)
         assert task["status"] == "enabled" and task["executing"], task.get("error")
         assert task["dbrps"] == [{"db": "telemetry", "rp": "autogen"}]
     finally:
-        subprocess.run(cli + ["delete", "tasks", name], cwd=stack.ROOT, capture_output=True)
+        subprocess.run(cli + ["delete", "tasks", name], cwd=stack.ROOT, capture_output=True, env=env)
 
 
 def test_a_task_list_that_disagrees_with_its_scripts_is_refused_with_every_reason(tmp_path):

@@ -20,8 +20,8 @@ from tickml.paths import BIN, DATA, LOGS, ROOT, RUN
 from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
 from tickml import secrets
 from tickml.stack.config import (
-    MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, kapacitor_address,
-    mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_sockets,
+    MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
+    kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_sockets,
 )
 
 
@@ -90,8 +90,7 @@ def _mosquitto_prepare() -> None:
 
 def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
     """Its InfluxDB login (kapacitor.conf's first [[influxdb]]) from the secrets, and its own users."""
-    env.update(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
-                   secrets.influxdb_login("tickml-kapacitor")))
+    env.update(kapacitor_users.login_env())
     kapacitor_users.ensure_users(command, env)
 
 
@@ -107,6 +106,10 @@ def services() -> list[Service]:
         "KAPACITOR_REPLAY_DIR": str(DATA / "kapacitor" / "replay"),
         "KAPACITOR_TASK_DIR": str(DATA / "kapacitor" / "tasks"),
         "KAPACITOR_STORAGE_BOLTDB": str(DATA / "kapacitor" / "kapacitor.db"),
+        # The configuration's .stack/secrets paths, in the state folder (TICKML_STATE_DIR).
+        "KAPACITOR_HTTP_HTTPS_CERTIFICATE": str(secrets.SECRETS / "kapacitor.crt"),
+        "KAPACITOR_HTTP_HTTPS_PRIVATE_KEY": str(secrets.SECRETS / "kapacitor.key"),
+        "KAPACITOR_INFLUXDB_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
     }
     # Telegraf's logins are added from the secrets when it starts.
     telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
@@ -131,11 +134,15 @@ def services() -> list[Service]:
             "influxdb",
             [str(BIN / "influxd"), "run", "-config", str(ROOT / "influxdb" / "influxdb.conf")],
             [(ix_host, ix_port), influxdb_rpc_address()],
-            lambda: probes.http_ok(f"http://{ix_host}:{ix_port}/ping"),
+            lambda: probes.http_ok(f"{influxdb_url()}/ping"),
             env={
                 "INFLUXDB_META_DIR": str(DATA / "influxdb" / "meta"),
                 "INFLUXDB_DATA_DIR": str(DATA / "influxdb" / "data"),
                 "INFLUXDB_DATA_WAL_DIR": str(DATA / "influxdb" / "wal"),
+                # The configuration's .stack/secrets paths, in the state folder (TICKML_STATE_DIR).
+                "INFLUXDB_HTTP_HTTPS_CERTIFICATE": str(secrets.SECRETS / "influxdb.crt"),
+                "INFLUXDB_HTTP_HTTPS_PRIVATE_KEY": str(secrets.SECRETS / "influxdb.key"),
+                "INFLUXDB_SUBSCRIBER_CA_CERTS": str(secrets.SECRETS / "ca.crt"),
             },
         ),
         Service(
@@ -162,7 +169,7 @@ def services() -> list[Service]:
             "kapacitor",
             kapacitor_command,
             [(kp_host, kp_port)],
-            lambda: probes.http_ok(f"http://{kp_host}:{kp_port}/kapacitor/v1/ping",
+            lambda: probes.http_ok(f"{kapacitor_url()}/kapacitor/v1/ping",
                                    secrets.basic_auth(*secrets.kapacitor_login())),
             env=kapacitor_env,
             prepare=lambda: _kapacitor_prepare(kapacitor_command, kapacitor_env),

@@ -114,6 +114,22 @@ def kapacitor_address() -> tuple[str, int]:
     return split_address(read_toml(KAPACITOR_CONF)["http"]["bind-address"])
 
 
+def _url(conf: Path) -> str:
+    http = read_toml(conf)["http"]
+    host, port = split_address(http["bind-address"])
+    return f"{'https' if http.get('https-enabled') else 'http'}://{host}:{port}"
+
+
+def influxdb_url() -> str:
+    """InfluxDB's HTTP API as its configuration serves it (``https`` when ``[http] https-enabled``)."""
+    return _url(INFLUXDB_CONF)
+
+
+def kapacitor_url() -> str:
+    """Kapacitor's HTTP API as its configuration serves it (``https`` when ``[http] https-enabled``)."""
+    return _url(KAPACITOR_CONF)
+
+
 def telegraf_http_address() -> tuple[str, int]:
     conf = read_toml(TELEGRAF_CONF)
     return split_address(expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))

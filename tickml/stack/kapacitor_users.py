@@ -13,32 +13,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 from tickml import secrets
 from tickml.paths import DATA, LOGS, ROOT
 from tickml.stack import probes
-from tickml.stack.config import StackError, kapacitor_address
+from tickml.stack.config import KAPACITOR_CONF, StackError, kapacitor_url, read_toml
 
-STAMP = DATA / "kapacitor" / ".tickml-users"
+STAMP_NAME = ".tickml-users"
 
 
 def _stamp() -> str:
     return hashlib.sha256(json.dumps(secrets.credentials()["kapacitor"], sort_keys=True).encode()).hexdigest()
 
 
-def ensure_users(command: list[str], env: dict[str, str]) -> bool:
+def login_env() -> dict[str, str]:
+    """Kapacitor's InfluxDB login (kapacitor.conf's first [[influxdb]]) from the secrets."""
+    return dict(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
+                    secrets.influxdb_login("tickml-kapacitor")))
+
+
+def ensure_users_here() -> bool:
+    """The users of a Kapacitor not run by the native runner (docker-compose's): the ``kapacitord`` on PATH,
+    its data folder as the environment (``KAPACITOR_DATA_DIR``) or kapacitor.conf says."""
+    binary = shutil.which("kapacitord")
+    if binary is None:
+        raise StackError("kapacitor: no kapacitord on PATH (the native stack makes its users when it starts)")
+    data_dir = Path(os.environ.get("KAPACITOR_DATA_DIR") or read_toml(KAPACITOR_CONF)["data_dir"])
+    return ensure_users([binary, "-config", str(KAPACITOR_CONF)], login_env(), data_dir)
+
+
+def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA / "kapacitor") -> bool:
     """Make the users if the data folder lacks them; True when it did."""
-    if STAMP.exists() and STAMP.read_text() == _stamp():
+    stamp = data_dir / STAMP_NAME
+    if stamp.exists() and stamp.read_text() == _stamp():
         return False
     # Both import the stack's modules, which import this one.
     from tickml.stack.runner import child_env
     from tickml.tasks import Kapacitor
 
-    host, port = kapacitor_address()
-    api = Kapacitor(f"http://{host}:{port}", login=None)
-    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    api = Kapacitor(kapacitor_url(), login=None)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
     with (LOGS / "kapacitor.log").open("ab") as log:
         log.write(b"\n=== creating Kapacitor's users with HTTP auth off (tickml/stack/kapacitor_users.py)\n")
         log.flush()
@@ -66,6 +85,6 @@ def ensure_users(command: list[str], env: dict[str, str]) -> bool:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    STAMP.write_text(_stamp())
+    stamp.write_text(_stamp())
     return True
 

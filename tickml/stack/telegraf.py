@@ -13,7 +13,7 @@ import re
 
 from tickml import secrets
 from tickml.paths import ROOT
-from tickml.stack.config import TELEGRAF_CONF, StackError
+from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url
 
 _INTERNAL = re.compile(r"^\[\[inputs\.internal\]\]\n(?:[ \t].*\n|\n)*", re.MULTILINE)
 
@@ -57,4 +57,4 @@ def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
             "TICKML_INFLUXDB_USER": influx_user, "TICKML_INFLUXDB_PASSWORD": influx_password,
             "TICKML_HTTP_USER": http_user, "TICKML_HTTP_PASSWORD": http_password,
             "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
-            "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key")}
+            "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url()}
