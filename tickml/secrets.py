@@ -49,9 +49,11 @@ SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
 MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
 # Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one).
 HTTP_ACCOUNTS = ("tickml-sender",)
-# Kapacitor's users (tickml/stack/kapacitor_users.py): the tools' admin. Kapacitor's own user store has
-# only coarse permissions, and writing points to a database needs database privileges that only
-# InfluxDB Enterprise's meta service grants, so an admin is the one useful account here.
+# Kapacitor's users (tickml/stack/kapacitor_users.py): the tools' admin, the one useful account.
+# Kapacitor's own permissions are coarse, and its `api` permission covers every path under
+# /kapacitor/v1 but /write and /config, /users included: a task-tooling user could make itself an
+# admin (tried on 1.8.3). Writing points to a database needs database privileges that only InfluxDB
+# Enterprise's meta service grants.
 KAPACITOR_ACCOUNTS = {"tickml-admin": "admin"}
 # InfluxDB's users and what each may do (tickml/stack/influx_users.py applies them).
 INFLUXDB_ACCOUNTS = {
@@ -139,6 +141,14 @@ def credentials() -> dict:
     return creds
 
 
+def _password(service: str, account: str) -> str:
+    try:
+        return credentials()[service][account]
+    except KeyError:
+        raise SecretsError(f"{_CREDENTIALS} has no {service} password for {account}, an account added since it "
+                           f"was made: run stack/install.sh (or tickml secrets ensure), which keeps the others") from None
+
+
 def ca_file() -> Path:
     path = SECRETS / "ca.crt"
     if not path.exists():
@@ -163,7 +173,7 @@ def mqtt_login(account: str) -> tuple[str, str]:
     """User name and password of a service account (``tickml-telegraf``, ``tickml-gateway``, ``tickml-operator``)."""
     if account not in MQTT_ACCOUNTS:
         raise SecretsError(f"no MQTT account {account!r}; the accounts are {', '.join(MQTT_ACCOUNTS)}")
-    return account, credentials()["mqtt"][account]
+    return account, _password("mqtt", account)
 
 
 def device_password(device_id: str) -> str:
@@ -255,14 +265,14 @@ def http_login(account: str = "tickml-sender") -> tuple[str, str]:
     """User name and password a sender gives Telegraf's HTTP listener."""
     if account not in HTTP_ACCOUNTS:
         raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(HTTP_ACCOUNTS)}")
-    return account, credentials()["http"][account]
+    return account, _password("http", account)
 
 
 def kapacitor_login(account: str = "tickml-admin") -> tuple[str, str]:
     """User name and password of a Kapacitor account (``KAPACITOR_ACCOUNTS``)."""
     if account not in KAPACITOR_ACCOUNTS:
         raise SecretsError(f"no Kapacitor account {account!r}; the accounts are {', '.join(KAPACITOR_ACCOUNTS)}")
-    return account, credentials()["kapacitor"][account]
+    return account, _password("kapacitor", account)
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -274,7 +284,7 @@ def influxdb_login(account: str) -> tuple[str, str]:
     """User name and password of an InfluxDB account (``INFLUXDB_ACCOUNTS``)."""
     if account not in INFLUXDB_ACCOUNTS:
         raise SecretsError(f"no InfluxDB account {account!r}; the accounts are {', '.join(INFLUXDB_ACCOUNTS)}")
-    return account, credentials()["influxdb"][account]
+    return account, _password("influxdb", account)
 
 
 def _write_private(path: Path, data: bytes) -> None:
