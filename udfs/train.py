@@ -18,7 +18,10 @@ JSON (``Algokey``, ``Algo``, ``Forecastaccuracy``, ``ParameterEstimates``,
 (``deployed``, ``kept`` or ``bad``); a bad window (constant target, too few
 rows, non-numeric or missing values) gives ``Status="bad"`` with ``Reason``
 and ``Detail`` instead, is logged (rate-limited) and counted, and the entity
-keeps its champion.
+keeps its champion. A window whose newest row is not newer than the newest of
+the last window judged for the entity (``windows_until`` in its model
+document: replayed history, a backfill's chunk lead-in, a repaired gap) is
+skipped: nothing is trained and no point comes out.
 
 Options: every field of ``udfs.learn.TrainConfig``, where each is declared
 with its type, default, bounds and meaning (the seed's names:
@@ -47,7 +50,7 @@ import numpy as np
 from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
 from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
-from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
+from udfs.learn import SKIPPED, ModelStore, TrainConfig, Trainer, model_fields
 from udfs.learn.paths import store_directory, store_problems
 from udfs.learn.store import StoreOptions
 from udfs.learn.trainer import FLEET_RETRAIN_EVERY, FLEET_ROWS_PER_WINDOW
@@ -105,6 +108,10 @@ class Train(Handler):
         if any(np.isnan(c).any() for c in columns.values()):
             columns = {name: [p.fields.get(name) for p in b.points] for name in self.config.inputs}
         outcome = self.trainer.train_window(key, columns, times=b.times())
+        if outcome.status == SKIPPED:
+            # History the entity has been trained on, replayed again: no point, so none written before is
+            # overwritten by a window seen partly (a chunk's lead-in).
+            return
         if outcome.status == "bad":
             self.limited.warning(
                 f"window kept the champion: {outcome.reason}",

@@ -20,7 +20,7 @@ Modules, one concept each:
 - ``paths``: the model root a store must stay inside (``TICKML_MODEL_ROOT``)
 - ``fleet``: rows for the fleet-wide model
 - ``window``: a window's rows made ready and checked before any fit
-- ``outcome``: ``TrainOutcome`` and the status names (deployed, kept, bad)
+- ``outcome``: ``TrainOutcome`` and the status names (deployed, kept, bad, skipped)
 - ``trainer``: champion/challenger per entity window
 - ``predictor``, ``fields``: predictions and the seed's output fields
 """
@@ -35,13 +35,13 @@ from .predictor import NoModel, Predictor
 from .processlogic import ProcessLogic, parse as parse_processlogic
 from .reasons import REASONS, BadWindow
 from .store import ModelStore
-from .trainer import BAD, DEPLOYED, KEPT, TrainOutcome, Trainer
+from .trainer import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome, Trainer
 from .transforms import TRANSFORMS, get_transform
 
 __all__ = [
     "ALGORITHMS", "AUTO", "BAD", "BadWindow", "CLASSIFICATION", "CompiledModel", "DEPLOYED",
     "FLEET_KEY", "KEPT", "ModelStore", "NoModel", "Predictor", "ProcessLogic", "REASONS",
-    "REGRESSION", "SCHEMA_VERSION", "TRANSFORMS", "TrainConfig", "TrainOutcome", "Trainer",
+    "REGRESSION", "SCHEMA_VERSION", "SKIPPED", "TRANSFORMS", "TrainConfig", "TrainOutcome", "Trainer",
     "decode", "encode", "get_transform", "model_fields", "parse_processlogic", "prediction_fields",
     "validate",
 ]

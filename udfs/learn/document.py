@@ -28,6 +28,13 @@ readers that do not know them ignore them)::
     until           time of the newest row the model was fitted on, as the
                     window gave it (nanoseconds from Kapacitor); the next
                     champion/challenger comparison uses only later rows
+    windows_until   time of the newest row of the newest window this entity's
+                    training has judged (deployed or kept); a window whose newest
+                    row is not newer is skipped, so history replayed again (a
+                    resumed backfill, a chunk's lead-in, a repaired gap) trains
+                    no window twice. Without it, ``until`` stands in.
+    windows         windows judged for this entity (deployed or kept), carried
+                    from champion to challenger
 
 Documents are plain dicts; ``encode``/``decode`` are the only way to bytes
 and back, and ``decode`` refuses documents of another schema version.
@@ -48,7 +55,8 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "features": list, "transform": str, "min": list, "max": list, "params": dict,
     "hyper": dict, "metric": dict, "rows": int, "window_rows": int, "created": str,
 }
-_OPTIONAL: dict[str, type | tuple[type, ...]] = {"holdout_rows": int, "primary_metric": str, "until": (int, float)}
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {"holdout_rows": int, "primary_metric": str, "until": (int, float),
+                                                 "windows_until": (int, float), "windows": int}
 
 
 def validate(doc: Any) -> dict:

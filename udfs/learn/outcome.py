@@ -7,6 +7,7 @@ from dataclasses import dataclass
 DEPLOYED = "deployed"
 KEPT = "kept"
 BAD = "bad"
+SKIPPED = "skipped"
 
 
 @dataclass
@@ -14,7 +15,9 @@ class TrainOutcome:
     """What one window did to one entity.
 
     ``status`` is ``deployed`` (challenger became champion), ``kept`` (the
-    champion scored better or equal) or ``bad`` (no challenger; see ``reason``).
+    champion scored better or equal), ``bad`` (no challenger; see ``reason``)
+    or ``skipped`` (the entity's training had taken in every row of the window
+    already: nothing was fitted, nothing changed).
     ``challenger`` is the challenger's document: the deployed one (fitted on
     the whole window) when deployed, the judged one (fitted on the training
     part) when kept, None for a bad window. ``champion_score`` is the

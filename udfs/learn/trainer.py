@@ -29,6 +29,17 @@ strength the fleet's evidence chose.
 
 A window that cannot judge a challenger (see ``reasons``) leaves the champion
 in place; the outcome carries the reason and the trainer counts it.
+
+Why a window is skipped when the entity's training has seen its newest row:
+history replayed through the task again (a backfill resumed after a stop, the
+lead-in a chunk of history starts with, a gap refilled from InfluxDB) brings
+windows the entity has been trained or judged on. Training them again would
+count them twice and refit the champion on older rows than it has seen. The
+champion's document records the newest row of the newest window judged
+(``windows_until``, kept up to date also when the champion is kept), and a
+window whose newest row is not newer changes nothing (``skipped``). Live
+windows always bring a newer row, except a window of a device that fell
+silent for a whole ``every``: it holds only rows an earlier window held.
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ from .config import TrainConfig
 from .document import SCHEMA_VERSION
 from .fleet import FLEET_KEY, FleetKey, FleetRows, document_key
 from .metrics import score_key, scores
-from .outcome import BAD, DEPLOYED, KEPT, TrainOutcome
+from .outcome import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome
 from .reasons import BadWindow
 from .selection import base_candidate, candidates, origins, search
 from .shrinkage import FleetPrior, ShrinkageBoard, grid_losses
@@ -54,7 +65,7 @@ from .store import ModelStore
 from .window import Window, checked, prepare, window_length
 
 __all__ = ["BAD", "DEPLOYED", "FLEET_MAX_ROWS", "FLEET_RETRAIN_EVERY", "FLEET_ROWS_PER_WINDOW", "KEPT",
-           "TrainOutcome", "Trainer"]
+           "SKIPPED", "TrainOutcome", "Trainer"]
 
 # The fleet-wide model's defaults, here and for the train UDF's options.
 FLEET_MAX_ROWS = 50_000
@@ -113,14 +124,20 @@ class Trainer:
 
         ``times`` (any sortable values, one per row) put rows in time order
         first; without them the rows are taken to be in time order already.
+        With numeric times, a window whose newest row is not newer than the
+        newest of the last window judged for the entity is ``skipped``.
         """
         n = window_length(columns)
+        newest = _newest(times)
+        if newest is not None and self._seen(key, newest):
+            self.counts_[SKIPPED] += 1
+            return TrainOutcome(key=key, status=SKIPPED, window_rows=n)
         try:
             window = prepare(self.config, columns, times, n)
         except BadWindow as bad:
             return self._bad(key, n, bad)
         prior = self._prior()
-        outcome = self._judge(key, window, prior)
+        outcome = self._judge(key, window, prior, newest)
         if outcome.status != BAD:
             if self.board_ is not None and prior is not None:
                 self._score_shrinkage(window, prior)
@@ -178,7 +195,16 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------
 
-    def _judge(self, key: str | FleetKey, w: Window, prior: Prior | None) -> TrainOutcome:
+    def _seen(self, key: str, newest) -> bool:
+        """Whether the entity's comparable champion has judged a window reaching ``newest`` already."""
+        doc = self.store.document(key)
+        if doc is None or doc["features"] != list(self.config.features) \
+                or (doc["task"] == CLASSIFICATION) != (self.config.task == CLASSIFICATION):
+            return False
+        judged = doc.get("windows_until", doc.get("until"))
+        return judged is not None and newest <= judged
+
+    def _judge(self, key: str | FleetKey, w: Window, prior: Prior | None, newest=None) -> TrainOutcome:
         config = self.config
         X_fit, y_fit = w.X[: w.n_train], w.y[: w.n_train]
         X_test, y_test = w.X[w.n_train:], w.y[w.n_train:]
@@ -217,9 +243,15 @@ class Trainer:
         doc = self._document(key, fitted, champion, rows, w)
         doc["metric"] = challenger_score
         doc["replaced"] = champion_score if champion_key is not None else None
-        if deploy:
+        # What the entity's training has judged so far goes with whichever model stays champion.
+        marked = self._judged_marks(key, newest)
+        doc.update(marked)
+        stored = doc if deploy else None
+        if not deploy and marked:
+            stored = {**self.store.document(key), **marked}
+        if stored is not None:
             try:
-                self.store.put(doc, key)
+                self.store.put(stored, key)
             except OSError as exc:
                 return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT
@@ -227,6 +259,13 @@ class Trainer:
         return TrainOutcome(key=key, status=status, window_rows=w.window_rows, challenger=doc,
                             challenger_score=challenger_score, champion_score=champion_score,
                             dropped_rows=w.dropped_rows)
+
+    def _judged_marks(self, key: str | FleetKey, newest) -> dict:
+        """``windows_until`` and ``windows`` after judging a window whose newest row is ``newest``."""
+        if newest is None or key is FLEET_KEY:
+            return {}
+        before = (self.store.document(key) or {}).get("windows", 0)
+        return {"windows_until": newest, "windows": before + 1}
 
     def _unseen(self, key: str | FleetKey, w: Window) -> np.ndarray:
         """Hold-out rows newer than the champion's newest training row (all rows when times are unknown)."""
@@ -297,6 +336,16 @@ class Trainer:
         self.counts_[BAD] += 1
         self.reasons_[bad.reason] += 1
         return TrainOutcome(key=key, status=BAD, window_rows=n, reason=bad.reason, detail=bad.detail)
+
+
+def _newest(times) -> int | float | None:
+    """The newest of numeric window times, as a JSON number; None without times or when they are not numbers."""
+    if times is None or len(times) == 0:
+        return None
+    times = np.asarray(times)
+    if not np.issubdtype(times.dtype, np.number):
+        return None
+    return times.max().item()
 
 
 def _iso(seconds: float) -> str:

@@ -277,9 +277,11 @@ def test_champion_is_judged_only_on_rows_it_has_not_seen(rng):
     times = np.arange(200) * 10
     t.train_window("d1", w, times=times)
     assert t.store.document("d1")["until"] == 1990
-    # The same window again: the champion saw every hold-out row, so it cannot be judged.
+    # The same window again: the champion has seen every row of it, so nothing is trained.
+    version = t.store.document("d1")["version"]
     again = t.train_window("d1", w, times=times)
-    assert again.deployed and again.champion_score is None
+    assert again.status == "skipped" and again.challenger is None
+    assert t.store.document("d1")["version"] == version and t.counts_["skipped"] == 1
     # A window sliding by 20 rows: the champion is judged on the 20 rows after its own.
     champion = t.store.model("d1")
     w2 = window(rng)
