@@ -56,7 +56,7 @@ import sys
 import threading
 import time
 
-from tickml import udfcheck
+from tickml import tickscript, udfcheck
 from tickml.paths import RUN
 
 log = logging.getLogger("task_watcher")
@@ -167,18 +167,19 @@ class Watcher:
     def fill_gap(self, name: str, since_ns: int, until_ns: int) -> threading.Thread | None:
         """Fill a stream task's gap with a temporary copy of it, in a thread; the thread."""
         task = self.kapacitor.task(name) or {}
-        script = task.get("script", "")
-        if task.get("type") != "stream" or self.influx is None or gap_query(script, since_ns, until_ns) is None:
+        script, task_vars = task.get("script", ""), task.get("vars") or {}
+        if task.get("type") != "stream" or self.influx is None \
+                or gap_query(script, since_ns, until_ns, task_vars) is None:
             return None
-        thread = threading.Thread(target=self._fill, args=(name, script, since_ns, until_ns), daemon=True)
+        thread = threading.Thread(target=self._fill, args=(name, script, task_vars, since_ns, until_ns), daemon=True)
         thread.start()
         return thread
 
-    def _fill(self, name: str, script: str, since_ns: int, until_ns: int) -> None:
+    def _fill(self, name: str, script: str, task_vars: dict, since_ns: int, until_ns: int) -> None:
         # The re-enabled task starts its windows afresh: the ones that end within a window's
         # length after the re-enable hold only the points it saw since. Waiting that long lets
         # the copy write them whole, after the task wrote them partial.
-        longest = window_length(script)
+        longest = window_length(script, task_vars)
         time.sleep(longest / 1e9 + 2.0)
         from tickml.influx import line
 
@@ -187,13 +188,13 @@ class Watcher:
         # died, after the last pass that saw the task healthy: the copy rewrites a window's
         # length before that too (from whole windows, with the same values where they were written).
         start = since_ns - longest
-        points = self.influx.points(gap_query(script, start, end))
+        points = self.influx.points(gap_query(script, start, end, task_vars))
         if not points:
             return
         copy = f"{name}{GAP_SUFFIX}{until_ns}"
         database = _DBRP.search(script).group(1)
         try:
-            self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled",
+            self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled", "vars": task_vars,
                                                      "script": gap_script(script, database, start, end)})
             self.kapacitor.enable(copy)
             self.kapacitor.write("\n".join(line(*p) for p in points), database, GAP_RP)
@@ -227,30 +228,29 @@ class Watcher:
 GAP_RP = "tickml_gapfill"
 GAP_SUFFIX = "__gapfill_"
 _DBRP = re.compile(r'dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"')
-_MEASUREMENT = re.compile(r"\.measurement\(\s*'([^']+)'\s*\)")
-_PERIOD = re.compile(r"\.(?:period|every)\(\s*(\d+)(ns|us|ms|s|m|h|d)\s*\)")
-_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
 
 
-def gap_query(script: str, since_ns: int, until_ns: int) -> str | None:
-    """The InfluxQL that gives a stream task its input over a gap, with the windows reaching into it.
+def gap_query(script: str, since_ns: int, until_ns: int, task_vars: dict | None = None) -> str | None:
+    """The InfluxQL that gives a stream task its input over a gap, with the windows reaching into it;
+    None for a script whose input cannot be read off it.
 
-    >>> script = 'dbrp "telemetry"."autogen" stream |from().measurement("m") |window().period(30s).every(10s)'
-    >>> gap_query(script.replace('"m"', "'m'"), 100 * 10**9, 200 * 10**9)
+    >>> script = chr(10).join(['dbrp "telemetry"."autogen"', "var m = 'm'",
+    ...                        "stream |from().measurement(m) |window().period(30s).every(10s)"])
+    >>> gap_query(script, 100 * 10**9, 200 * 10**9)
     'SELECT * FROM "telemetry"."autogen"."m" WHERE time >= 70000000000 AND time < 200000000000 GROUP BY *'
     """
-    dbrp = _DBRP.search(script)
-    measurements = sorted(set(_MEASUREMENT.findall(script)))
-    if dbrp is None or not measurements:
+    try:
+        read = tickscript.read(script, task_vars)
+    except tickscript.ScriptError:
         return None
-    longest = window_length(script)
-    sources = ", ".join(f'"{dbrp.group(1)}"."{dbrp.group(2)}"."{m}"' for m in measurements)
-    return f"SELECT * FROM {sources} WHERE time >= {since_ns - longest} AND time < {until_ns} GROUP BY *"
+    if not read.measurements:
+        return None
+    return tickscript.query(read, since_ns - read.window_ns, until_ns)
 
 
-def window_length(script: str) -> int:
+def window_length(script: str, task_vars: dict | None = None) -> int:
     """The longest window period (or every) a script declares, in ns; 0 without windows."""
-    return max((int(n) * _UNIT_NS[unit] for n, unit in _PERIOD.findall(script)), default=0)
+    return tickscript.read(script, task_vars).window_ns
 
 
 def gap_script(script: str, database: str, since_ns: int, until_ns: int) -> str:
