@@ -191,7 +191,10 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         except (OSError, ValueError) as exc:
             p.error(str(exc))
         planned = schedule(records, args.speed, restamp_at_ns=now_ns if args.restamp else None)
-        batches = pacing.group_due((due, r.message if r.message is not None else r.raw) for due, r in planned)
+        # Keys every message of the file gets (a session's name: tickml/history/sessions.py).
+        extra = getattr(args, "extra_keys", None) or {}
+        batches = pacing.group_due((due, {**r.message, **extra} if r.message is not None else r.raw)
+                                   for due, r in planned)
         speed = 1.0 if args.speed > 0 else 0.0  # the schedule is in wall seconds already
         what = f"{len(records)} records of {args.file}"
     else:
@@ -245,6 +248,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     finally:
         transport.close()
     rate = transport.sent / seconds if seconds > 0 else 0.0
+    args.sent = transport.sent  # for a caller that reports on the run (a session's state)
     log.info(
         "%s: sent %d messages, %d refused, in %.2f s (%.0f messages/s)",
         "interrupted" if interrupted else "done", transport.sent, transport.refused, seconds, rate,

@@ -11,6 +11,8 @@
     tickml secrets env [INFLUXDB_ACCOUNT]     eval "$(tickml secrets env)": the influx and kapacitor CLIs log in
     tickml udfs status
     tickml watch
+    tickml history backfill|repair TASK --since 30d | --from T --to T   a task over what InfluxDB holds
+    tickml history session publish NAME FILE [--speed 10]           a recorded campaign as a named session
 
 Every level answers ``--help``. The UDFs keep ``python -m udfs.<name>``, the
 form Kapacitor's configuration names them by.
@@ -208,6 +210,12 @@ def parser() -> argparse.ArgumentParser:
     status = _subcommand(udf_subs, "status", "whether each socket UDF of kapacitor.conf answers an Info request "
                          "(exit 3 when one does not)", _udfs_status)
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (%(default)s)")
+
+    from tickml.history import cli as history
+
+    history.add_arguments(_subcommand(subs, "history", "run tasks over history (backfill, predictions, gap "
+                                      "repair) with Kapacitor's replay; publish recorded sessions", None,
+                                      description=history.__doc__))
 
     task_watcher.add_arguments(_subcommand(subs, "watch", "re-enable tasks whose UDF came back, and fill their gap "
                                            "(the stack runs it as the task-watcher service)", _watch,

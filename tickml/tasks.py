@@ -201,6 +201,58 @@ class Kapacitor:
     def delete(self, name: str) -> None:
         self._call("DELETE", f"/tasks/{name}")
 
+    def create(self, name: str, script: str, task_vars: dict | None = None, status: str = "disabled",
+               type: str = "stream") -> dict:
+        """Define a task from a script (and vars, ``{"name": {"type": ..., "value": ...}}``), disabled by default."""
+        return self._call("POST", "/tasks", {"id": name, "type": type, "status": status, "script": script,
+                                             "vars": task_vars or {}})
+
+    # -- recordings and replays (Kapacitor's own; ``kapacitor record|replay|replay-live`` use the same calls) --
+
+    def replay_query(self, task: str, query: str, replay_id: str, clock: str = "fast",
+                     recording_time: bool = True) -> dict:
+        """Replay what ``query`` selects into ``task`` (run apart from the live one, in time order); returns at once."""
+        return self._call("POST", "/replays/query", {"id": replay_id, "task": task, "query": query,
+                                                     "clock": clock, "recording-time": recording_time})
+
+    def replay_recording(self, task: str, recording: str, replay_id: str | None = None, clock: str = "fast",
+                         recording_time: bool = True) -> dict:
+        body = {"task": task, "recording": recording, "clock": clock, "recording-time": recording_time}
+        if replay_id:
+            body["id"] = replay_id
+        return self._call("POST", "/replays", body)
+
+    def replay(self, replay_id: str) -> dict | None:
+        """A replay's status (``running``, ``finished``, ``failed``) and error; None when there is none."""
+        return self._found(f"/replays/{replay_id}")
+
+    def replays(self, pattern: str = "*") -> list[dict]:
+        """Replays whose id matches the glob ``pattern``, newest first."""
+        query = urllib.parse.urlencode({"pattern": pattern, "limit": 100_000})
+        return self._call("GET", f"/replays?{query}")["replays"]
+
+    def delete_replay(self, replay_id: str) -> None:
+        self._call("DELETE", f"/replays/{replay_id}")
+
+    def record_query(self, query: str, recording_id: str | None = None, type: str = "stream") -> dict:
+        body = {"query": query, "type": type}
+        if recording_id:
+            body["id"] = recording_id
+        return self._call("POST", "/recordings/query", body)
+
+    def record_stream(self, task: str, stop: str, recording_id: str | None = None) -> dict:
+        """Record what ``task`` would read from the live stream until ``stop`` (RFC 3339); returns at once."""
+        body = {"task": task, "stop": stop}
+        if recording_id:
+            body["id"] = recording_id
+        return self._call("POST", "/recordings/stream", body)
+
+    def recording(self, recording_id: str) -> dict | None:
+        return self._found(f"/recordings/{recording_id}")
+
+    def delete_recording(self, recording_id: str) -> None:
+        self._call("DELETE", f"/recordings/{recording_id}")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["define", "disable", "delete", "list"],

@@ -16,6 +16,7 @@ import pytest
 
 from devices.fleet import encode, format_timestamp
 from stackutil import mqtt_publish, wait_for_rows, wait_until
+from tickml.paths import DATA
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
 pytestmark = pytest.mark.stack
@@ -79,9 +80,9 @@ def test_per_device_models_beat_one_fleet_model(power_fleet, influx):
     assert {r["Answeredby"] for r in rows} == {"entity"}
     truth = np.array([p for _, _, _, _, p in held_out])
     entity = np.array([predicted[(d, t)]["Hyperprediction"] for d, t, _, _, _ in held_out])
-    fleet_model = ModelStore(".stack/data/models/power").model(FLEET_KEY)
+    fleet_model = ModelStore(DATA / "models" / "power").model(FLEET_KEY)
     assert fleet_model is not None, "the fleet-wide model was never trained"
-    fleet = Predictor(ModelStore(".stack/data/models/power")).predict_batch(
+    fleet = Predictor(ModelStore(DATA / "models" / "power")).predict_batch(
         FLEET_KEY, np.array([[v, i] for _, _, v, i, _ in held_out]))[0]
     entity_mape = float(np.mean(np.abs((truth - entity) / truth)))
     fleet_mape = float(np.mean(np.abs((truth - fleet) / truth)))
@@ -130,7 +131,7 @@ def test_processlogic_drives_a_logistic_model_per_device(power_fleet, influx):
 
 def test_models_survive_killing_kapacitor_and_the_udf_servers(power_fleet, stack, influx, kapacitor):
     run_id, devices = power_fleet["run_id"], power_fleet["devices"]
-    store = ModelStore(".stack/data/models/power")
+    store = ModelStore(DATA / "models" / "power")
     versions = {device: store.document(device)["version"] for device in devices}
     assert min(versions.values()) > 1  # retrained since the first window
     stack.stop(["kapacitor", "udf-train", "udf-predict"])
@@ -241,7 +242,7 @@ def test_worse_challenger_and_bad_windows_keep_the_champion(stack, influx, kapac
         assert "'x1'" in victim_rows[4]["Detail"]
         assert {r["Status"] for r in good_rows} <= {"deployed", "kept"}
         # The victim's champion is still the model of window 0.
-        champion = ModelStore(f".stack/data/models/{model}").document(victim)
+        champion = ModelStore(DATA / "models" / model).document(victim)
         assert champion["version"] == 1
         log = (stack.LOGS / "udf-train.log").read_text()
         assert "window kept the champion: constant_target" in log and victim in log

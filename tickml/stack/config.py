@@ -140,11 +140,13 @@ def socket_udfs(conf: Path | None = None) -> dict[str, Path]:
 
     ``conf`` defaults to the file ``TICKML_KAPACITOR_CONF`` names (a production
     host's /etc/kapacitor/kapacitor.conf) or the project's; relative socket
-    paths are taken from the project's root, where the native stack runs Kapacitor.
+    paths are taken from the project's root, where the native stack runs Kapacitor,
+    and those under ``.stack/`` from the state folder (``TICKML_STATE_DIR``), so
+    a second checkout that shares a running stack's state finds its sockets.
     """
     conf = conf or Path(os.environ.get("TICKML_KAPACITOR_CONF", KAPACITOR_CONF))
     functions = read_toml(conf).get("udf", {}).get("functions", {})
-    return {name: ROOT / spec["socket"] for name, spec in functions.items() if "socket" in spec}
+    return {name: ROOT / in_state_folder(spec["socket"]) for name, spec in functions.items() if "socket" in spec}
 
 
 def udf_sockets() -> dict[str, Path]:
