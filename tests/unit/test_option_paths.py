@@ -179,7 +179,9 @@ _OPTION = re.compile(r"\.(\w+)\(([^)]*)\)")
 _ARG = re.compile(r"'((?:[^'\\]|\\.)*)'|(TRUE|FALSE)|(-?\d+\.\d*(?:e-?\d+)?)|(-?\d+)(?![\w.])")
 
 
-def _args(text: str) -> tuple:
+def _args(text: str, declared: dict[str, str]) -> tuple:
+    if text.strip() in declared:  # a var of the script: its declared value (a task may replace it)
+        return _args(declared[text.strip()], declared)
     values = []
     for string, boolean, double, integer in _ARG.findall(text):
         if boolean:
@@ -196,10 +198,11 @@ def _args(text: str) -> tuple:
 def _udf_calls():
     for script in sorted((REPO / "tick_scripts").glob("*.tick")):
         text = re.sub(r"//[^\n]*", "", script.read_text())
+        declared = dict(re.findall(r"^\s*var\s+(\w+)\s*=\s*(.+?)\s*$", text, re.MULTILINE))
         for call in _CALL.finditer(text):
             given: dict[str, list] = {}
             for name, args in _OPTION.findall(call.group(2)):
-                given.setdefault(name, []).append(_args(args))
+                given.setdefault(name, []).append(_args(args, declared))
             yield pytest.param(call.group(1), given, id=f"{script.stem}-{call.group(1)}")
 
 
