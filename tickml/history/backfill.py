@@ -176,8 +176,8 @@ class Backfill:
         bar = tqdm(total=total, initial=already, unit="pt", unit_scale=True, dynamic_ncols=True, file=sys.stderr,
                    disable=not self.progress, desc=self.task, smoothing=0.1)
         if already or len(todo) < len(every):
-            bar.write(f"{len(every) - len(todo)} of {len(every)} chunks were replayed before: going on from "
-                      f"{_iso(todo[0].start) if todo else 'the end'}")
+            tqdm.write(f"{len(every) - len(todo)} of {len(every)} chunks were replayed before: going on from "
+                       f"{_iso(todo[0].start) if todo else 'the end'}", file=sys.stderr)
             for chunk in every:
                 if chunk not in todo:  # the summary is the whole range's
                     tally(self.influx, self.read, chunk.start, chunk.end, self.where, summary)

@@ -1,0 +1,181 @@
+"""History through the real stack: backfill with Kapacitor's replay, stop and resume, record and replay, sessions.
+
+Seven days of readings for 100 power meters with known relations are
+written to InfluxDB (one every 10 minutes, in a measurement of the test's
+own, so that no live task reads them). Tasks are defined from the shipped
+TICKscripts with vars of the test's own (that measurement, 6 h windows, a
+model of its own), so the backfill runs the shipped script and the real
+train UDF server, only over less data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stackutil import wait_until
+from tickml.history.backfill import HISTORY_SUFFIX, Backfill
+from tickml.paths import DATA, ROOT
+from udfs.learn import ModelStore
+
+pytestmark = pytest.mark.stack
+
+SECOND = 10**9
+DAY = 86400 * SECOND
+STEP = 600 * SECOND  # one reading every 10 minutes
+DEVICES = 100
+TRAIN = (ROOT / "tick_scripts" / "power_train.tick").read_text()
+PREDICT = (ROOT / "tick_scripts" / "power_predict.tick").read_text()
+PREPROCESS = (ROOT / "tick_scripts" / "power_preprocess.tick").read_text()
+
+
+def relation(k: int) -> tuple[float, float, float]:
+    """Device k's power = a * voltage + b * current + c."""
+    return 1.0 + 0.5 * (k % 5), 20.0 + 10.0 * (k % 7), 100.0 * (k % 3)
+
+
+def _vars(**values) -> dict:
+    """Task vars as Kapacitor's API takes them: ``6h`` a duration, any other text a string."""
+    kind = lambda v: "duration" if re.fullmatch(r"\d+[smhd]", v) else "string"  # noqa: E731
+    return {name: {"type": kind(v), "value": v} for name, v in values.items()}
+
+
+def _delete(kapacitor, *tasks):
+    for task in tasks:
+        try:
+            kapacitor.delete(task)
+        except RuntimeError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def history(stack, influx, kapacitor):
+    """7 days of readings for 100 devices, up to the last 12 h boundary (so 6 h windows and 12 h chunks align)."""
+    run = f"h{int(time.time()) % 100000}"
+    measurement = f"history_{run}"
+    rng = np.random.default_rng(15)
+    end = (time.time_ns() // (12 * 3600 * SECOND)) * 12 * 3600 * SECOND
+    start = end - 7 * DAY
+    devices = [f"{run}-pm-{k}" for k in range(DEVICES)]
+    lines = []
+    for t in range(start, end, STEP):
+        for k, device in enumerate(devices):
+            a, b, c = relation(k)
+            v, i = rng.uniform(220, 240), rng.uniform(5, 15)
+            lines.append(f"{measurement},device_id={device} voltage={v!r},current={i!r},"
+                         f"power={a * v + b * i + c + rng.normal(0, 0.5)!r} {t}")
+    for j in range(0, len(lines), 10_000):
+        influx.write(lines[j:j + 10_000])
+    yield {"run": run, "measurement": measurement, "start": start, "end": end, "devices": devices,
+           "points": len(lines), "where": f"device_id =~ /^{run}-/"}
+    influx.execute(f'DROP MEASUREMENT "{measurement}"', database="telemetry")
+
+
+def _train_task(kapacitor, name, measurement, model):
+    _delete(kapacitor, name, name + HISTORY_SUFFIX)
+    kapacitor.create(name, TRAIN, _vars(measurement=measurement, period="6h", every="6h", model=model))
+
+
+@pytest.fixture(scope="module")
+def backfilled(history, influx, kapacitor):
+    """One uninterrupted backfill of the train task over the 7 days."""
+    run = history["run"]
+    task, model = f"{run}_train", f"history-{run}"
+    _train_task(kapacitor, task, history["measurement"], model)
+    began = time.monotonic()
+    summary = Backfill(kapacitor, influx, task, history["start"], history["end"], where=history["where"],
+                       target_points=30_000, progress=False).run()
+    seconds = time.monotonic() - began
+    print(f"\nbackfill of {history['points']:,} points in {seconds:.1f} s: " + "; ".join(summary.lines()))
+    yield {"task": task, "model": model, "summary": summary, "store": ModelStore(DATA / "models" / model)}
+    _delete(kapacitor, task, task + HISTORY_SUFFIX)
+
+
+def _relation_of(store: ModelStore, device: str) -> tuple[float, float, float]:
+    """The model's slopes a and b and its power at 230 V, 10 A, read off its predictions (independent of how
+    it stores them; the intercept itself lies far outside the data, 220 to 240 V)."""
+    model = store.model(device)
+    base = model.predict_row([230.0, 10.0])
+    return model.predict_row([231.0, 10.0]) - base, model.predict_row([230.0, 11.0]) - base, base
+
+
+def test_backfill_trains_every_device_and_the_live_task_takes_over(history, backfilled, influx, kapacitor):
+    summary, store, model = backfilled["summary"], backfilled["store"], backfilled["model"]
+    # 28 windows of 6 h in 7 days per device; the last stays open (no point past it), as it would live.
+    assert summary.chunks >= 3 and summary.chunks_left == 0
+    assert summary.statuses["deployed"] + summary.statuses["kept"] == DEVICES * 27
+    assert not summary.reasons and len(summary.entities) == DEVICES
+    assert kapacitor.task(backfilled["task"] + HISTORY_SUFFIX) is None, "the copy is deleted once done"
+    for k, device in enumerate(history["devices"]):
+        doc = store.document(device)
+        assert doc["windows"] == 27 and doc["windows_until"] == history["end"] - 6 * 3600 * SECOND - STEP
+        # A champion is fitted on one window (36 readings, noise 0.5 W): the standard errors of its slopes are
+        # about 0.015 (voltage, 220 to 240 V) and 0.03 (current, 5 to 15 A), of its power at the centre 0.08 W;
+        # each within 5 of them.
+        a, b, c = relation(k)
+        got = np.array(_relation_of(store, device))
+        assert (np.abs(got - (a, b, a * 230 + b * 10 + c)) < (0.08, 0.15, 0.45)).all(), (device, got, (a, b, c))
+    versions = {d: store.document(d)["version"] for d in history["devices"]}
+
+    # The live task takes over: the first live reading of each device is answered by its own model.
+    predict = f"{history['run']}_predict"
+    _delete(kapacitor, predict)
+    kapacitor.create(predict, PREDICT, _vars(measurement=history["measurement"], model=model), status="enabled")
+    try:
+        live = history["end"] + 60 * SECOND
+        influx.write([f"{history['measurement']},device_id={d} voltage=230.0,current=10.0 {live}"
+                      for d in history["devices"]])
+        query = f"SELECT * FROM predictions WHERE model = '{model}' AND time = {live}"
+        rows = wait_until(lambda: (lambda r: r if len(r) == DEVICES else None)(influx.query(query)),
+                          timeout=60, what="a prediction for every device's first live reading")
+        assert {r["Answeredby"] for r in rows} == {"entity"}
+        assert {r["device_id"]: r["Modelversion"] for r in rows} == versions
+        for row in rows:
+            a, b, c = relation(int(row["device_id"].rsplit("-", 1)[1]))
+            assert row["Hyperprediction"] == pytest.approx(a * 230 + b * 10 + c, rel=0.01)
+    finally:
+        _delete(kapacitor, predict)
+
+
+def test_a_backfill_stopped_halfway_and_resumed_ends_as_one_run(history, backfilled, influx, kapacitor):
+    run = history["run"]
+    task, model = f"{run}_resumed", f"history-{run}-resumed"
+    _train_task(kapacitor, task, history["measurement"], model)
+    command = [sys.executable, "-m", "tickml", "history", "backfill", task, "--from", str(history["start"]),
+               "--to", str(history["end"]), "--where", history["where"], "--chunk", "12h", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    pattern = f"history-{task}-*"
+    finished = lambda: len([r for r in kapacitor.replays(pattern) if r["status"] == "finished"])  # noqa: E731
+    try:
+        # 14 chunks of 12 h (other chunks than the uninterrupted run's); Ctrl-C once half of them are replayed.
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_until(lambda: finished() >= 7, timeout=180, interval=0.05, what="half the chunks replayed")
+        first.send_signal(signal.SIGINT)
+        out, _ = first.communicate(timeout=120)
+        assert first.returncode == 130, out
+        assert "chunks left" in out and "run the same command again" in out
+        done = finished()
+        assert 7 <= done < 14, out
+        again = subprocess.run(command, env=env, timeout=300, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        assert f"{done} of 14 chunks were replayed before" in again.stdout + again.stderr
+        resumed = ModelStore(DATA / "models" / model)
+        assert resumed.keys() == backfilled["store"].keys() == sorted(history["devices"])
+        for device in history["devices"]:
+            a, b = backfilled["store"].document(device), resumed.document(device)
+            del a["created"], b["created"]
+            # The same champion, judged on the same windows, each window once (``windows`` counts them).
+            assert a == b and a["windows"] == 27
+        counts = [influx.query(f"SELECT count(Status) FROM trained_models WHERE model = '{m}'")[0]["count"]
+                  for m in (backfilled["model"], model)]
+        assert counts == [DEVICES * 27] * 2
+    finally:
+        _delete(kapacitor, task, task + HISTORY_SUFFIX)
