@@ -267,3 +267,69 @@ def test_a_recording_replayed_into_the_tasks_gives_what_the_live_run_gave(stack,
                 call()
             except Exception:
                 pass
+
+
+def _campaign(path: Path, run_id: str, ticks: int) -> int:
+    """A recorded campaign: four power meters, one message a second; the messages in it."""
+    from devices.simulator import fleet_messages
+
+    messages = fleet_messages(devices=4, types=["power_meter"], seed=8, prefix=run_id,
+                              start_ns=(time.time_ns() // SECOND - 600) * SECOND, ticks=ticks)
+    import json
+
+    path.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    return len(messages)
+
+
+def _publish(name: str, path: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tickml", "history", "session", "publish", name, str(path),
+                           "--protocol", "http", "-q", *options], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_session_replayed_ten_times_faster_lands_whole_with_its_tag_and_state(stack, influx, run_id, tmp_path):
+    from tickml.history.sessions import states
+
+    name = f"{run_id}campaign"
+    sent = _campaign(tmp_path / "campaign.jsonl", run_id, ticks=30)  # 30 s of readings: 3 s at x10
+    began = time.monotonic()
+    out = _publish(name, tmp_path / "campaign.jsonl", "--speed", "10")
+    took = time.monotonic() - began
+    assert out.returncode == 0, out.stderr
+    assert f"session {name}: closed" in out.stdout
+    assert 2.5 < took < 30, took  # paced: 29 s of campaign at x10 (plus the command's start)
+    query = f"SELECT count(value) FROM device_message WHERE session = '{name}'"
+    rows = wait_until(lambda: (lambda r: r if r and r[0]["count"] == 3 * sent else None)(influx.query(query)),
+                      timeout=60, what="every reading of the session")
+    assert rows[0]["count"] == 3 * sent  # voltage, current and power of each message, each with the tag
+    (state,) = states(influx, "telemetry", name)
+    assert (state["state"], state["messages"], state["sent"]) == ("closed", sent, sent)
+
+
+def test_a_session_cut_short_is_truncated_and_one_into_a_database_of_its_own_stays_there(stack, influx, run_id,
+                                                                                          tmp_path):
+    from tickml.history.sessions import states
+
+    total = _campaign(tmp_path / "long.jsonl", run_id, ticks=60)
+    cut = f"{run_id}cut"
+    out = _publish(cut, tmp_path / "long.jsonl", "--speed", "10", "--duration", "2")
+    assert out.returncode == 3 and f"session {cut}: truncated" in out.stdout, out.stderr
+    (state,) = states(influx, "telemetry", cut)
+    assert state["state"] == "truncated" and 0 < state["sent"] < total
+    query = f"SELECT count(value) FROM device_message WHERE session = '{cut}'"
+    wait_until(lambda: (lambda r: r and r[0]["count"] == 3 * state["sent"])(influx.query(query)), timeout=60,
+               what="every reading sent before the cut")
+
+    database = f"sessions_{run_id.strip('-')}"
+    apart = f"{run_id}apart"
+    try:
+        short = _campaign(tmp_path / "short.jsonl", run_id + "x", ticks=5)
+        out = _publish(apart, tmp_path / "short.jsonl", "--speed", "0", "--database", database)
+        assert out.returncode == 0, out.stderr
+        query = f"SELECT count(value) FROM device_message WHERE session = '{apart}'"
+        wait_until(lambda: (lambda r: r and r[0]["count"] == 3 * short)(influx.query(query, database=database)),
+                   timeout=60, what="the session in its own database")
+        assert influx.query(query) == []  # nothing of it in telemetry, where the live tasks run
+        assert states(influx, database, apart)[0]["state"] == "closed"
+    finally:
+        influx.execute(f'DROP DATABASE "{database}"')
