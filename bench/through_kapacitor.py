@@ -70,14 +70,17 @@ def node_emitted(kapacitor: tasks.Kapacitor, task: str, node: str) -> int:
 
 
 def run(script: str, lines: list[str], node: str, expected: int, udf_service: str | None,
-        chunk: int = 20_000, timeout: float = 600.0, profile: tuple[Path, str] | None = None) -> Run:
-    """Define ``script`` as a task, write ``lines``, wait until ``node`` emitted ``expected``; delete the task.
+        chunk: int = 20_000, timeout: float = 600.0, profile: tuple[Path, str] | None = None,
+        task_vars: dict | None = None) -> Run:
+    """Define ``script`` (with ``task_vars``) as a task, write ``lines``, wait until ``node`` emitted ``expected``;
+    delete the task.
 
     ``profile``: (folder, label) to profile the UDF server and kapacitord during the run (``profiles.py``).
     """
     kapacitor = tasks.Kapacitor()
     task = f"bench_{os.getpid()}_{int(time.time())}"
-    kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script})
+    kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script,
+                                       "vars": task_vars or {}})
     services = {s.name: s for s in tickstack.services()}
     kapacitor_pid = services["kapacitor"].pid()
     udf_pid = services[udf_service].pid() if udf_service else None
