@@ -35,8 +35,10 @@ re-enabled task began without their earlier points, are written whole, as
 if the task had never stopped. The copy is deleted once it has handled
 everything. Each fill
 is logged and written as a ``task_gap_fills`` point. Kapacitor's own replay
-of a query would do the same, but Kapacitor 1.8.3 panics when a replay
-stops a task with a socket UDF (a nil ``udf.(*Server)`` in ``Abort``).
+of a query would do the same (``tickml history repair`` uses it for a range
+given by hand), but Kapacitor 1.8.3 panics when a replay starts a task whose
+socket UDF does not answer (a nil ``udf.(*Server)``: its snapshotter, or
+``Abort`` when the replay stops it), and a gap is first seen just then.
 What a copy cannot give back: the state a stateful UDF had built (moving
 averages, the trainer's fleet evidence) starts afresh in it.
 
