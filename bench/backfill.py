@@ -11,8 +11,9 @@ device) is written to InfluxDB in a measurement of its own. Then:
   through Kapacitor's ``/write`` (as InfluxDB's subscription delivers them),
   until its train node has emitted as many windows as the backfill trained.
 
-Printed: points/s and entity-windows/s of each, CPU seconds of kapacitord and
-of the train UDF server, and the time a month of one reading a second for
+Printed: points/s and entity-windows/s of each, CPU seconds of kapacitord, of
+the train UDF server and of influxd (the backfill queries it; the live run's
+outputs are written to it as well), and the time a month of one reading a second for
 1,000 devices (2.59 billion points) would take at the measured backfill rate:
 an extrapolation from the measured run, not a measured month.
 
@@ -66,7 +67,7 @@ def main() -> None:
     for j in range(0, len(lines), 20_000):
         influx.write(lines[j:j + 20_000])
     services = {s.name: s for s in tickstack.services()}
-    kapacitor_pid, udf_pid = services["kapacitor"].pid(), services["udf-train"].pid()
+    kapacitor_pid, udf_pid, influx_pid = (services[n].pid() for n in ("kapacitor", "udf-train", "influxdb"))
     cpu = through_kapacitor.cpu_seconds
 
     def task_vars(model):
@@ -75,11 +76,11 @@ def main() -> None:
     task = f"{run}_train"
     kapacitor.create(task, script, task_vars(f"{run}-history"))
     try:
-        k0, u0, t0 = cpu(kapacitor_pid), cpu(udf_pid), time.perf_counter()
+        k0, u0, i0, t0 = cpu(kapacitor_pid), cpu(udf_pid), cpu(influx_pid), time.perf_counter()
         summary = Backfill(kapacitor, influx, task, start, start + args.seconds * SECOND,
                            target_points=args.chunk_points, progress=False).run()
         backfill_s = time.perf_counter() - t0
-        backfill_cpu = (cpu(kapacitor_pid) - k0, cpu(udf_pid) - u0)
+        backfill_cpu = (cpu(kapacitor_pid) - k0, cpu(udf_pid) - u0, cpu(influx_pid) - i0)
     finally:
         for name in (task, task + HISTORY_SUFFIX):
             try:
@@ -87,16 +88,20 @@ def main() -> None:
             except RuntimeError:
                 pass
     windows = summary.windows
+    i0 = cpu(influx_pid)
     live = through_kapacitor.run(script, lines, "train3", windows, "udf-train", task_vars=task_vars(f"{run}-live"))
+    live_influx = cpu(influx_pid) - i0
 
     rows = [("backfill (replay of a query, chunks)", len(lines), windows, backfill_s, *backfill_cpu),
-            ("live (Kapacitor /write)", len(lines), windows, live.seconds, live.kapacitor_cpu, live.udf_cpu)]
+            ("live (Kapacitor /write)", len(lines), windows, live.seconds, live.kapacitor_cpu, live.udf_cpu, live_influx)]
     print(f"\n{args.devices} devices x {args.seconds} s, one reading a second: {len(lines):,} points, "
           f"{windows:,} entity-windows (60 s every 20 s); backfill in {summary.chunks} chunks")
-    print("| run | points/s | entity-windows/s | seconds | kapacitord CPU s | train UDF CPU s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, points, w, seconds, kcpu, ucpu in rows:
-        print(f"| {label} | {points / seconds:,.0f} | {w / seconds:,.0f} | {seconds:.1f} | {kcpu:.1f} | {ucpu:.1f} |")
+    print("| run | points/s | entity-windows/s | seconds | kapacitord CPU s | train UDF CPU s | influxd CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, points, w, seconds, kcpu, ucpu, icpu in rows:
+        print(f"| {label} | {points / seconds:,.0f} | {w / seconds:,.0f} | {seconds:.1f} | {kcpu:.1f} | {ucpu:.1f} "
+              f"| {icpu:.1f} |")
+    print(f"\nof the backfill's {backfill_s:.1f} s, {summary.tally_seconds:.1f} s read back what it wrote (the summary)")
     rate = len(lines) / backfill_s
     print(f"\nbackfill/live rate: {live.seconds / backfill_s:.2f}")
     print(f"a month of one reading a second for 1,000 devices ({MONTH_POINTS / 1e9:.2f} billion points) at the "

@@ -189,7 +189,9 @@ class Backfill:
             while left and not self._stopping:
                 chunk = left[0]
                 self._replay(chunk)
+                counted = time.monotonic()
                 tally(self.influx, self.read, chunk.start, chunk.end, self.where, summary)
+                summary.tally_seconds += time.monotonic() - counted
                 summary.chunks += 1
                 summary.points_read += chunk.points
                 bar.update(chunk.points)

@@ -25,6 +25,7 @@ class Summary:
     chunks_left: int = 0
     chunks_before: int = 0  # replayed by an earlier run of the same backfill
     seconds: float = 0.0
+    tally_seconds: float = 0.0  # of ``seconds``, reading back what was written
 
     @property
     def windows(self) -> int:
