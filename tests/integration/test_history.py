@@ -182,7 +182,10 @@ def test_a_backfill_stopped_halfway_and_resumed_ends_as_one_run(history, backfil
 
 
 def _by_point(rows: list[dict], leave_out=("Created", "Model", "model")) -> dict:
-    return {(r["device_id"], r["time"]): {k: v for k, v in r.items() if k not in leave_out} for r in rows}
+    """Rows by device and time, without what differs by design and without the columns a row lacks (InfluxDB
+    answers with every column of the measurement, other tasks' included)."""
+    return {(r["device_id"], r["time"]): {k: v for k, v in r.items() if k not in leave_out and v is not None}
+            for r in rows}
 
 
 def test_a_recording_replayed_into_the_tasks_gives_what_the_live_run_gave(stack, influx, kapacitor, run_id):
