@@ -17,3 +17,5 @@ BIN = STATE / "bin"
 DATA = STATE / "data"
 LOGS = STATE / "logs"
 RUN = STATE / "run"
+# Every UDF process's Prometheus counters, one file per process (udfs/agent/metrics.py).
+UDF_METRICS = RUN / "udf-metrics"

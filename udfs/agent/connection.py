@@ -35,6 +35,7 @@ from collections import Counter
 from .bytequeue import DEFAULT_MAX_QUEUED_BYTES, ByteQueue
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .handler import Handler
+from .metrics import ConnectionMetrics
 from .ratelimit import RateLimitedLog
 from .reader import DEFAULT_HANG_LIMIT, Reader
 from .transports import PipeTransport, SocketTransport
@@ -80,6 +81,8 @@ class Connection:
     label : str
         What the connection's log lines start with; names the task once
         init succeeded.
+    metrics : ConnectionMetrics
+        The same counters in Prometheus format (:mod:`~udfs.agent.metrics`).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Connection:
         self.id = next(_ids)
         self.label = f"[{handler_cls.name} conn {self.id}]"
         self.stats: Counter[str] = Counter()
+        self.metrics = ConnectionMetrics(handler_cls.name)
         self.limited = RateLimitedLog(log, interval=log_interval)
         self.handler = handler_cls()
         self.queue = ByteQueue(max_queued_bytes)

@@ -96,6 +96,7 @@ def init(conn: Connection, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse
         handler.task_id = request.taskID
         handler.node_id = request.nodeID
         conn.label = f"[{cls.name} conn {conn.id} task={request.taskID} node={request.nodeID}]"
+        conn.metrics.task(request.taskID, request.nodeID)
         handler.setup()
     except OptionsError as exc:
         error = f"invalid options for {cls.name}: {exc}"

@@ -103,9 +103,11 @@ class Reader:
                         continue
                     kind = req.WhichOneof("message")
                     if kind == "keepalive":
-                        if not self._hung():
+                        answered = not self._hung()
+                        if answered:
                             send_now(response_frame(
                                 keepalive=udf_pb2.KeepaliveResponse(time=req.keepalive.time)))
+                        conn.metrics.keepalive(answered)
                     elif kind == "info":
                         send_now(info)
                     elif kind is None:

@@ -60,6 +60,8 @@ class Worker:
         The worker holds a chunk.
     points_in : int
         Points received, inside batches or not.
+    busy_seconds : float
+        Time spent on chunks of requests (the handler and the decoding around it).
     """
 
     def __init__(self, conn: Connection):
@@ -71,6 +73,7 @@ class Worker:
         self.done = 0
         self.busy = False
         self.points_in = 0
+        self.busy_seconds = 0.0
         self._write_lock = conn.write_lock
         self._urgent = False    # an init, snapshot or restore answer waits in the output
         self._held_since = time.monotonic()
@@ -91,7 +94,9 @@ class Worker:
                 item = get()
                 if type(item) is list:
                     self.busy = True
+                    started = time.perf_counter()
                     self._dispatch(item)
+                    self.busy_seconds += time.perf_counter() - started
                     self.busy = False
                     if len(out) >= FLUSH_SIZE or self._urgent or empty() or \
                             (out and time.monotonic() - self._held_since >= FLUSH_DELAY):
@@ -128,6 +133,7 @@ class Worker:
             with self._write_lock:
                 self.transport.send_all(out)
             del out[:]
+        self.conn.metrics.publish(self.points_in, self.handler.emitted, self.busy_seconds, self.stats)
         # Checked per flush, not per point: long-running tasks show their
         # counters without anyone asking.
         now = time.monotonic()
@@ -251,6 +257,7 @@ class Worker:
 
     def _skip(self, reason: str) -> None:
         self.stats["bad_points"] += 1
+        self.stats["bad point: " + reason] += 1
         self.limited.warning("skipped: " + reason, reason, prefix=self.conn.label + " ", title="skipped")
 
     def _bad_point(self, exc: BadPoint) -> None:
