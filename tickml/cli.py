@@ -9,7 +9,7 @@
     tickml secrets ensure|rotate [passwords|certificates|all]
     tickml secrets password influxdb|mqtt|http|kapacitor ACCOUNT
     tickml secrets env [INFLUXDB_ACCOUNT]     eval "$(tickml secrets env)": the influx and kapacitor CLIs log in
-    tickml udfs status
+    tickml udfs status|serve-metrics
     tickml watch
     tickml history backfill|repair TASK --since 30d | --from T --to T   a task over what InfluxDB holds
     tickml history session publish NAME FILE [--speed 10]           a recorded campaign as a named session
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 Runner = Callable[[argparse.Namespace], int]
@@ -69,6 +70,23 @@ def _udfs_status(args: argparse.Namespace) -> int:
         state = f"answers (pid {identity[0]})" if identity else "SILENT"
         print(f"{name:24s} {state:20s} {path}")
     return 3 if silent else 0
+
+
+def _udfs_serve_metrics(args: argparse.Namespace) -> int:
+    import logging
+
+    from tickml import udf_metrics
+    from tickml.paths import UDF_METRICS
+    from tickml.stack.config import StackError, split_address, udf_metrics_address
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        host, port = split_address(args.listen) if args.listen else udf_metrics_address()
+    except (StackError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    udf_metrics.serve(host, port, Path(args.folder) if args.folder else UDF_METRICS)
+    return 0
 
 
 def _secrets(args: argparse.Namespace) -> int:
@@ -210,6 +228,14 @@ def parser() -> argparse.ArgumentParser:
     status = _subcommand(udf_subs, "status", "whether each socket UDF of kapacitor.conf answers an Info request "
                          "(exit 3 when one does not)", _udfs_status)
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (%(default)s)")
+    metrics = _subcommand(udf_subs, "serve-metrics", "serve every UDF process's counters in Prometheus format, "
+                          "summed, where Telegraf scrapes them (the stack runs it as the udf-metrics service)",
+                          _udfs_serve_metrics)
+    metrics.add_argument("--listen", metavar="HOST:PORT",
+                         help="default: the address of [[inputs.prometheus]] in telegraf/telegraf.conf")
+    metrics.add_argument("--folder", help="the processes' counter files (PROMETHEUS_MULTIPROC_DIR); "
+                                          "default: .stack/run/udf-metrics")
+
 
     from tickml.history import cli as history
 

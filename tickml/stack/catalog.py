@@ -1,9 +1,10 @@
 """The services of the native stack, in the order the data flows, and what each needs.
 
 Start order follows the data: mosquitto and kafka (the brokers devices
-publish to), influxdb, the socket UDF servers, kapacitor (which connects to
-the UDF sockets and subscribes to InfluxDB), the task watcher, telegraf
-(which reads the brokers and writes to InfluxDB).
+publish to), influxdb, the exporter of the UDF processes' counters and the
+socket UDF servers, kapacitor (which connects to the UDF sockets and
+subscribes to InfluxDB), the task watcher, telegraf (which reads the brokers,
+scrapes the UDF counters and writes to InfluxDB).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from tickml.paths import BIN, DATA, LOGS, ROOT, RUN
+from tickml.paths import BIN, DATA, LOGS, ROOT, RUN, UDF_METRICS
 from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
 from tickml import secrets
 from tickml.stack.config import (
     MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
-    kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_sockets,
+    kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_metrics_address,
+    udf_metrics_url, udf_sockets,
 )
 
 
@@ -100,6 +102,7 @@ def services() -> list[Service]:
     kp_host, kp_port = kapacitor_address()
     tg_host, tg_port = telegraf_http_address()
     sockets = udf_sockets()
+    um_host, um_port = udf_metrics_address()
     kapacitor_command = [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")]
     kapacitor_env = {
         "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
@@ -110,6 +113,8 @@ def services() -> list[Service]:
         "KAPACITOR_HTTP_HTTPS_CERTIFICATE": str(secrets.SECRETS / "kapacitor.crt"),
         "KAPACITOR_HTTP_HTTPS_PRIVATE_KEY": str(secrets.SECRETS / "kapacitor.key"),
         "KAPACITOR_INFLUXDB_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
+        # The process UDFs it starts inherit it: where their counters go (udfs/agent/metrics.py).
+        "PROMETHEUS_MULTIPROC_DIR": str(UDF_METRICS),
     }
     # Telegraf's logins are added from the secrets when it starts.
     telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
@@ -144,6 +149,12 @@ def services() -> list[Service]:
                 "INFLUXDB_HTTP_HTTPS_PRIVATE_KEY": str(secrets.SECRETS / "influxdb.key"),
                 "INFLUXDB_SUBSCRIBER_CA_CERTS": str(secrets.SECRETS / "ca.crt"),
             },
+        ),
+        Service(
+            "udf-metrics",
+            [sys.executable, "-m", "tickml", "udfs", "serve-metrics"],
+            [(um_host, um_port)],
+            lambda: probes.http_ok(udf_metrics_url()),
         ),
         Service(
             "udf-supervisor",

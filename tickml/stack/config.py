@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from pathlib import Path
 
 from tickml.paths import ROOT, STATE
@@ -133,6 +134,25 @@ def kapacitor_url() -> str:
 def telegraf_http_address() -> tuple[str, int]:
     conf = read_toml(TELEGRAF_CONF)
     return split_address(expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))
+
+
+def udf_metrics_url() -> str:
+    """Where Telegraf scrapes the UDF processes' counters (telegraf.conf's ``[[inputs.prometheus]]``)."""
+    (prometheus,) = read_toml(TELEGRAF_CONF)["inputs"]["prometheus"]
+    return expand(prometheus["urls"][0])
+
+
+def udf_metrics_address() -> tuple[str, int]:
+    """The exporter of the UDF counters listens where Telegraf scrapes them.
+
+    >>> udf_metrics_address()[0]
+    '127.0.0.1'
+    """
+    url = urllib.parse.urlsplit(udf_metrics_url())
+    if url.scheme != "http" or url.port is None:
+        raise StackError(f"telegraf/telegraf.conf: [[inputs.prometheus]] urls must be http://HOST:PORT/PATH "
+                         f"for the UDF metrics exporter, not {udf_metrics_url()!r}")
+    return url.hostname, url.port
 
 
 def socket_udfs(conf: Path | None = None) -> dict[str, Path]:

@@ -11,7 +11,7 @@ import os
 import sys
 import xmlrpc.client
 
-from tickml.paths import DATA, LOGS, ROOT, RUN
+from tickml.paths import DATA, LOGS, ROOT, RUN, UDF_METRICS
 from tickml.stack.config import StackError, udf_sockets
 
 SUPERVISOR_CONF = RUN / "supervisord.conf"
@@ -22,11 +22,13 @@ def supervisor_config() -> str:
     """supervisord's configuration: one program per socket UDF of kapacitor.conf, restarted when it dies."""
     # One BLAS thread: per-window algebra on small matrices gains nothing from more, and
     # OpenBLAS's idle threads spin (train over 3,000 windows: 14 % less CPU with one).
+    # PROMETHEUS_MULTIPROC_DIR: where each server writes its counters (udfs/agent/metrics.py).
     # The model root in the state folder (TICKML_STATE_DIR), not the checkout: a second checkout serving a
     # running stack's UDFs keeps its models where the stack's are (udfs/learn/paths.py).
     env = ",".join(f'{k}="{v}"' for k, v in (("PYTHONPATH", str(ROOT)), ("PYTHONUNBUFFERED", "1"),
                                              ("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"),
-                                             ("TICKML_MODEL_ROOT", str(DATA / "models"))))
+                                             ("TICKML_MODEL_ROOT", str(DATA / "models")),
+                                             ("PROMETHEUS_MULTIPROC_DIR", str(UDF_METRICS))))
     lines = [
         "; Written by the stack runner from kapacitor/kapacitor.conf at every start; edit that file instead.",
         "[unix_http_server]", f"file={SUPERVISOR_SOCKET}", "chmod=0600", "",
