@@ -61,7 +61,8 @@ INFLUXDB_ACCOUNTS = {
     "tickml-telegraf": "WRITE telemetry, WRITE telegraf",
     # Kapacitor creates its subscriptions, which InfluxDB 1.x allows admins only.
     "tickml-kapacitor": "ALL",
-    "tickml-dashboard": "READ telemetry, READ telegraf",
+    # The dashboard app: the tasks' results, Telegraf's metrics with the UDF counters, Kapacitor's statistics.
+    "tickml-dashboard": "READ telemetry, READ telegraf, READ _kapacitor",
 }
 _CREDENTIALS = SECRETS / "credentials.json"
 _DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line

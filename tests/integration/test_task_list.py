@@ -44,7 +44,8 @@ def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor,
         assert enable.returncode == 0, enable.stderr
         task = kapacitor.task(name)
         assert task["status"] == "enabled" and task["executing"], task.get("error")
-        assert task["dbrps"] == [{"db": "telemetry", "rp": "autogen"}]
+        (declared,) = tasks._DBRP.findall((stack.ROOT / "tick_scripts" / script).read_text())
+        assert task["dbrps"] == [{"db": declared[0], "rp": declared[1]}]
     finally:
         subprocess.run(cli + ["delete", "tasks", name], cwd=stack.ROOT, capture_output=True, env=env)
 
