@@ -10,6 +10,7 @@
     tickml secrets password influxdb|mqtt|http|kapacitor ACCOUNT
     tickml secrets env [INFLUXDB_ACCOUNT]     eval "$(tickml secrets env)": the influx and kapacitor CLIs log in
     tickml udfs status|serve-metrics
+    tickml dashboard [--listen HOST:PORT]
     tickml watch
     tickml history backfill|repair TASK --since 30d | --from T --to T   a task over what InfluxDB holds
     tickml history session publish NAME FILE [--speed 10]           a recorded campaign as a named session
@@ -87,6 +88,12 @@ def _udfs_serve_metrics(args: argparse.Namespace) -> int:
         return 2
     udf_metrics.serve(host, port, Path(args.folder) if args.folder else UDF_METRICS)
     return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from tickml.dashboard import server
+
+    return server.run(args)
 
 
 def _secrets(args: argparse.Namespace) -> int:
@@ -236,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
     metrics.add_argument("--folder", help="the processes' counter files (PROMETHEUS_MULTIPROC_DIR); "
                                           "default: .stack/run/udf-metrics")
 
+    from tickml.dashboard import server as dashboard_server
+
+    dashboard_server.add_arguments(_subcommand(subs, "dashboard", "serve the dashboard app (the stack runs it as "
+                                               "the dashboard service)", _dashboard,
+                                               description=dashboard_server.__doc__))
 
     from tickml.history import cli as history
 

@@ -29,8 +29,9 @@ class Influx:
     """
 
     def __init__(self, url: str | None = None, database: str = "telemetry", username=_ADMIN,
-                 password: str | None = None):
+                 password: str | None = None, timeout: float = 60.0):
         self.url = (url or influxdb_url()).rstrip("/")
+        self.timeout = timeout
         self._tls = secrets.client_tls(self.url)
         self.database = database
         if username is _ADMIN:
@@ -46,24 +47,31 @@ class Influx:
         if self._authorization:
             request.add_header("Authorization", self._authorization)
         try:
-            with urllib.request.urlopen(request, timeout=60, context=self._tls) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls) as response:
                 return response.read()
         except urllib.error.HTTPError as exc:
             raise InfluxError(f"InfluxDB {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
 
-    def query(self, q: str, database: str | None = None) -> list[dict]:
-        """Run InfluxQL; rows as dicts (``time`` in ns, tags included), all series concatenated."""
+    def series(self, q: str, database: str | None = None) -> list[dict]:
+        """Run InfluxQL; InfluxDB's series as it answers them (``name``, ``tags``, ``columns``, ``values``;
+        ``time`` in ns), those of every statement concatenated."""
         body = json.loads(self._request("/query", {"db": database or self.database, "q": q, "epoch": "ns"}))
-        rows: list[dict] = []
+        out: list[dict] = []
         for result in body.get("results", []):
             if "error" in result:
                 raise InfluxError(f"InfluxQL error for {q!r}: {result['error']}")
-            for series in result.get("series", []):
-                tags = series.get("tags", {})
-                for values in series["values"]:
-                    row = dict(zip(series["columns"], values))
-                    row.update(tags)
-                    rows.append(row)
+            out += result.get("series", [])
+        return out
+
+    def query(self, q: str, database: str | None = None) -> list[dict]:
+        """Run InfluxQL; rows as dicts (``time`` in ns, tags included), all series concatenated."""
+        rows: list[dict] = []
+        for series in self.series(q, database):
+            tags = series.get("tags", {})
+            for values in series["values"]:
+                row = dict(zip(series["columns"], values))
+                row.update(tags)
+                rows.append(row)
         return rows
 
     def points(self, q: str, database: str | None = None) -> list[tuple[str, dict, dict, int]]:

@@ -4,7 +4,8 @@ Start order follows the data: mosquitto and kafka (the brokers devices
 publish to), influxdb, the exporter of the UDF processes' counters and the
 socket UDF servers, kapacitor (which connects to the UDF sockets and
 subscribes to InfluxDB), the task watcher, telegraf (which reads the brokers,
-scrapes the UDF counters and writes to InfluxDB).
+scrapes the UDF counters and writes to InfluxDB), and the dashboard, which
+reads InfluxDB.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tickml.paths import BIN, DATA, LOGS, ROOT, RUN, UDF_METRICS
 from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
 from tickml import secrets
 from tickml.stack.config import (
-    MOSQUITTO_CONF, StackError, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
+    MOSQUITTO_CONF, StackError, dashboard_address, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
     kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_metrics_address,
     udf_metrics_url, udf_sockets,
 )
@@ -103,6 +104,7 @@ def services() -> list[Service]:
     tg_host, tg_port = telegraf_http_address()
     sockets = udf_sockets()
     um_host, um_port = udf_metrics_address()
+    db_host, db_port = dashboard_address()
     kapacitor_command = [str(BIN / "kapacitord"), "-config", str(ROOT / "kapacitor" / "kapacitor.conf")]
     kapacitor_env = {
         "KAPACITOR_DATA_DIR": str(DATA / "kapacitor"),
@@ -200,6 +202,12 @@ def services() -> list[Service]:
             lambda: probes.tcp_open(tg_host, tg_port),
             prepare=lambda: telegraf_env.update(telegraf.environment()),
             env=telegraf_env,
+        ),
+        Service(
+            "dashboard",
+            [sys.executable, "-m", "tickml", "dashboard"],
+            [(db_host, db_port)],
+            lambda: probes.http_ok(f"http://{db_host}:{db_port}/"),
         ),
     ]
     return out

@@ -20,6 +20,7 @@ KAPACITOR_CONF = ROOT / "kapacitor" / "kapacitor.conf"
 INFLUXDB_CONF = ROOT / "influxdb" / "influxdb.conf"
 TELEGRAF_CONF = ROOT / "telegraf" / "telegraf.conf"
 MOSQUITTO_CONF = ROOT / "mosquitto" / "mosquitto.conf"
+DASHBOARD_CONF = ROOT / "dashboards" / "dashboard.toml"
 
 _ENV_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
@@ -153,6 +154,15 @@ def udf_metrics_address() -> tuple[str, int]:
         raise StackError(f"telegraf/telegraf.conf: [[inputs.prometheus]] urls must be http://HOST:PORT/PATH "
                          f"for the UDF metrics exporter, not {udf_metrics_url()!r}")
     return url.hostname, url.port
+
+
+def dashboard_config() -> dict:
+    """dashboards/dashboard.toml: the dashboard app's address and what it reads."""
+    return read_toml(DASHBOARD_CONF)
+
+
+def dashboard_address() -> tuple[str, int]:
+    return split_address(dashboard_config()["http"]["bind-address"])
 
 
 def socket_udfs(conf: Path | None = None) -> dict[str, Path]:

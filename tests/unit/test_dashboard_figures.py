@@ -1,0 +1,83 @@
+"""What a panel draws from InfluxDB-shaped results (tickml/dashboard/figures.py): pure functions, no InfluxDB."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tickml.dashboard import figures
+from tickml.dashboard.panels import BY_NAME
+from tickml.dashboard.source import Result
+from tickml.dashboard.timerange import Range
+
+S = 10**9
+WHEN = Range(1000 * S, 1900 * S)
+
+
+def _result(*series) -> Result:
+    return Result(list(series), "SELECT ...", 0.01)
+
+
+def _series(columns, values, **tags) -> dict:
+    return {"name": "m", "tags": tags, "columns": ["time", *columns], "values": values}
+
+
+def test_readings_are_a_line_per_sensor_a_band_of_aggregates_and_shaded_anomalous_windows():
+    panel = BY_NAME["readings"]
+    raw = _result(_series(["reading"], [[1000 * S, 1.0], [1005 * S, 2.0]], sensor="power"),
+                  _series(["reading"], [[1000 * S, 5.0]], sensor="current"))
+    aggregates = _result(_series(["min", "avg", "max"], [[1000 * S, 0.5, 1.5, 2.5]], sensor="power"))
+    anomalous = _result(_series(["anomaly probability", "WindowStartUnixTime", "WindowEndUnixTime"],
+                                [[1010 * S, 97.0, 990 * S, 1010 * S]], sensor="power"))
+    fig = figures.time_figure(panel, [raw, aggregates, anomalous], WHEN)
+    names = [t.name for t in fig.data]
+    assert names == ["power", "current", "power 10 s max", "power 10 s min-max", "power 10 s avg"]
+    assert list(fig.data[0].y) == [1.0, 2.0] and fig.data[0].x[1] == np.datetime64(1005 * S, "ns")
+    assert fig.data[3].fill == "tonexty"
+    (shade,) = fig.layout.shapes
+    assert (np.datetime64(shade.x0), np.datetime64(shade.x1)) == (np.datetime64(990 * S, "ns"),
+                                                                  np.datetime64(1010 * S, "ns"))
+    # The axis spans the page's range, not only the data.
+    assert [np.datetime64(x) for x in fig.layout.xaxis.range] == [np.datetime64(WHEN.start, "ns"),
+                                                                  np.datetime64(WHEN.end, "ns")]
+
+
+def test_a_residual_goes_on_the_second_axis():
+    panel = BY_NAME["prediction"]
+    fig = figures.time_figure(panel, [_result(_series(["predicted", "measured"], [[1000 * S, 10.0, 11.0]])),
+                                      _result(_series(["residual"], [[1000 * S, 1.0]]))], WHEN)
+    assert [(t.name, t.yaxis) for t in fig.data] == [("predicted", "y"), ("measured", "y"), ("residual", "y2")]
+    assert fig.layout.yaxis2.title.text == "residual (W)"
+
+
+def test_the_top_devices_are_listed_highest_first_each_linked_to_its_page():
+    table = figures.device_table([_result({"name": "m", "columns": ["time", "anomaly probability", "device_id"],
+                                           "values": [[0, 40.0, "b"], [0, 99.5, "a/1"], [0, 70.0, "c"]]})])
+    rows = table.children[1].children
+    assert [(r.children[1].children.children, r.children[1].children.href, r.children[2].children)
+            for r in rows] == [("a/1", "/device/a%2F1", "99.5"), ("c", "/device/c", "70"), ("b", "/device/b", "40")]
+
+
+def test_each_listed_task_is_running_stopped_or_without_statistics():
+    stats = _result(_series(["points_per_second"], [[1850 * S, 12.0], [1890 * S, 14.5]], task="device_aggregates"),
+                    _series(["points_per_second"], [[1500 * S, 3.0]], task="moving_average"),
+                    _series(["points_per_second"], [[1890 * S, 2.0]], task="by_hand"))
+    table = figures.task_table([stats], ["device_aggregates", "moving_average", "rfc_task"], WHEN, 30)
+    rows = [[cell.children for cell in row.children] for row in table.children[1].children]
+    assert [r[:3] for r in rows] == [["device_aggregates", "running", "14.5"], ["moving_average", "not running", "3"],
+                                     ["rfc_task", "no statistics in range", ""], ["by_hand", "running", "2"]]
+
+
+def test_no_point_is_an_empty_panel_and_a_count_is_a_number():
+    assert figures.panel_body(BY_NAME["anomaly"], [_result()], WHEN, [], 30) is None
+    number = figures.panel_body(BY_NAME["devices_now"], [_result(_series(["devices"], [[0, 10000]]))], WHEN, [], 30)
+    assert number.children[0].children == "10,000"
+
+
+def test_training_windows_are_grouped_bars_per_model():
+    panel = BY_NAME["models"]
+    results = [_result(_series([status], [[0, n]], model="power"), _series([status], [[0, n + 1]], model="failure"))
+               for status, n in (("deployed", 3), ("kept", 10), ("bad", 1))]
+    fig = figures.category_figure(panel, results)
+    assert [(t.name, list(t.x), list(t.y)) for t in fig.data] == [
+        ("deployed", ["power", "failure"], [3, 4]), ("kept", ["power", "failure"], [10, 11]),
+        ("bad", ["power", "failure"], [1, 2])]

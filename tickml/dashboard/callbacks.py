@@ -1,0 +1,171 @@
+"""What fills the pages: the range, each panel, the device picker and the status line.
+
+Each panel is one callback call (a pattern-matching callback): the browser
+asks for the panels of a page at once, and the server's threads run their
+queries side by side. A panel whose queries fail keeps what it showed and
+says why under it; the status line says it for the page; both clear
+themselves at the next refresh that works. Every message a person may see
+is a sentence, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+
+import dash
+from dash import ALL, MATCH, Input, Output, State, html, no_update
+
+from . import figures, layout
+from .influxql import QueryError
+from .panels import BY_NAME, DEVICE, FLEET, TASKS_PAGE
+from .source import Source, Unavailable
+from .timerange import Range, resolve
+
+log = logging.getLogger(__name__)
+
+
+def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
+    settings = source.settings
+
+    @app.callback(Output("page", "children"), Output("device", "data"), Input("url", "pathname"))
+    def render_page(pathname):
+        page, device = layout.route(pathname)
+        if page == FLEET:
+            return layout.fleet_page(), None
+        if page == TASKS_PAGE:
+            return layout.tasks_page(), None
+        if page == DEVICE:
+            return layout.device_page(device), device
+        return [html.H1("No such page"), html.P(
+            f"There is no page at {pathname}. The pages are Fleet (/), One device (/device/<device id>) and "
+            f"Tasks and UDFs (/tasks).", className="message")], None
+
+    @app.callback(Output("range-choice", "value"), Output("range-start", "value"), Output("range-end", "value"),
+                  Input("url", "search"))
+    def range_from_url(search):
+        """``?range=1h`` or ``?from=...&to=...`` in the address sets the range a page opens with."""
+        query = urllib.parse.parse_qs((search or "").lstrip("?"))
+        if "from" in query or "to" in query:
+            return "custom", query.get("from", [""])[0], query.get("to", [""])[0]
+        if "range" in query:
+            return query["range"][0], no_update, no_update
+        return no_update, no_update, no_update
+
+    @app.callback(Output("range", "data"), Output("range-start", "style"), Output("range-end", "style"),
+                  Input("tick", "n_intervals"), Input("range-choice", "value"), Input("range-start", "value"),
+                  Input("range-end", "value"))
+    def resolve_range(_tick, choice, start, end):
+        """The range every panel queries, resolved again at each refresh (a relative range moves with now)."""
+        shown = {} if choice == "custom" else {"display": "none"}
+        try:
+            when = resolve(choice, start, end, time.time_ns())
+        except ValueError as exc:
+            return {"error": f"The range cannot be used: {exc}."}, shown, shown
+        return {"start": when.start, "end": when.end}, shown, shown
+
+    @app.callback(Output("tick", "interval"), Output("tick", "disabled"), Input("refresh", "value"))
+    def set_refresh(seconds):
+        return max(seconds or 0, 1) * 1000, not seconds
+
+    @app.callback(Output("status", "children"), Output("status", "className"), Input("range", "data"))
+    def status(span):
+        if not span:
+            return no_update, no_update
+        if "error" in span:
+            return span["error"], "status warning"
+        try:
+            source.ping()
+        except Unavailable as exc:
+            return (f"{exc}. The panels keep what they last showed and come back on their own when it answers; "
+                    f"last tried {time.strftime('%H:%M:%S')}."), "status down"
+        return "", "status"
+
+    @app.callback(Output(layout_id("body"), "children"), Output(layout_id("note"), "children"),
+                  Output(layout_id("panel"), "className"),
+                  Input("range", "data"), Input({"type": "panel-choice", "panel": MATCH, "choice": ALL}, "value"),
+                  State("device", "data"), State(layout_id("panel"), "id"), State(layout_id("panel"), "className"))
+    def fill_panel(span, choices, device, ident, class_name):
+        panel = BY_NAME[ident["panel"]]
+        base = "panel wide" if panel.wide else "panel"
+        if not span or "error" in span:
+            return no_update, "no range", f"{base} empty"
+        when = Range(span["start"], span["end"])
+        variables = {}
+        if panel.page == DEVICE:
+            if not device:
+                return no_update, "no device", f"{base} empty"
+            variables["device"] = device
+            chosen = dict(zip(("sensor", "stats"), choices))
+            if "sensor" in chosen:
+                if not chosen["sensor"]:
+                    return None, "Pick a sensor above.", f"{base} empty"
+                if not chosen.get("stats"):
+                    return None, "Pick one or more statistics above.", f"{base} empty"
+                variables.update(sensor=chosen["sensor"], stats="|".join(chosen["stats"]))
+        try:
+            results = source.panel(panel, when, variables)
+        except Unavailable as exc:
+            return no_update, f"{exc}; showing what was last fetched.", f"{base} error"
+        except QueryError as exc:
+            return None, f"This panel cannot be drawn: {exc}.", f"{base} error"
+        body = figures.panel_body(panel, results, when, task_names, settings.task_stale_seconds)
+        points = sum(r.points for r in results)
+        took = sum(r.seconds for r in results)
+        if body is None:
+            return None, f"No data from {when.describe()}.", f"{base} empty"
+        return body, f"{points:,} points fetched in {took * 1000:.0f} ms", f"{base} ready"
+
+    sensor_choice = {"type": "panel-choice", "panel": ALL, "choice": "sensor"}
+
+    @app.callback(Output({**layout.DEVICE_MESSAGE, "device": ALL}, "children"),
+                  Output({**layout.DEVICE_PANELS, "device": ALL}, "className"),
+                  Output(sensor_choice, "options"), Output(sensor_choice, "value"),
+                  Input("range", "data"), State("device", "data"), State(sensor_choice, "value"))
+    def check_device(span, device, sensors_chosen):
+        """Whether the device of the address ever reported; its sensors for the statistics' choice.
+
+        Its outputs exist on the device page only: elsewhere each wildcard matches nothing.
+        """
+        pages = len(dash.ctx.outputs_list[0])
+        choices = len(sensors_chosen)
+        if not device or not pages:
+            return [no_update] * pages, [no_update] * pages, [no_update] * choices, [no_update] * choices
+        try:
+            sensors = source.device_sensors(device)
+        except Unavailable as exc:
+            return ([f"Cannot look device {device!r} up: {exc}."], [no_update], [no_update] * choices,
+                    [no_update] * choices)
+        if not sensors:
+            message = html.P(f"No device {device!r} has ever sent a reading (no device_message series with that "
+                             f"device_id). Check the id, or search for the device in the box above.")
+            return [message], ["grid hidden"], [[]] * choices, [None] * choices
+        return ([""], ["grid"], [sensors] * choices,
+                [chosen if chosen in sensors else sensors[0] for chosen in sensors_chosen])
+
+    @app.callback(Output("device-picker", "options"), Input("device-picker", "search_value"),
+                  State("device-picker", "value"), prevent_initial_call=True)
+    def search_devices(text, current):
+        if not text:
+            return no_update
+        try:
+            found = source.devices_like(text)
+        except Unavailable:
+            return no_update  # the status line says why
+        options = [{"label": d, "value": d} for d in found]
+        if current and current not in found:
+            options.append({"label": current, "value": current})
+        return options
+
+    @app.callback(Output("url", "pathname"), Input("device-picker", "value"), State("url", "pathname"),
+                  prevent_initial_call=True)
+    def open_device(device, pathname):
+        if not device:
+            return no_update
+        href = figures.device_href(device)
+        return no_update if href == pathname else href
+
+
+def layout_id(part: str) -> dict:
+    return {"type": f"panel-{part}", "panel": MATCH}

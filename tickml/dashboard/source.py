@@ -1,0 +1,99 @@
+"""What the dashboard asks InfluxDB, and how a failure is said in words.
+
+Every read goes through ``tickml.influx.Influx`` (its URL, TLS and login
+from one place) as the read-only account of dashboards/dashboard.toml. A
+query that cannot be answered raises :class:`Unavailable` with a sentence
+for the page: InfluxDB down, a login refused, or InfluxDB's own error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+from tickml import secrets
+from tickml.influx import Influx, InfluxError
+
+from . import influxql
+from .panels import MEASUREMENTS, Panel
+from .settings import Settings
+from .timerange import Range, bucket
+
+
+class Unavailable(RuntimeError):
+    """InfluxDB did not answer a query; the message says why, for a person."""
+
+
+@dataclasses.dataclass
+class Result:
+    series: list[dict]
+    text: str       # the InfluxQL that was run
+    seconds: float
+
+    @property
+    def points(self) -> int:
+        """Rows InfluxDB returned: what the query fetched."""
+        return sum(len(s["values"]) for s in self.series)
+
+
+class Source:
+    """InfluxDB as the dashboard reads it."""
+
+    def __init__(self, settings: Settings, url: str | None = None):
+        self.settings = settings
+        username, password = secrets.influxdb_login(settings.account)
+        self.influx = Influx(url, username=username, password=password, timeout=settings.timeout)
+
+    @property
+    def url(self) -> str:
+        return self.influx.url
+
+    def _run(self, text: str, database: str) -> Result:
+        started = time.perf_counter()
+        try:
+            series = self.influx.series(text, database=self.settings.databases[database])
+        except InfluxError as exc:
+            message = str(exc)
+            if "HTTP 401" in message:
+                raise Unavailable(f"InfluxDB at {self.url} refused the login of {self.settings.account} "
+                                  f"(HTTP 401): is the stack's secret the one InfluxDB has?") from None
+            if "HTTP 403" in message:
+                raise Unavailable(f"InfluxDB does not let {self.settings.account} read the database "
+                                  f"{self.settings.databases[database]!r} (HTTP 403); the stack grants it at "
+                                  f"start (tickml stack init-influxdb)") from None
+            if "database not found" in message:
+                # A database no one has written to yet (Kapacitor's statistics before their first copy).
+                return Result([], text, time.perf_counter() - started)
+            raise Unavailable(f"InfluxDB answered with an error: {message}") from None
+        except OSError as exc:  # refused, reset, timed out, TLS: urllib's URLError is an OSError
+            reason = getattr(exc, "reason", exc)
+            raise Unavailable(f"InfluxDB at {self.url} does not answer ({reason})") from None
+        return Result(series, text, time.perf_counter() - started)
+
+    def panel(self, panel: Panel, when: Range, variables: dict) -> list[Result]:
+        """Every query of ``panel`` for the range ``when`` and the page's ``variables``."""
+        seconds = bucket(when.seconds, self.settings.max_points, panel.min_interval)
+        bounds = {"top": self.settings.top, "slimit": self.settings.max_series, "limit": self.settings.max_events,
+                  "threshold": self.settings.anomaly_threshold}
+        return [self._run(influxql.render(q.text, when, seconds, {**bounds, **variables}), panel.database)
+                for q in panel.queries]
+
+    def ping(self) -> None:
+        """Raise :class:`Unavailable` unless InfluxDB answers a query of this account."""
+        self._run("SHOW DATABASES", "telemetry")
+
+    def devices_like(self, text: str, limit: int = 50) -> list[str]:
+        """Device ids containing ``text`` (case-insensitive), at most ``limit``, in order."""
+        pattern = re.escape(text.strip()).replace("/", r"\/")
+        where = f'WHERE "device_id" =~ /(?i){pattern}/ ' if pattern else ""
+        result = self._run(f'SHOW TAG VALUES FROM "device_message" WITH KEY = "device_id" {where}LIMIT {limit}',
+                           MEASUREMENTS["device_message"].database)
+        return [row[1] for series in result.series for row in series["values"]]
+
+    def device_sensors(self, device: str) -> list[str]:
+        """The sensors ``device`` has reported; empty for a device that never wrote a reading."""
+        result = self._run(f'SHOW TAG VALUES FROM "device_message" WITH KEY = "sensor" '
+                           f"WHERE \"device_id\" = '{influxql.quote_literal(device)}'",
+                           MEASUREMENTS["device_message"].database)
+        return sorted(row[1] for series in result.series for row in series["values"])
