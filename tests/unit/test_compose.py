@@ -29,8 +29,9 @@ import jsonschema
 import pytest
 import yaml
 
-from tickml.paths import ROOT
-from tickml.stack import catalog, config, kafka
+from tickml.paths import ROOT, STATE
+from tickml import paths
+from tickml.stack import catalog, config, kafka, supervision
 from tickml.stack.catalog import services
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -40,6 +41,8 @@ SERVICES: dict[str, dict] = COMPOSE["services"]
 REPO = PurePosixPath("/tickml")
 # The compose services that run a service of the native stack, by the same name.
 NATIVE = ["mosquitto", "kafka", "influxdb", "kapacitor", "telegraf"]
+# Services of the native stack that are this package's own commands, run by a Python image.
+APPS = ["udf-metrics", "dashboard"]
 
 
 def _strings(value) -> list[str]:
@@ -61,8 +64,9 @@ def _environment(service: dict) -> dict[str, str]:
 
 
 def _on_host(value: str) -> str:
-    """A value as the native stack would have it: the container's /tickml is the repository."""
-    return value.replace(f"{REPO}/", f"{ROOT}/")
+    """A value as the native stack would have it: the container's /tickml is the repository, and its
+    .stack the state folder."""
+    return value.replace(f"{REPO}/.stack/", f"{STATE}/").replace(f"{REPO}/", f"{ROOT}/")
 
 
 def _scripts(service: dict) -> list[str]:
@@ -181,6 +185,10 @@ def test_every_native_service_reads_the_same_configuration_files(tmp_path, monke
 
 def test_environment_agrees_with_the_native_stack():
     natives = {s.name: s for s in services()}
+    # The UDF servers (run by supervisord natively) and Kapacitor's process UDFs write their counters where
+    # the udf-metrics service reads them.
+    assert _on_host(_environment(SERVICES["udfs"])["PROMETHEUS_MULTIPROC_DIR"]) == str(paths.UDF_METRICS)
+    assert f'PROMETHEUS_MULTIPROC_DIR="{paths.UDF_METRICS}"' in supervision.supervisor_config()
     for name in NATIVE:
         env = _environment(SERVICES[name])
         for key, value in natives[name].env.items():
@@ -288,11 +296,22 @@ def test_every_python_command_exists_in_the_repository():
 
 
 def native_ports() -> dict[str, set[int]]:
-    ports = {s.name: {port for _, port in s.ports} for s in services() if s.name in NATIVE}
+    ports = {s.name: {port for _, port in s.ports} for s in services() if s.name in NATIVE + APPS}
     # Telegraf's HTTP listeners: the runner probes the first one, the mapped input is the second.
     listeners = config.read_toml(config.TELEGRAF_CONF)["inputs"]["http_listener_v2"]
     ports["telegraf"] |= {config.split_address(config.expand(l["service_address"]))[1] for l in listeners}
     return ports
+
+
+def test_the_packages_own_services_run_the_native_command():
+    """The exporter of the UDF counters and the dashboard: the same `python -m tickml ...` as natively."""
+    natives = {s.name: s for s in services()}
+    commands = {name: (module, args) for name, module, args in _python_modules()}
+    for name in APPS:
+        native = natives[name].command
+        assert native[1:3] == ["-m", "tickml"], native
+        assert commands[name] == ("tickml", native[3:]), name
+        assert SERVICES[name]["image"] == SERVICES["udfs"]["image"]
 
 
 def test_native_ports_are_read_from_the_configuration_files():
@@ -303,6 +322,8 @@ def test_native_ports_are_read_from_the_configuration_files():
     assert ports["influxdb"] == {config.influxdb_address()[1], config.influxdb_rpc_address()[1]}
     assert ports["kapacitor"] == {config.kapacitor_address()[1]}
     assert len(ports["telegraf"]) == 2
+    assert ports["udf-metrics"] == {config.udf_metrics_address()[1]}
+    assert ports["dashboard"] == {config.dashboard_address()[1]}
 
 
 def test_services_share_the_hosts_network_and_publish_nothing_of_their_own():
@@ -328,7 +349,8 @@ def test_every_address_compose_uses_is_a_native_port():
 def test_the_header_lists_the_native_ports():
     header = "".join(line for line in COMPOSE_FILE.read_text().splitlines(True) if line.startswith("#"))
     listed = {name: {int(p) for p in ports.split("/")} for name, ports in
-              re.findall(r"\b(mosquitto|kafka|influxdb|kapacitor|telegraf) (\d{4,5}(?:/\d{4,5})*)\b", header)}
+              re.findall(r"\b(mosquitto|kafka|influxdb|kapacitor|telegraf|udf-metrics|dashboard) (\d{4,5}(?:/\d{4,5})*)\b",
+                         header)}
     assert listed == native_ports()
 
 
