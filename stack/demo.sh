@@ -16,13 +16,15 @@ stack/install.sh
 TICKML="${TICKML_VENV:-.venv}/bin/tickml"
 "$TICKML" stack start
 "$TICKML" tasks define
-cat <<'MSG'
+DASHBOARD_URL="$("$TICKML" dashboard --url)"
+sed "s|DASHBOARD_URL|$DASHBOARD_URL|" <<'MSG'
 
 The stack runs on loopback, with logins and TLS (README: Security). For the
 influx and kapacitor commands below, take the read-only InfluxDB login, the
 admin's Kapacitor login and the stack's CA into your shell first:
   eval "$(.venv/bin/tickml secrets env)"
 Where to look:
+  dashboard          DASHBOARD_URL   (the fleet, each device, the tasks and UDFs; dashboards/README.md)
   raw device data    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
   10 s aggregates    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
   rejected messages  .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'
@@ -30,7 +32,6 @@ Where to look:
   models             .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
   predictions        .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
   tasks              .venv/bin/tickml tasks list   (or .stack/bin/kapacitor list tasks)
-  dashboard          dashboards/README.md (Grafana)
   logs               .stack/logs/
   command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)
 Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).

@@ -31,7 +31,7 @@ def test_readings_are_a_line_per_sensor_a_band_of_aggregates_and_shaded_anomalou
     fig = figures.time_figure(panel, [raw, aggregates, anomalous], WHEN)
     names = [t.name for t in fig.data]
     assert names == ["power", "current", "power 10 s max", "power 10 s min-max", "power 10 s avg"]
-    assert list(fig.data[0].y) == [1.0, 2.0] and fig.data[0].x[1] == np.datetime64(1005 * S, "ns")
+    assert list(fig.data[0].y) == [1.0, 2.0] and np.datetime64(fig.data[0].x[1]) == np.datetime64(1005 * S, "ns")
     assert fig.data[3].fill == "tonexty"
     (shade,) = fig.layout.shapes
     assert (np.datetime64(shade.x0), np.datetime64(shade.x1)) == (np.datetime64(990 * S, "ns"),

@@ -43,15 +43,17 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
             f"Tasks and UDFs (/tasks).", className="message")], None
 
     @app.callback(Output("range-choice", "value"), Output("range-start", "value"), Output("range-end", "value"),
-                  Input("url", "search"))
+                  Output("refresh", "value"), Input("url", "search"))
     def range_from_url(search):
-        """``?range=1h`` or ``?from=...&to=...`` in the address sets the range a page opens with."""
+        """``?range=1h`` or ``?from=...&to=...``, and ``&refresh=5``, in the address set what a page opens with."""
         query = urllib.parse.parse_qs((search or "").lstrip("?"))
+        refresh = query.get("refresh", [""])[0]
+        refresh = int(refresh) if refresh.isdigit() else no_update
         if "from" in query or "to" in query:
-            return "custom", query.get("from", [""])[0], query.get("to", [""])[0]
+            return "custom", query.get("from", [""])[0], query.get("to", [""])[0], refresh
         if "range" in query:
-            return query["range"][0], no_update, no_update
-        return no_update, no_update, no_update
+            return query["range"][0], no_update, no_update, refresh
+        return no_update, no_update, no_update, refresh
 
     @app.callback(Output("range", "data"), Output("range-start", "style"), Output("range-end", "style"),
                   Input("tick", "n_intervals"), Input("range-choice", "value"), Input("range-start", "value"),

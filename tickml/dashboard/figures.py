@@ -54,8 +54,13 @@ class _Blank(dict):
         return ""
 
 
+def _instant(ns: int) -> np.datetime64:
+    """A time for Plotly: to the millisecond (plotly.js cannot parse nanosecond date strings)."""
+    return np.datetime64(int(ns) // 1_000_000, "ms")
+
+
 def _times(values: list[list]) -> np.ndarray:
-    return np.array([row[0] for row in values], dtype="datetime64[ns]")
+    return np.array([row[0] // 1_000_000 for row in values], dtype="datetime64[ms]")
 
 
 def _column(values: list[list], index: int) -> list:
@@ -107,8 +112,8 @@ def _shapes(series_list: list[dict]) -> list[dict]:
             start, end = row[index["WindowStartUnixTime"]], row[index["WindowEndUnixTime"]]
             if start is None or end is None:
                 continue
-            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": np.datetime64(int(start), "ns"),
-                           "x1": np.datetime64(int(end), "ns"), "y0": 0, "y1": 1, "fillcolor": _SHADE_COLOUR,
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": _instant(start), "x1": _instant(end),
+                           "y0": 0, "y1": 1, "fillcolor": _SHADE_COLOUR,
                            "line": {"width": 0}, "layer": "below"})
     return shapes
 
@@ -127,7 +132,7 @@ def time_figure(panel: Panel, results: list, when: Range) -> go.Figure:
     # The axis spans the page's range, so a device that reported for a minute of the hour looks like it.
     layout = dict(margin={"l": 50, "r": 20, "t": 10, "b": 30}, height=300, template="plotly_white",
                   legend={"orientation": "h", "y": -0.15}, uirevision=panel.name, shapes=shapes,
-                  xaxis={"range": [np.datetime64(when.start, "ns"), np.datetime64(when.end, "ns")]},
+                  xaxis={"range": [_instant(when.start), _instant(when.end)]},
                   yaxis={"title": {"text": panel.unit}} if panel.unit else {})
     if any(q.role == SECOND_AXIS for q in panel.queries):
         layout["yaxis2"] = {"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": panel.unit2}}

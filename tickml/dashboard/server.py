@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="another InfluxDB than the stack's (influxdb/influxdb.conf), e.g. a test's own")
     parser.add_argument("--database", metavar="DB",
                         help="read every panel from this one database (a benchmark's synthetic fleet)")
+    parser.add_argument("--url", action="store_true", help="print the dashboard's address and exit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         if args.listen:
             host, port = split_address(args.listen)
             settings = settings.replace(host=host, port=port)
+        if args.url:
+            print(f"http://{settings.host}:{settings.port}/")
+            return 0
         if args.database:
             settings = settings.replace(databases={key: args.database for key in settings.databases})
         source = Source(settings, url=args.influxdb_url)

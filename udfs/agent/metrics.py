@@ -81,8 +81,8 @@ class ConnectionMetrics:
     """What one connection counted, published to the process's counters in steps.
 
     The connection keeps its own tallies (cheap, per point); ``publish`` adds
-    what grew since the last call to the labelled counters. A counter is
-    created at its first increment, so nothing counted means no series.
+    what grew since the last call to the labelled counters. Before init no
+    counter exists until it counts something.
     """
 
     def __init__(self, udf: str):
@@ -92,9 +92,17 @@ class ConnectionMetrics:
         self.task("", "")
 
     def task(self, task: str, node: str) -> None:
-        """Label what follows with the task and node Kapacitor's init named."""
+        """Label what follows with the task and node Kapacitor's init named.
+
+        Once a task is named, the counters a healthy node keeps at zero exist at zero, so that "no
+        errors" is a zero on the dashboard rather than no series at all.
+        """
         self._labels = (self.udf, task, node)
         self._children: dict = {}
+        if task:
+            for counter in (POINTS_IN, POINTS_OUT, HANDLER_SECONDS, KEEPALIVES, KEEPALIVES_WITHHELD):
+                self._child(counter)
+            self._child(ERRORS, "handler_error")
 
     def _child(self, counter: Counter, *extra: str):
         key = (counter, extra)

@@ -109,7 +109,10 @@ def test_counters_are_summed_over_processes_and_served_for_telegraf(short_tmp, e
     assert counters[("tickml_udf_keepalives_total", _labels(socket_node))] == 1
     # SocketUdf's probe that the server accepts is a connection too.
     assert counters[("tickml_udf_connections_total", (("udf", "py_classifier"),))] == 1 + 1 + 2
-    assert not any(name == "tickml_udf_errors_total" for name, _ in counters)
+    # No handler raised: the error counter of each node is there, at zero.
+    errors = {labels: value for (name, labels), value in counters.items() if name == "tickml_udf_errors_total"}
+    assert errors == {_labels(node, kind="handler_error"): 0 for node in (socket_node, process_node)}
+    assert counters[("tickml_udf_keepalives_withheld_total", _labels(socket_node))] == 0
 
 
 def test_the_exporter_removes_the_files_of_processes_gone_and_keeps_the_living(tmp_path):
