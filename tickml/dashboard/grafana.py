@@ -6,7 +6,8 @@
 Grafana's InfluxDB data source speaks the same InfluxQL as the app: the
 queries go in unchanged, the page's choices become template variables
 (``device``, ``sensor``, ``stats``) and the app's bounds constants (``top``,
-``threshold``, ``slimit``, ``limit``) from dashboards/dashboard.toml. Each
+``threshold``, ``slimit``, ``limit``) from dashboards/dashboard.toml, with
+``udfs`` from kapacitor.conf. Each
 database is a data source of its own (dashboards/grafana/provisioning/).
 tests/unit/test_dashboards.py regenerates the file and compares.
 """
@@ -25,6 +26,7 @@ from . import settings as settings_module
 from .panels import (BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, PAGE_TITLES, PANELS, PREPROCESSED_STATS,
                      SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .settings import Settings
+from .source import udf_names
 
 DASHBOARD = ROOT / "dashboards" / "grafana" / "tickml.json"
 #: The data source of each database key (uids of dashboards/grafana/provisioning/datasources/influxdb.yml).
@@ -103,6 +105,7 @@ def _variables(settings: Settings) -> list[dict]:
          "current": {"text": ["Avg", "Median"], "value": ["Avg", "Median"]}},
         constant("top", settings.top), constant("threshold", settings.anomaly_threshold),
         constant("slimit", settings.max_series), constant("limit", settings.max_events),
+        constant("udfs", udf_names()),
     ]
 
 

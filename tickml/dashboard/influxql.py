@@ -63,7 +63,7 @@ def render(text: str, when: Range, bucket_seconds: int, variables: dict[str, str
     """``text`` with Grafana's macros for ``when`` and the page's ``variables`` filled in.
 
     String variables are quoted for the literal they stand in; ``stats`` must be
-    alternatives of the preprocessed statistics (it lands in a regex).
+    alternatives of the preprocessed statistics and ``udfs`` of words (each lands in a regex).
 
     >>> from tickml.dashboard.timerange import Range
     >>> render("SELECT x FROM \\"m\\" WHERE $timeFilter AND \\"device_id\\" = '$device' GROUP BY time($__interval)",
@@ -81,6 +81,8 @@ def render(text: str, when: Range, bucket_seconds: int, variables: dict[str, str
             chosen = str(value).split("|")
             if not chosen or any(stat not in PREPROCESSED_STATS for stat in chosen):
                 raise QueryError(f"statistics must be among {', '.join(PREPROCESSED_STATS)}, got {value!r}")
+        if name == "udfs" and not re.fullmatch(r"\w+(\|\w+)*", str(value)):
+            raise QueryError(f"UDF names are words separated by |, got {value!r}")
         values[name] = quote_literal(value) if isinstance(value, str) else repr(value)
 
     def fill(match: re.Match) -> str:

@@ -4,7 +4,8 @@ The queries are written in the InfluxQL dialect Grafana's InfluxDB data
 source speaks: ``$timeFilter`` for the page's range, ``$__interval`` for
 the GROUP BY time() bucket, ``${__to}`` for the range's end (ms) and
 ``$device``, ``$sensor``, ``$stats``, ``$top``, ``$threshold``, ``$slimit``
-and ``$limit`` for the page's choices and bounds. The app fills them in
+and ``$limit`` for the page's choices and bounds, ``$udfs`` for the UDFs of
+kapacitor.conf (Kapacitor's statistics name a UDF node's kind after its UDF). The app fills them in
 (``influxql.render``); ``grafana.py`` writes them unchanged into
 dashboards/grafana/tickml.json, with a template variable for each choice.
 So the app and the Grafana dashboard cannot drift.
@@ -238,10 +239,10 @@ PANELS: tuple[Panel, ...] = (
     _panel("kapacitor_udf_nodes", TASKS_PAGE, "Kapacitor's UDF nodes: time per point (µs) and errors per second",
            LINES,
            Query('SELECT mean("avg_exec_time_ns") / 1000 AS "µs per point" FROM "nodes" WHERE $timeFilter '
-                 "AND \"kind\" = 'udf' GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
+                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
                  legend="{task} {node}"),
            Query('SELECT non_negative_derivative(max("errors"), 1s) AS "errors" FROM "nodes" WHERE $timeFilter '
-                 "AND \"kind\" = 'udf' GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
+                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
                  legend="{task} {node}", role=SECOND_AXIS),
            help="Kapacitor's own statistics (its _kapacitor database): each UDF node's average execution time, "
                 "the round trip to the UDF included, and the errors it counted", min_interval=10, wide=True,

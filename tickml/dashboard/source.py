@@ -14,11 +14,18 @@ import time
 
 from tickml import secrets
 from tickml.influx import Influx, InfluxError
+from tickml.stack import config
 
 from . import influxql
 from .panels import MEASUREMENTS, Panel
 from .settings import Settings
 from .timerange import Range, bucket
+
+
+def udf_names() -> str:
+    """The UDFs of kapacitor.conf as regex alternatives: Kapacitor's statistics name a UDF node's kind after
+    its UDF."""
+    return "|".join(sorted(config.read_toml(config.KAPACITOR_CONF).get("udf", {}).get("functions", {})))
 
 
 class Unavailable(RuntimeError):
@@ -75,7 +82,7 @@ class Source:
         """Every query of ``panel`` for the range ``when`` and the page's ``variables``."""
         seconds = bucket(when.seconds, self.settings.max_points, panel.min_interval)
         bounds = {"top": self.settings.top, "slimit": self.settings.max_series, "limit": self.settings.max_events,
-                  "threshold": self.settings.anomaly_threshold}
+                  "threshold": self.settings.anomaly_threshold, "udfs": udf_names()}
         return [self._run(influxql.render(q.text, when, seconds, {**bounds, **variables}), panel.database)
                 for q in panel.queries]
 

@@ -1,0 +1,259 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright) on the real stack.
+
+A short simulated fleet publishes over MQTT with a few rejected messages, and
+a task of the test's own runs through a UDF of this checkout on a Kapacitor
+of its own (dashboard_rig.UdfPipeline), so that every page has data the test
+made. Each page must draw every panel with data points, with no console
+error and no request off the machine; screenshots go to the test's temporary
+folder. Then the bad cases: a device no one knows, a range with nothing in
+it, a range that makes no sense, and InfluxDB going down and coming back.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from dashboard_rig import DashboardOfItsOwn, InfluxdOfItsOwn, UdfPipeline, panel_states
+from stackutil import mqtt_publish, wait_until
+from tickml import tasks
+from tickml.dashboard import influxql, settings
+from tickml.dashboard.panels import MEASUREMENTS, PANELS, page_panels
+from tickml.influx import Influx, line
+from tickml.paths import ROOT
+from tickml.stack import config
+
+pytestmark = pytest.mark.stack
+
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+# What a page may take to show every panel with data once the fleet runs: training windows close every 20 s,
+# statistics and counters need two 10 s buckets.
+PAGE_TIMEOUT = 90.0
+
+
+@pytest.fixture(scope="module")
+def prefix() -> str:
+    return f"dash{time.time_ns() % 10**8:08d}-"
+
+
+@pytest.fixture(scope="module")
+def activity(stack, prefix, tmp_path_factory):
+    """The fleet, a few rejects and the UDF pipeline, running while the module's tests look."""
+    folder = tmp_path_factory.mktemp("rig", numbered=True)
+    fleet = subprocess.Popen([sys.executable, "-m", "tickml", "devices", "simulate", "--devices", "6", "--types",
+                              "power_meter,thermostat", "--prefix", prefix, "--interval", "0.5", "--spikes", "0.05",
+                              "--duration", "240", "-q"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=(folder / "fleet.log").open("wb"))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    mqtt_publish(stack, [(f"devices/power_meter/{prefix}bad", (
+        f'{{"device_id": "{prefix}bad", "timestamp": "{stamp}", "tag": "PowerMeter", "power": "{word}"}}'
+    ).encode()) for word in ("high", "low")], client_id=f"{prefix}rejects")
+    pipeline = UdfPipeline(folder, task=f"{prefix.rstrip('-')}_probe".replace("-", "_")).start()
+    try:
+        pipeline.recover(Influx())
+        yield pipeline
+    finally:
+        pipeline.stop()
+        fleet.terminate()
+        fleet.wait(15)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("screenshots", numbered=False)
+
+
+@pytest.fixture
+def page(browser):
+    """A page that fails the test on a console error or a request off the machine."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors, hosts = [], set()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: hosts.add(urllib.parse.urlsplit(r.url).hostname))
+    yield page
+    page.close()
+    assert not errors, f"browser console errors: {errors[:5]}"
+    assert hosts <= LOOPBACK, f"requests off the machine: {hosts - LOOPBACK}"
+
+
+def _dashboard() -> str:
+    host, port = config.dashboard_address()
+    return f"http://{host}:{port}"
+
+
+def _wait_for_panels(page, want, timeout: float = PAGE_TIMEOUT, what: str = "every panel") -> dict:
+    """Panel states once ``want(states)`` holds (the page refreshes itself meanwhile)."""
+    last = {}
+
+    def check():
+        nonlocal last
+        last = panel_states(page)
+        return last if last and want(last) else None
+
+    try:
+        return wait_until(check, timeout=timeout, interval=1.0, what=what)
+    except AssertionError:
+        raise AssertionError(f"{what}: " + "; ".join(f"{n}: {s['state']} ({s['note']})" for n, s in last.items()))
+
+
+def _drew_data(state: dict) -> bool:
+    return state["state"] == "ready" and bool(state["points"] or state["rows"] or state["number"])
+
+
+def _all_drawn(states: dict) -> bool:
+    return all(_drew_data(s) for s in states.values())
+
+
+def _power_meter(prefix: str) -> str:
+    def found():
+        rows = Influx().query(f'SHOW TAG VALUES FROM "predictions" WITH KEY = "device_id" '
+                              f"WHERE \"device_id\" =~ /^{prefix}power_meter/")
+        return rows[0]["value"] if rows else None
+
+    return wait_until(found, timeout=60, what="a prediction for a power meter of the test's fleet")
+
+
+def test_the_fleet_page_draws_every_panel(activity, page, screens):
+    def task_rows(states):
+        return {row[0]: row[1] for row in states["tasks"]["rows"]}
+
+    page.goto(f"{_dashboard()}/?range=15m&refresh=5")
+    states = _wait_for_panels(page, lambda s: _all_drawn(s) and task_rows(s).get(activity.task) == "running",
+                              what=f"every panel, with task {activity.task} running")
+    page.screenshot(path=str(screens / "fleet.png"), full_page=True)
+    assert set(states) == {p.name for p in page_panels("fleet")}
+    task_rows = task_rows(states)
+    assert {t.name for t in tasks.load_tasks()} <= set(task_rows)
+    assert task_rows[activity.task] == "running", task_rows
+    assert int(states["devices_now"]["number"].replace(",", "")) >= 6
+    assert any(name.startswith("not_a_number") for name in states["rejects"]["traces"]), states["rejects"]
+
+
+def test_the_device_page_draws_every_panel_of_a_power_meter(activity, prefix, page, screens):
+    device = _power_meter(prefix)
+    page.goto(f"{_dashboard()}/device/{urllib.parse.quote(device, safe='')}?range=15m&refresh=5")
+    states = _wait_for_panels(page, _all_drawn)
+    page.screenshot(path=str(screens / "device.png"), full_page=True)
+    assert set(states) == {p.name for p in page_panels("device")}
+    assert {"current", "power", "voltage"} <= set(states["readings"]["traces"])
+    assert "power replaced" in states["champion"]["traces"], "the first champion is marked"
+    # Another statistic chosen: the panel draws it.
+    page.get_by_label("Variance").check()
+    states = _wait_for_panels(page, lambda s: "value_preprocessed_Variance" in s["preprocessed"]["traces"],
+                              what="the variance drawn")
+    assert states["preprocessed"]["points"] > 0
+
+
+def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, screens):
+    task = activity.task
+
+    def with_task(states):
+        return _all_drawn(states) and all(any(t.startswith(task) for t in states[name]["traces"])
+                                          for name in ("udf_points", "udf_latency", "udf_bad_points", "udf_errors",
+                                                       "udf_keepalives", "kapacitor_udf_nodes", "task_recoveries"))
+
+    page.goto(f"{_dashboard()}/tasks?range=15m&refresh=5")
+    states = _wait_for_panels(page, with_task, what=f"every panel, with task {task}")
+    page.screenshot(path=str(screens / "tasks.png"), full_page=True)
+    assert set(states) == {p.name for p in page_panels("tasks")}
+    assert f"{task}: field 'value' is a string, not a number" in states["udf_bad_points"]["traces"]
+
+
+def test_every_panel_reads_fields_the_running_stack_has(activity, stack):
+    """The unit test checks the writers' sources; Telegraf's and Kapacitor's own are checked here, as written."""
+    databases = settings.load().databases
+    influx = Influx()
+    for panel in PANELS:
+        for query in panel.queries:
+            for measurement in influxql.measurements_read(query.text):
+                if MEASUREMENTS[measurement].writer not in ("telegraf-internal", "kapacitor-stats", "udf-metrics"):
+                    continue
+                database = databases[MEASUREMENTS[measurement].database]
+                keys = wait_until(lambda: influx.query(f'SHOW FIELD KEYS FROM "{measurement}"', database=database),
+                                  timeout=60, what=f"fields of {measurement} in {database}")
+                assert influxql.fields_read(query.text) <= {k["fieldKey"] for k in keys}, (panel.name, measurement)
+
+
+def test_the_device_picker_finds_a_device_by_part_of_its_id(activity, prefix, page):
+    device = _power_meter(prefix)
+    page.goto(f"{_dashboard()}/device")
+    page.wait_for_selector("text=Pick a device", timeout=30_000)
+    page.locator(".device-picker").click()
+    page.keyboard.type(device[len(prefix) - 4:])  # the search box of the open list has the focus
+    page.get_by_role("option", name=device, exact=True).click()
+    page.wait_for_url(f"**/device/{urllib.parse.quote(device, safe='')}")
+    _wait_for_panels(page, lambda s: _drew_data(s["readings"]), what="the picked device's readings")
+
+
+def test_an_unknown_device_is_said_in_words(stack, page):
+    page.goto(f"{_dashboard()}/device/no-such-device-{time.time_ns()}")
+    page.wait_for_selector("text=has ever sent a reading", timeout=30_000)
+    panels = page.locator("section.panel")
+    assert not any(panels.nth(i).is_visible() for i in range(panels.count())), "no panel for a device no one knows"
+    text = page.inner_text("main")
+    assert "No device 'no-such-device-" in text and "Check the id" in text
+    assert "Traceback" not in page.content()
+
+
+def test_an_empty_range_is_said_on_every_panel(stack, page):
+    page.goto(f"{_dashboard()}/?from=2001-01-01T00:00:00Z&to=2001-01-01T01:00:00Z")
+    states = _wait_for_panels(page, lambda s: all(p["state"] in ("empty", "ready") for p in s.values()),
+                              timeout=30, what="every panel answered")
+    for name, state in states.items():
+        if name == "tasks":  # the task list stands without statistics
+            assert {row[1] for row in state["rows"]} == {"no statistics in range"}
+        else:
+            assert state["note"] == "No data from 2001-01-01 00:00:00 UTC to 2001-01-01 01:00:00 UTC.", name
+    page.goto(f"{_dashboard()}/?from=2001-01-01T02:00:00Z&to=2001-01-01T01:00:00Z")
+    page.wait_for_selector("#status.warning", timeout=30_000)
+    assert "is not after its start" in page.inner_text("#status")
+    assert "Traceback" not in page.content()
+
+
+def test_influxdb_down_is_said_in_words_and_the_page_recovers_on_its_own(tmp_path, page, screens):
+    influxd = InfluxdOfItsOwn(tmp_path).start()
+    dashboard = None
+    try:
+        own = Influx(influxd.url, username=None)
+        own.execute('CREATE DATABASE "telemetry"')
+        now = time.time_ns()
+        own.write([line("device_message", {"device_id": "down-probe", "sensor": "temperature"},
+                        {"value": 20.0 + i % 3}, now - i * 10**9) for i in range(120)])
+        dashboard = DashboardOfItsOwn(tmp_path, influxd.url)
+        page.goto(f"{dashboard.url}/device/down-probe?range=15m&refresh=5")
+        _wait_for_panels(page, lambda s: _drew_data(s["readings"]), timeout=30, what="the readings")
+
+        influxd.stop()
+        page.wait_for_selector("#status.down", timeout=30_000)
+        states = _wait_for_panels(page, lambda s: s["readings"]["state"] == "error", timeout=30,
+                                  what="the readings panel saying InfluxDB is down")
+        status = page.inner_text("#status")
+        assert f"InfluxDB at {influxd.url} does not answer" in status and "come back on their own" in status
+        assert "does not answer" in states["readings"]["note"] and states["readings"]["points"] > 0, \
+            "the panel keeps what it showed"
+        page.screenshot(path=str(screens / "influxdb-down.png"), full_page=True)
+
+        influxd.start()
+        _wait_for_panels(page, lambda s: _drew_data(s["readings"]), timeout=30, what="the readings back")
+        wait_until(lambda: page.inner_text("#status") == "", timeout=30, what="the status line cleared")
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        influxd.stop()
