@@ -124,6 +124,11 @@ def stop_service(service: Service, timeout: float = 30.0) -> str:
     service.pid_file.unlink(missing_ok=True)
     if service.socket_path is not None:
         service.socket_path.unlink(missing_ok=True)
+    # A threaded process's leader shows as a zombie while its other threads, holding its sockets, still
+    # exit: a restart right away found the port in use (the dashboard's waitress threads).
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(probes.port_in_use(h, p) for h, p in service.ports):
+        time.sleep(0.05)
     return "stopped"
 
 
