@@ -53,9 +53,10 @@ def _quoted_keys(*paths: str) -> set[str]:
 def _script_fields(script: str, outputs: dict[str, str]) -> set[str]:
     """The fields a TICKscript's output points carry: its eval's names, its UDF's fields, and what it passes on."""
     fields = set()
-    evals = re.findall(r"\|eval\(.*?\)\s*\.as\(([^)]*)\)", script, re.S)
-    if evals:
-        return set(re.findall(r"'([^']+)'", evals[-1]))
+    # The names the last node before the output gives its fields (an eval, a count ...).
+    named = re.findall(r"\.as\(([^)]*)\)", script[:script.index("|influxDBOut()")])
+    if named:
+        return set(re.findall(r"'([^']+)'", named[-1]))
     if "@preprocess(" in script:
         inputs = re.search(r"\.fields\('([^']+)'\)", script).group(1).split(",")
         types = re.search(r"\.types\('([^']+)'\)", script).group(1).split(",")
@@ -135,6 +136,7 @@ def test_the_fields_check_catches_a_misspelt_field():
     assert "Forecastaccuracy" in _writer_fields("trained_models", outputs)
     assert "Forecastacuracy" not in _writer_fields("trained_models", outputs)
     assert _writer_fields("device_aggregates", outputs) == {"avg", "max", "min", "count"}
+    assert _writer_fields("fleet_activity", outputs) == {"devices"}
     assert {"value_preprocessed_AnomProb", "Numberofmessages"} <= _writer_fields("device_preprocessed", outputs)
     assert {"Hyperprediction", "Answeredby", "power"} <= _writer_fields("predictions", outputs)
 

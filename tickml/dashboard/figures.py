@@ -146,9 +146,11 @@ def category_figure(panel: Panel, results: list) -> go.Figure:
     """One bar per tag value (a model) and query (deployed, kept, bad)."""
     fig = go.Figure()
     for query, result in zip(panel.queries, results):
+        if not result.series:
+            continue
         labels = [legend(query, s, "", ["time", "x"]) for s in result.series]
         counts = [s["values"][0][1] for s in result.series]
-        fig.add_trace(go.Bar(x=labels, y=counts, name=result.series[0]["columns"][1] if result.series else ""))
+        fig.add_trace(go.Bar(x=labels, y=counts, name=result.series[0]["columns"][1]))
     fig.update_layout(margin={"l": 50, "r": 20, "t": 10, "b": 30}, height=300, template="plotly_white",
                       barmode="group", legend={"orientation": "h", "y": -0.15}, uirevision=panel.name)
     return fig

@@ -47,6 +47,7 @@ MEASUREMENTS = {
     "device_message": Measurement("telemetry", ("device_id", "sensor", "device_type"), "telegraf"),
     "device_reject": Measurement("telemetry", ("device_id", "reason"), "telegraf"),
     "device_aggregates": Measurement("telemetry", ("device_id", "sensor"), "task"),
+    "fleet_activity": Measurement("telemetry", (), "task"),
     "device_preprocessed": Measurement("telemetry", ("device_id", "sensor"), "task"),
     "trained_models": Measurement("telemetry", ("device_id", "model"), "task"),
     "predictions": Measurement("telemetry", ("device_id", "model"), "task"),
@@ -107,10 +108,10 @@ PANELS: tuple[Panel, ...] = (
                  'WHERE time > ${__to}ms - 1m AND time <= ${__to}ms GROUP BY "device_id")'),
            help="devices with a 10 s aggregate in the last minute of the range", min_interval=10),
     _panel("devices_reporting", FLEET, "Devices reporting over time", LINES,
-           Query('SELECT count("points") AS "devices" FROM (SELECT count("avg") AS "points" FROM "device_aggregates" '
-                 'WHERE $timeFilter GROUP BY time($__interval), "device_id") WHERE $timeFilter '
-                 'GROUP BY time($__interval) fill(0)', legend="devices"),
-           help="devices with at least one 10 s aggregate in each bucket", min_interval=10),
+           Query('SELECT max("devices") AS "devices" FROM "fleet_activity" WHERE $timeFilter '
+                 'GROUP BY time($__interval) fill(none)', legend="devices"),
+           help="distinct devices with a 10 s aggregate in each 10 s window (the task fleet_activity counts them as "
+                "they pass); the busiest window of each bucket", min_interval=10),
     _panel("messages_per_second", FLEET, "Messages per second by protocol (Telegraf's inputs)", LINES,
            Query('SELECT non_negative_derivative(max("metrics_gathered"), 1s) AS "per_second" FROM "internal_gather" '
                  "WHERE $timeFilter AND \"input\" =~ /^(mqtt_consumer|http_listener_v2|kafka_consumer|opentelemetry)$/ "
@@ -135,16 +136,16 @@ PANELS: tuple[Panel, ...] = (
            Query("SELECT count(\"Numberofmessages\") AS \"bad\" FROM \"trained_models\" WHERE $timeFilter "
                  "AND \"Status\" = 'bad' GROUP BY \"model\" SLIMIT $slimit", legend="{model}"),
            help="a challenger deployed, the champion kept, or a window too bad to train on"),
-    _panel("fleet_model", FLEET, "Devices answered by the fleet-wide model and by their own", LINES,
+    _panel("fleet_model", FLEET, "Devices answered in the last minute: by the fleet-wide model, by their own",
+           CATEGORY_BARS,
            Query("SELECT count(\"answers\") AS \"fleet model\" FROM (SELECT count(\"Hyperprediction\") AS \"answers\" "
-                 "FROM \"predictions\" WHERE $timeFilter AND \"Answeredby\" = 'fleet' "
-                 "GROUP BY time($__interval), \"device_id\", \"model\") WHERE $timeFilter "
-                 "GROUP BY time($__interval), \"model\" fill(0) SLIMIT $slimit", legend="{model}: {_column}"),
+                 "FROM \"predictions\" WHERE time > ${__to}ms - 1m AND time <= ${__to}ms AND \"Answeredby\" = 'fleet' "
+                 "GROUP BY \"device_id\", \"model\") GROUP BY \"model\" SLIMIT $slimit", legend="{model}"),
            Query("SELECT count(\"answers\") AS \"own model\" FROM (SELECT count(\"Hyperprediction\") AS \"answers\" "
-                 "FROM \"predictions\" WHERE $timeFilter AND \"Answeredby\" = 'entity' "
-                 "GROUP BY time($__interval), \"device_id\", \"model\") WHERE $timeFilter "
-                 "GROUP BY time($__interval), \"model\" fill(0) SLIMIT $slimit", legend="{model}: {_column}"),
-           help="a device without a champion of its own is answered by the fleet-wide model", min_interval=10),
+                 "FROM \"predictions\" WHERE time > ${__to}ms - 1m AND time <= ${__to}ms AND \"Answeredby\" = 'entity' "
+                 "GROUP BY \"device_id\", \"model\") GROUP BY \"model\" SLIMIT $slimit", legend="{model}"),
+           help="per model, the devices whose predictions came from the fleet-wide model (no champion of their own "
+                "yet) and from their own champion, in the last minute of the range"),
     _panel("top_anomaly", FLEET, "Highest anomaly probability (%)", TABLE,
            Query('SELECT top("anomprob", "device_id", $top) AS "anomaly probability" FROM '
                  '(SELECT max("value_preprocessed_AnomProb") AS "anomprob" FROM "device_preprocessed" '
