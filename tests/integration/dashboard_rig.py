@@ -9,7 +9,6 @@
   statistics of a task the test knows, whatever the stack's own processes run.
 - ``InfluxdOfItsOwn``: an InfluxDB (the shipped influxdb.conf, plain HTTP,
   no logins) that a test may stop and start again.
-- ``panel_states``: what each panel of a page shows, read in the browser.
 """
 
 from __future__ import annotations
@@ -26,23 +25,6 @@ from stackutil import wait_until
 from tickml import secrets, tasks
 from tickml.paths import BIN, ROOT
 from tickml.stack import config, probes, telegraf
-
-# Every panel of the page in view: its name, state, note, and what it drew (plot points, table rows, a number).
-PANEL_STATES_JS = """() => [...document.querySelectorAll('section.panel')].map(s => ({
-    name: JSON.parse(s.id).panel,
-    state: s.className.split(' ').filter(c => ['ready', 'empty', 'error'].includes(c))[0] || 'loading',
-    note: s.querySelector('.note').innerText,
-    points: [...s.querySelectorAll('.js-plotly-plot')].reduce((n, g) =>
-        n + (g.data || []).reduce((m, t) => m + ((t.x && t.x.length) || 0), 0), 0),
-    traces: [...s.querySelectorAll('.js-plotly-plot')].flatMap(g => (g.data || []).map(t => t.name)),
-    rows: [...s.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.innerText)),
-    number: (s.querySelector('.number') || {}).innerText || null,
-}))"""
-
-
-def panel_states(page) -> dict[str, dict]:
-    return {p["name"]: p for p in page.evaluate(PANEL_STATES_JS)}
-
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard_rig import DashboardOfItsOwn, InfluxdOfItsOwn, UdfPipeline, panel_states
+from dashboard_rig import DashboardOfItsOwn, InfluxdOfItsOwn, UdfPipeline
 from stackutil import mqtt_publish, wait_until
 from tickml import tasks
 from tickml.dashboard import influxql, settings
+from tickml.dashboard.probe import launch, panel_states
 from tickml.dashboard.panels import MEASUREMENTS, PANELS, page_panels
 from tickml.influx import Influx, line
 from tickml.paths import ROOT
@@ -69,7 +70,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        chromium = launch(p)
         yield chromium
         chromium.close()
 

@@ -1,0 +1,62 @@
+"""Take the screenshots the README shows: one per page of the dashboard, as the stack serves it.
+
+    stack/demo.sh --duration 300 &      # or any fleet publishing for a few minutes
+    .venv/bin/python dashboards/screenshots.py [--device ID] [--range 15m]
+
+Each page is opened in Chromium (Debian's package, driven by Playwright),
+and taken once every panel has answered, into dashboards/screenshots/
+(fleet.png, device.png, tasks.png). The device page shows ``--device``, or a
+power meter with predictions in the range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.parse
+from pathlib import Path
+
+from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, panel_states
+from tickml.influx import Influx
+from tickml.stack.config import dashboard_address
+
+OUT = Path(__file__).resolve().with_name("screenshots")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", help="the device page's device (default: a power meter with predictions)")
+    parser.add_argument("--range", default="15m", help="the pages' range (default %(default)s)")
+    args = parser.parse_args()
+    device = args.device
+    if device is None:
+        rows = Influx().query('SELECT last("Hyperprediction") FROM "predictions" WHERE time > now() - 5m '
+                              "AND \"model\" = 'power' GROUP BY \"device_id\"")
+        if not rows:
+            print("no power meter has predictions in the last 5 minutes: run a fleet first (stack/demo.sh)",
+                  file=sys.stderr)
+            return 1
+        device = sorted(r["device_id"] for r in rows)[0]
+    host, port = dashboard_address()
+    base = f"http://{host}:{port}"
+    OUT.mkdir(exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name, path in (("fleet", "/"), ("device", f"/device/{urllib.parse.quote(device, safe='')}"),
+                           ("tasks", "/tasks")):
+            page.goto(f"{base}{path}?range={args.range}&refresh=0")
+            page.wait_for_function(ALL_ANSWERED_JS, timeout=120_000)
+            page.wait_for_timeout(500)  # Plotly's transitions
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+            states = panel_states(page)
+            drawn = sum(s["state"] == "ready" for s in states.values())
+            print(f"{OUT / f'{name}.png'}: {drawn} of {len(states)} panels drawn")
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
