@@ -303,13 +303,13 @@ def main() -> int:
     print(f"\nrange: the last {conf.default_range}; at most {conf.max_points} points per series, {conf.max_series} "
           f"series per panel; median of {args.loads} loads after a warm-up (machine: {os.cpu_count()} cores)\n")
     header = (f"{'fleet':<34}{'page':<31}{'load s':>8}{'points':>9}{'drawn':>7}"
-              f"{'InfluxDB alone s':>18}{'points':>9}")
+              f"{'InfluxDB alone s':>18}{'points':>11}")
     print(header)
     print("-" * len(header))
     for label, page, seconds, points, drawn, alone_s, alone_points in rows:
         load = f"{seconds:.2f}" if seconds is not None else "-"
         fetched = f"{points:,}" if points is not None else "-"
-        print(f"{label:<34}{page:<31}{load:>8}{fetched:>9}{drawn:>7}{alone_s:>18.2f}{alone_points:>9,}")
+        print(f"{label:<34}{page:<31}{load:>8}{fetched:>9}{drawn:>7}{alone_s:>18.2f}{alone_points:>11,}")
     return 0
 
 
