@@ -6,7 +6,7 @@
 Each page is opened in Chromium (Debian's package, driven by Playwright),
 and taken once every panel has answered, into dashboards/screenshots/
 (fleet.png, device.png, tasks.png). The device page shows ``--device``, or a
-power meter with predictions in the range.
+power meter with the most predictions in the range.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ def main() -> int:
     args = parser.parse_args()
     device = args.device
     if device is None:
-        rows = Influx().query('SELECT last("Hyperprediction") FROM "predictions" WHERE time > now() - 5m '
-                              "AND \"model\" = 'power' GROUP BY \"device_id\"")
+        influx = Influx()
+        counted = "SELECT count(\"Hyperprediction\") FROM \"predictions\" WHERE time > now() - {} " \
+                  "AND \"model\" = 'power' GROUP BY \"device_id\""
+        live = {r["device_id"] for r in influx.query(counted.format("1m"))}
+        rows = [r for r in influx.query(counted.format(args.range)) if r["device_id"] in live]
         if not rows:
-            print("no power meter has predictions in the last 5 minutes: run a fleet first (stack/demo.sh)",
+            print("no power meter had a prediction in the last minute: run a fleet first (stack/demo.sh)",
                   file=sys.stderr)
             return 1
-        device = sorted(r["device_id"] for r in rows)[0]
+        device = max(rows, key=lambda r: (r["count"], r["device_id"]))["device_id"]  # the longest history
     host, port = dashboard_address()
     base = f"http://{host}:{port}"
     OUT.mkdir(exist_ok=True)

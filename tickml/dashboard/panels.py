@@ -255,7 +255,8 @@ PANELS: tuple[Panel, ...] = (
            Query('SELECT "seconds" AS "seconds filled", "points" FROM "task_gap_fills" '
                  'WHERE $timeFilter GROUP BY "task" LIMIT $limit SLIMIT $slimit', legend="{task} gap filled",
                  role=MARKERS),
-           help="a task whose UDF went away, re-enabled by tickml watch (seconds it was down), and the gap refilled"),
+           help="a task whose UDF went away, re-enabled by tickml watch (seconds it was down), and the gap refilled",
+           wide=True),
 )
 
 BY_NAME = {panel.name: panel for panel in PANELS}
