@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tickml import tickscript
 from tickml.dashboard import grafana, influxql, panels, settings
 from tickml.dashboard.panels import MEASUREMENTS, PANELS
 from tickml.dashboard.timerange import Range
@@ -30,13 +31,12 @@ def _ids(item) -> str:
 
 
 def _tick_outputs() -> dict[str, str]:
-    """Measurement -> the TICKscript whose influxDBOut writes it."""
+    """Measurement -> the TICKscript whose influxDBOut writes it (vars resolved as Kapacitor does)."""
     out = {}
     for script in (ROOT / "tick_scripts").glob("*.tick"):
         text = script.read_text()
-        for block in re.finditer(r"\|influxDBOut\(\)(.*?)(?=\n\S|\Z)", text, re.S):
-            for name in re.findall(r"\.measurement\('([^']+)'\)", block.group(1)):
-                out[name] = text
+        for output in tickscript.read(text).outputs:
+            out[output.measurement] = text
     return out
 
 
@@ -67,7 +67,7 @@ def _script_fields(script: str, outputs: dict[str, str]) -> set[str]:
     if "@predict(" in script:
         fields |= _quoted_keys("udfs/predict.py", "udfs/learn/fields.py")
     # A filter or a predictor passes the input's fields on.
-    source = re.search(r"\|from\(\)\s*\.measurement\('([^']+)'\)", script).group(1)
+    (source,) = tickscript.read(script).measurements
     return fields | (_script_fields(outputs[source], outputs) if source in outputs else _writer_fields(source, outputs))
 
 
