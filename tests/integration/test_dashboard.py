@@ -11,7 +11,6 @@ it, a range that makes no sense, and InfluxDB going down and coming back.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time

@@ -71,6 +71,8 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
     def set_refresh(seconds):
         return max(seconds or 0, 1) * 1000, not seconds
 
+    down = []  # why InfluxDB last failed, while it does: its log says so once, not at every refresh of every page
+
     @app.callback(Output("status", "children"), Output("status", "className"), Input("range", "data"))
     def status(span):
         if not span:
@@ -80,8 +82,14 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
         try:
             source.ping()
         except Unavailable as exc:
+            if not down:
+                log.warning("%s", exc)
+            down[:] = [exc]
             return (f"{exc}. The panels keep what they last showed and come back on their own when it answers; "
                     f"last tried {time.strftime('%H:%M:%S')}."), "status down"
+        if down:
+            log.info("InfluxDB at %s answers again", source.url)
+            down.clear()
         return "", "status"
 
     @app.callback(Output(layout_id("body"), "children"), Output(layout_id("note"), "children"),
