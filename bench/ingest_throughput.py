@@ -55,7 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 from tickml import stack as tickstack
 from tickml import secrets
 from tickml.stack import config, kafka
-from tickml.stack.telegraf import derived_config
+from tickml.stack.telegraf import PRIVATE_LISTENERS, derived_config
 from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
 
@@ -199,8 +199,7 @@ def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
 
 @contextlib.contextmanager
 def bench_telegraf(config: Path):
-    env = {**os.environ, **telegraf_environment("tickml-operator"),
-           "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
+    env = {**os.environ, **telegraf_environment("tickml-operator"), **PRIVATE_LISTENERS}
     log = open(tickstack.LOGS / "bench-telegraf.log", "ab")
     proc = subprocess.Popen([str(tickstack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

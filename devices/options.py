@@ -18,13 +18,14 @@ from devices.fleet import DEVICE_TYPES
 
 log = logging.getLogger("devices.simulator")
 
-PROTOCOLS = ("mqtt", "http", "kafka", "stdout")
+PROTOCOLS = ("mqtt", "http", "kafka", "otlp", "stdout")
 MAX_DEVICES = 100_000
 
 
 def stack_addresses() -> dict[str, str]:
     """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
-    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "https://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094"}
+    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "https://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094",
+           "otlp": "https://127.0.0.1:18317"}
     try:
         from tickml.stack import config, kafka
 
@@ -33,24 +34,29 @@ def stack_addresses() -> dict[str, str]:
         host, port = config.telegraf_http_address()
         out["http"] = f"https://{host}:{port}/devices"
         out["kafka"] = kafka.kafka_bootstrap()
+        host, port = config.telegraf_otlp_address()
+        out["otlp"] = f"https://{host}:{port}"
     except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
         log.debug("stack addresses not read from the configuration files: %s", exc)
     return out
 
 
 def stack_logins() -> dict[str, str | None]:
-    """The gateway's MQTT login, the HTTP sender's and the CA, from the native stack's secrets where this
-    machine has them."""
+    """The gateway's MQTT login, the HTTP sender's, the OTLP sender's client certificate and the CA, from the
+    native stack's secrets where this machine has them."""
     try:
         from tickml import secrets
 
         mqtt_user, mqtt_password = secrets.mqtt_login("tickml-gateway")
         http_user, http_password = secrets.http_login()
+        otlp_cert, otlp_key = secrets.client_certificate()
         return {"mqtt_user": mqtt_user, "mqtt_password": mqtt_password, "http_user": http_user,
-                "http_password": http_password, "ca": str(secrets.ca_file())}
+                "http_password": http_password, "ca": str(secrets.ca_file()), "otlp_cert": str(otlp_cert),
+                "otlp_key": str(otlp_key)}
     except Exception as exc:  # no secrets here: give the logins and --ca
         log.debug("no logins from the stack's secrets: %s", exc)
-        return dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca"))
+        return dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca", "otlp_cert",
+                              "otlp_key"))
 
 
 def _arg(parser: argparse.ArgumentParser, parse):
@@ -94,7 +100,12 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
     where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
     where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
-    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
+    where.add_argument("--otlp", default=addresses["otlp"], help="Telegraf's OpenTelemetry (gRPC) listener, "
+                       "https:// for TLS (%(default)s)")
+    where.add_argument("--otlp-cert", default=login["otlp_cert"], help="the client certificate the OTLP sender "
+                       "logs in with (default: the stack's, .stack/secrets/sender.crt)")
+    where.add_argument("--otlp-key", default=login["otlp_key"], help="its key (default: .stack/secrets/sender.key)")
+    where.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST or OTLP export (%(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 
 

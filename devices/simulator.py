@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Simulate a fleet of devices, or replay a file, into Telegraf over MQTT, HTTP or Kafka.
+"""Simulate a fleet of devices, or replay a file, into Telegraf over MQTT, HTTP, Kafka or gRPC (OTLP).
 
     tickml devices simulate --devices 20 --interval 1 --duration 60
     tickml devices simulate --protocol kafka --devices 1000 --rate 5000 --messages 100000
@@ -155,6 +155,11 @@ def make_transport(protocol: str, args: argparse.Namespace):
                                         password=args.http_password, ca_file=args.ca)
     if protocol == "kafka":
         return transports.KafkaTransport(args.kafka, topic=args.kafka_topic)
+    if protocol == "otlp":
+        from devices.otlp import OtlpTransport  # imported here: the OpenTelemetry SDK only for OTLP runs
+
+        return OtlpTransport(args.otlp, ca_file=args.ca, client_cert=args.otlp_cert, client_key=args.otlp_key,
+                             batch_size=args.batch)
     return transports.StdoutTransport()
 
 

@@ -33,26 +33,28 @@ from devices.fleet import encode, topic, type_of_tag
 
 
 class Envelope(NamedTuple):
-    """One message ready to send: routing (device type and id) and the JSON bytes."""
+    """One message ready to send: routing (device type and id), the JSON bytes, and the message itself."""
 
     device_type: str
     device_id: str | None
     payload: bytes
     is_object: bool = True  # False: a raw line that is not a JSON object (file replay)
+    message: dict | None = None  # for a transport that sends something other than JSON (OTLP)
 
 
 def envelope(message: dict | bytes) -> Envelope:
     """Wrap a message dict (encoded compactly) or raw bytes (sent as they are).
 
-    >>> envelope({"device_id": "b-1", "tag": "Barometer", "pressure": 1000.5})
-    Envelope(device_type='barometer', device_id='b-1', payload=b'{"device_id":"b-1","tag":"Barometer","pressure":1000.5}', is_object=True)
+    >>> envelope({"device_id": "b-1", "tag": "Barometer", "pressure": 1000.5})[:4]
+    ('barometer', 'b-1', b'{"device_id":"b-1","tag":"Barometer","pressure":1000.5}', True)
     >>> envelope(b"not json").is_object
     False
     """
     if isinstance(message, bytes):
         return Envelope("unknown", None, message, False)
     device_id = message.get("device_id")
-    return Envelope(type_of_tag(str(message.get("tag") or "")), None if device_id is None else str(device_id), encode(message))
+    return Envelope(type_of_tag(str(message.get("tag") or "")), None if device_id is None else str(device_id),
+                    encode(message), True, message)
 
 
 class MqttTransport:

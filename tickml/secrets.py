@@ -10,6 +10,8 @@ Mosquitto at once).
 - ``<service>.crt`` / ``<service>.key``: a server certificate per service
   (Mosquitto's TLS listener now; InfluxDB, Kapacitor and Telegraf's HTTP
   listener share the scheme), valid for ``localhost`` and ``127.0.0.1``.
+- ``sender.crt`` / ``sender.key``: a client certificate, the login senders
+  show Telegraf's OpenTelemetry (gRPC) listener, which takes no other.
 - ``credentials.json``: a random password per service account and the
   secret device passwords are derived from.
 - ``mosquitto.passwd`` (hashed as ``mosquitto_passwd`` does) and
@@ -46,6 +48,9 @@ from tickml.paths import RUN, STATE
 
 SECRETS = STATE / "secrets"
 SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
+# Client certificates: the login of a sender where the listener takes no other (Telegraf's OpenTelemetry
+# input over gRPC wants a client certificate the stack's CA signed).
+CLIENTS = ("sender",)
 MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
 # Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one).
 HTTP_ACCOUNTS = ("tickml-sender",)
@@ -100,10 +105,10 @@ def ensure() -> list[str]:
     if not (SECRETS / "ca.crt").exists() or not (SECRETS / "ca.key").exists():
         _write_ca()
         written += ["ca.crt", "ca.key"]
-    for service in SERVICES:
-        if not (SECRETS / f"{service}.crt").exists() or not (SECRETS / f"{service}.key").exists():
-            _write_server_certificate(service)
-            written += [f"{service}.crt", f"{service}.key"]
+    for name in (*SERVICES, *CLIENTS):
+        if not (SECRETS / f"{name}.crt").exists() or not (SECRETS / f"{name}.key").exists():
+            _write_certificate(name, client=name in CLIENTS)
+            written += [f"{name}.crt", f"{name}.key"]
     known = json.loads(_CREDENTIALS.read_text()) if _CREDENTIALS.exists() else {}
     complete = _complete_credentials(known)
     if complete != known:  # new, or an account added since it was made: the others are kept
@@ -168,6 +173,17 @@ def client_tls(url: str) -> ssl.SSLContext | None:
 @functools.cache
 def _client_tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file()))
+
+
+def client_certificate(name: str = "sender") -> tuple[Path, Path]:
+    """The certificate and key a client shows as its login (``CLIENTS``): Telegraf's gRPC listener wants one."""
+    if name not in CLIENTS:
+        raise SecretsError(f"no client certificate {name!r}; the clients are {', '.join(CLIENTS)}")
+    paths = SECRETS / f"{name}.crt", SECRETS / f"{name}.key"
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise SecretsError(f"no {', '.join(missing)}: run stack/install.sh (or tickml secrets ensure)")
+    return paths
 
 
 def mqtt_login(account: str) -> tuple[str, str]:
@@ -320,7 +336,8 @@ def _write_ca() -> None:
     _write_key_and_certificate("ca", key, cert)
 
 
-def _write_server_certificate(service: str) -> None:
+def _write_certificate(name: str, client: bool = False) -> None:
+    """A certificate the CA signs for a server (``client`` False) or for a client showing it as its login."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -332,7 +349,7 @@ def _write_server_certificate(service: str) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tickml {service}")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tickml {name}")]))
         .issuer_name(ca_cert.subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -340,11 +357,12 @@ def _write_server_certificate(service: str) -> None:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
                                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                        critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else
+                                              ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_key_and_certificate(service, key, cert)
+    _write_key_and_certificate(name, key, cert)
 
 
 def _write_key_and_certificate(name: str, key, cert) -> None:

@@ -103,10 +103,9 @@ def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx,
 
     config = tmp_path / "telegraf.conf"
     private_telegraf_config(stack, config, client_id=f"{run_id}telegraf")
-    from tickml.stack.telegraf import environment
+    from tickml.stack.telegraf import PRIVATE_LISTENERS, environment
 
-    env = {**os.environ, **environment("tickml-operator"),
-           "TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0"}  # fmt: skip
+    env = {**os.environ, **environment("tickml-operator"), **PRIVATE_LISTENERS}
     log = tmp_path / "telegraf.log"
     with log.open("wb") as out:
         second = subprocess.Popen([str(stack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=out,

@@ -297,7 +297,8 @@ def test_every_python_command_exists_in_the_repository():
 
 def native_ports() -> dict[str, set[int]]:
     ports = {s.name: {port for _, port in s.ports} for s in services() if s.name in NATIVE + APPS}
-    # Telegraf's HTTP listeners: the runner probes the first one, the mapped input is the second.
+    # Telegraf's HTTP listeners: the runner probes the first one, the mapped input is the second; the
+    # runner also holds the OpenTelemetry (gRPC) listener's port.
     listeners = config.read_toml(config.TELEGRAF_CONF)["inputs"]["http_listener_v2"]
     ports["telegraf"] |= {config.split_address(config.expand(l["service_address"]))[1] for l in listeners}
     return ports
@@ -321,7 +322,7 @@ def test_native_ports_are_read_from_the_configuration_files():
     assert ports["kafka"] == {port for _, port in kafka.kafka_listeners().values()}
     assert ports["influxdb"] == {config.influxdb_address()[1], config.influxdb_rpc_address()[1]}
     assert ports["kapacitor"] == {config.kapacitor_address()[1]}
-    assert len(ports["telegraf"]) == 2
+    assert len(ports["telegraf"]) == 3 and config.telegraf_otlp_address()[1] in ports["telegraf"]
     assert ports["udf-metrics"] == {config.udf_metrics_address()[1]}
     assert ports["dashboard"] == {config.dashboard_address()[1]}
 

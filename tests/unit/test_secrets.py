@@ -49,6 +49,24 @@ def test_server_certificates_chain_to_the_ca_and_name_loopback(folder):
         assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
 
 
+def test_the_client_certificate_chains_to_the_ca_and_is_for_clients_only(folder):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    secrets.ensure()
+    ca = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    crt, key = secrets.client_certificate()
+    assert (crt, key) == (folder / "sender.crt", folder / "sender.key") and key.exists()
+    cert = x509.load_pem_x509_certificate(crt.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH]
+    telegraf = x509.load_pem_x509_certificate((folder / "telegraf.crt").read_bytes())
+    assert list(telegraf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH]
+    with pytest.raises(secrets.SecretsError, match="no client certificate 'nobody'"):
+        secrets.client_certificate("nobody")
+
+
 def test_rotation_replaces_passwords_and_certificates_as_asked(folder):
     secrets.ensure()
     first = _contents(folder)

@@ -16,7 +16,7 @@ gathers the names tests, benchmarks and the command line use.
 from tickml.paths import BIN, DATA, LOGS, ROOT, RUN, STATE
 from tickml.stack.config import (
     StackError, influxdb_address, kapacitor_address, mosquitto_port, read_toml, socket_udfs,
-    subscribed_databases, telegraf_http_address, udf_sockets,
+    subscribed_databases, telegraf_http_address, telegraf_otlp_address, udf_sockets,
 )
 from tickml.stack.kafka import kafka_address, kafka_bootstrap, kafka_create_topics, kafka_metadata, kafka_topics
 from tickml.stack.runner import create_databases, start, start_service, status, stop, stop_service
@@ -28,5 +28,5 @@ __all__ = [
     "kafka_address", "kafka_bootstrap", "kafka_create_topics", "kafka_metadata", "kafka_topics",
     "kapacitor_address", "mosquitto_port", "read_toml", "services", "socket_udfs", "start",
     "start_service", "status", "stop", "stop_service", "subscribed_databases", "supervised_process",
-    "supervisor", "telegraf_http_address", "udf_sockets",
+    "supervisor", "telegraf_http_address", "telegraf_otlp_address", "udf_sockets",
 ]

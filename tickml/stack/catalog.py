@@ -23,8 +23,8 @@ from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
 from tickml import secrets
 from tickml.stack.config import (
     MOSQUITTO_CONF, StackError, dashboard_address, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
-    kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, udf_metrics_address,
-    udf_metrics_url, udf_sockets,
+    kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, telegraf_otlp_address,
+    udf_metrics_address, udf_metrics_url, udf_sockets,
 )
 
 
@@ -197,7 +197,7 @@ def services() -> list[Service]:
         Service(
             "telegraf",
             [str(BIN / "telegraf"), "--config", str(ROOT / "telegraf" / "telegraf.conf")],
-            [(tg_host, tg_port)],
+            [(tg_host, tg_port), telegraf_otlp_address()],
             # The HTTP listener opens once every input has started.
             lambda: probes.tcp_open(tg_host, tg_port),
             prepare=lambda: telegraf_env.update(telegraf.environment()),

@@ -165,6 +165,12 @@ def dashboard_address() -> tuple[str, int]:
     return split_address(dashboard_config()["http"]["bind-address"])
 
 
+def telegraf_otlp_address() -> tuple[str, int]:
+    """The OpenTelemetry (gRPC) listener of telegraf.conf ([[inputs.opentelemetry]])."""
+    conf = read_toml(TELEGRAF_CONF)
+    return split_address(expand(conf["inputs"]["opentelemetry"][0]["service_address"]))
+
+
 def socket_udfs(conf: Path | None = None) -> dict[str, Path]:
     """Socket path per UDF function name (``[udf.functions.<name>] socket``).
 

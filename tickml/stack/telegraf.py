@@ -43,6 +43,11 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
     return text
 
 
+# A second Telegraf's listeners on ports the system picks, so that it never collides with the stack's.
+PRIVATE_LISTENERS = {"TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0",
+                     "TICKML_OTLP_LISTEN": "127.0.0.1:0"}
+
+
 def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
     """What telegraf.conf reads from the environment: its folder, and its logins from the secrets.
 
