@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -20,6 +21,19 @@ log = logging.getLogger("devices.simulator")
 
 PROTOCOLS = ("mqtt", "http", "kafka", "otlp", "stdout")
 MAX_DEVICES = 100_000
+DEFAULT_PROCESSES = min(4, os.cpu_count() or 1)
+
+
+def parse_processes(text: str) -> int:
+    """``N`` sending processes, 1 to 64.
+
+    >>> parse_processes("3")
+    3
+    """
+    n = int(text)
+    if not 1 <= n <= 64:
+        raise ValueError(f"--processes must be between 1 and 64, got {n}")
+    return n
 
 
 def stack_addresses() -> dict[str, str]:
@@ -80,6 +94,9 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     else:
         _add_fleet(p)
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0: as fast as possible")
+    p.add_argument("--processes", type=_arg(p, parse_processes), default=DEFAULT_PROCESSES, metavar="N",
+                   help="processes that send, each with its own connection; 1: the simulator's own "
+                   "(default: one per CPU, %(default)s)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
     where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")

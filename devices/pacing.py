@@ -19,12 +19,14 @@ def send_scheduled(batches: Iterable[tuple[float, list]], transport, speed: floa
     """
     from devices.transports import envelope
 
+    # A transport with connections to keep alive (MQTT) reads and answers the broker while it waits.
+    idle = getattr(transport, "idle", time.sleep)
     started = time.monotonic()
     for due, batch in batches:
         if speed > 0:
             wait = started + due / speed - time.monotonic()
             if wait > 0:
-                time.sleep(wait)
+                idle(wait)
         transport.send_envelopes([envelope(m) for m in batch])
     transport.flush()
     return time.monotonic() - started

@@ -27,7 +27,9 @@ its configuration files.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import re
 import sys
 import time
@@ -37,6 +39,7 @@ from typing import Iterator
 from devices import faults as faultlib
 from devices import options, pacing
 from devices.options import MAX_DEVICES
+from devices.parallel import ParallelTransport, WorkerError
 from devices.fleet import Fleet, Sample
 from devices.replay import parse_time, read_records, schedule
 
@@ -148,7 +151,9 @@ def make_transport(protocol: str, args: argparse.Namespace):
 
         return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.ca)
     if protocol == "mqtt":
-        return transports.MqttTransport(args.mqtt, client_id=f"tickml-simulator-{args.seed}-{time.time_ns() % 10**9}",
+        # A client id of its own per sending process: the broker keeps one session per id.
+        client_id = f"tickml-simulator-{args.seed}-{os.getpid()}-{time.time_ns() % 10**9}"
+        return transports.MqttTransport(args.mqtt, client_id=client_id,
                                         username=args.mqtt_user, password=args.mqtt_password, ca_file=args.ca)
     if protocol == "http":
         return transports.HttpTransport(args.http, batch_size=args.batch, username=args.http_user,
@@ -161,6 +166,14 @@ def make_transport(protocol: str, args: argparse.Namespace):
         return OtlpTransport(args.otlp, ca_file=args.ca, client_cert=args.otlp_cert, client_key=args.otlp_key,
                              batch_size=args.batch)
     return transports.StdoutTransport()
+
+
+def open_transport(protocol: str, args: argparse.Namespace, processes: int):
+    """The protocol's transport in this process, or spread over ``processes`` sending processes."""
+    if processes == 1:
+        return make_transport(protocol, args)
+    return ParallelTransport(functools.partial(make_transport, protocol, args), processes,
+                             with_message=protocol == "otlp")
 
 
 def parser(prog: str = "python -m devices.simulator") -> argparse.ArgumentParser:
@@ -238,26 +251,45 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
                else sorted({r.message.get("device_id") for r in records
                             if isinstance(r.message, dict) and r.message.get("device_id")}))
         log.info("%d devices registered with the broker", secrets.register_devices(ids))
+    processes = 1 if args.protocol == "stdout" else args.processes
     try:
-        transport = make_transport(args.protocol, args)
-    except (OSError, ValueError, ImportError) as exc:
+        transport = open_transport(args.protocol, args, processes)
+    except (OSError, ValueError, ImportError, WorkerError) as exc:
         log.error("cannot open the %s transport: %s", args.protocol, exc)
         return 2
-    log.info("%s over %s, speed %s", what, args.protocol, args.speed or "as fast as possible")
+    log.info("%s over %s from %d sending process%s, speed %s", what, args.protocol, processes,
+             "" if processes == 1 else "es", args.speed or "as fast as possible")  # fmt: skip
     seconds = 0.0
     interrupted = False
+    failure = None
+    cpu_before = time.process_time()
     try:
         seconds = pacing.send_scheduled(pacing.stop_after(batches, args.duration), transport, speed)
     except KeyboardInterrupt:
         interrupted = True
+    except (ConnectionError, TimeoutError, WorkerError) as exc:
+        failure = exc
     finally:
-        transport.close()
+        try:
+            transport.close()
+        except (ConnectionError, TimeoutError, WorkerError) as exc:
+            failure = failure or exc
+    # The simulator's own CPU (building the messages, and sending them when in one process) and its
+    # sending processes'.
+    cpu = time.process_time() - cpu_before + getattr(transport, "cpu_seconds", 0.0)
     rate = transport.sent / seconds if seconds > 0 else 0.0
     args.sent = transport.sent  # for a caller that reports on the run (a session's state)
     log.info(
-        "%s: sent %d messages, %d refused, in %.2f s (%.0f messages/s)",
-        "interrupted" if interrupted else "done", transport.sent, transport.refused, seconds, rate,
+        "%s: sent %d messages, %d refused, in %.2f s (%.0f messages/s; %.1f us of CPU per message in %d "
+        "process%s)", "interrupted" if interrupted else "failed" if failure else "done", transport.sent,
+        transport.refused, seconds, rate, cpu / max(transport.sent, 1) * 1e6, processes + (processes > 1),
+        "" if processes == 1 else "es",
     )  # fmt: skip
+    for why, count in getattr(transport, "refusals", {}).items():
+        log.warning("%d messages not sent: %s", count, why)
+    if failure is not None:
+        log.error("sending failed: %s", failure)
+        return 1
     return 130 if interrupted else 0
 
 

@@ -1,0 +1,194 @@
+"""Sending from several processes: one transport per worker process, each device's messages to one worker.
+
+The simulator builds its messages in one process: the fleet, its faults and
+a replay's schedule draw from one seeded sequence, so what is sent stays
+exactly what ``fleet_messages`` says, whatever the transport. The sending,
+which costs the most per message (a client library's work in Python), is
+spread over worker processes, each with its own transport and connection, so
+that the sender uses every core it is given. A device's messages always go
+to the same worker, in order, so one device's messages keep their order on
+the wire (one MQTT topic, one Kafka partition).
+
+Messages travel to a worker in chunks through a bounded queue: a worker that
+cannot keep up makes the simulator wait instead of piling messages up in
+memory. ``flush`` returns once every worker's transport has flushed (the
+broker or listener acknowledged everything so far); the workers' counts and
+CPU seconds come back with it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+from typing import Callable, Iterable
+
+from devices.transports import Envelope
+
+CHUNK = 1000  # messages per hand-over to a worker
+QUEUED_CHUNKS = 8  # chunks waiting per worker before the simulator waits
+
+
+class WorkerError(RuntimeError):
+    """A worker process could not open its transport or failed while sending; the message says why."""
+
+
+def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
+    """A worker's life: open the transport, send the chunks it gets, flush and report when asked."""
+    try:
+        transport = make_transport()
+    except BaseException as exc:  # reported to the simulator, which names the worker and the cause
+        outbox.put((index, "error", f"cannot open the transport: {type(exc).__name__}: {exc}"))
+        return
+    outbox.put((index, "ready"))
+    try:
+        while True:
+            item = inbox.get()
+            if isinstance(item, list):
+                transport.send_envelopes([Envelope(*fields) for fields in item])
+                continue
+            if item == "close":
+                transport.close()
+            else:
+                transport.flush()
+            outbox.put((index, item, transport.sent, transport.refused, time.process_time(),
+                        getattr(transport, "refusals", {})))
+            if item == "close":
+                return
+    except BaseException as exc:
+        outbox.put((index, "error", f"{type(exc).__name__}: {exc}"))
+
+
+class ParallelTransport:
+    """The transport interface (``send_envelopes``, ``flush``, ``close``, ``sent``, ``refused``) over
+    ``workers`` processes, each running ``make_transport()`` (a picklable callable).
+
+    ``with_message``: the workers' transport reads the message itself (OTLP), not only its JSON.
+    ``cpu_seconds``: the workers' CPU time, as of the last flush or close.
+    """
+
+    def __init__(self, make_transport: Callable, workers: int, with_message: bool = False):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        # spawn, not fork: the simulator may have started threads (a client library's) before.
+        context = multiprocessing.get_context("spawn")
+        self._inboxes = [context.Queue(QUEUED_CHUNKS) for _ in range(workers)]
+        self._outbox = context.Queue()
+        self._processes = [context.Process(target=_work, args=(make_transport, inbox, self._outbox, i),
+                                           name=f"sender-{i}", daemon=True)
+                           for i, inbox in enumerate(self._inboxes)]
+        self._with_message = with_message
+        self._chunks: list[list[tuple]] = [[] for _ in range(workers)]
+        self._reports: dict[int, tuple] = {}  # worker -> (sent, refused, CPU seconds, refusals by reason)
+        for process in self._processes:
+            process.start()
+        try:
+            self._wait_for("ready", timeout=60)
+        except BaseException:
+            self._terminate()
+            raise
+
+    @property
+    def workers(self) -> int:
+        return len(self._processes)
+
+    @property
+    def sent(self) -> int:
+        return sum(report[0] for report in self._reports.values())
+
+    @property
+    def refused(self) -> int:
+        return sum(report[1] for report in self._reports.values())
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(report[2] for report in self._reports.values())
+
+    @property
+    def refusals(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for report in self._reports.values():
+            for why, count in report[3].items():
+                out[why] = out.get(why, 0) + count
+        return out
+
+    def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        n = len(self._chunks)
+        for e in envelopes:
+            worker = hash(e.device_id) % n  # str hashes differ between processes, not within this one
+            chunk = self._chunks[worker]
+            # Plain tuples pickle three times faster than the named tuple; the message only if it is read.
+            chunk.append((e.device_type, e.device_id, e.payload, e.is_object,
+                          e.message if self._with_message else None))
+            if len(chunk) >= CHUNK:
+                self._put(worker, chunk)
+                self._chunks[worker] = []
+
+    def _put(self, worker: int, item) -> None:
+        while True:
+            try:
+                self._inboxes[worker].put(item, timeout=1.0)
+                return
+            except queue.Full:  # the worker is busy, or gone: a failure is reported, a death is seen
+                self._raise_reported_error()
+                if not self._processes[worker].is_alive():
+                    raise WorkerError(f"sender process {worker} died (exit code {self._processes[worker].exitcode})")
+
+    def _raise_reported_error(self) -> None:
+        try:
+            while True:
+                self._handle(self._outbox.get_nowait())
+        except queue.Empty:
+            return
+
+    def _handle(self, report: tuple) -> tuple:
+        index, kind = report[:2]
+        if kind == "error":
+            raise WorkerError(f"sender process {index}: {report[2]}")
+        if kind in ("flush", "close"):
+            self._reports[index] = report[2:6]
+        return report
+
+    def _wait_for(self, kind: str, timeout: float | None = None) -> None:
+        """Until every worker reported ``kind``; a worker's error is raised."""
+        waiting = set(range(self.workers))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while waiting:
+            try:
+                report = self._handle(self._outbox.get(timeout=1.0))
+            except queue.Empty:
+                dead = [i for i in waiting if not self._processes[i].is_alive()]
+                if dead:
+                    raise WorkerError(f"sender process {dead[0]} died (exit code "
+                                      f"{self._processes[dead[0]].exitcode})") from None
+                if deadline is not None and time.monotonic() > deadline:
+                    raise WorkerError(f"sender processes {sorted(waiting)} did not report {kind!r} "
+                                      f"within {timeout:.0f} s") from None
+                continue
+            if report[1] == kind:
+                waiting.discard(report[0])
+
+    def _push(self, command: str) -> None:
+        for worker, chunk in enumerate(self._chunks):
+            if chunk:
+                self._put(worker, chunk)
+                self._chunks[worker] = []
+            self._put(worker, command)
+        self._wait_for(command)
+
+    def flush(self) -> None:
+        self._push("flush")
+
+    def close(self) -> None:
+        try:
+            self._push("close")
+            for process in self._processes:
+                process.join(30)
+        finally:
+            self._terminate()
+
+    def _terminate(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
