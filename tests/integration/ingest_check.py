@@ -100,8 +100,8 @@ def wait_for_more_gather_errors(stack, influx, input_name: str, before: tuple[in
     wait_until(grown, timeout=30, what=f"internal_gather errors of {input_name} to grow by {more}")
 
 
-def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 1000, down: float = 1.0) -> None:
-    """Wait for ``proc`` (the simulator) while Telegraf is stopped and started again in the middle.
+def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 1000, down: float = 1.0) -> str:
+    """Wait for ``proc`` (the simulator) while Telegraf is stopped and started again in the middle; its log.
 
     Telegraf stops once ``after`` points of the run have landed, stays down
     ``down`` seconds while the simulator goes on sending, and starts again.
@@ -133,6 +133,7 @@ def run_with_telegraf_restart(stack, influx, proc, prefix: str, after: int = 100
     assert proc.returncode == 0, err
     assert events == ["stopped while sending", "started"], events
     assert telegraf.pid() not in (None, old_pid)
+    return err
 
 
 def private_telegraf_config(stack, path, client_id: str) -> None:
