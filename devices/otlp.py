@@ -52,7 +52,8 @@ def _time_ns(stamp) -> int | None:
 
 
 def _is_number(value) -> bool:
-    return type(value) is float or type(value) is int  # bool is an int in Python, not a reading
+    # numpy's float64 (the faults compute with numpy) is a float; bool is an int in Python, not a reading.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def data_points(message: dict, now_ns: int) -> list[tuple[str, dict, int, float]] | str:
@@ -67,6 +68,8 @@ def data_points(message: dict, now_ns: int) -> list[tuple[str, dict, int, float]
     'temperature is str, a gauge carries numbers only'
     >>> data_points({"device_id": "t-1", "temperature": None}, 0)
     'no reading (every reading missing)'
+    >>> data_points({"device_id": "t-1", "temperature": True}, 0)
+    'temperature is bool, a gauge carries numbers only'
     """
     attributes = {}
     device_id = message.get("device_id")
