@@ -3,9 +3,10 @@
 One script above 350 lines on purpose: it is read beside what it prints, and
 every figure shares one run's setup and reference.
 
-For each protocol (MQTT, HTTP, Kafka) the simulator's library sends N
-messages (one reading each) as fast as the transport takes them, through the
-running Telegraf into InfluxDB; the clock stops when InfluxDB counts all N.
+For each protocol (MQTT, HTTP, Kafka, gRPC/OTLP) the simulator's library
+sends N messages (one reading each) as fast as the transport takes them, from
+as many sending processes as the simulator uses (``--processes``), through
+the running Telegraf into InfluxDB; the clock stops when InfluxDB counts all N.
 The rate is N / that time: what landed, not what was sent. Side by side, in
 the same run, the same points are written to InfluxDB directly as line
 protocol in batches of Telegraf's metric_batch_size (and of 4x that), one
@@ -19,9 +20,15 @@ second, private Telegraf (this repository's telegraf.conf with its own client
 id, consumer group and topics) is stopped, then start it and time from its
 first landed point to its last, with metric_batch_size as configured and 4x.
 
-Where the limit is shows in four figures per run:
-- sender: how fast the simulator handed messages over (broker or listener
-  acknowledged); if this is near the landed rate, the sender is the limit;
+Where the limit is shows in these figures per run:
+- sender/s: how fast the simulator handed messages over (broker or listener
+  acknowledged). HTTP and gRPC answer once Telegraf has taken the messages
+  in, so there it cannot run ahead of Telegraf; MQTT and Kafka brokers take
+  them at once. In a drain run it is the fill: the broker alone taking them;
+- sender us/msg: the sender's CPU per message (this script, which hands the
+  messages to the sending processes, and theirs), and sender 1 core/s, its
+  inverse: what the sender hands over with one core of its own. Far above
+  the landed rate, the sender is not the limit;
 - vs direct: the landed rate over the direct-write rate; near 1, InfluxDB is
   the limit, far below, Telegraf or the broker;
 - cores: CPU seconds of all of them over the run's seconds; near the
@@ -33,7 +40,7 @@ Where the limit is shows in four figures per run:
 Usage (the stack must run: tickml stack start)::
 
     python bench/ingest_throughput.py [--messages 50000] [--devices 1000]
-        [--protocols mqtt mqtt-plain http kafka] [--http-batch 1000] [--no-drain] [--keep]
+        [--protocols mqtt mqtt-plain http kafka otlp] [--batch 1000] [--processes N] [--no-drain] [--keep]
 
 Points are written under device ids ``bench-<run>-...`` stamped a day ago and
 deleted at the end (unless ``--keep``).
@@ -43,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -60,7 +68,9 @@ from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
 
 from devices import transports  # noqa: E402
-from devices.options import stack_addresses
+from devices.options import DEFAULT_PROCESSES, stack_addresses
+from devices.otlp import OtlpTransport
+from devices.parallel import ParallelTransport
 from devices.simulator import build_fleet, fleet_ticks
 from devices.transports import envelope  # noqa: E402
 
@@ -114,19 +124,31 @@ def samples(args, prefix: str):
     return [s for _, batch in fleet_ticks(fleet, chain, **run) for s in batch]
 
 
+def open_sender(protocol: str, prefix: str, args):
+    """The simulator's transport for ``protocol``, in ``args.processes`` sending processes as the simulator runs it."""
+    addresses = stack_addresses()
+    if protocol in ("mqtt", "mqtt-plain"):
+        make = functools.partial(bench_mqtt, protocol, f"tickml-bench-{prefix}")
+    elif protocol == "http":
+        make = functools.partial(transports.HttpTransport, addresses["http"], batch_size=args.batch,
+                                 username=secrets.http_login()[0], password=secrets.http_login()[1],
+                                 ca_file=str(secrets.ca_file()))
+    elif protocol == "otlp":
+        crt, key = secrets.client_certificate()
+        make = functools.partial(OtlpTransport, addresses["otlp"], ca_file=str(secrets.ca_file()),
+                                 client_cert=str(crt), client_key=str(key), batch_size=args.batch)
+    else:
+        make = functools.partial(transports.KafkaTransport, addresses["kafka"])
+    if args.processes == 1:
+        return make()
+    return ParallelTransport(make, args.processes, with_message=protocol == "otlp")
+
+
 def run_protocol(protocol: str, args, influx: Influx) -> dict:
     prefix = f"bench-{uuid.uuid4().hex[:6]}-{protocol}-"
     # Built and encoded before the clock starts: the sender's rate is the transport's.
     envelopes = [envelope(s.message()) for s in samples(args, prefix)]
-    addresses = stack_addresses()
-    if protocol in ("mqtt", "mqtt-plain"):
-        transport = bench_mqtt(protocol, f"tickml-bench-{prefix}")
-    elif protocol == "http":
-        transport = transports.HttpTransport(addresses["http"], batch_size=args.http_batch,
-                                             username=secrets.http_login()[0], password=secrets.http_login()[1],
-                                             ca_file=str(secrets.ca_file()))
-    else:
-        transport = transports.KafkaTransport(addresses["kafka"])
+    transport = open_sender(protocol, prefix, args)
 
     def send() -> None:
         for i in range(0, len(envelopes), 5000):
@@ -134,9 +156,12 @@ def run_protocol(protocol: str, args, influx: Influx) -> dict:
         transport.flush()
 
     try:
-        return timed_landing(protocol, prefix, len(envelopes), send, influx, args.timeout)
+        result = timed_landing(protocol, prefix, len(envelopes), send, influx, args.timeout)
     finally:
         transport.close()
+    # The sending processes' CPU beside this script's (which hands them the messages).
+    result["cpu"]["simulator"] += getattr(transport, "cpu_seconds", 0.0)
+    return result
 
 
 def timed_landing(name: str, prefix: str, n: int, send, influx: Influx, timeout: float) -> dict:
@@ -239,12 +264,16 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
                     raise RuntimeError("the private Telegraf did not connect to the broker; see bench-telegraf.log")
                 time.sleep(0.1)
         transport = bench_mqtt("mqtt", f"tickml-bench-{prefix}")
+        fill0 = time.monotonic()
         transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
     else:
         kafka.create_topics([(kafka_topic, 4, {})])
         transport = transports.KafkaTransport(addresses["kafka"], topic=kafka_topic)
+        fill0 = time.monotonic()
         transport.send_envelopes(envelopes)
     transport.close()
+    # The hand-over to the broker with nothing else running: one sending process's rate.
+    fill_s = time.monotonic() - fill0
     settle()
     cpu0 = cpu_snapshot()
     started = time.monotonic()
@@ -261,6 +290,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
         "prefix": prefix,
         "n": len(envelopes),
         "sent_s": None,
+        "fill_s": fill_s,
         "landed_s": seconds,
         "landed_n": count(influx, prefix),
         "cpu": cpu,
@@ -281,6 +311,8 @@ def forget_bench_session() -> None:
 
 
 def bench_mqtt(protocol: str, client_id: str) -> transports.MqttTransport:
+    # One client id per sending process: the broker keeps one session per id.
+    client_id = f"{client_id}{os.getpid()}"
     """``mqtt``: TLS to the devices' port, as devices publish; ``mqtt-plain``: the plain loopback port with the
     same login, beside it to show what TLS costs. The operator account, which may publish to the private
     Telegraf's topics too."""
@@ -303,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000, help="messages per protocol (%(default)s)")
     parser.add_argument("--devices", type=int, default=1000, help="devices sending them (%(default)s)")
-    parser.add_argument("--protocols", nargs="+", default=["mqtt", "mqtt-plain", "http", "kafka"],
-                        choices=["mqtt", "mqtt-plain", "http", "kafka"],
-                        help="mqtt is TLS with a login, as devices publish; mqtt-plain the loopback port beside it")
-    parser.add_argument("--http-batch", type=int, default=1000, help="messages per HTTP POST (%(default)s)")
+    parser.add_argument("--protocols", nargs="+", default=["mqtt", "mqtt-plain", "http", "kafka", "otlp"],
+                        choices=["mqtt", "mqtt-plain", "http", "kafka", "otlp"],
+                        help="mqtt is TLS with a login, as devices publish; mqtt-plain the loopback port beside it; "
+                        "otlp is gRPC (OpenTelemetry) with the sender's client certificate")
+    parser.add_argument("--batch", type=int, default=1000, help="messages per HTTP POST or OTLP export (%(default)s)")
+    parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                        help="sending processes, as the simulator's --processes (%(default)s)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a run to land")
     parser.add_argument("--no-drain", action="store_true", help="skip the drain runs of a private Telegraf")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's points in InfluxDB")
@@ -320,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     influx = Influx()
     batch = telegraf_batch_size()
     print(f"# {args.messages} messages per run from {args.devices} devices, one reading each; "
-          f"Telegraf metric_batch_size {batch}; {os.cpu_count()} CPUs")  # fmt: skip
+          f"Telegraf metric_batch_size {batch}; {os.cpu_count()} CPUs; live runs sent from {args.processes} "
+          f"process(es)")  # fmt: skip
     results = []
     try:
         for size in (batch, batch * 4):
@@ -348,19 +384,26 @@ def main(argv: list[str] | None = None) -> int:
     direct_rate = results[0]["n"] / results[0]["landed_s"] if results[0]["landed_s"] else float("nan")
 
     cpu_names = [k for k in ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor", "simulator"]]
-    header = f"{'run':24s} {'landed':>11s} {'sender/s':>9s} {'landed/s':>9s} {'vs direct':>9s} {'cores':>6s}  CPU s: " + " ".join(
+    header = (f"{'run':24s} {'landed':>11s} {'sender/s':>9s} {'landed/s':>9s} {'sender 1 core/s':>15s} "
+              f"{'sender us/msg':>13s} {'vs direct':>9s} {'cores':>6s}  CPU s: ") + " ".join(
         f"{n[:9]:>9s}" for n in cpu_names
     )
     print(header)
     for r in results:
         rate = r["n"] / r["landed_s"] if r["landed_s"] else float("nan")
-        sender = r["n"] / r["sent_s"] if r.get("sent_s") else float("nan")
+        # Live runs: the hand-over while the stack ingests; drain runs: the fill, the broker alone taking it.
+        sent_s = r.get("sent_s") or r.get("fill_s")
+        sender = r["n"] / sent_s if sent_s else float("nan")
         cpu = " ".join(f"{r['cpu'].get(n, 0.0):9.2f}" for n in cpu_names)
         landed = f"{r['landed_n']}/{r['n']}"
         cores = sum(r["cpu"].values()) / r["landed_s"] if r["landed_s"] else float("nan")
-        sender_text = f"{sender:9.0f}" if r.get("sent_s") else f"{'-':>9s}"  # drain runs: sent beforehand
-        print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {rate / direct_rate:9.2f} {cores:6.2f}  "
-              f"CPU s: {cpu}")  # fmt: skip
+        live = r.get("sent_s") and not r["name"].startswith("direct")
+        sender_text = f"{sender:9.0f}" if sent_s and not r["name"].startswith("direct") else f"{'-':>9s}"
+        # What the sender could hand over with one core of its own: its CPU per message, inverted.
+        per_core = f"{r['n'] / r['cpu']['simulator']:15.0f}" if live else f"{'-':>15s}"
+        per_message = f"{r['cpu']['simulator'] / r['n'] * 1e6:13.1f}" if live else f"{'-':>13s}"
+        print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {per_core} {per_message} "
+              f"{rate / direct_rate:9.2f} {cores:6.2f}  CPU s: {cpu}")  # fmt: skip
     print()
     for r in results[2:]:
         cpu = {k: v for k, v in r["cpu"].items() if k != "simulator" or r.get("sent_s")}
