@@ -193,3 +193,8 @@ class ParallelTransport:
             if process.is_alive():
                 process.terminate()
                 process.join(5)
+        for inbox in self._inboxes:
+            # What a dead worker never took must not keep this process from exiting (the queue's feeder
+            # thread would wait for it forever).
+            inbox.cancel_join_thread()
+            inbox.close()

@@ -81,3 +81,15 @@ def test_a_worker_failing_while_sending_is_an_error_naming_the_cause(listener):
     finally:
         with pytest.raises(WorkerError):
             transport.close()
+
+
+def test_the_simulator_stops_with_an_error_when_its_sending_processes_fail(listener):
+    import subprocess
+    import sys
+
+    # Enough messages that some are still queued for the failed workers when the simulator gives up.
+    command = [sys.executable, "-m", "devices.simulator", "--protocol", "http", "--http", f"{listener}/broken",
+               "--devices", "1000", "--messages", "100000", "--speed", "0", "--processes", "2", "--batch", "50"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "sending failed: sender process" in done.stderr and "HTTP 503" in done.stderr
