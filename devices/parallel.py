@@ -57,7 +57,8 @@ def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
             if item == "close":
                 return
     except BaseException as exc:
-        outbox.put((index, "error", f"{type(exc).__name__}: {exc}"))
+        outbox.put((index, "error", f"{type(exc).__name__}: {exc}", transport.sent, transport.refused,
+                    time.process_time() - cpu_before, getattr(transport, "refusals", {})))
 
 
 class ParallelTransport:
@@ -81,13 +82,14 @@ class ParallelTransport:
         self._with_message = with_message
         self._chunks: list[list[tuple]] = [[] for _ in range(workers)]
         self._reports: dict[int, tuple] = {}  # worker -> (sent, refused, CPU seconds, refusals by reason)
+        self._done: set[tuple[int, str]] = set()  # (worker, what it answered: ready, flush, close)
+        self._failed: set[int] = set()
         for process in self._processes:
             process.start()
-        try:
-            self._wait_for("ready", timeout=60)
-        except BaseException:
+        errors = self._wait_for("ready", set(range(workers)), timeout=60)
+        if errors:
             self._terminate()
-            raise
+            raise errors[0]
 
     @property
     def workers(self) -> int:
@@ -124,6 +126,11 @@ class ParallelTransport:
             if len(chunk) >= CHUNK:
                 self._put(worker, chunk)
                 self._chunks[worker] = []
+        # What is due now goes now: a paced run hands each tick over whole, not once a chunk is full.
+        for worker, chunk in enumerate(self._chunks):
+            if chunk:
+                self._put(worker, chunk)
+                self._chunks[worker] = []
 
     def _put(self, worker: int, item) -> None:
         while True:
@@ -131,51 +138,74 @@ class ParallelTransport:
                 self._inboxes[worker].put(item, timeout=1.0)
                 return
             except queue.Full:  # the worker is busy, or gone: a failure is reported, a death is seen
-                self._raise_reported_error()
+                for error in self._take_reports():
+                    raise error
                 if not self._processes[worker].is_alive():
                     raise WorkerError(f"sender process {worker} died (exit code {self._processes[worker].exitcode})")
 
-    def _raise_reported_error(self) -> None:
+    def _take_reports(self, timeout: float | None = None) -> list[WorkerError]:
+        """Read the workers' reports (waiting up to ``timeout`` for one); the errors among them."""
+        errors = []
         try:
+            report = self._outbox.get(timeout=timeout) if timeout else self._outbox.get_nowait()
             while True:
-                self._handle(self._outbox.get_nowait())
+                errors += self._handle(report)
+                report = self._outbox.get_nowait()
         except queue.Empty:
-            return
+            return errors
 
-    def _handle(self, report: tuple) -> tuple:
+    def _handle(self, report: tuple) -> list[WorkerError]:
         index, kind = report[:2]
         if kind == "error":
-            raise WorkerError(f"sender process {index}: {report[2]}")
+            if len(report) > 3:  # what it had sent before it failed
+                self._reports[index] = report[3:7]
+            self._failed.add(index)
+            return [WorkerError(f"sender process {index}: {report[2]}")]
         if kind in ("flush", "close"):
             self._reports[index] = report[2:6]
-        return report
+        self._done.add((index, kind))
+        return []
 
-    def _wait_for(self, kind: str, timeout: float | None = None) -> None:
-        """Until every worker reported ``kind``; a worker's error is raised."""
-        waiting = set(range(self.workers))
+    def _wait_for(self, kind: str, workers: set[int], timeout: float | None = None) -> list[WorkerError]:
+        """Until each of ``workers`` reported ``kind``, failed or died; the errors."""
+        errors = []
         deadline = None if timeout is None else time.monotonic() + timeout
-        while waiting:
-            try:
-                report = self._handle(self._outbox.get(timeout=1.0))
-            except queue.Empty:
-                dead = [i for i in waiting if not self._processes[i].is_alive()]
-                if dead:
-                    raise WorkerError(f"sender process {dead[0]} died (exit code "
-                                      f"{self._processes[dead[0]].exitcode})") from None
-                if deadline is not None and time.monotonic() > deadline:
-                    raise WorkerError(f"sender processes {sorted(waiting)} did not report {kind!r} "
-                                      f"within {timeout:.0f} s") from None
-                continue
-            if report[1] == kind:
-                waiting.discard(report[0])
+        while waiting := {i for i in workers if (i, kind) not in self._done and i not in self._failed}:
+            errors += self._take_reports(timeout=1.0)
+            for i in waiting:
+                if not self._processes[i].is_alive() and i not in self._failed and (i, kind) not in self._done:
+                    errors += self._take_reports()  # its last words, if it said any
+                    if i not in self._failed:
+                        self._failed.add(i)
+                        errors.append(WorkerError(f"sender process {i} died (exit code "
+                                                  f"{self._processes[i].exitcode})"))
+            if deadline is not None and time.monotonic() > deadline:
+                errors.append(WorkerError(f"sender processes {sorted(waiting)} did not report {kind!r} within "
+                                          f"{timeout:.0f} s"))
+                break
+        return errors
 
     def _push(self, command: str) -> None:
+        """Send what is pending and ``command`` to every worker still working; each one's answer, or its error.
+
+        A worker's failure does not stop the others: each reports what it sent, then the first error is raised.
+        """
+        errors, asked = [], set()
+        self._done = {done for done in self._done if done[1] != command}
         for worker, chunk in enumerate(self._chunks):
-            if chunk:
-                self._put(worker, chunk)
-                self._chunks[worker] = []
-            self._put(worker, command)
-        self._wait_for(command)
+            if worker in self._failed:
+                continue
+            try:
+                if chunk:
+                    self._put(worker, chunk)
+                    self._chunks[worker] = []
+                self._put(worker, command)
+                asked.add(worker)
+            except WorkerError as exc:
+                errors.append(exc)
+        errors += self._wait_for(command, asked)
+        if errors:
+            raise errors[0]
 
     def flush(self) -> None:
         self._push("flush")

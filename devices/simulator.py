@@ -262,7 +262,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     seconds = 0.0
     interrupted = False
     failure = None
-    cpu_before = time.process_time()
+    cpu_before, started = time.process_time(), time.monotonic()
     try:
         seconds = pacing.send_scheduled(pacing.stop_after(batches, args.duration), transport, speed)
     except KeyboardInterrupt:
@@ -274,6 +274,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             transport.close()
         except (ConnectionError, TimeoutError, WorkerError) as exc:
             failure = failure or exc
+    seconds = seconds or time.monotonic() - started
     # The simulator's own CPU (building the messages, and sending them when in one process) and its
     # sending processes'.
     cpu = time.process_time() - cpu_before + getattr(transport, "cpu_seconds", 0.0)

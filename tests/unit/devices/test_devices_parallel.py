@@ -79,8 +79,8 @@ def test_a_worker_failing_while_sending_is_an_error_naming_the_cause(listener):
                                       for i in range(100)])
             transport.flush()
     finally:
-        with pytest.raises(WorkerError):
-            transport.close()
+        transport.close()  # the failed workers' errors were raised once; the others close cleanly
+    assert transport.sent == 0
 
 
 def test_the_simulator_stops_with_an_error_when_its_sending_processes_fail(listener):
