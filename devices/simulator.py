@@ -4,6 +4,7 @@
     tickml devices simulate --devices 20 --interval 1 --duration 60
     tickml devices simulate --protocol kafka --devices 1000 --rate 5000 --messages 100000
     tickml devices simulate --protocol http --types power_meter --missing 0.05 --spikes 0.01 --seed 7
+    tickml devices simulate --protocol otlp --devices 100000 --interval 10 --processes 4
     tickml devices replay readings.csv --speed 10 --restamp --protocol mqtt
     tickml devices simulate --protocol stdout --devices 3 --ticks 2 --start 2026-01-01T00:00:00Z
 
