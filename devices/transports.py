@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import base64
 import http.client
+import logging
 import ssl
 import sys
-import logging
 import time
 import urllib.parse
 from typing import Iterable, NamedTuple
