@@ -58,19 +58,19 @@ def stack_addresses() -> dict[str, str]:
 def stack_logins() -> dict[str, str | None]:
     """The gateway's MQTT login, the HTTP sender's, the OTLP sender's client certificate and the CA, from the
     native stack's secrets where this machine has them."""
+    out: dict[str, str | None] = dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca",
+                                                "otlp_cert", "otlp_key"))
     try:
         from tickml import secrets
 
-        mqtt_user, mqtt_password = secrets.mqtt_login("tickml-gateway")
-        http_user, http_password = secrets.http_login()
-        otlp_cert, otlp_key = secrets.client_certificate()
-        return {"mqtt_user": mqtt_user, "mqtt_password": mqtt_password, "http_user": http_user,
-                "http_password": http_password, "ca": str(secrets.ca_file()), "otlp_cert": str(otlp_cert),
-                "otlp_key": str(otlp_key)}
+        out["mqtt_user"], out["mqtt_password"] = secrets.mqtt_login("tickml-gateway")
+        out["http_user"], out["http_password"] = secrets.http_login()
+        out["ca"] = str(secrets.ca_file())
+        # Secrets made before the gRPC listener have no client certificate yet; the other logins still hold.
+        out["otlp_cert"], out["otlp_key"] = map(str, secrets.client_certificate())
     except Exception as exc:  # no secrets here: give the logins and --ca
-        log.debug("no logins from the stack's secrets: %s", exc)
-        return dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca", "otlp_cert",
-                              "otlp_key"))
+        log.debug("not every login from the stack's secrets: %s", exc)
+    return out
 
 
 def _arg(parser: argparse.ArgumentParser, parse):
