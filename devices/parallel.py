@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import time
 from typing import Callable, Iterable
 
@@ -35,6 +36,9 @@ class WorkerError(RuntimeError):
 
 def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
     """A worker's life: open the transport, send the chunks it gets, flush and report when asked."""
+    # Ctrl-C reaches every process of the terminal's group: the simulator decides (it closes the workers,
+    # which send what they hold), as it does with a transport of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         transport = make_transport()
     except BaseException as exc:  # reported to the simulator, which names the worker and the cause
