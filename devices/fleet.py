@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 from typing import Callable
@@ -92,6 +93,7 @@ class Sample:
         return message(self.device_id, self.device_type, self.time_ns, self.readings)
 
 
+@functools.lru_cache(maxsize=4096)  # a tick's messages share their time: formatted once, not per message
 def format_timestamp(ns: int) -> str:
     """RFC 3339 in UTC with millisecond precision.
 
@@ -114,12 +116,16 @@ def message(device_id: str, device_type: str, time_ns: int, readings: dict[str, 
     return out
 
 
+# json.dumps builds an encoder at every call when given options; one is enough.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode(msg: dict) -> bytes:
     """Compact JSON; non-finite floats are refused (JSON has none), None is null."""
     for value in msg.values():
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"device message {msg.get('device_id')!r} carries a non-finite reading {value!r}")
-    return json.dumps(msg, separators=(",", ":")).encode()
+    return _COMPACT.encode(msg).encode()
 
 
 def topic(device_type: str, device_id: str) -> str:
