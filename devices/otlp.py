@@ -41,8 +41,11 @@ from devices.replay import parse_time
 log = logging.getLogger(__name__)
 
 SCOPE = "tickml.devices"
+# Keys the JSON inputs read as tags (telegraf.conf's tag_keys: a reading's sensor, a session's name and
+# database); over OTLP they are attributes of the reading, which arrive as the same tags.
+TAG_KEYS = ("sensor", "session", "tickml_database")
 # Keys of a device message that are not readings (telegraf/README.md, the device message).
-NOT_READINGS = frozenset(("device_id", "timestamp", "tag", "sensor"))
+NOT_READINGS = frozenset(("device_id", "timestamp", "tag", *TAG_KEYS))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -62,8 +65,8 @@ def data_points(message: dict, now_ns: int) -> list[tuple[str, dict, int, float]
     >>> data_points({"device_id": "b-1", "timestamp": "2026-01-01T00:00:00Z", "tag": "Barometer",
     ...              "pressure": 1000.5, "note": None}, 0)
     [('pressure', {'device.id': 'b-1', 'device.type': 'Barometer'}, 1767225600000000000, 1000.5)]
-    >>> data_points({"device_id": 7, "sensor": "heart_rate", "value": 71}, 5)
-    [('value', {'device.id': '7', 'sensor': 'heart_rate'}, 5, 71)]
+    >>> data_points({"device_id": 7, "sensor": "heart_rate", "value": 71, "session": "s-1"}, 5)
+    [('value', {'device.id': '7', 'sensor': 'heart_rate', 'session': 's-1'}, 5, 71)]
     >>> data_points({"device_id": "t-1", "temperature": "warm"}, 0)
     'temperature is str, a gauge carries numbers only'
     >>> data_points({"device_id": "t-1", "temperature": None}, 0)
@@ -78,9 +81,9 @@ def data_points(message: dict, now_ns: int) -> list[tuple[str, dict, int, float]
     tag = message.get("tag")
     if tag:
         attributes["device.type"] = str(tag)
-    sensor = message.get("sensor")
-    if sensor is not None:
-        attributes["sensor"] = str(sensor)
+    for key in TAG_KEYS:
+        if message.get(key) is not None:
+            attributes[key] = str(message[key])
     stamp = message.get("timestamp")
     time_ns = now_ns if stamp is None else _time_ns(stamp)
     if time_ns is None:

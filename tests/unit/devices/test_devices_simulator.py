@@ -29,6 +29,17 @@ def test_device_types_and_sensors_match_telegraf_and_the_validator():
         assert type_of_tag(kind.tag) == kind.name
 
 
+def test_otlp_sends_as_attributes_what_the_json_inputs_read_as_tags():
+    import tomllib
+
+    from devices.otlp import TAG_KEYS
+
+    conf = tomllib.loads((simulator.ROOT / "telegraf" / "telegraf.conf").read_text())
+    json_inputs = [i for kind in ("mqtt_consumer", "http_listener_v2", "kafka_consumer")
+                   for i in conf["inputs"][kind] if i.get("data_format") == "json"]
+    assert json_inputs and all(tuple(i["tag_keys"]) == TAG_KEYS for i in json_inputs)
+
+
 def test_a_power_meter_reports_voltage_current_and_their_power():
     fleet = Fleet.create(20, ["power_meter"], seed=5)
     for sample in fleet.samples(T0):
