@@ -173,7 +173,11 @@ def open_transport(protocol: str, args: argparse.Namespace, processes: int):
     """The protocol's transport in this process, or spread over ``processes`` sending processes."""
     if processes == 1:
         return make_transport(protocol, args)
-    return ParallelTransport(functools.partial(make_transport, protocol, args), processes,
+    # The options travel to the sending processes; a caller's parser or functions in them (tickml's
+    # commands keep both there) do not, and the transports need neither.
+    plain = argparse.Namespace(**{k: v for k, v in vars(args).items()
+                                  if isinstance(v, (str, int, float, bool, Path, type(None)))})
+    return ParallelTransport(functools.partial(make_transport, protocol, plain), processes,
                              with_message=protocol == "otlp")
 
 

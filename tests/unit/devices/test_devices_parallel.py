@@ -93,3 +93,17 @@ def test_the_simulator_stops_with_an_error_when_its_sending_processes_fail(liste
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr[-2000:]
     assert "sending failed: sender process" in done.stderr and "HTTP 503" in done.stderr
+
+
+def test_tickml_devices_simulate_sends_from_several_processes(listener):
+    import subprocess
+    import sys
+
+    # tickml's commands keep their parser and functions among the options: what reaches the workers is plain.
+    command = [sys.executable, "-m", "tickml", "devices", "simulate", "--protocol", "http", "--http",
+               f"{listener}/devices", "--devices", "30", "--messages", "300", "--speed", "0", "--processes", "2",
+               "--batch", "25"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "sent 300 messages, 0 refused" in done.stderr and "in 3 processes" in done.stderr
+    assert len({json.dumps(m) for body in _Listener.bodies for m in json.loads(body)}) == 300
