@@ -3,7 +3,7 @@
     tickml stack start|stop|status|restart [SERVICE ...]
     tickml stack serve-udfs|init-influxdb|init-kapacitor
     tickml tasks define|disable|delete|list [TASK ...]
-    tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka ...]
+    tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
