@@ -9,9 +9,9 @@ that the sender uses every core it is given. A device's messages always go
 to the same worker, in order, so one device's messages keep their order on
 the wire (one MQTT topic, one Kafka partition).
 
-Messages travel to a worker in chunks through a bounded queue: a worker that
-cannot keep up makes the simulator wait instead of piling messages up in
-memory. ``flush`` returns once every worker's transport has flushed (the
+Messages travel to a worker in chunks (at most ``CHUNK``; a paced run's tick
+at once) through a bounded queue: a worker that cannot keep up makes the
+simulator wait instead of piling messages up in memory. ``flush`` returns once every worker's transport has flushed (the
 broker or listener acknowledged everything so far); the workers' counts and
 CPU seconds come back with it.
 """
