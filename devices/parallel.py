@@ -192,7 +192,7 @@ class ParallelTransport:
     def _push(self, command: str) -> None:
         """Send what is pending and ``command`` to every worker still working; each one's answer, or its error.
 
-        A worker's failure does not stop the others: each reports what it sent, then the first error is raised.
+        A worker's failure does not stop the others: each reports what it sent, then the errors are raised.
         """
         errors, asked = [], set()
         self._done = {done for done in self._done if done[1] != command}
@@ -209,7 +209,7 @@ class ParallelTransport:
                 errors.append(exc)
         errors += self._wait_for(command, asked)
         if errors:
-            raise errors[0]
+            raise errors[0] if len(errors) == 1 else WorkerError("; ".join(str(e) for e in errors))
 
     def flush(self) -> None:
         self._push("flush")
