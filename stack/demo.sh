@@ -4,10 +4,10 @@
 #
 #   stack/demo.sh [simulator options, e.g. --devices 60 --interval 0.5 --protocol kafka]
 #
-# Without options the fleet is 18 devices of every type (thermostats,
+# The fleet is 18 devices of every type (thermostats,
 # barometers, hygrometers, heart-rate meters, room sensors, power meters)
 # publishing every second over MQTT with TLS, each logged in as itself, so
-# that every task has data.
+# that every task has data; options given change what they name.
 #
 # The stack keeps running afterwards; stop it with `.venv/bin/tickml stack stop`.
 set -euo pipefail
@@ -36,7 +36,6 @@ Where to look:
   command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)
 Publishing the simulated fleet now (Ctrl-C stops the devices, not the stack).
 MSG
-if [ "$#" -eq 0 ]; then
-  set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter --per-device
-fi
+# The demo fleet, unless the options given say otherwise (the last of a repeated option wins).
+set -- --devices 18 --types thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter --per-device "$@"
 exec "$TICKML" devices simulate "$@"
