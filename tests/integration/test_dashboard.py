@@ -191,6 +191,9 @@ def test_every_panel_reads_fields_the_running_stack_has(activity, stack):
                 assert influxql.fields_read(query.text) <= {k["fieldKey"] for k in keys}, (panel.name, measurement)
 
 
+@pytest.mark.xfail(strict=False, reason="issue 14, open: Dash's dropdown loses the second typed key about one "
+                   "time in three when the list the first key fetched arrives between them (seen at Playwright's "
+                   "pace and at 150 ms a key); the picker needs another way to search")
 def test_the_device_picker_finds_a_device_by_part_of_its_id(activity, prefix, page):
     device = _power_meter(prefix)
     page.goto(f"{_dashboard()}/device")
