@@ -74,6 +74,14 @@ def assert_exactly(influx, prefix: str, expected: list[dict], timeout: float = 4
     assert len(got) == len(want) and got == want
 
 
+def send_and_assert_exactly(stack, influx, protocol: str, run_id: str, *extra: str) -> None:
+    """The simulator's 10,000 messages over ``protocol``, sent to the end, every one landed exactly once."""
+    proc, expected = simulate(stack, protocol, run_id, *extra)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert_exactly(influx, run_id, expected)
+
+
 def gather_errors(stack, influx, input_name: str) -> tuple[int, int]:
     """(time, errors) of the latest internal_gather point of a Telegraf input since this Telegraf started.
 

@@ -20,6 +20,7 @@ from ingest_check import (
     gather_errors,
     wait_for_more_gather_errors,
     run_with_telegraf_restart,
+    send_and_assert_exactly,
     simulate,
 )
 from stackutil import telegraf_log_since, telegraf_log_size, wait_until
@@ -35,10 +36,7 @@ def test_the_topic_exists_with_several_partitions(stack):
 
 
 def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
-    proc, expected = simulate(stack, "kafka", run_id)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert_exactly(influx, run_id, expected)
+    send_and_assert_exactly(stack, influx, "kafka", run_id)
 
 
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):

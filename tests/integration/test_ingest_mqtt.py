@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from ingest_check import assert_exactly, run_with_telegraf_restart, simulate
+from ingest_check import assert_exactly, run_with_telegraf_restart, send_and_assert_exactly, simulate
 
 pytestmark = pytest.mark.stack
 
 
 def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
-    proc, expected = simulate(stack, "mqtt", run_id)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert_exactly(influx, run_id, expected)
+    send_and_assert_exactly(stack, influx, "mqtt", run_id)
 
 
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):

@@ -25,7 +25,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tickml import secrets
 from tickml.stack import config
-from ingest_check import assert_exactly, count, run_with_telegraf_restart, simulate
+from ingest_check import assert_exactly, count, run_with_telegraf_restart, send_and_assert_exactly, simulate
 from stackutil import wait_until
 
 pytestmark = pytest.mark.stack
@@ -66,10 +66,7 @@ def device(device_id: str, device_type: str = "Thermostat") -> dict:
 
 
 def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
-    proc, expected = simulate(stack, "otlp", run_id)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert_exactly(influx, run_id, expected)
+    send_and_assert_exactly(stack, influx, "otlp", run_id)
 
 
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
