@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -230,16 +231,16 @@ class Shard:
         model_env = {**self.shards.model_env(), "TICKML_MODEL_ROOT": str(self.model_root)}
         programs = [udf_program(module, path, model_env) for module, path in sorted(self.sockets().items())]
         programs += [
-            Program("telegraf-results", [str(BIN / "telegraf"), "--config", str(self.run / "telegraf-results.conf")],
+            Program("telegraf-results", [binary("telegraf"), "--config", str(self.run / "telegraf-results.conf")],
                     self.telegraf_env(), autostart=False),
-            Program("kapacitor", [str(BIN / "kapacitord"), "-config", str(self.kapacitor_conf)],
+            Program("kapacitor", [binary("kapacitord"), "-config", str(self.kapacitor_conf)],
                     self.kapacitor_env(), autostart=False),
             Program("materialiser", [sys.executable, "-m", "udfs.learn.materialise", "--root", str(self.model_root)],
                     model_env, autostart=False),
             Program("task-watcher", [sys.executable, "-m", "tickml", "watch", "--kapacitor", self.kapacitor_url,
                                      "--heartbeat", str(self.run / "task-watcher.heartbeat"), "--no-gap-fill"],
                     {"TICKML_KAPACITOR_CONF": str(self.kapacitor_conf)}, autostart=False),
-            Program("telegraf", [str(BIN / "telegraf"), "--config", str(self.run / "telegraf.conf")],
+            Program("telegraf", [binary("telegraf"), "--config", str(self.run / "telegraf.conf")],
                     self.telegraf_env(), autostart=False),
         ]
         return Supervisor(self.run, self.logs, tuple(programs))
@@ -304,6 +305,12 @@ class Shard:
             api.define(task)
 
 
+def binary(name: str) -> str:
+    """The stack's own build (.stack/bin), or else the one on PATH (a container's, from the official image)."""
+    built = BIN / name
+    return str(built) if built.exists() else shutil.which(name) or str(built)
+
+
 def _function_of(socket: Path) -> str:
     """The UDF function whose socket ``socket`` is (kapacitor.conf names the socket after the function)."""
     return socket.stem
@@ -339,7 +346,7 @@ def bridge_service(shards: ShardSet) -> Service:
     env = {**telegraf.environment(), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
            "TICKML_BRIDGE_TOPIC": shards.kafka_topic}
     # Up once its MQTT input has connected (it has no port of its own).
-    return Service("mqtt-kafka", [str(BIN / "telegraf"), "--config", str(telegraf.BRIDGE_CONF)], [],
+    return Service("mqtt-kafka", [binary("telegraf"), "--config", str(telegraf.BRIDGE_CONF)], [],
                    lambda: probes.said_since_start(LOGS / "mqtt-kafka.log", "[inputs.mqtt_consumer] Connected"),
                    env=env)
 
