@@ -66,6 +66,7 @@ def test_a_shards_two_telegraf_configurations():
     results = tomllib.loads(telegraf.shard_config())
     (kafka,) = consumer["inputs"]["kafka_consumer"]
     assert (kafka["topics"], kafka["consumer_group"], kafka["client_id"]) == (["t"], "g", "${TICKML_SHARD_CLIENT_ID}")
+    assert kafka["balance_strategy"] == "sticky"
     assert "http_listener_v2" not in consumer["inputs"] and "mqtt_consumer" not in consumer["inputs"]
     assert set(results["inputs"]) == {"http_listener_v2"} and "processors" not in results
     (listener,) = results["inputs"]["http_listener_v2"]

@@ -116,6 +116,9 @@ def shard_config(*, kafka_topic: str | None = None, kafka_group: str | None = No
         _KAFKA_TOPIC: None if kafka_topic is None else f'["{kafka_topic}"]',
         # The shard's own client id, so that the group's members say which shard holds which partitions.
         _KAFKA_GROUP: None if kafka_group is None else f'"{kafka_group}"\n  client_id = "${{TICKML_SHARD_CLIENT_ID}}"',
+        # Sticky: when a shard leaves or joins, only the partitions that must move do (range would deal
+        # all of them out again); every partition that moves leaves its devices' open windows behind.
+        r'^(\s*balance_strategy = )"range"': None if kafka_topic is None else '"sticky"',
         r'^(\s*)namepass = \["device_message", "device_reject"\]': 'namedrop = ["internal_*"]',
         r'^(\s*retention_policy = )""': '"${TICKML_SHARD_RETENTION_POLICY}"',
     })
