@@ -92,8 +92,8 @@ def test_the_shard_supervisor_starts_the_udf_servers_and_waits_for_the_runner_wi
     assert programs["kapacitor"].env["KAPACITOR_INFLUXDB_0_URLS_0"] == f"https://127.0.0.1:{shard.results_port}"
     assert programs["kapacitor"].env["KAPACITOR_INFLUXDB_0_DISABLE_SUBSCRIPTIONS"] == "true"
     names = [s.name for s in shard.services()]
-    assert names.index("shard2-telegraf-results") < names.index("shard2-kapacitor") \
-        < names.index("shard2-materialiser") < names.index("shard2-telegraf") == len(names) - 1
+    assert names.index("shard2-materialiser") < names.index("shard2-telegraf-results") \
+        < names.index("shard2-kapacitor") < names.index("shard2-telegraf") == len(names) - 1
     shard.write_config()
     for written in ("kapacitor.conf", "telegraf.conf", "telegraf-results.conf", "supervisord.conf"):
         assert stat.S_IMODE(os.stat(shard.run / written).st_mode) == 0o600, written  # they hold logins

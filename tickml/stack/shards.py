@@ -16,11 +16,12 @@ only as it holds logins) and listens on loopback: its Kapacitor on
 ``port_base + 10 n``, its Telegraf's results listener on ``port_base + 10 n + 1``.
 
 Start order (``Shard.services``): supervisord with the UDF servers; the
-results Telegraf (Kapacitor waits for its InfluxDB to answer); Kapacitor (its
-users made first, as the single node's) with the task list defined on it;
-the materialiser, until it has caught up with the model topics; the task
-watcher; the Kafka consumer last, so that no device message is read before
-the shard holds every champion. The settings: ``shards/shards.toml``.
+materialiser, until it has caught up with the model topics, so that the
+shard holds every champion before a task restores its snapshot or reads a
+device message; the results Telegraf (Kapacitor waits for its InfluxDB to
+answer); Kapacitor (its users made first, as the single node's) with the
+task list defined on it; the task watcher; the Kafka consumer last. The
+settings: ``shards/shards.toml``.
 """
 
 from __future__ import annotations
@@ -231,12 +232,12 @@ class Shard:
         model_env = {**self.shards.model_env(), "TICKML_MODEL_ROOT": str(self.model_root)}
         programs = [udf_program(module, path, model_env) for module, path in sorted(self.sockets().items())]
         programs += [
+            Program("materialiser", [sys.executable, "-m", "udfs.learn.materialise", "--root", str(self.model_root)],
+                    model_env, autostart=False),
             Program("telegraf-results", [binary("telegraf"), "--config", str(self.run / "telegraf-results.conf")],
                     self.telegraf_env(), autostart=False),
             Program("kapacitor", [binary("kapacitord"), "-config", str(self.kapacitor_conf)],
                     self.kapacitor_env(), autostart=False),
-            Program("materialiser", [sys.executable, "-m", "udfs.learn.materialise", "--root", str(self.model_root)],
-                    model_env, autostart=False),
             Program("task-watcher", [sys.executable, "-m", "tickml", "watch", "--kapacitor", self.kapacitor_url,
                                      "--heartbeat", str(self.run / "task-watcher.heartbeat"), "--no-gap-fill"],
                     {"TICKML_KAPACITOR_CONF": str(self.kapacitor_conf)}, autostart=False),
@@ -279,6 +280,10 @@ class Shard:
         out += [supervised(f"udf-{module}", lambda path=path: probes.unix_open(path), socket_path=path)
                 for module, path in sorted(sockets.items())]
         out += [
+            # Caught up with the model topics before anything trains or predicts here: a train task
+            # restoring its snapshot, or a window closing, judges against the newest champions.
+            supervised("materialiser", lambda: probes.fresh(self.model_root / ".materialised", 10.0),
+                       start_timeout=600.0),
             supervised("telegraf-results", lambda: probes.tcp_open("127.0.0.1", self.results_port),
                        ports=[("127.0.0.1", self.results_port)]),
             supervised("kapacitor", lambda: probes.http_ok(f"{self.kapacitor_url}/kapacitor/v1/ping", admin),
@@ -287,8 +292,6 @@ class Shard:
                            kapacitor.command, kapacitor.env, self.data / "kapacitor", url=self.kapacitor_url,
                            log_file=self.logs / "kapacitor.log"),
                        after_start=self.define_tasks),
-            supervised("materialiser", lambda: probes.fresh(self.model_root / ".materialised", 10.0),
-                       start_timeout=600.0),
             supervised("task-watcher", lambda: probes.fresh(self.run / "task-watcher.heartbeat", 10.0)),
             # Up once it is a member of the consumer group (it listens on no port).
             supervised("telegraf", lambda: self.client_id in {c for c, _ in kafka.group_members(
