@@ -81,22 +81,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        found.append(todo.pop())
-        todo += children.get(found[-1], [])
-    return found
-
-
 def label(pid: int) -> str:
     """What a shard's process is, from its command line."""
     try:
@@ -159,8 +143,7 @@ mqtt = false
         return {client: len(parts) for client, parts in kafka.group_members(self.set.kafka_group)}
 
     def processes(self, number: int) -> dict[int, str]:
-        pid = int((self.set.shard(number).run / f"shard{number}.pid").read_text())
-        return {p: label(p) for p in descendants(pid)}
+        return {p: label(p) for p in self.set.shard(number).pids()}
 
     def backlog(self) -> int | None:
         """Messages of the device topic not yet committed by the shards' consumer group; None when Kafka does

@@ -50,22 +50,6 @@ def _free_port_base() -> int:
     raise RuntimeError("no free ports for two shards between 19600 and 20000")
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        found.append(todo.pop())
-        todo += children.get(found[-1], [])
-    return found
-
-
 class Pair:
     """The two shards of this module, their settings, and what the tests learned so far."""
 
@@ -158,8 +142,8 @@ class Pair:
 
     def kill(self, number: int) -> list[int]:
         """kill -9 of every process of a shard at once: its supervisord, UDF servers, Kapacitor, Telegrafs."""
-        pid = int((self.shards[number].run / f"shard{number}.pid").read_text())
-        pids = _descendants(pid)
+        pids = self.shards[number].pids()
+        assert pids, f"shard {number} is not running"
         for p in pids:
             os.kill(p, signal.SIGKILL)
         return pids
@@ -208,14 +192,12 @@ mqtt = false
         try:
             runner.stop(shards=2, shards_conf=pair.conf)
         finally:
-            for number, shard in pair.shards.items():  # anything a failed stop left behind
-                pid_file = shard.run / f"shard{number}.pid"
-                if pid_file.exists():
-                    for pid in _descendants(int(pid_file.read_text())):
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+            for shard in pair.shards.values():  # anything a failed stop left behind
+                for pid in shard.pids():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
             topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(run)]
             kafka.delete_topics(topics)
             Influx().execute(f'DROP RETENTION POLICY "{run}" ON "telemetry"')

@@ -299,6 +299,28 @@ class Shard:
         ]
         return out
 
+    def pids(self) -> list[int]:
+        """Every process of the shard now: its supervisord and what runs under it (none when it is down)."""
+        try:
+            root = int((self.run / f"{self.name}.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(parent, []).append(int(entry.name))
+        if not Path(f"/proc/{root}").exists():
+            return []
+        found, todo = [], [root]
+        while todo:
+            found.append(todo.pop())
+            todo += children.get(found[-1], [])
+        return found
+
     def define_tasks(self) -> None:
         """The shard's task list on its Kapacitor; a task already defined the same is left running."""
         from tickml.tasks import Kapacitor

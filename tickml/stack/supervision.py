@@ -67,9 +67,10 @@ class Supervisor:
             "[supervisorctl]", f"serverurl=unix://{self.socket}", "",
         ]
         for program in self.programs:
-            env = ",".join(f'{k}="{v}"' for k, v in {**PROGRAM_ENV, **program.env}.items())
+            # supervisord expands %(name)s in these values: a literal % is written %%.
+            env = ",".join(f'{k}="{v}"'.replace("%", "%%") for k, v in {**PROGRAM_ENV, **program.env}.items())
             lines += [
-                f"[program:{program.name}]", f"command={' '.join(program.command)}",
+                f"[program:{program.name}]", f"command={' '.join(program.command)}".replace("%", "%%"),
                 f"directory={ROOT}", f"environment={env}",
                 # Back within a second of dying; never given up on (a crash loop shows in the log).
                 f"autostart={'true' if program.autostart else 'false'}", "autorestart=true", "startsecs=1",
