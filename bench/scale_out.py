@@ -63,11 +63,12 @@ TYPES = "thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_mete
 # Processes and their CPU
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime (and its waited-for children's) of a process; None when it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
+        return None
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -249,12 +250,17 @@ def measure(shards: Shards, prefix: str, seconds: float, devices: int) -> dict:
         if backlog is not None:
             backlogs.append((time.monotonic() - t0, backlog))
     elapsed = time.monotonic() - t0
-    cpu = {key: (cpu_seconds(key[1]) - before[key]) / elapsed for key in procs}
+    after = {key: cpu_seconds(key[1]) for key in procs}
+    # A process that died during the step (the shared broker restarted by another user of the stack, say)
+    # spoils it: the step says so, and the caller measures it again.
+    gone = sorted({procs[key] for key in procs if before[key] is None or after[key] is None})
+    cpu = {key: (after[key] - before[key]) / elapsed for key in procs if key not in gone and after[key] is not None
+           and before[key] is not None}
     # Points written for the step's device times, once the slowest results for them have landed.
     counted = (wall0 + 10 * SECOND, time.time_ns() - 10 * SECOND)
     time.sleep(25)
     return {
-        "devices": devices, "seconds": elapsed, "lag": lags[-1][1] if lags else float("nan"),
+        "devices": devices, "seconds": elapsed, "lag": lags[-1][1] if lags else float("nan"), "gone": gone,
         "lag_slope": growth(lags), "backlog": int(backlogs[-1][1]) if backlogs else -1,
         "backlog_slope": growth(backlogs),
         "cpu": {f"{'shard ' + str(n) if n else 'shared'}: {procs[(n, pid)]}": c for (n, pid), c in cpu.items()},
@@ -273,6 +279,16 @@ def count_points(influx, shards: Shards, prefix: str, since_ns: int, until_ns: i
         if rows:
             total += max(v or 0 for k, v in rows[0].items() if k.startswith("count_"))
     return total
+
+
+def measured(shards: Shards, prefix: str, seconds: float, devices: int, tries: int = 3) -> dict:
+    """``measure``, again when a process died during it (at most ``tries`` times)."""
+    for attempt in range(tries):
+        step = measure(shards, prefix, seconds, devices)
+        if not step["gone"]:
+            return step
+        print(f"  ({devices} devices: {', '.join(step['gone'])} restarted during the step; measured again)", flush=True)
+    return step
 
 
 def saturated(step: dict) -> bool:
@@ -302,12 +318,12 @@ def run_capacity(args, out: dict) -> None:
         time.sleep(30)  # the process UDFs (random forests) train at start
         steps, prefix, proc = [], f"{run}-", None
         try:
-            for devices in args.steps:
+            for devices in (args.steps if "capacity" in args.sections else [args.load or args.steps[0]]):
                 if proc is not None:
                     proc.terminate()
                     proc.wait(30)
                 proc = fleet(shards, devices, prefix)
-                step = measure(shards, prefix, args.step_seconds, devices)
+                step = measured(shards, prefix, args.step_seconds, devices)
                 steps.append(step)
                 top = max(step["cpu"], key=step["cpu"].get)
                 print(f"  {devices:6d} devices: lag {step['lag']:5.1f} s ({step['lag_slope']:+.2f} s/s), backlog "
@@ -315,7 +331,7 @@ def run_capacity(args, out: dict) -> None:
                       f"busiest {top} {step['cpu'][top]:.2f}", flush=True)
                 if saturated(step):
                     break
-            sustained = [s for s in steps if not saturated(s)]
+            sustained = [s for s in steps if not saturated(s)] or ([steps[0]] if args.load else [])
             out["capacity"] = sustained[-1]["devices"] if sustained else 0
             out["capacity_step"] = sustained[-1] if sustained else steps[0]
             out["limit_step"] = steps[-1] if saturated(steps[-1]) else None
@@ -334,10 +350,10 @@ def run_capacity(args, out: dict) -> None:
                 proc = fleet(shards, load, prefix)
                 wait(lambda: (shards.backlog() or 0) < 5 * load, 600, "the saturated step's backlog to drain")
                 time.sleep(20)
-                one = measure(shards, prefix, args.step_seconds, load) | {"title": f"1 shard, {load} devices"}
+                one = measured(shards, prefix, args.step_seconds, load) | {"title": f"1 shard, {load} devices"}
                 print(f"\nstarting a second shard: up and sharing in {shards.start(2):.0f} s")
                 time.sleep(20)
-                two = measure(shards, prefix, args.step_seconds, load) | {"title": f"2 shards, {load} devices"}
+                two = measured(shards, prefix, args.step_seconds, load) | {"title": f"2 shards, {load} devices"}
                 out["one_two"] = (one, two)
                 print("\n| layout | end-to-end lag s | lag growth s/s | backlog | cores used |")
                 print("|---|---:|---:|---:|---:|")
@@ -578,13 +594,16 @@ def paper(out: dict) -> None:
     points_per_device = step["points_per_s"] / step["devices"]
     write_rate = points_per_device * devices
     cores_per_shard = sum(step["cpu"].values()) - sum(v for k, v in step["cpu"].items() if k.startswith("shared"))
+    per_thousand = cores_per_shard / step["devices"] * 1000
     models = 2  # power and failure_prob per power meter
     print("\n| a million devices at one message per second | from | figure |")
     print("|---|---|---:|")
-    print(f"| shards | capacity of one shard here ({capacity:,} devices) | {shards_needed:,} |")
-    print(f"| CPU of one shard at that load | the capacity step | {cores_per_shard:.2f} cores |")
-    print(f"| partitions of the device topic | at least one per shard; 64 leaves room | "
-          f"{max(64, shards_needed):,} |")
+    print(f"| shards of this machine's capacity | one shard sustained {capacity:,} devices here | {shards_needed:,} |")
+    print(f"| CPU of a shard's processes | {cores_per_shard:.2f} cores at {step['devices']:,} devices | "
+          f"{per_thousand:.2f} cores per 1,000 devices |")
+    print(f"| cores for the shards' processes | {per_thousand:.2f} per 1,000 devices | "
+          f"{per_thousand * devices / 1000:,.0f} |")
+    print(f"| partitions of the device topic | at least one per shard | {shards_needed:,} or more |")
     print(f"| models per shard's store (every shard holds all) | {models} per power meter | "
           f"{devices * models:,} |")
     print(f"| disk per shard for them | the simulation, {sim['disk'] / sim['keys']:.0f} B per model | "
@@ -616,6 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-seconds", type=float, default=75.0, help="seconds per step (%(default)s)")
     parser.add_argument("--keys", type=int, default=1_000_000, help="entity models in the simulation (%(default)s)")
     parser.add_argument("--store-dir", default=None, help="where the simulation's store goes (default: /tmp)")
+    parser.add_argument("--load", type=int, default=None,
+                        help="devices for one versus two shards without the capacity ramp (with --sections shards)")
     parser.add_argument("--keep", action="store_true", help="leave the shards running (and their data)")
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
