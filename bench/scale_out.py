@@ -177,11 +177,20 @@ mqtt = false
         if self.keep:
             print(f"kept: shards of {self.conf}")
             return
-        with contextlib.redirect_stdout(open(os.devnull, "w")):
-            runner.stop(shards=max(self.started, 1), shards_conf=str(self.conf))
-        topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(self.run)]
-        kafka.delete_topics(topics)
-        Influx().execute(f'DROP RETENTION POLICY "{self.run}" ON "telemetry"')
+        # Each step on its own: the broker or InfluxDB may be away (restarted by another user of the stack),
+        # which must neither keep the rest from being cleaned nor hide why the run stopped.
+        steps = [
+            lambda: runner.stop(shards=max(self.started, 1), shards_conf=str(self.conf)),
+            lambda: kafka.delete_topics([t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"]
+                                         if t.startswith(self.run)]),
+            lambda: Influx().execute(f'DROP RETENTION POLICY "{self.run}" ON "telemetry"'),
+        ]
+        for step in steps:
+            try:
+                with contextlib.redirect_stdout(open(os.devnull, "w")):
+                    step()
+            except Exception as error:
+                print(f"cleaning up {self.run}: {error} (remove it by hand)", file=sys.stderr)
         shutil.rmtree(self.set.state, ignore_errors=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -349,6 +358,8 @@ def run_capacity(args, out: dict) -> None:
                 proc.wait(30)
                 proc = fleet(shards, load, prefix)
                 wait(lambda: (shards.backlog() or 0) < 5 * load, 600, "the saturated step's backlog to drain")
+                if saturated(steps[-1]):  # what Kapacitor still holds of it drains for a step more
+                    measure(shards, prefix, args.step_seconds, load)
                 time.sleep(20)
                 one = measured(shards, prefix, args.step_seconds, load) | {"title": f"1 shard, {load} devices"}
                 print(f"\nstarting a second shard: up and sharing in {shards.start(2):.0f} s")
