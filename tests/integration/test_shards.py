@@ -326,3 +326,26 @@ def test_a_restarted_shard_shares_the_partitions_again_and_no_version_goes_back(
             for device, version in entities.items():
                 doc = store.document(device)  # None if the file did not decode into a valid model
                 assert doc is not None and doc["version"] == version, (number, model, device, doc and doc["version"])
+
+
+def test_shards_refuse_to_start_where_the_single_nodes_kapacitor_would_process_their_points(stack, tmp_path):
+    from tickml.stack import runner
+    from tickml.stack.config import StackError
+
+    assert {s.name: s for s in stack.services()}["kapacitor"].pid() is not None
+    conf = tmp_path / "shards.toml"
+    conf.write_text(f"""
+state = "{tmp_path / 'state'}"
+port_base = {_free_port_base()}
+[kafka]
+topic = "never-made"
+partitions = 1
+group = "never-joined"
+model_topic_prefix = "never-made."
+model_topic_partitions = 1
+[influxdb]
+retention_policy = ""
+""")
+    with pytest.raises(StackError, match="subscribes to telemetry.autogen, where shards write"):
+        runner.start(shards=1, shards_conf=str(conf))
+    assert not (tmp_path / "state").exists()  # nothing started, nothing made
