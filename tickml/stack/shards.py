@@ -229,7 +229,10 @@ class Shard:
                 "TICKML_SHARD_KAPACITOR_USER": kapacitor_user, "TICKML_SHARD_KAPACITOR_PASSWORD": kapacitor_password}
 
     def supervisor(self) -> Supervisor:
-        model_env = {**self.shards.model_env(), "TICKML_MODEL_ROOT": str(self.model_root)}
+        # The UDF counters in a folder of the shard's own: the single node's exporter sums every file of
+        # its folder, and must not count a shard's (no exporter serves a shard's yet).
+        metrics = {"PROMETHEUS_MULTIPROC_DIR": str(self.run / "udf-metrics")}
+        model_env = {**self.shards.model_env(), "TICKML_MODEL_ROOT": str(self.model_root), **metrics}
         programs = [udf_program(module, path, model_env) for module, path in sorted(self.sockets().items())]
         programs += [
             Program("materialiser", [sys.executable, "-m", "udfs.learn.materialise", "--root", str(self.model_root)],
@@ -237,7 +240,7 @@ class Shard:
             Program("telegraf-results", [binary("telegraf"), "--config", str(self.run / "telegraf-results.conf")],
                     self.telegraf_env(), autostart=False),
             Program("kapacitor", [binary("kapacitord"), "-config", str(self.kapacitor_conf)],
-                    self.kapacitor_env(), autostart=False),
+                    {**self.kapacitor_env(), **metrics}, autostart=False),
             Program("task-watcher", [sys.executable, "-m", "tickml", "watch", "--kapacitor", self.kapacitor_url,
                                      "--heartbeat", str(self.run / "task-watcher.heartbeat"), "--no-gap-fill"],
                     {"TICKML_KAPACITOR_CONF": str(self.kapacitor_conf)}, autostart=False),
