@@ -22,6 +22,10 @@ device message; the results Telegraf (Kapacitor waits for its InfluxDB to
 answer); Kapacitor (its users made first, as the single node's) with the
 task list defined on it; the task watcher; the Kafka consumer last. The
 settings: ``shards/shards.toml``.
+
+One module of more than 350 lines because a shard's folders, ports, written
+configuration and processes are one description: each refers to the others'
+paths and ports, and split they would each restate them.
 """
 
 from __future__ import annotations
