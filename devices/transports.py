@@ -12,9 +12,11 @@ what the listener refused in ``refused``):
   Telegraf's listener; a line that is not a JSON object (file replay) goes
   alone, so that the 400 it earns takes no valid message with it.
 - ``KafkaTransport``: one record per message, keyed by device id (one
-  device's messages stay in order in one partition), through confluent-kafka
-  (librdkafka) with acks from the broker; flush waits for every delivery
-  report.
+  device's messages stay in order in one partition, which is what shards
+  split the fleet by), through confluent-kafka (librdkafka) with acks from
+  the broker; flush waits for every delivery report. Keys are hashed with
+  FNV-1a, as Telegraf's Kafka output (Sarama) hashes them, so a device lands
+  in the same partition through the MQTT bridge (telegraf/mqtt_to_kafka.conf).
 """
 
 from __future__ import annotations
@@ -345,6 +347,9 @@ class KafkaTransport:
                 "linger.ms": 5,
                 "batch.num.messages": 10000,
                 "queue.buffering.max.messages": 200000,
+                # Sarama's default hash (FNV-1a; librdkafka's own default is CRC32): a device's
+                # partition is the same whether it comes from here or through Telegraf's Kafka output.
+                "partitioner": "fnv1a",
                 "log_level": 3,
             }
         )

@@ -29,7 +29,7 @@ INFLUXDB_VERSION=v1.12.2
 KAPACITOR_VERSION=v1.8.3   # also in stack/go/kapacitor/go.mod
 TELEGRAF_VERSION=v1.39.3
 PKG_CONFIG_VERSION=v0.2.14
-TELEGRAF_PLUGINS="custom,inputs.mqtt_consumer,inputs.http_listener_v2,inputs.kafka_consumer,inputs.opentelemetry,inputs.prometheus,inputs.internal,outputs.influxdb,processors.starlark,parsers.json,parsers.json_v2,parsers.influx,serializers.influx"
+TELEGRAF_PLUGINS="custom,inputs.mqtt_consumer,inputs.http_listener_v2,inputs.kafka_consumer,inputs.opentelemetry,inputs.prometheus,inputs.internal,outputs.influxdb,outputs.kafka,processors.starlark,parsers.json,parsers.json_v2,parsers.influx,parsers.value,serializers.influx,serializers.template"
 
 log() { printf '[install] %s\n' "$*"; }
 

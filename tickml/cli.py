@@ -1,7 +1,7 @@
 """The ``tickml`` command: one entry point for the stack, the tasks, the devices and the watcher.
 
-    tickml stack start|stop|status|restart [SERVICE ...]
-    tickml stack serve-udfs|init-influxdb|init-kapacitor
+    tickml stack start|stop|status|restart [SERVICE ...] [--shards N [--shards-conf PATH]]
+    tickml stack serve-udfs|init-influxdb|init-kapacitor|shard
     tickml tasks define|disable|delete|list [TASK ...]
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
@@ -35,15 +35,20 @@ def _stack(args: argparse.Namespace) -> int:
     from tickml.stack import runner, supervision
     from tickml.stack.config import StackError
 
+    sharded = {"shards": args.shards, "shards_conf": args.shards_conf}
     try:
         if args.action == "start":
-            runner.start(args.services)
-            print(f"logs: {LOGS}")
+            runner.start(args.services, **sharded)
+            print(f"logs: {LOGS}" if args.shards is None else f"logs: {LOGS} and each shard's logs/ folder")
         elif args.action == "stop":
-            runner.stop(args.services)
+            runner.stop(args.services, **sharded)
         elif args.action == "restart":
-            runner.stop(args.services)
-            runner.start(args.services)
+            runner.stop(args.services, **sharded)
+            runner.start(args.services, **sharded)
+        elif args.action == "shard":
+            from tickml.stack import shards
+
+            return shards.serve_one(args.shards_conf)
         elif args.action == "serve-udfs":
             supervision.serve_foreground()
         elif args.action == "init-influxdb":
@@ -53,7 +58,7 @@ def _stack(args: argparse.Namespace) -> int:
 
             print("kapacitor: users " + ("made" if kapacitor_users.ensure_users_here() else "there, kept"))
         else:
-            return 0 if runner.status() else 3
+            return 0 if runner.status(**sharded) else 3
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -193,13 +198,22 @@ def parser() -> argparse.ArgumentParser:
         "Start, stop and report Mosquitto, Kafka, InfluxDB, the socket UDF servers, Kapacitor, "
         "the task watcher and Telegraf, with the configuration files of this checkout; state under .stack/."))
     stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs", "init-influxdb",
-                                          "init-kapacitor"],
+                                          "init-kapacitor", "shard"],
                        help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
                             "serve-udfs (only the socket UDF servers under supervisord, in the foreground), "
-                            "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it), or "
+                            "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it), "
                             "init-kapacitor (Kapacitor's users, with the kapacitord on PATH, for docker-compose; "
-                            "start does it natively)")
-    stack.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
+                            "start does it natively), or shard (one shard in the foreground, numbered by the first "
+                            "free slot: docker-compose's scaled shard service)")
+    stack.add_argument("services", nargs="*", metavar="SERVICE",
+                       help="only these services (default: all); with --shards, shardN names all of shard N's")
+    stack.add_argument("--shards", type=int, metavar="N", default=None,
+                       help="the sharded layout (README, \"Scaling out\"): N shards, each a Telegraf in the shards' "
+                            "Kafka consumer group, a Kapacitor with its UDF servers and the task list, with their "
+                            "own ports and folders; start also starts the brokers and InfluxDB they share, stop "
+                            "stops only the shards")
+    stack.add_argument("--shards-conf", metavar="PATH", default=None,
+                       help="the shards' settings (default: TICKML_SHARDS_CONF, or shards/shards.toml)")
 
     from tickml import tasks, task_watcher
 

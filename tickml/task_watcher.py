@@ -42,7 +42,11 @@ socket UDF does not answer (a nil ``udf.(*Server)``: its snapshotter, or
 What a copy cannot give back: the state a stateful UDF had built (moving
 averages, the trainer's fleet evidence) starts afresh in it.
 
-Run: ``tickml watch [--interval 1] [--kapacitor URL] [--influxdb URL]``
+A shard's watcher (``--no-gap-fill``) re-enables tasks but fills no gaps:
+InfluxDB holds every shard's devices, and a copy fed from it would compute,
+and write, the windows of devices another shard owns.
+
+Run: ``tickml watch [--interval 1] [--kapacitor URL] [--influxdb URL] [--heartbeat PATH] [--no-gap-fill]``
 (the stack runs it as the ``task-watcher`` service; its heartbeat file says it
 is alive; ``stack/systemd/tickml-task-watcher.service`` for production hosts,
 with ``TICKML_KAPACITOR_CONF`` naming the host's kapacitor.conf).
@@ -57,6 +61,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from tickml import tickscript, udfcheck
 from tickml.paths import RUN
@@ -69,9 +74,10 @@ HEARTBEAT = RUN / "task-watcher.heartbeat"
 class Watcher:
     """One pass (:meth:`check`) looks at every UDF and task and recovers what it can."""
 
-    def __init__(self, kapacitor, influx=None, clock=time.monotonic):
+    def __init__(self, kapacitor, influx=None, clock=time.monotonic, fill_gaps: bool = True):
         self.kapacitor = kapacitor
         self.influx = influx
+        self.fill_gaps = fill_gaps
         self.clock = clock
         self.sockets = udfcheck.socket_udfs()
         self.servers: dict[str, tuple | None] = {}      # UDF -> the server process that answers, None if none
@@ -160,7 +166,7 @@ class Watcher:
             except Exception as exc:  # the recovery happened; only its record is missing
                 log.warning("cannot record the recovery of %s in InfluxDB: %s", name, exc)
         since = self.healthy_at.get(name)
-        if since is not None:
+        if since is not None and self.fill_gaps:
             try:
                 self.fill_gap(name, since, enabled_at)
             except Exception as exc:  # the task runs again; only its gap stays open
@@ -278,6 +284,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes (%(default)s)")
     parser.add_argument("--kapacitor", help="Kapacitor URL (default: from kapacitor/kapacitor.conf)")
     parser.add_argument("--influxdb", help="InfluxDB URL for task_recoveries points (default: from influxdb/influxdb.conf)")
+    parser.add_argument("--heartbeat", default=str(HEARTBEAT),
+                        help="file touched after every pass, to tell it is alive (%(default)s)")
+    parser.add_argument("--no-gap-fill", dest="fill_gaps", action="store_false",
+                        help="re-enable tasks but fill no gaps (a shard's watcher: InfluxDB holds other shards' "
+                             "devices too)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -287,15 +298,16 @@ def run(args: argparse.Namespace) -> int:
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    watcher = Watcher(tasks.Kapacitor(args.kapacitor), Influx(args.influxdb))
-    HEARTBEAT.parent.mkdir(parents=True, exist_ok=True)
+    watcher = Watcher(tasks.Kapacitor(args.kapacitor), Influx(args.influxdb), fill_gaps=args.fill_gaps)
+    heartbeat = Path(args.heartbeat)
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
     log.info("watching %d socket UDFs: %s", len(watcher.sockets), ", ".join(sorted(watcher.sockets)))
     while not stop:
         try:
             watcher.check()
         except Exception as exc:  # Kapacitor restarting, say: try again next pass
             log.warning("pass failed: %s", exc)
-        HEARTBEAT.write_text(str(time.time()))
+        heartbeat.write_text(str(time.time()))
         time.sleep(args.interval)
     log.info("stopping on SIGTERM after %d recoveries", watcher.recoveries)
     return 0

@@ -101,10 +101,12 @@ _ADMIN = object()  # the default login: the stack's admin account
 class Kapacitor:
     """The few calls of Kapacitor's HTTP API (/kapacitor/v1) this project makes."""
 
-    def __init__(self, url: str | None = None, login=_ADMIN):
+    def __init__(self, url: str | None = None, login=_ADMIN, conf: Path | None = None):
         """``login``: (user, password); by default the stack's admin account, where this machine has the
-        secrets; None sends no login."""
+        secrets; None sends no login. ``conf``: the configuration that Kapacitor runs with, where its
+        socket UDFs are (default the stack's; a shard's is its own)."""
         self.url = (url or config.kapacitor_url()).rstrip("/") + "/kapacitor/v1"
+        self.conf = conf
         self._tls = secrets.client_tls(self.url)
         if login is _ADMIN:
             try:
@@ -188,7 +190,7 @@ class Kapacitor:
 
         if script is None:
             script = (self.task(name) or {}).get("script", "")
-        silent = udfcheck.silent_udfs(script)
+        silent = udfcheck.silent_udfs(script, self.conf)
         if silent:
             raise UdfNotAnswering(f"{name} not enabled: UDF {', '.join(silent)} does not answer; start it "
                                   f"(tickml stack start) and define the task again. (Enabling a task "

@@ -71,8 +71,9 @@ def _start_time(pid: int) -> str:
         return ""
 
 
-def silent_udfs(script: str) -> list[str]:
-    """The socket UDFs ``script`` calls that do not answer now, as ``name (path)``."""
-    sockets = socket_udfs()
+def silent_udfs(script: str, conf: Path | None = None) -> list[str]:
+    """The socket UDFs ``script`` calls that do not answer now, as ``name (path)``; their sockets as
+    ``conf`` (a Kapacitor configuration, default the stack's) says."""
+    sockets = socket_udfs(conf)
     return [f"{name} ({sockets[name]})" for name in sorted(udfs_called(script) & sockets.keys())
             if not answers(sockets[name])]

@@ -36,6 +36,12 @@ a model of their own).
 Snapshot: the counters and, up to ``snapshot_max_models``, the models (the
 store on disk is the durable copy beyond that).
 
+A shared home: when the UDF service sets ``TICKML_MODEL_KAFKA`` (a shard of
+a larger deployment), every deployed champion is published to the model's
+compacted Kafka topic, ``<TICKML_MODEL_TOPIC_PREFIX><model>``, before it is
+stored here (``udfs.learn.shared``), and the topic is created at ``init``
+if missing; a model whose name Kafka would refuse as a topic fails ``init``.
+
 >>> Train.info_response().info.wants, Train.info_response().info.provides
 (1, 0)
 """
@@ -52,7 +58,9 @@ from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
 from udfs.learn import SKIPPED, ModelStore, TrainConfig, Trainer, model_fields
 from udfs.learn.paths import store_directory, store_problems
+from udfs.learn.shared import SharedModelStore
 from udfs.learn.store import StoreOptions
+from udfs.learn.topic import MODEL_TOPICS, ModelTopic, ensure_topic, topic_problem
 from udfs.learn.trainer import FLEET_RETRAIN_EVERY, FLEET_ROWS_PER_WINDOW
 
 log = logging.getLogger(__name__)
@@ -82,14 +90,21 @@ class Train(Handler):
         except ValueError as exc:
             # Without a config there is no target to name the model after; check what can be checked.
             return [str(exc), *store_problems(opts.model_dir, opts.model or None)]
-        return store_problems(opts.model_dir, opts.model or config.target,
-                              named_after="" if opts.model else "its target")
+        model = opts.model or config.target
+        problems = store_problems(opts.model_dir, model, named_after="" if opts.model else "its target")
+        shared = topic_problem(MODEL_TOPICS, model)
+        return problems + [shared] if shared else problems
 
     def setup(self):
         self.config = build_config(TrainConfig, self.opts)
         self.model_name = self.opts.model or self.config.target
         directory = store_directory(self.opts.model_dir, self.model_name)
-        self.store = ModelStore(directory, max_resident=self.opts.max_resident)
+        if MODEL_TOPICS is None:
+            self.store = ModelStore(directory, max_resident=self.opts.max_resident)
+        else:
+            ensure_topic(MODEL_TOPICS, self.model_name)
+            self.store = SharedModelStore(directory, ModelTopic(MODEL_TOPICS, self.model_name),
+                                          max_resident=self.opts.max_resident)
         self.trainer = Trainer(
             self.config, self.store,
             fleet_retrain_every=self.opts.fleet_retrain_every,
@@ -97,7 +112,8 @@ class Train(Handler):
         )
         self.limited = RateLimitedLog(log)
         self.prefix = f"[{self.task_id}/{self.node_id}] "
-        log.info("%smodel %r in %s", self.prefix, self.model_name, directory)
+        log.info("%smodel %r in %s%s", self.prefix, self.model_name, directory,
+                 f", shared in Kafka topic {self.store.topic.topic}" if MODEL_TOPICS else "")
 
     def batch(self, b):
         key = entity_of(b)

@@ -441,3 +441,44 @@ def test_mosquitto_image_is_the_native_brokers_release_series():
     (native,) = re.findall(r"mosquitto version (\d+\.\d+)\.", banner)
     repository, tag = _split_image(images()["mosquitto"])
     assert repository == "eclipse-mosquitto" and tag.startswith(f"{native}.")
+
+
+# ---------------------------------------------------------------------------
+# (e) The sharded layout
+
+
+def test_the_shard_service_scales_and_stays_out_of_the_single_nodes_way():
+    shard = SERVICES["shard"]
+    # Only with --profile shards: next to the single node's Kapacitor every point would be processed twice.
+    assert {name for name, service in SERVICES.items() if "profiles" in service} == {"shard", "mqtt-kafka"}
+    assert shard["profiles"] == SERVICES["mqtt-kafka"]["profiles"] == ["shards"]
+    # `--scale shard=N`: no fixed name; each container takes a free shard number, hence ports, itself.
+    assert "container_name" not in shard
+    assert shard["command"] == ["python", "-m", "tickml", "stack", "shard"]
+    from tickml import cli
+
+    assert cli.parser().parse_args(shard["command"][3:]).action == "shard"
+
+
+def test_the_shard_image_carries_the_versions_the_native_stack_builds():
+    dockerfile = ROOT / SERVICES["shard"]["build"]["dockerfile"]
+    stages = re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), re.MULTILINE)
+    versions = native_versions()
+    assert f"kapacitor:{versions['kapacitor']}" in " ".join(stages)
+    assert f"telegraf:{versions['telegraf']}" in " ".join(stages)
+    assert _split_image(stages[-1])[0] == "python"
+    for stage in stages:
+        assert VERSION_TAG.fullmatch(_split_image(stage)[1] or ""), stage
+
+
+def test_the_mqtt_bridge_runs_the_shipped_configuration_with_every_variable_it_needs():
+    from tickml.stack import telegraf
+
+    (script,) = _scripts(SERVICES["mqtt-kafka"])
+    assert f"--config {REPO}/{telegraf.BRIDGE_CONF.relative_to(ROOT)}" in script
+    needed = set(re.findall(r"\$\{(\w+)\}", telegraf.BRIDGE_CONF.read_text()))  # those without a default
+    from tickml import secrets
+
+    env_file = {line.split("=", 1)[0] for line in (secrets.SECRETS / "telegraf.env").read_text().splitlines()} \
+        if (secrets.SECRETS / "telegraf.env").exists() else {"TICKML_MQTT_PASSWORD"}
+    assert needed <= set(_environment(SERVICES["mqtt-kafka"])) | env_file, needed

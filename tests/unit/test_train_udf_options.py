@@ -101,3 +101,18 @@ def test_options_that_pass_alone_but_not_together_fail_init_through_train_config
                                          "algorithm": [("logistic",)]})
     assert Train().check_options(opts) == [
         "bad training options: algorithm 'logistic' does not support regression (islogistic=0)"]
+
+
+def test_a_model_name_kafka_refuses_as_a_topic_fails_init_where_models_are_shared(monkeypatch):
+    # The UDF service of a shard shares its models (TICKML_MODEL_KAFKA); nothing is asked of Kafka before
+    # the options pass, so no broker needs to listen here.
+    monkeypatch.setenv("TICKML_MODEL_KAFKA", "127.0.0.1:9")
+    init = udf_pb2.InitRequest(taskID="t", nodeID="train1")
+    init.options.add(name="independentvariables", values=[_value("string", "a")])
+    init.options.add(name="dependentvariable", values=[_value("string", "y")])
+    init.options.add(name="model", values=[_value("string", "power meter")])
+    responses, _ = run_process_udf("udfs.train", encode_frame(udf_pb2.Request(init=init).SerializeToString()),
+                                   cwd=ROOT)
+    assert not responses[0].init.success
+    assert ("model 'power meter' cannot be shared: a Kafka topic name has at most 249 of the characters "
+            "a-z A-Z 0-9 . _ - (got 'tickml-models.power meter')") in responses[0].init.error

@@ -41,21 +41,31 @@ class Service:
     # healthy (e.g. create topics); both must be idempotent.
     prepare: Callable[[], None] | None = None
     after_start: Callable[[], None] | None = None
-    # Run by supervisord (the udf-supervisor service), which restarts it when it dies.
+    # Run by supervisord (the udf-supervisor service, or a shard's), which restarts it when it dies;
+    # ``supervisor`` None is the single node's, ``program`` its name there (default: the service's).
     supervised: bool = False
+    supervisor: supervision.Supervisor | None = None
+    program: str | None = None
+    # Where its pid file and log are (a shard's services: the shard's folders).
+    run_dir: Path = RUN
+    log_dir: Path = LOGS
 
     @property
     def pid_file(self) -> Path:
-        return RUN / f"{self.name}.pid"
+        return self.run_dir / f"{self.name}.pid"
 
     @property
     def log_file(self) -> Path:
-        return LOGS / f"{self.name}.log"
+        return self.log_dir / f"{self.program or self.name}.log"
+
+    @property
+    def supervised_by(self) -> supervision.Supervisor:
+        return self.supervisor or supervision.udf_supervisor()
 
     def pid(self) -> int | None:
         """The pid of our running instance, or None (stale pid files are removed)."""
         if self.supervised:
-            info = supervision.supervised_process(self.name)
+            info = self.supervised_by.process(self.program or self.name)
             return info["pid"] if info and info["statename"] in ("STARTING", "RUNNING") else None
         try:
             pid = int(self.pid_file.read_text())

@@ -158,6 +158,11 @@ def kafka_create_topics() -> list[str]:
 
 def group_assignment(group: str) -> list[int]:
     """How many partitions each member of consumer group ``group`` holds now (an empty list: no members)."""
+    return [len(partitions) for _, partitions in group_members(group)]
+
+
+def group_members(group: str) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Each member of consumer group ``group`` now: its client id and the (topic, partition)s it holds."""
     host, port = kafka_address()
     admin = _admin(host, port, 10.0)
     (future,) = admin.describe_consumer_groups([group], request_timeout=10).values()
@@ -165,7 +170,8 @@ def group_assignment(group: str) -> list[int]:
         description = future.result()
     except Exception as exc:
         raise StackError(f"kafka: cannot describe consumer group {group}: {exc}") from None
-    return [len(m.assignment.topic_partitions) for m in description.members]
+    return [(m.client_id, [(tp.topic, tp.partition) for tp in m.assignment.topic_partitions])
+            for m in description.members]
 
 
 def create_topics(topics: list[tuple[str, int, dict[str, str]]]) -> list[str]:

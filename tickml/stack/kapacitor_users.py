@@ -47,8 +47,13 @@ def ensure_users_here() -> bool:
     return ensure_users([binary, "-config", str(KAPACITOR_CONF)], login_env(), data_dir)
 
 
-def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA / "kapacitor") -> bool:
-    """Make the users if the data folder lacks them; True when it did."""
+def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA / "kapacitor", *,
+                 url: str | None = None, log_file: Path | None = None) -> bool:
+    """Make the users if the data folder lacks them; True when it did.
+
+    ``url`` is where that Kapacitor listens (default kapacitor.conf's; a shard's is its own), ``log_file``
+    where its output goes (default .stack/logs/kapacitor.log).
+    """
     stamp = data_dir / STAMP_NAME
     if stamp.exists() and stamp.read_text() == _stamp():
         return False
@@ -56,9 +61,11 @@ def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA 
     from tickml.stack.runner import child_env
     from tickml.tasks import Kapacitor
 
-    api = Kapacitor(kapacitor_url(), login=None)
+    api = Kapacitor(url or kapacitor_url(), login=None)
+    log_file = log_file or LOGS / "kapacitor.log"
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    with (LOGS / "kapacitor.log").open("ab") as log:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
         log.write(b"\n=== creating Kapacitor's users with HTTP auth off (tickml/stack/kapacitor_users.py)\n")
         log.flush()
         # The same environment as the real start (its process UDFs run from the venv), auth off.
@@ -68,7 +75,7 @@ def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA 
         deadline = time.monotonic() + 60
         while not probes.http_ok(f"{api.url}/ping"):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise StackError(f"kapacitor: could not start it to create its users; see {LOGS / 'kapacitor.log'}")
+                raise StackError(f"kapacitor: could not start it to create its users; see {log_file}")
             time.sleep(0.2)
         for account, kind in secrets.KAPACITOR_ACCOUNTS.items():
             password = secrets.kapacitor_login(account)[1]

@@ -53,3 +53,12 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
         return False
+
+
+def said_since_start(path: Path, text: str) -> bool:
+    """Whether a service's log holds ``text`` after the runner's last ``=== ... starting`` line."""
+    try:
+        log = path.read_bytes()[-1_000_000:].decode(errors="replace")
+    except FileNotFoundError:
+        return False
+    return text in log.rpartition("\n=== ")[2]

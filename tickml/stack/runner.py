@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tickml.names import pick
 from tickml.paths import DATA, LOGS, ROOT, RUN
-from tickml.stack import probes, supervision
+from tickml.stack import probes
 from tickml.stack.config import StackError, subscribed_databases
 from tickml.stack.catalog import Service, services
 
@@ -41,11 +41,17 @@ def _wait_healthy(service: Service, proc: subprocess.Popen | None = None) -> str
 
 
 def _supervised_start(service: Service) -> str:
-    if supervision.supervised_process(service.name) is None:
-        raise StackError(f"{service.name} runs under udf-supervisor, which is not running; start it first")
+    supervisor, program = service.supervised_by, service.program or service.name
+    if supervisor.process(program) is None:
+        raise StackError(f"{service.name} runs under a supervisord ({supervisor.socket}) that is not running; "
+                         f"start it first")
     if service.pid() is not None and service.healthy():
+        if service.after_start is not None:
+            service.after_start()
         return "already running"
-    supervision.supervise("startProcess", service.name, "ALREADY_STARTED", str(service.log_file))
+    if service.prepare is not None:
+        service.prepare()
+    supervisor.supervise("startProcess", program, "ALREADY_STARTED", str(service.log_file))
     return _wait_healthy(service)
 
 
@@ -77,7 +83,7 @@ def start_service(service: Service) -> str:
     executable = service.command[0]
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
         raise StackError(f"{service.name}: {executable} is missing; run stack/install.sh first")
-    for folder in (LOGS, RUN, DATA):
+    for folder in (LOGS, RUN, DATA, service.run_dir, service.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
     if service.prepare is not None:
         service.prepare()
@@ -104,7 +110,8 @@ def stop_service(service: Service, timeout: float = 30.0) -> str:
         _stop_unsupervised(service, timeout)
         if service.pid() is None:
             return "not running"
-        supervision.supervise("stopProcess", service.name, "NOT_RUNNING", str(service.log_file))
+        service.supervised_by.supervise("stopProcess", service.program or service.name, "NOT_RUNNING",
+                                        str(service.log_file))
         return "stopped"
     pid = service.pid()
     if pid is None:
@@ -153,8 +160,35 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def select(names: list[str]) -> list[Service]:
-    return pick(services(), names, "service", StackError)
+def select(names: list[str], shards: int | None = None, shards_conf: str | None = None) -> list[Service]:
+    if shards is None:
+        return pick(services(), names, "service", StackError)
+    found = sharded_services(shards, shards_conf)
+    if not names:
+        return found
+    chosen = [s for s in found if any(s.name == n or s.name.startswith(f"{n}-") for n in names)]
+    unknown = [n for n in names if not any(s.name == n or s.name.startswith(f"{n}-") for s in found)]
+    if unknown:
+        raise StackError(f"unknown service {', '.join(unknown)}; the sharded layout has "
+                         f"{', '.join(sorted({s.name for s in found}))}")
+    return chosen
+
+
+def sharded_services(count: int, shards_conf: str | None = None) -> list[Service]:
+    """The sharded layout: the brokers and InfluxDB the shards share, the MQTT bridge if configured,
+    and shards 1..``count``."""
+    from tickml.stack.shards import ShardSet, bridge_service
+
+    if count < 1:
+        raise StackError(f"--shards wants at least 1, got {count}")
+    shard_set = ShardSet.load(shards_conf)
+    shared = {"kafka", "influxdb"} | ({"mosquitto"} if shard_set.bridge_mqtt else set())
+    out = [s for s in services() if s.name in shared]
+    if shard_set.bridge_mqtt:
+        out.append(bridge_service(shard_set))
+    for number in range(1, count + 1):
+        out += shard_set.shard(number).services()
+    return out
 
 
 def create_databases() -> None:
@@ -171,21 +205,50 @@ def create_databases() -> None:
         client.execute(f'CREATE DATABASE "{db}"')
 
 
-def start(names: list[str] | None = None) -> None:
-    for service in select(names or []):
+def start(names: list[str] | None = None, shards: int | None = None, shards_conf: str | None = None) -> None:
+    """Start the single node's services (``shards`` None), or the sharded layout with that many shards."""
+    chosen = select(names or [], shards, shards_conf)
+    if shards is not None:
+        _refuse_double_processing(shards_conf)
+    prepared = False
+    for service in chosen:
+        if shards is not None and not prepared and service.name.startswith("shard"):
+            from tickml.stack.shards import ShardSet, prepare
+
+            prepare(ShardSet.load(shards_conf))
+            prepared = True
         print(f"{service.name:28s} {start_service(service)}", flush=True)
         if service.name == "influxdb":
             create_databases()
 
 
-def stop(names: list[str] | None = None) -> None:
-    for service in reversed(select(names or [])):
+def _refuse_double_processing(shards_conf: str | None) -> None:
+    """The single node's Kapacitor subscribes to what shards would write to InfluxDB: every point twice."""
+    from tickml.stack.shards import ShardSet
+
+    shard_set = ShardSet.load(shards_conf)
+    single = {s.name: s for s in services()}["kapacitor"]
+    if single.pid() is not None and shard_set.retention_policy in ("", "autogen"):
+        raise StackError(
+            "the single node's Kapacitor runs and subscribes to telemetry.autogen, where shards write: it would "
+            "process every shard's points again. Stop it (tickml stack stop kapacitor telegraf task-watcher), or "
+            f"give the shards a retention policy of their own ([influxdb] in {shard_set.conf})")
+
+
+def stop(names: list[str] | None = None, shards: int | None = None, shards_conf: str | None = None) -> None:
+    """Stop services; with ``shards``, the shards (and the MQTT bridge), never the services they share."""
+    chosen = select(names or [], shards, shards_conf)
+    if shards is not None:
+        chosen = [s for s in chosen if s.name.startswith("shard") or s.name == "mqtt-kafka"]
+    for service in reversed(chosen):
         print(f"{service.name:28s} {stop_service(service)}", flush=True)
 
 
-def status() -> bool:
+def status(shards: int | None = None, shards_conf: str | None = None) -> bool:
     all_up = True
-    for service in services():
+    chosen = select([], shards, shards_conf)
+    width = max(28, *(len(s.name) + 1 for s in chosen))
+    for service in chosen:
         pid = service.pid()
         where = ", ".join(f"{h}:{p}" for h, p in service.ports) or str(service.socket_path or "")
         if pid is None:
@@ -194,5 +257,5 @@ def status() -> bool:
             state = f"running (pid {pid})"
         else:
             state, all_up = f"UNHEALTHY (pid {pid})", False
-        print(f"{service.name:28s} {state:24s} {where}")
+        print(f"{service.name:{width}s} {state:24s} {where}")
     return all_up

@@ -1,10 +1,12 @@
 """A second Telegraf beside the stack's: its configuration derived from telegraf/telegraf.conf.
 
 Benchmarks drain a backlog with a private Telegraf, tests start a second
-consumer of the Kafka group, and a shard of a larger deployment is one more
-Telegraf: each reads the shipped file with its own MQTT client id and topics,
-its own Kafka topic or group, and without the stack's internal metrics (they
-would mix with the first Telegraf's in the ``telegraf`` database).
+consumer of the Kafka group: each reads the shipped file with its own MQTT
+client id and topics, its own Kafka topic or group, and without the stack's
+internal metrics (they would mix with the first Telegraf's in the
+``telegraf`` database). A shard's Telegraf (``shard_config``) keeps only the
+agent, the validating processor, the Kafka input and the InfluxDB output of
+the shipped file, and adds telegraf/shard.conf.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from tickml import secrets
 from tickml.paths import ROOT
 from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url
 
+SHARD_CONF = ROOT / "telegraf" / "shard.conf"
+BRIDGE_CONF = ROOT / "telegraf" / "mqtt_to_kafka.conf"
 _INTERNAL = re.compile(r"^\[\[inputs\.internal\]\]\n(?:[ \t].*\n|\n)*", re.MULTILINE)
+_KAFKA_TOPIC = r'^(\s*topics = )\["device_messages"\]'
+_KAFKA_GROUP = r'^(\s*consumer_group = )"tickml-telegraf"'
 
 
 def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str | None = None,
@@ -26,16 +32,11 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
     changes = {
         r'^(\s*topics = )\["devices/#"\]': None if mqtt_topics is None else "[" + ", ".join(f'"{t}"' for t in mqtt_topics) + "]",
         r'^(\s*client_id = )"tickml-telegraf"': None if mqtt_client_id is None else f'"{mqtt_client_id}"',
-        r'^(\s*topics = )\["device_messages"\]': None if kafka_topic is None else f'["{kafka_topic}"]',
-        r'^(\s*consumer_group = )"tickml-telegraf"': None if kafka_group is None else f'"{kafka_group}"',
+        _KAFKA_TOPIC: None if kafka_topic is None else f'["{kafka_topic}"]',
+        _KAFKA_GROUP: None if kafka_group is None else f'"{kafka_group}"',
         r"^(\s*metric_batch_size = )\d+": None if batch_size is None else str(batch_size),
     }
-    for pattern, value in changes.items():
-        if value is None:
-            continue
-        text, found = re.subn(pattern, lambda m: m.group(1) + value, text, count=1, flags=re.MULTILINE)
-        if not found:
-            raise StackError(f"telegraf/telegraf.conf no longer has a line matching {pattern!r}")
+    text = _changed(text, changes)
     if not internal_metrics:
         text, found = _INTERNAL.subn("", text)
         if found != 1:
@@ -63,3 +64,65 @@ def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
             "TICKML_HTTP_USER": http_user, "TICKML_HTTP_PASSWORD": http_password,
             "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
             "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url()}
+
+
+def _changed(text: str, changes: dict[str, str | None]) -> str:
+    """``text`` with each line matching a pattern's group 1 followed by its value; None leaves it alone."""
+    for pattern, value in changes.items():
+        if value is None:
+            continue
+        text, found = re.subn(pattern, lambda m: m.group(1) + value, text, count=1, flags=re.MULTILINE)
+        if not found:
+            raise StackError(f"telegraf/telegraf.conf no longer has a line matching {pattern!r}")
+    return text
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """A Telegraf configuration cut into its top-level tables, ``(header, text)``, each with the
+    comment lines right above its header; nested tables (indented) stay in theirs.
+
+    >>> [h for h, _ in sections("# a\\n[agent]\\n  x = 1\\n\\n# b\\n[[inputs.cpu]]\\n  [inputs.cpu.tags]\\n")]
+    ['', '[agent]', '[[inputs.cpu]]']
+    """
+    out: list[list] = [["", []]]
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            comments = []
+            previous = out[-1][1]
+            while previous and previous[-1].startswith("#"):
+                comments.insert(0, previous.pop())
+            out.append([line.strip(), comments])
+        out[-1][1].append(line)
+    return [(header, "".join(lines)) for header, lines in out]
+
+
+def shard_config(*, kafka_topic: str | None = None, kafka_group: str | None = None) -> str:
+    """A shard's Telegraf (telegraf/shard.conf): with a Kafka topic and group, its consumer of device
+    messages (telegraf.conf's validating processor and Kafka input); without, its results listener.
+
+    Both have telegraf.conf's agent and InfluxDB output of the device data (everything but Telegraf's own
+    metrics, to the retention policy ``TICKML_SHARD_RETENTION_POLICY`` names) and shard.conf's output to
+    the shard's Kapacitor.
+    """
+    consumer = kafka_topic is not None
+    wanted = ["[agent]", "[[outputs.influxdb]]"] + (["[[processors.starlark]]", "[[inputs.kafka_consumer]]"]
+                                                    if consumer else [])
+    kept = [text for header, text in sections(TELEGRAF_CONF.read_text())
+            if header in wanted and not (header == "[[outputs.influxdb]]" and "alias =" in text)]
+    if len(kept) != len(wanted):
+        raise StackError(f"telegraf/telegraf.conf no longer has one each of {', '.join(wanted)} (the "
+                         f"[[outputs.influxdb]] without an alias)")
+    text = _changed("".join(kept), {
+        _KAFKA_TOPIC: None if kafka_topic is None else f'["{kafka_topic}"]',
+        # The shard's own client id, so that the group's members say which shard holds which partitions.
+        _KAFKA_GROUP: None if kafka_group is None else f'"{kafka_group}"\n  client_id = "${{TICKML_SHARD_CLIENT_ID}}"',
+        # Sticky: when a shard leaves or joins, only the partitions that must move do (range would deal
+        # all of them out again); every partition that moves leaves its devices' open windows behind.
+        r'^(\s*balance_strategy = )"range"': None if kafka_topic is None else '"sticky"',
+        r'^(\s*)namepass = \["device_message", "device_reject"\]': 'namedrop = ["internal_*"]',
+        r'^(\s*retention_policy = )""': '"${TICKML_SHARD_RETENTION_POLICY}"',
+    })
+    own = [t for h, t in sections(SHARD_CONF.read_text())
+           if h == "[[outputs.influxdb]]" or h == "[[inputs.http_listener_v2]]" and not consumer]
+    return (f"# Written by the stack runner (tickml/stack/telegraf.py) from {TELEGRAF_CONF.name} and "
+            f"{SHARD_CONF.name}; edit those.\n\n" + text + "\n" + "".join(own))

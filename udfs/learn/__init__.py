@@ -17,6 +17,8 @@ Modules, one concept each:
 - ``document``: the versioned JSON model document
 - ``compiled``: a document turned into arrays for fast prediction
 - ``store``: bounded, durable, shared store of documents, and ``StoreOptions`` (where it lives)
+- ``topic``, ``shared``, ``materialise``: the store's shared home across shards, a compacted Kafka
+  topic per model (names and keys, the store that publishes, the copy every shard keeps)
 - ``paths``: the model root a store must stay inside (``TICKML_MODEL_ROOT``)
 - ``fleet``: rows for the fleet-wide model
 - ``window``: a window's rows made ready and checked before any fit

@@ -38,6 +38,8 @@ readers that do not know them ignore them)::
 
 Documents are plain dicts; ``encode``/``decode`` are the only way to bytes
 and back, and ``decode`` refuses documents of another schema version.
+``supersedes`` orders two documents of one key, the same way wherever they
+meet (a store, a shard materialising the shared model topic).
 """
 
 from __future__ import annotations
@@ -112,3 +114,35 @@ def decode(data: bytes | str) -> dict:
     except json.JSONDecodeError as exc:
         raise ValueError(f"model document is not valid JSON: {exc}") from None
     return validate(doc)
+
+
+def supersedes(doc: dict, current: dict | None) -> bool:
+    """Whether ``doc`` replaces ``current`` as the champion of their key.
+
+    The higher ``version`` wins, so a champion never goes back to an older
+    one. The same version carries on with newer marks of what was judged
+    (a kept window advances ``windows_until``): the newer mark wins. Two
+    shards can both deploy a key's next version when its partition moves in
+    the middle of a window (both closed it); the tie goes to the later
+    ``created``, then to the larger encoding, so every store that sees both
+    keeps the same one whatever order they arrive in. A document does not
+    supersede itself.
+
+    Examples
+    --------
+    >>> old = {"version": 3, "created": "2026-01-01T00:00:00.000Z"}
+    >>> supersedes(dict(old, version=4), old), supersedes(old, dict(old, version=4)), supersedes(old, old)
+    (True, False, False)
+    >>> supersedes(dict(old, created="2026-01-01T00:00:01.000Z"), old), supersedes(old, None)
+    (True, True)
+    >>> supersedes(dict(old, windows_until=20), dict(old, windows_until=10, created="2027-01-01T00:00:00.000Z"))
+    True
+    """
+    if current is None:
+        return True
+    return _order(doc) > _order(current)
+
+
+def _order(doc: dict) -> tuple:
+    judged = doc.get("windows_until", doc.get("until"))
+    return doc["version"], float("-inf") if judged is None else judged, doc["created"], encode(doc)

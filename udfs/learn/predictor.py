@@ -37,6 +37,7 @@ class Predictor:
     ...            "min": [0.0], "max": [1.0], "params": {"coef": [2.0], "intercept": 1.0},
     ...            "hyper": {}, "metric": {"mape": 0.1}, "rows": 30, "window_rows": 40,
     ...            "created": "2024-01-01T00:00:00.000Z"}, FLEET_KEY)
+    True
     >>> p = Predictor(store)
     >>> f = p.predict_one("new-device", {"x": 0.5})
     >>> f["Hyperprediction"], f["Answeredby"], f["Algokey"]

@@ -24,8 +24,20 @@
   fleet model where it was; a snapshot without ``"fleet"`` is from before,
   and its ``__fleet__`` document is the fleet model.
 
+- ``offer`` stores a document only if it supersedes the stored one
+  (``document.supersedes``: higher version, ties broken the same way
+  everywhere), compared with the file itself under a lock every process
+  offering to the directory takes. Two writers use it on a shard: the train
+  UDF deploying (``shared.SharedModelStore``) and the materialiser applying
+  the shared model topic (``materialise``); neither can put back a champion
+  older than one the other has just written.
+
 Where a UDF's store may be (inside the model root the UDF service sets) is
 checked in ``paths``; ``StoreOptions`` below declares the options.
+
+One module of more than 350 lines because the file layout, the in-memory
+copies and the lock are one contract (which file holds a key, when a copy is
+stale, who may replace it); split, each part would have to know the others'.
 
 In memory an entity costs its encoded document (bytes) plus a compiled model
 (one small array for linear models), about 1 KB for a 5-feature logistic model.
@@ -33,11 +45,13 @@ In memory an entity costs its encoded document (bytes) plus a compiled model
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -45,7 +59,7 @@ from typing import Callable, Iterator
 from urllib.parse import quote, unquote
 
 from .compiled import CompiledModel
-from .document import SCHEMA_VERSION, decode, encode, validate
+from .document import SCHEMA_VERSION, decode, encode, supersedes, validate
 from .fleet import FLEET_KEY, FLEET_NAME, FleetKey, document_key
 from .paths import MODEL_ROOT
 
@@ -67,6 +81,7 @@ class StoreOptions:
 
 
 _SUFFIX = ".json"
+_LOCK = ".lock"  # no .json suffix: never taken for a model
 _HASHED = "#"  # quote() escapes '#', so no quoted key starts with it
 # The fleet model's file; the entity key that quote()s to the same name is stored with its
 # underscores escaped instead (unquote() reads both back).
@@ -112,7 +127,10 @@ class ModelStore:
     ...     ModelStore(folder).put(doc)
     ...     other = ModelStore(folder, max_resident=10)   # e.g. the predict process
     ...     other.model("dev-1").predict_row([0.5]), other.keys()
+    ...     other.offer(dict(doc, version=2)), other.offer(doc), other.model("dev-1").version
+    True
     (2.0, ['dev-1'])
+    (True, False, 2)
     """
 
     def __init__(self, directory: str | os.PathLike | None = None, *, max_resident: int | None = None,
@@ -128,6 +146,8 @@ class ModelStore:
         self.fsync = fsync
         self.clock = clock
         self._resident: OrderedDict[str, _Entry] = OrderedDict()
+        self._offering = threading.Lock()  # flock() does not exclude threads sharing the lock file
+        self._lock_file: int | None = None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -196,11 +216,42 @@ class ModelStore:
 
     # -- writing ---------------------------------------------------------------
 
-    def put(self, doc: dict, key: str | FleetKey | None = None) -> None:
-        """Store ``doc`` under ``key`` (default ``doc["key"]``, an entity's), replacing any model there.
+    def put(self, doc: dict, key: str | FleetKey | None = None) -> bool:
+        """Store ``doc`` under ``key`` (default ``doc["key"]``, an entity's), replacing any model there;
+        True once stored.
 
         The fleet model goes under ``FLEET_KEY``; its document's key is ``FLEET_NAME``.
         """
+        key, blob, model = self._checked(doc, key)
+        stamp = self._write(key, blob) if self.directory is not None else 0
+        self._remember(key, _Entry(blob, model, stamp, self.clock()))
+        return True
+
+    def offer(self, doc: dict, key: str | FleetKey | None = None, *,
+              before_write: Callable[[str | FleetKey, bytes], None] | None = None) -> bool:
+        """Store ``doc`` only if it supersedes the model stored under its key; True if it did.
+
+        The stored model is read from its file, not from memory, under the
+        directory's lock (``flock``, which every process offering here takes),
+        so the comparison and the write are one step for all of them.
+        ``before_write(key, encoded)`` runs under the lock once ``doc`` has
+        won and before it is written: the shared home publishes it there
+        first, so no shard ever holds a champion the topic lacks.
+        """
+        key, blob, model = self._checked(doc, key)
+        with self._locked():
+            current = self._load(key) if self.directory is not None else self._resident.get(key)
+            if current is not None and current.blob is not None and not supersedes(doc, decode(current.blob)):
+                if self.directory is not None:
+                    self._remember(key, current)
+                return False
+            if before_write is not None:
+                before_write(key, blob)
+            stamp = self._write(key, blob) if self.directory is not None else 0
+            self._remember(key, _Entry(blob, model, stamp, self.clock()))
+        return True
+
+    def _checked(self, doc: dict, key: str | FleetKey | None) -> tuple[str | FleetKey, bytes, CompiledModel]:
         validate(doc)
         if key is None:
             key = doc["key"]
@@ -208,10 +259,7 @@ class ModelStore:
             raise ValueError(f"model key must be a non-empty string or FLEET_KEY, got {key!r}")
         if doc["key"] != document_key(key):
             raise ValueError(f"a model stored under {key!r} must have key {document_key(key)!r}, got {doc['key']!r}")
-        blob = encode(doc)
-        model = CompiledModel(doc)
-        stamp = self._write(key, blob) if self.directory is not None else 0
-        self._remember(key, _Entry(blob, model, stamp, self.clock()))
+        return key, encode(doc), CompiledModel(doc)
 
     def delete(self, key: str | FleetKey) -> None:
         self._resident.pop(key, None)
@@ -269,6 +317,20 @@ class ModelStore:
         return applied
 
     # -- internals -------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._offering:
+            if self.directory is None:
+                yield
+                return
+            if self._lock_file is None:
+                self._lock_file = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def _path(self, key: str | FleetKey) -> Path:
         if key is FLEET_KEY:

@@ -251,7 +251,10 @@ class Trainer:
             stored = {**self.store.document(key), **marked}
         if stored is not None:
             try:
-                self.store.put(stored, key)
+                # False: a store shared between shards (``shared``) already holds a newer champion, come
+                # from another shard since this one read it; that one stays.
+                if not self.store.put(stored, key):
+                    deploy = False
             except OSError as exc:
                 return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT

@@ -1,0 +1,158 @@
+"""The model store's shared home on the real Kafka broker: a compacted topic per model, keyed by entity.
+
+A ``SharedModelStore`` (a shard's train UDF) publishes every champion and
+waits for the broker before storing it; a ``Materialiser`` (every shard)
+applies the topic to another root. Each test has topics of its own (a
+unique prefix), deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from stackutil import wait_until
+from udfs.learn import ModelStore, encode
+from udfs.learn.fleet import FLEET_KEY
+from udfs.learn.materialise import HEARTBEAT_FILE, OFFSETS_FILE, Materialiser
+from udfs.learn.shared import SharedModelStore
+from udfs.learn.topic import ModelTopic, TopicSettings, ensure_topic, record_key
+
+pytestmark = pytest.mark.stack
+
+DOC = {"schema": 1, "key": "dev-1", "version": 1, "algorithm": "linear", "task": "regression", "target": "y",
+       "features": ["x"], "transform": "", "min": [0.0], "max": [1.0], "params": {"coef": [2.0], "intercept": 1.0},
+       "hyper": {}, "metric": {"mape": 0.01}, "rows": 30, "window_rows": 40, "created": "2026-01-01T00:00:00.000Z"}
+
+
+@pytest.fixture
+def settings(stack):
+    from tickml.stack import kafka
+
+    settings = TopicSettings(kafka.kafka_bootstrap(), f"t{uuid.uuid4().hex[:8]}-models.", 4)
+    yield settings
+    topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(settings.prefix)]
+    kafka.delete_topics(topics)
+
+
+def records(settings: TopicSettings, model: str) -> list:
+    """Every record of a model topic, in each partition's order."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = settings.topic(model)
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        out = []
+        while len(out) < sum(ends.values()):
+            out += [m for m in consumer.consume(sum(ends.values()) - len(out), timeout=5) if m.error() is None]
+        return sorted(out, key=lambda m: (m.partition(), m.offset()))
+    finally:
+        consumer.close()
+
+
+def caught_up(materialiser: Materialiser) -> Materialiser:
+    wait_until(lambda: materialiser.step(0.2) >= 0 and materialiser.caught_up, timeout=30, what="caught up")
+    return materialiser
+
+
+def test_the_topic_is_compacted_and_every_champion_is_in_it_before_it_is_stored(settings, tmp_path):
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    name = ensure_topic(settings, "power")
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name)]).values()
+    assert future.result()["cleanup.policy"].value == "compact"
+    assert ensure_topic(settings, "power") == name  # a second call finds it
+
+    store = SharedModelStore(tmp_path / "power", ModelTopic(settings, "power"))
+    for version in (1, 2, 3):
+        assert store.put(dict(DOC, version=version))
+    assert store.put(dict(DOC, key="__fleet__", version=1), FLEET_KEY)
+    assert not store.put(dict(DOC, version=2))  # older than the stored one: neither stored nor published
+    got = records(settings, "power")
+    entity = [json.loads(m.value())["version"] for m in got if m.key() == record_key("dev-1")]
+    assert entity == [1, 2, 3]
+    assert [m.key() for m in got].count(b"fleet") == 1
+
+
+def test_another_root_materialises_the_same_champions_and_resumes_where_it_stopped(settings, tmp_path):
+    ensure_topic(settings, "power")
+    ensure_topic(settings, "failure_prob")
+    shard = {"power": SharedModelStore(tmp_path / "a" / "power", ModelTopic(settings, "power")),
+             "failure_prob": SharedModelStore(tmp_path / "a" / "failure_prob", ModelTopic(settings, "failure_prob"))}
+    for model, store in shard.items():
+        for i in range(50):
+            for version in (1, 2):
+                store.put(dict(DOC, key=f"dev-{i}", version=version, target=model))
+        store.put(dict(DOC, key="__fleet__", version=4, target=model), FLEET_KEY)
+        store.put(dict(DOC, key="__fleet__", version=1, target=model))  # a device named like the fleet
+
+    other = caught_up(Materialiser(tmp_path / "b", settings))
+    for model, store in shard.items():
+        copy = ModelStore(tmp_path / "b" / model)
+        assert copy.keys() == store.keys() and len(copy.keys()) == 51
+        for key in [*store.keys(), FLEET_KEY]:
+            assert copy.document(key) == store.document(key)
+        assert copy.model(FLEET_KEY).version == 4 and copy.model("__fleet__").version == 1
+    assert other.applied == 2 * (50 * 2 + 2) and other.bad == 0
+    assert (tmp_path / "b" / HEARTBEAT_FILE).exists()
+
+    # A restart goes on from the offsets kept beside the models: nothing is applied twice.
+    offsets = json.loads((tmp_path / "b" / OFFSETS_FILE).read_text())
+    assert set(offsets) == {settings.topic("power"), settings.topic("failure_prob")}
+    shard["power"].put(dict(DOC, key="dev-0", version=3, target="power"))
+    again = caught_up(Materialiser(tmp_path / "b", settings))
+    wait_until(lambda: again.step(0.2) >= 0 and again.applied == 1, timeout=20, what="the one new champion")
+    assert ModelStore(tmp_path / "b" / "power").model("dev-0").version == 3
+
+
+def test_a_record_that_is_not_a_model_is_skipped_and_the_others_applied(settings, tmp_path):
+    from confluent_kafka import Producer
+
+    topic = ensure_topic(settings, "power")
+    producer = Producer({"bootstrap.servers": settings.bootstrap, "partitioner": "fnv1a"})
+    producer.produce(topic, b"not json", b"e/dev-1")
+    producer.produce(topic, json.dumps(dict(DOC, schema=7)).encode(), b"e/dev-2")
+    producer.produce(topic, json.dumps(DOC).encode(), b"no-prefix")
+    producer.produce(topic, json.dumps(dict(DOC, key="dev-3")).encode(), b"e/dev-3")
+    assert producer.flush(10) == 0
+    copy = caught_up(Materialiser(tmp_path, settings))
+    assert (copy.bad, copy.applied) == (3, 1)
+    assert ModelStore(tmp_path / "power").keys() == ["dev-3"]
+
+
+def test_versions_never_go_backwards_when_two_shards_deploy_around_a_move(settings, tmp_path):
+    """Two shards, each with its materialiser, deploy the same key: the stores agree, no version goes back."""
+    ensure_topic(settings, "power")
+    a = SharedModelStore(tmp_path / "a" / "power", ModelTopic(settings, "power"), refresh_seconds=0)
+    b = SharedModelStore(tmp_path / "b" / "power", ModelTopic(settings, "power"), refresh_seconds=0)
+    sync_a, sync_b = Materialiser(tmp_path / "a", settings), Materialiser(tmp_path / "b", settings)
+    assert a.put(dict(DOC, version=1))
+    caught_up(sync_b)
+    wait_until(lambda: sync_b.step(0.2) >= 0 and b.model("dev-1") is not None, timeout=20, what="b's copy")
+    # Both closed the same window before seeing the other's champion: the same version twice.
+    assert a.put(dict(DOC, version=2, created="2026-01-01T00:00:02.000Z"))
+    assert b.put(dict(DOC, version=2, created="2026-01-01T00:00:03.000Z"))
+    for sync in (caught_up(sync_a), sync_b):
+        wait_until(lambda sync=sync: sync.step(0.2) >= 0 and sync.applied + sync.older >= 2, timeout=20,
+                   what="both champions read")
+    assert a.document("dev-1") == b.document("dev-1")
+    assert a.document("dev-1")["created"] == "2026-01-01T00:00:03.000Z"  # the tie went the same way on both
+    # And the shard that lost the tie cannot publish a version below what it now holds.
+    assert not a.put(dict(DOC, version=1, created="2027-01-01T00:00:00.000Z"))
+    versions = [json.loads(m.value())["version"] for m in records(settings, "power")]
+    assert versions == sorted(versions)
+
+
+def test_a_broker_that_does_not_answer_leaves_the_champion_stored_here_and_pending(tmp_path):
+    unreachable = TopicSettings("127.0.0.1:9", "t-models.")  # the discard port: nothing listens there
+    topic = ModelTopic(unreachable, "power", timeout=1.0)
+    store = SharedModelStore(tmp_path / "power", topic)
+    assert store.put(DOC)  # the shard goes on with its own copy
+    assert store.model("dev-1").version == 1
+    assert topic.pending == {record_key("dev-1"): encode(DOC)}
