@@ -67,6 +67,24 @@ def test_each_listed_task_is_running_stopped_or_without_statistics():
                                      ["rfc_task", "no statistics in range", ""], ["by_hand", "running", "2"]]
 
 
+def test_a_running_task_is_listed_when_deleted_tasks_fill_the_ranges_series():
+    # Over the range, SLIMIT kept the first tasks by name, all deleted since; the last minute has the running one.
+    gone = [_series(["points_per_second"], [[1500 * S, 1.0]], task=f"a_test_{n:02d}") for n in range(50)]
+    now = _result(_series(["points_per_second"], [[1890 * S, 7.0]], task="z_probe"))
+    table = figures.task_table([now, _result(*gone)], [], WHEN, 30)
+    rows = {row.children[0].children: [c.children for c in row.children[1:3]] for row in table.children[1].children}
+    assert rows["z_probe"] == ["running", "7"]
+    assert rows["a_test_00"] == ["not running", "1"] and len(rows) == 51
+
+
+def test_a_tasks_newest_statistics_win_whichever_query_holds_them():
+    older = _result(_series(["points_per_second"], [[1850 * S, 3.0]], task="t"))
+    newer = _result(_series(["points_per_second"], [[1890 * S, 9.0]], task="t"))
+    for results in ([older, newer], [newer, older]):
+        (row,) = figures.task_table(results, ["t"], WHEN, 30).children[1].children
+        assert [c.children for c in row.children[:3]] == ["t", "running", "9"]
+
+
 def test_no_point_is_an_empty_panel_and_a_count_is_a_number():
     assert figures.panel_body(BY_NAME["anomaly"], [_result()], WHEN, [], 30) is None
     number = figures.panel_body(BY_NAME["devices_now"], [_result(_series(["devices"], [[0, 10000]]))], WHEN, [], 30)

@@ -29,8 +29,9 @@ import dataclasses
 # Panel kinds: how the app draws a panel (grafana.py maps them to Grafana's panel types).
 LINES, BARS, CATEGORY_BARS, TABLE, NUMBER, TASKS = "lines", "bars", "category_bars", "table", "number", "tasks"
 # Query roles inside a panel: a line per series, min-max bands with the mean, event markers,
-# anomalous windows shaded, the second axis of a two-axis panel, bars.
-LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR = "line", "band", "markers", "shade", "second_axis", "bar"
+# anomalous windows shaded, the second axis of a two-axis panel, bars, the state at the range's end (the app's task
+# table reads it; a Grafana panel draws the range and leaves it out).
+LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR, NOW = "line", "band", "markers", "shade", "second_axis", "bar", "now"
 
 FLEET, DEVICE, TASKS_PAGE = "fleet", "device", "tasks"
 PAGE_TITLES = {FLEET: "Fleet", DEVICE: "One device", TASKS_PAGE: "Tasks and UDFs"}
@@ -122,7 +123,12 @@ PANELS: tuple[Panel, ...] = (
            Query('SELECT sum("count") AS "rejects" FROM "device_reject" WHERE $timeFilter '
                  'GROUP BY time($__interval), "reason" fill(none) SLIMIT $slimit', legend="{reason}", role=BAR),
            help="messages Telegraf's validator dropped (telegraf/device_message.star)"),
+    # Two queries: SLIMIT keeps the first series by name, so over the whole range tasks deleted since (a test's,
+    # a replay's) could crowd out running ones; the last minute holds only the tasks Kapacitor reports now.
     _panel("tasks", FLEET, "Tasks: state and points in per second", TASKS,
+           Query('SELECT non_negative_derivative(last("collected"), 1s) AS "points_per_second" FROM "edges" '
+                 "WHERE time > ${__to}ms - 1m AND time <= ${__to}ms AND \"parent\" = 'stream' "
+                 'GROUP BY time(10s), "task" fill(none) SLIMIT $slimit', legend="{task}", role=NOW),
            Query('SELECT non_negative_derivative(last("collected"), 1s) AS "points_per_second" FROM "edges" '
                  "WHERE $timeFilter AND \"parent\" = 'stream' GROUP BY time($__interval), \"task\" fill(none) "
                  "SLIMIT $slimit", legend="{task}"),
