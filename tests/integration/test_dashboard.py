@@ -24,7 +24,9 @@ from stackutil import mqtt_publish, wait_until
 from tickml import tasks
 from tickml.dashboard import influxql, settings
 from tickml.dashboard.probe import launch, panel_states
-from tickml.dashboard.panels import MEASUREMENTS, PANELS, page_panels
+from tickml.dashboard.panels import BY_NAME, MEASUREMENTS, PANELS, page_panels
+from tickml.dashboard.source import Source
+from tickml.dashboard.timerange import Range
 from tickml.influx import Influx, line
 from tickml.paths import ROOT
 from tickml.stack import config
@@ -174,6 +176,27 @@ def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, sc
     page.screenshot(path=str(screens / "tasks.png"), full_page=True)
     assert set(states) == {p.name for p in page_panels("tasks")}
     assert f"{task}: field 'value' is a string, not a number" in states["udf_bad_points"]["traces"]
+
+
+def test_tasks_deleted_long_ago_do_not_hide_a_running_one(activity, stack):
+    """InfluxDB 1.x applies SLIMIT to every series the tags select, points in the range or not: 60 tasks of
+    two hours ago, named to sort first, would fill a SLIMIT of 50 before any running task."""
+    databases = settings.load().databases
+    influx = Influx()
+    long_ago = time.time_ns() - 2 * 3600 * 10**9
+    influx.write([line("edges", {"task": f"a_gone_{n:02d}", "parent": "stream", "child": "stream0"},
+                       {"collected": n}, long_ago) for n in range(60)], database=databases["kapacitor"])
+    source = Source(settings.load())
+    now = time.time_ns()
+    when = Range(now - 15 * 60 * 10**9, now)
+    wait_until(lambda: activity.task in source.tasks_now(when) or None, timeout=60,
+               what=f"{activity.task} among the tasks reporting now")
+    shown = sorted(set(t.name for t in tasks.load_tasks()) | set(source.tasks_now(when)))
+    for name in ("tasks", "udf_points"):
+        results = source.panel(BY_NAME[name], when, {"tasks": shown})
+        drawn = {s.get("tags", {}).get("task") for r in results for s in r.series}
+        assert activity.task in drawn, (name, sorted(drawn))
+        assert not any(t.startswith("a_gone_") for t in drawn), name
 
 
 def test_every_panel_reads_fields_the_running_stack_has(activity, stack):

@@ -67,16 +67,6 @@ def test_each_listed_task_is_running_stopped_or_without_statistics():
                                      ["rfc_task", "no statistics in range", ""], ["by_hand", "running", "2"]]
 
 
-def test_a_running_task_is_listed_when_deleted_tasks_fill_the_ranges_series():
-    # Over the range, SLIMIT kept the first tasks by name, all deleted since; the last minute has the running one.
-    gone = [_series(["points_per_second"], [[1500 * S, 1.0]], task=f"a_test_{n:02d}") for n in range(50)]
-    now = _result(_series(["points_per_second"], [[1890 * S, 7.0]], task="z_probe"))
-    table = figures.task_table([now, _result(*gone)], [], WHEN, 30)
-    rows = {row.children[0].children: [c.children for c in row.children[1:3]] for row in table.children[1].children}
-    assert rows["z_probe"] == ["running", "7"]
-    assert rows["a_test_00"] == ["not running", "1"] and len(rows) == 51
-
-
 def test_a_tasks_newest_statistics_win_whichever_query_holds_them():
     older = _result(_series(["points_per_second"], [[1850 * S, 3.0]], task="t"))
     newer = _result(_series(["points_per_second"], [[1890 * S, 9.0]], task="t"))

@@ -115,6 +115,8 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
                     return None, "Pick one or more statistics above.", f"{base} empty"
                 variables.update(sensor=chosen["sensor"], stats="|".join(chosen["stats"]))
         try:
+            if any("$tasks" in q.text for q in panel.queries):
+                variables["tasks"] = sorted(set(task_names) | set(source.tasks_now(when)))
             results = source.panel(panel, when, variables)
         except Unavailable as exc:
             return no_update, f"{exc}; showing what was last fetched.", f"{base} error"

@@ -24,7 +24,7 @@ from tickml.paths import ROOT
 
 from . import settings as settings_module
 from .panels import (BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, PAGE_TITLES, PANELS, PREPROCESSED_STATS,
-                     NOW, SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
+                     SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .settings import Settings
 from .source import udf_names
 
@@ -57,7 +57,7 @@ def _datasource(panel: Panel) -> dict:
 
 
 def _panel(panel: Panel, ident: int, x: int, y: int) -> dict:
-    queries = [q for q in panel.queries if q.role != NOW]
+    queries = panel.queries
     out = {
         "id": ident,
         "type": _TYPES[panel.kind],
@@ -105,6 +105,10 @@ def _variables(settings: Settings) -> list[dict]:
         {"type": "custom", "name": "stats", "label": "statistics", "multi": True,
          "query": ",".join(PREPROCESSED_STATS),
          "current": {"text": ["Avg", "Median"], "value": ["Avg", "Median"]}},
+        {"type": "query", "name": "tasks", "label": "tasks", "datasource": {"type": "influxdb",
+                                                                            "uid": DATASOURCES["kapacitor"]},
+         "query": 'SHOW TAG VALUES FROM "edges" WITH KEY = "task"', "refresh": 2, "multi": True, "includeAll": True,
+         "current": {"text": ["All"], "value": ["$__all"]}},
         constant("top", settings.top), constant("threshold", settings.anomaly_threshold),
         constant("slimit", settings.max_series), constant("limit", settings.max_events),
         constant("udfs", udf_names()),

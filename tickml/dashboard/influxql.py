@@ -59,6 +59,16 @@ def quote_literal(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+def regex_alternatives(names) -> str:
+    """``names`` as one group of a regex literal, each matched as written (as Grafana formats a multi-value
+    variable in a regex).
+
+    >>> regex_alternatives(["a.b", "c/d"])
+    '(a\\\\.b|c\\\\/d)'
+    """
+    return "(" + "|".join(re.escape(name).replace("/", r"\/") for name in names) + ")"
+
+
 def render(text: str, when: Range, bucket_seconds: int, variables: dict[str, str | int | float]) -> str:
     """``text`` with Grafana's macros for ``when`` and the page's ``variables`` filled in.
 
@@ -83,6 +93,9 @@ def render(text: str, when: Range, bucket_seconds: int, variables: dict[str, str
                 raise QueryError(f"statistics must be among {', '.join(PREPROCESSED_STATS)}, got {value!r}")
         if name == "udfs" and not re.fullmatch(r"\w+(\|\w+)*", str(value)):
             raise QueryError(f"UDF names are words separated by |, got {value!r}")
+        if name == "tasks":
+            values[name] = regex_alternatives(value)
+            continue
         values[name] = quote_literal(value) if isinstance(value, str) else repr(value)
 
     def fill(match: re.Match) -> str:

@@ -5,7 +5,11 @@ source speaks: ``$timeFilter`` for the page's range, ``$__interval`` for
 the GROUP BY time() bucket, ``${__to}`` for the range's end (ms) and
 ``$device``, ``$sensor``, ``$stats``, ``$top``, ``$threshold``, ``$slimit``
 and ``$limit`` for the page's choices and bounds, ``$udfs`` for the UDFs of
-kapacitor.conf (Kapacitor's statistics name a UDF node's kind after its UDF). The app fills them in
+kapacitor.conf (Kapacitor's statistics name a UDF node's kind after its UDF), ``$tasks`` for the
+tasks the Tasks page shows (the task list's, and those Kapacitor reports in
+the range's last minute: ``TASKS_NOW``); a panel split by task selects
+``$tasks`` and says no SLIMIT (InfluxDB 1.x counts toward SLIMIT every series
+the tags select, deleted tasks' too, before the range). The app fills them in
 (``influxql.render``); ``grafana.py`` writes them unchanged into
 dashboards/grafana/tickml.json, with a template variable for each choice.
 So the app and the Grafana dashboard cannot drift.
@@ -29,9 +33,8 @@ import dataclasses
 # Panel kinds: how the app draws a panel (grafana.py maps them to Grafana's panel types).
 LINES, BARS, CATEGORY_BARS, TABLE, NUMBER, TASKS = "lines", "bars", "category_bars", "table", "number", "tasks"
 # Query roles inside a panel: a line per series, min-max bands with the mean, event markers,
-# anomalous windows shaded, the second axis of a two-axis panel, bars, the state at the range's end (the app's task
-# table reads it; a Grafana panel draws the range and leaves it out).
-LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR, NOW = "line", "band", "markers", "shade", "second_axis", "bar", "now"
+# anomalous windows shaded, the second axis of a two-axis panel, bars.
+LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR = "line", "band", "markers", "shade", "second_axis", "bar"
 
 FLEET, DEVICE, TASKS_PAGE = "fleet", "device", "tasks"
 PAGE_TITLES = {FLEET: "Fleet", DEVICE: "One device", TASKS_PAGE: "Tasks and UDFs"}
@@ -99,6 +102,13 @@ def _panel(name, page, title, kind, *queries, **extra) -> Panel:
     return Panel(name, page, title, kind, tuple(queries), **extra)
 
 
+# The tasks Kapacitor reports statistics for in the range's last minute: what ``$tasks`` adds to the task list.
+# Bounded by the tasks running, not by SLIMIT: InfluxDB 1.x applies SLIMIT to every series of the index that
+# the tags select, with points in the range or not, so tasks deleted long ago (tests', replays') would crowd
+# out running ones.
+TASKS_NOW = Query('SELECT last("collected") FROM "edges" WHERE time > ${__to}ms - 1m AND time <= ${__to}ms '
+                  "AND \"parent\" = 'stream' GROUP BY \"task\"")
+
 # The device's choices on the device page: a window statistic of device_preprocess (tick_scripts/device_preprocess.tick).
 PREPROCESSED_STATS = ("Avg", "Median", "Variance", "AnomProb", "Count")
 
@@ -123,15 +133,10 @@ PANELS: tuple[Panel, ...] = (
            Query('SELECT sum("count") AS "rejects" FROM "device_reject" WHERE $timeFilter '
                  'GROUP BY time($__interval), "reason" fill(none) SLIMIT $slimit', legend="{reason}", role=BAR),
            help="messages Telegraf's validator dropped (telegraf/device_message.star)"),
-    # Two queries: SLIMIT keeps the first series by name, so over the whole range tasks deleted since (a test's,
-    # a replay's) could crowd out running ones; the last minute holds only the tasks Kapacitor reports now.
     _panel("tasks", FLEET, "Tasks: state and points in per second", TASKS,
            Query('SELECT non_negative_derivative(last("collected"), 1s) AS "points_per_second" FROM "edges" '
-                 "WHERE time > ${__to}ms - 1m AND time <= ${__to}ms AND \"parent\" = 'stream' "
-                 'GROUP BY time(10s), "task" fill(none) SLIMIT $slimit', legend="{task}", role=NOW),
-           Query('SELECT non_negative_derivative(last("collected"), 1s) AS "points_per_second" FROM "edges" '
-                 "WHERE $timeFilter AND \"parent\" = 'stream' GROUP BY time($__interval), \"task\" fill(none) "
-                 "SLIMIT $slimit", legend="{task}"),
+                 "WHERE $timeFilter AND \"task\" =~ /^$tasks$/ AND \"parent\" = 'stream' "
+                 'GROUP BY time($__interval), "task" fill(none)', legend="{task}"),
            help="each task of tick_scripts/tasks.json: running while Kapacitor reports statistics for it",
            min_interval=10, wide=True),
     _panel("models", FLEET, "Training windows per model name", CATEGORY_BARS,
@@ -216,50 +221,56 @@ PANELS: tuple[Panel, ...] = (
     _panel("udf_points", TASKS_PAGE, "UDF points in and out per second", LINES,
            Query('SELECT non_negative_derivative(max("tickml_udf_points_in_total"), 1s) AS "in", '
                  'non_negative_derivative(max("tickml_udf_points_out_total"), 1s) AS "out" FROM "udf_metrics" '
-                 'WHERE $timeFilter AND "reason" = \'\' AND "kind" = \'\' '
-                 'GROUP BY time($__interval), "task", "node" fill(none) SLIMIT $slimit', legend="{task} {node}"),
+                 'WHERE $timeFilter AND "task" =~ /^$tasks$/ AND "reason" = \'\' AND "kind" = \'\' '
+                 'GROUP BY time($__interval), "task", "node" fill(none)', legend="{task} {node}"),
            help="from the UDF processes' Prometheus counters, scraped by Telegraf", min_interval=10, wide=True),
     _panel("udf_latency", TASKS_PAGE, "UDF handler time per point (µs)", LINES,
            Query('SELECT non_negative_derivative(max("tickml_udf_handler_seconds_total"), 1s) * 1000000 / '
                  'non_negative_derivative(max("tickml_udf_points_in_total"), 1s) AS "us_per_point" '
-                 'FROM "udf_metrics" WHERE $timeFilter AND "reason" = \'\' AND "kind" = \'\' '
-                 'GROUP BY time($__interval), "task", "node" fill(none) SLIMIT $slimit', legend="{task} {node}"),
+                 'FROM "udf_metrics" WHERE $timeFilter AND "task" =~ /^$tasks$/ '
+                 'AND "reason" = \'\' AND "kind" = \'\' '
+                 'GROUP BY time($__interval), "task", "node" fill(none)', legend="{task} {node}"),
            help="the worker's time on requests per point received", min_interval=10, unit="µs"),
     _panel("udf_bad_points", TASKS_PAGE, "UDF bad points per second by reason", LINES,
            Query('SELECT non_negative_derivative(max("tickml_udf_bad_points_total"), 1s) AS "bad points" '
-                 'FROM "udf_metrics" WHERE $timeFilter AND "reason" != \'\' '
-                 'GROUP BY time($__interval), "task", "reason" fill(none) SLIMIT $slimit',
+                 'FROM "udf_metrics" WHERE $timeFilter AND "task" =~ /^$tasks$/ AND "reason" != \'\' '
+                 'GROUP BY time($__interval), "task", "reason" fill(none)',
                  legend="{task}: {reason}"),
            help="points a UDF logged and skipped", min_interval=10),
     _panel("udf_errors", TASKS_PAGE, "UDF errors per second", LINES,
            Query('SELECT non_negative_derivative(max("tickml_udf_errors_total"), 1s) AS "errors" '
-                 'FROM "udf_metrics" WHERE $timeFilter AND "kind" != \'\' '
-                 'GROUP BY time($__interval), "task", "kind" fill(none) SLIMIT $slimit', legend="{task}: {kind}"),
+                 'FROM "udf_metrics" WHERE $timeFilter AND "task" =~ /^$tasks$/ AND "kind" != \'\' '
+                 'GROUP BY time($__interval), "task", "kind" fill(none)', legend="{task}: {kind}"),
            help="the handler raised (the point or batch is skipped), or a request could not be read",
            min_interval=10),
     _panel("udf_keepalives", TASKS_PAGE, "Keepalives per minute: answered and withheld", LINES,
            Query('SELECT non_negative_derivative(max("tickml_udf_keepalives_total"), 1m) AS "answered", '
                  'non_negative_derivative(max("tickml_udf_keepalives_withheld_total"), 1m) AS "withheld" '
-                 'FROM "udf_metrics" WHERE $timeFilter AND "reason" = \'\' AND "kind" = \'\' '
-                 'GROUP BY time($__interval), "task", "node" fill(none) SLIMIT $slimit', legend="{task} {node}"),
+                 'FROM "udf_metrics" WHERE $timeFilter AND "task" =~ /^$tasks$/ '
+                 'AND "reason" = \'\' AND "kind" = \'\' '
+                 'GROUP BY time($__interval), "task", "node" fill(none)', legend="{task} {node}"),
            help="withheld: the handler hung, so Kapacitor stops the task", min_interval=10),
     _panel("kapacitor_udf_nodes", TASKS_PAGE, "Kapacitor's UDF nodes: time per point (µs) and errors per second",
            LINES,
            Query('SELECT mean("avg_exec_time_ns") / 1000 AS "µs per point" FROM "nodes" WHERE $timeFilter '
-                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
+                 'AND "task" =~ /^$tasks$/ '
+                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none)",
                  legend="{task} {node}"),
            Query('SELECT non_negative_derivative(max("errors"), 1s) AS "errors" FROM "nodes" WHERE $timeFilter '
-                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none) SLIMIT $slimit",
+                 'AND "task" =~ /^$tasks$/ '
+                 "AND \"kind\" =~ /^($udfs)$/ GROUP BY time($__interval), \"task\", \"node\" fill(none)",
                  legend="{task} {node}", role=SECOND_AXIS),
            help="Kapacitor's own statistics (its _kapacitor database): each UDF node's average execution time, "
                 "the round trip to the UDF included, and the errors it counted", min_interval=10, wide=True,
            unit="µs per point", unit2="errors per second"),
     _panel("task_recoveries", TASKS_PAGE, "Tasks recovered by the watcher, and gaps filled", LINES,
            Query('SELECT "down_seconds" AS "seconds down", "udfs", "reason" FROM "task_recoveries" '
-                 'WHERE $timeFilter GROUP BY "task" LIMIT $limit SLIMIT $slimit', legend="{task} recovered",
+                 'WHERE $timeFilter AND "task" =~ /^$tasks$/ GROUP BY "task" LIMIT $limit',
+                 legend="{task} recovered",
                  role=MARKERS),
            Query('SELECT "seconds" AS "seconds filled", "points" FROM "task_gap_fills" '
-                 'WHERE $timeFilter GROUP BY "task" LIMIT $limit SLIMIT $slimit', legend="{task} gap filled",
+                 'WHERE $timeFilter AND "task" =~ /^$tasks$/ GROUP BY "task" LIMIT $limit',
+                 legend="{task} gap filled",
                  role=MARKERS),
            help="a task whose UDF went away, re-enabled by tickml watch (seconds it was down), and the gap refilled",
            wide=True),

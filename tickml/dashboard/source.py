@@ -17,7 +17,7 @@ from tickml.influx import Influx, InfluxError
 from tickml.stack import config
 
 from . import influxql
-from .panels import MEASUREMENTS, Panel
+from .panels import MEASUREMENTS, TASKS_NOW, Panel
 from .settings import Settings
 from .timerange import Range, bucket
 
@@ -85,6 +85,11 @@ class Source:
                   "threshold": self.settings.anomaly_threshold, "udfs": udf_names()}
         return [self._run(influxql.render(q.text, when, seconds, {**bounds, **variables}), panel.database)
                 for q in panel.queries]
+
+    def tasks_now(self, when: Range) -> list[str]:
+        """The tasks Kapacitor reports statistics for in the last minute of ``when``."""
+        text = influxql.render(TASKS_NOW.text, when, 10, {})
+        return sorted({s.get("tags", {}).get("task", "") for s in self._run(text, "kapacitor").series} - {""})
 
     def ping(self) -> None:
         """Raise :class:`Unavailable` unless InfluxDB answers a query of this account."""
