@@ -156,3 +156,5 @@ def test_a_broker_that_does_not_answer_leaves_the_champion_stored_here_and_pendi
     assert store.put(DOC)  # the shard goes on with its own copy
     assert store.model("dev-1").version == 1
     assert topic.pending == {record_key("dev-1"): encode(DOC)}
+    store.close()
+    assert topic.pending == {record_key("dev-1"): encode(DOC)}, "closing keeps what Kafka has not taken"

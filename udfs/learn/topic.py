@@ -208,3 +208,7 @@ class ModelTopic:
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
+        # What Kafka has not taken stays in ``pending``; dropping librdkafka's copies frees the producer, which
+        # their delivery callbacks would otherwise keep alive, retrying an absent broker for minutes.
+        self._producer.purge()
+        self._producer.flush(0)
