@@ -23,34 +23,36 @@ def test_status_reports_every_service_running(stack):
         assert "running (pid" in line
 
 
-def _state_in(folder, monkeypatch):
-    """Pid files and logs of the services these tests make go to ``folder``."""
+def _state_in(folder, monkeypatch) -> dict:
+    """Pid files and logs of the services these tests make go to ``folder``: the folders the runner makes,
+    and a service's own (its fields; pass what this returns to ``Service``)."""
     from tickml.stack import catalog, runner
 
     for module in (catalog, runner):
         monkeypatch.setattr(module, "RUN", folder)
         monkeypatch.setattr(module, "LOGS", folder)
+    return {"run_dir": folder, "log_dir": folder}
 
 
 def test_a_port_in_use_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
-    _state_in(tmp_path, monkeypatch)
+    folders = _state_in(tmp_path, monkeypatch)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         service = tickstack.Service(
-            "squatted", [sys.executable, "-c", "import time; time.sleep(60)"], [("127.0.0.1", port)], lambda: False
-        )
+            "squatted", [sys.executable, "-c", "import time; time.sleep(60)"], [("127.0.0.1", port)], lambda: False,
+            **folders)
         with pytest.raises(tickstack.StackError, match=rf"squatted: port 127.0.0.1:{port} is in use by another process"):
             tickstack.start_service(service)
     assert not (tmp_path / "squatted.pid").exists()
 
 
 def test_a_service_that_dies_at_start_reports_its_log(tmp_path, monkeypatch):
-    _state_in(tmp_path, monkeypatch)
+    folders = _state_in(tmp_path, monkeypatch)
     service = tickstack.Service(
-        "crasher", [sys.executable, "-c", "import sys; print('bad config line 3'); sys.exit(2)"], [], lambda: False
-    )
+        "crasher", [sys.executable, "-c", "import sys; print('bad config line 3'); sys.exit(2)"], [], lambda: False,
+        **folders)
     with pytest.raises(tickstack.StackError, match=r"(?s)crasher exited with code 2 at start.*bad config line 3"):
         tickstack.start_service(service)
     assert "bad config line 3" in (tmp_path / "crasher.log").read_text()
