@@ -18,6 +18,7 @@ import time
 import pytest
 
 from stackutil import wait_until
+from tickml import tasks
 
 pytestmark = pytest.mark.stack
 
@@ -58,8 +59,10 @@ def _udfs():
 def _users(kapacitor, function: str) -> list[str]:
     from tickml import udfcheck
 
-    return sorted(t["id"] for t in kapacitor.tasks()
-                  if t["status"] == "enabled" and function in udfcheck.udfs_called(kapacitor.task(t["id"])["script"]))
+    # The task list's tasks: the watcher recovers those (others' tasks, a gap fill's, come and go meanwhile).
+    listed = {t.name for t in tasks.load_tasks()}
+    return sorted(t["id"] for t in kapacitor.tasks() if t["id"] in listed and t["status"] == "enabled"
+                  and function in udfcheck.udfs_called(kapacitor.task(t["id"])["script"]))
 
 
 def _udf_nodes_collected(kapacitor, task: str, function: str) -> int:
