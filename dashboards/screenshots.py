@@ -1,12 +1,15 @@
 """Take the screenshots the README shows: one per page of the dashboard, as the stack serves it.
 
     stack/demo.sh --duration 300 &      # or any fleet publishing for a few minutes
-    .venv/bin/python dashboards/screenshots.py [--device ID] [--range 15m]
+    .venv/bin/python dashboards/screenshots.py [--device ID] [--range 15m] [--pages device] [--url URL]
 
 Each page is opened in Chromium (Debian's package, driven by Playwright),
 and taken once every panel has answered, into dashboards/screenshots/
 (fleet.png, device.png, tasks.png). The device page shows ``--device``, or a
-power meter with the most predictions in the range.
+power meter with the most predictions in the range. ``--url`` takes them
+from another dashboard than the stack's service (one started from a checkout
+whose pages changed: ``tickml dashboard --listen 127.0.0.1:PORT``);
+``--pages`` retakes only the pages that look different.
 """
 
 from __future__ import annotations
@@ -21,13 +24,20 @@ from tickml.influx import Influx
 from tickml.stack.config import dashboard_address
 
 OUT = Path(__file__).resolve().with_name("screenshots")
+PAGES = ("fleet", "device", "tasks")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", help="the device page's device (default: a power meter with predictions)")
     parser.add_argument("--range", default="15m", help="the pages' range (default %(default)s)")
+    parser.add_argument("--pages", default=",".join(PAGES),
+                        help="the pages to take, comma-separated (default %(default)s)")
+    parser.add_argument("--url", help="the dashboard's address (default: the stack's, dashboards/dashboard.toml)")
     args = parser.parse_args()
+    pages = args.pages.split(",")
+    if not set(pages) <= set(PAGES):
+        parser.error(f"--pages: choose among {', '.join(PAGES)}")
     device = args.device
     if device is None:
         influx = Influx()
@@ -40,17 +50,20 @@ def main() -> int:
                   file=sys.stderr)
             return 1
         device = max(rows, key=lambda r: (r["count"], r["device_id"]))["device_id"]  # the longest history
-    host, port = dashboard_address()
-    base = f"http://{host}:{port}"
+    if args.url:
+        base = args.url.rstrip("/")
+    else:
+        host, port = dashboard_address()
+        base = f"http://{host}:{port}"
     OUT.mkdir(exist_ok=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        for name, path in (("fleet", "/"), ("device", f"/device/{urllib.parse.quote(device, safe='')}"),
-                           ("tasks", "/tasks")):
-            page.goto(f"{base}{path}?range={args.range}&refresh=0")
+        paths = {"fleet": "/", "device": f"/device/{urllib.parse.quote(device, safe='')}", "tasks": "/tasks"}
+        for name in pages:
+            page.goto(f"{base}{paths[name]}?range={args.range}&refresh=0")
             page.wait_for_function(ALL_ANSWERED_JS, timeout=120_000)
             page.wait_for_timeout(500)  # Plotly's transitions
             page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)

@@ -9,6 +9,8 @@
   statistics of a task the test knows, whatever the stack's own processes run.
 - ``InfluxdOfItsOwn``: an InfluxDB (the shipped influxdb.conf, plain HTTP,
   no logins) that a test may stop and start again.
+- ``DashboardOfItsOwn``: the dashboard app of this checkout, so that the
+  browser tests try the code under test, not the one the stack's service runs.
 """
 
 from __future__ import annotations
@@ -225,14 +227,16 @@ class InfluxdOfItsOwn:
 
 
 class DashboardOfItsOwn:
-    """``tickml dashboard`` on a free port, reading the InfluxDB at ``influxdb_url``."""
+    """``tickml dashboard`` of this checkout on a free port, reading the InfluxDB at ``influxdb_url`` (default:
+    the stack's). The stack's own dashboard service may run another checkout's code."""
 
-    def __init__(self, folder: Path, influxdb_url: str):
+    def __init__(self, folder: Path, influxdb_url: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "dashboard.log"
+        other = ["--influxdb-url", influxdb_url] if influxdb_url else []
         self.proc = _start([sys.executable, "-m", "tickml", "dashboard", "--listen", f"127.0.0.1:{self.port}",
-                            "--influxdb-url", influxdb_url], self.log)
+                            *other], self.log)
         _up(self.proc, lambda: probes.http_ok(self.url + "/"), self.log, "the dashboard")
 
     def stop(self) -> None:

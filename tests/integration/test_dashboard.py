@@ -3,10 +3,12 @@
 A short simulated fleet publishes over MQTT with a few rejected messages, and
 a task of the test's own runs through a UDF of this checkout on a Kapacitor
 of its own (dashboard_rig.UdfPipeline), so that every page has data the test
-made. Each page must draw every panel with data points, with no console
-error and no request off the machine; screenshots go to the test's temporary
-folder. Then the bad cases: a device no one knows, a range with nothing in
-it, a range that makes no sense, and InfluxDB going down and coming back.
+made. The pages are those of a dashboard app of this checkout (the stack's
+own dashboard service may serve another). Each page must draw every panel
+with data points, with no console error and no request off the machine;
+screenshots go to the test's temporary folder. Then the bad cases: a device
+no one knows, a range with nothing in it, a range that makes no sense, and
+InfluxDB going down and coming back.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from dashboard_rig import DashboardOfItsOwn, InfluxdOfItsOwn, UdfPipeline
 from stackutil import mqtt_publish, wait_until
 from tickml import tasks
-from tickml.dashboard import influxql, settings
+from tickml.dashboard import influxql, layout, settings
 from tickml.dashboard.probe import launch, panel_states
 from tickml.dashboard.panels import BY_NAME, MEASUREMENTS, PANELS, page_panels
 from tickml.dashboard.source import Source
 from tickml.dashboard.timerange import Range
 from tickml.influx import Influx, line
 from tickml.paths import ROOT
-from tickml.stack import config
 
 pytestmark = pytest.mark.stack
 
@@ -95,9 +97,13 @@ def page(browser):
     assert hosts <= LOOPBACK, f"requests off the machine: {hosts - LOOPBACK}"
 
 
-def _dashboard() -> str:
-    host, port = config.dashboard_address()
-    return f"http://{host}:{port}"
+@pytest.fixture(scope="module")
+def dashboard(stack, tmp_path_factory) -> str:
+    """The URL of a dashboard of this checkout reading the stack's InfluxDB (the stack's own dashboard service
+    may serve another checkout)."""
+    app = DashboardOfItsOwn(tmp_path_factory.mktemp("dashboard"))
+    yield app.url
+    app.stop()
 
 
 def _wait_for_panels(page, want, timeout: float = PAGE_TIMEOUT, what: str = "every panel") -> dict:
@@ -132,11 +138,11 @@ def _power_meter(prefix: str) -> str:
     return wait_until(found, timeout=60, what="a prediction for a power meter of the test's fleet")
 
 
-def test_the_fleet_page_draws_every_panel(activity, page, screens):
+def test_the_fleet_page_draws_every_panel(activity, page, screens, dashboard):
     def task_rows(states):
         return {row[0]: row[1] for row in states["tasks"]["rows"]}
 
-    page.goto(f"{_dashboard()}/?range=15m&refresh=5")
+    page.goto(f"{dashboard}/?range=15m&refresh=5")
     states = _wait_for_panels(page, lambda s: _all_drawn(s) and task_rows(s).get(activity.task) == "running",
                               what=f"every panel, with task {activity.task} running")
     page.screenshot(path=str(screens / "fleet.png"), full_page=True)
@@ -148,9 +154,9 @@ def test_the_fleet_page_draws_every_panel(activity, page, screens):
     assert any(name.startswith("not_a_number") for name in states["rejects"]["traces"]), states["rejects"]
 
 
-def test_the_device_page_draws_every_panel_of_a_power_meter(activity, prefix, page, screens):
+def test_the_device_page_draws_every_panel_of_a_power_meter(activity, prefix, page, screens, dashboard):
     device = _power_meter(prefix)
-    page.goto(f"{_dashboard()}/device/{urllib.parse.quote(device, safe='')}?range=15m&refresh=5")
+    page.goto(f"{dashboard}/device/{urllib.parse.quote(device, safe='')}?range=15m&refresh=5")
     states = _wait_for_panels(page, _all_drawn)
     page.screenshot(path=str(screens / "device.png"), full_page=True)
     assert set(states) == {p.name for p in page_panels("device")}
@@ -163,7 +169,7 @@ def test_the_device_page_draws_every_panel_of_a_power_meter(activity, prefix, pa
     assert states["preprocessed"]["points"] > 0
 
 
-def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, screens):
+def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, screens, dashboard):
     task = activity.task
 
     def with_task(states):
@@ -171,7 +177,7 @@ def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, sc
                                           for name in ("udf_points", "udf_latency", "udf_bad_points", "udf_errors",
                                                        "udf_keepalives", "kapacitor_udf_nodes", "task_recoveries"))
 
-    page.goto(f"{_dashboard()}/tasks?range=15m&refresh=5")
+    page.goto(f"{dashboard}/tasks?range=15m&refresh=5")
     states = _wait_for_panels(page, with_task, what=f"every panel, with task {task}")
     page.screenshot(path=str(screens / "tasks.png"), full_page=True)
     assert set(states) == {p.name for p in page_panels("tasks")}
@@ -214,22 +220,65 @@ def test_every_panel_reads_fields_the_running_stack_has(activity, stack):
                 assert influxql.fields_read(query.text) <= {k["fieldKey"] for k in keys}, (panel.name, measurement)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14, open: Dash's dropdown loses the second typed key about one "
-                   "time in three when the list the first key fetched arrives between them (seen at Playwright's "
-                   "pace and at 150 ms a key); the picker needs another way to search")
-def test_the_device_picker_finds_a_device_by_part_of_its_id(activity, prefix, page):
+# How a person (or a test) may fill the picker's box: Playwright's own pace (no pause between keys), a fast
+# typist, a slow one (where Dash's dropdown lost keys), and a paste.
+TYPING = {
+    "at once": lambda box, text: box.press_sequentially(text),
+    "50 ms a key": lambda box, text: box.press_sequentially(text, delay=50),
+    "150 ms a key": lambda box, text: box.press_sequentially(text, delay=150),
+    "pasted": lambda box, text: box.fill(text),
+}
+
+
+def _picker_says(page, text: str):
+    """The line above the picker's list, once it answers ``text`` (an answer to fewer keys never says so)."""
+    said = page.locator(".device-matches .hint")
+    expect(said).to_contain_text(f"contains {text!r}", timeout=15_000)
+    return said.inner_text()
+
+
+@pytest.mark.parametrize("typing", list(TYPING))
+def test_the_device_picker_finds_a_device_by_part_of_its_id(activity, prefix, page, dashboard, typing):
     device = _power_meter(prefix)
-    page.goto(f"{_dashboard()}/device")
-    page.wait_for_selector("text=Pick a device", timeout=30_000)
-    page.locator(".device-picker").click()
-    page.keyboard.type(device[len(prefix) - 4:])  # the search box of the open list has the focus
-    page.get_by_role("option", name=device, exact=True).click()
-    page.wait_for_url(f"**/device/{urllib.parse.quote(device, safe='')}")
+    part = device[len(prefix) - 4:]
+    page.goto(f"{dashboard}/device?range=15m")
+    box = page.get_by_label("Find a device")
+    TYPING[typing](box, part)
+    _picker_says(page, part)
+    assert box.input_value() == part, "every key typed is in the box, in order"
+    page.locator(".device-matches").get_by_role("link", name=device, exact=True).click()
+    page.wait_for_url(f"**/device/{urllib.parse.quote(device, safe='')}?range=15m")
+    expect(page.locator("h1 .device-id")).to_contain_text(device)
     _wait_for_panels(page, lambda s: _drew_data(s["readings"]), what="the picked device's readings")
 
 
-def test_an_unknown_device_is_said_in_words(stack, page):
-    page.goto(f"{_dashboard()}/device/no-such-device-{time.time_ns()}")
+def test_the_device_picker_lists_a_few_devices_and_counts_the_others(stack, page, dashboard, run_id):
+    """The browser gets at most layout.PICKER_SHOWN ids, however many match."""
+    influx = Influx()
+    devices = [f"{run_id}picker-{i:02d}" for i in range(layout.PICKER_SHOWN + 5)]
+    now = time.time_ns()
+    influx.write([line("device_message", {"device_id": d, "sensor": "temperature"}, {"value": 20.0}, now)
+                  for d in devices])
+    try:
+        page.goto(f"{dashboard}/device")
+        box = page.get_by_label("Find a device")
+        box.fill(f"{run_id}picker-")
+        assert _picker_says(page, f"{run_id}picker-").startswith(
+            f"{layout.PICKER_SHOWN} of {len(devices)} devices whose id contains"), "the others are counted"
+        links = page.locator(".device-matches a")
+        assert links.all_inner_texts() == devices[:layout.PICKER_SHOWN]
+        box.press_sequentially("1")
+        assert _picker_says(page, f"{run_id}picker-1") == f"10 devices whose id contains '{run_id}picker-1':"
+        assert links.all_inner_texts() == devices[10:20]
+        box.press_sequentially("x")
+        assert _picker_says(page, f"{run_id}picker-1x") == f"No device id contains '{run_id}picker-1x'."
+        assert links.count() == 0
+    finally:
+        influx.execute(f'DROP SERIES FROM "device_message" WHERE "device_id" =~ /^{run_id}picker-/', influx.database)
+
+
+def test_an_unknown_device_is_said_in_words(page, dashboard):
+    page.goto(f"{dashboard}/device/no-such-device-{time.time_ns()}")
     page.wait_for_selector("text=has ever sent a reading", timeout=30_000)
     panels = page.locator("section.panel")
     assert not any(panels.nth(i).is_visible() for i in range(panels.count())), "no panel for a device no one knows"
@@ -238,8 +287,8 @@ def test_an_unknown_device_is_said_in_words(stack, page):
     assert "Traceback" not in page.content()
 
 
-def test_an_empty_range_is_said_on_every_panel(stack, page):
-    page.goto(f"{_dashboard()}/?from=2001-01-01T00:00:00Z&to=2001-01-01T01:00:00Z")
+def test_an_empty_range_is_said_on_every_panel(page, dashboard):
+    page.goto(f"{dashboard}/?from=2001-01-01T00:00:00Z&to=2001-01-01T01:00:00Z")
     states = _wait_for_panels(page, lambda s: all(p["state"] in ("empty", "ready") for p in s.values()),
                               timeout=30, what="every panel answered")
     for name, state in states.items():
@@ -247,7 +296,7 @@ def test_an_empty_range_is_said_on_every_panel(stack, page):
             assert {row[1] for row in state["rows"]} == {"no statistics in range"}
         else:
             assert state["note"] == "No data from 2001-01-01 00:00:00 UTC to 2001-01-01 01:00:00 UTC.", name
-    page.goto(f"{_dashboard()}/?from=2001-01-01T02:00:00Z&to=2001-01-01T01:00:00Z")
+    page.goto(f"{dashboard}/?from=2001-01-01T02:00:00Z&to=2001-01-01T01:00:00Z")
     page.wait_for_selector("#status.warning", timeout=30_000)
     assert "is not after its start" in page.inner_text("#status")
     assert "Traceback" not in page.content()

@@ -156,27 +156,19 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
         return ([""], ["grid"], [sensors] * choices,
                 [chosen if chosen in sensors else sensors[0] for chosen in sensors_chosen])
 
-    @app.callback(Output("device-picker", "options"), Input("device-picker", "search_value"),
-                  State("device-picker", "value"), prevent_initial_call=True)
-    def search_devices(text, current):
-        if not text:
-            return no_update
-        try:
-            found = source.devices_like(text)
-        except Unavailable:
-            return no_update  # the status line says why
-        options = [{"label": d, "value": d} for d in found]
-        if current and current not in found:
-            options.append({"label": current, "value": current})
-        return options
-
-    @app.callback(Output("url", "pathname"), Input("device-picker", "value"), State("url", "pathname"),
+    @app.callback(Output("device-matches", "children"), Input("device-search", "value"), State("url", "search"),
                   prevent_initial_call=True)
-    def open_device(device, pathname):
-        if not device:
-            return no_update
-        href = figures.device_href(device)
-        return no_update if href == pathname else href
+    def search_devices(text, search):
+        """The devices whose id contains what was typed, from InfluxDB's tag index: a bounded list, never the
+        fleet."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        try:
+            found = source.devices_like(text, limit=layout.PICKER_COUNTED + 1)
+        except Unavailable as exc:
+            return html.P(f"Cannot search the devices: {exc}.", className="hint")
+        return figures.device_matches(text, found, layout.PICKER_SHOWN, layout.PICKER_COUNTED, search or "")
 
 
 def layout_id(part: str) -> dict:

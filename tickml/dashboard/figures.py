@@ -28,6 +28,35 @@ def device_href(device: str) -> str:
     return "/device/" + urllib.parse.quote(device, safe="")
 
 
+def device_matches(text: str, found: list[str], shown: int, counted: int, search: str = "") -> list:
+    """The picker's answer to ``text``: how many device ids contain it, and the first ``shown`` of ``found`` (the
+    id that is ``text`` first, then those starting with it), each a link to its page keeping the address's
+    ``search`` (its range). ``found`` holds at most ``counted`` + 1 ids; one more than ``counted`` is "over".
+
+    >>> [c.children for c in device_matches("pump", [], 20, 1000)]
+    ["No device id contains 'pump'."]
+    >>> said, listed = device_matches("pump-1", ["a-pump-1", "pump-1", "pump-10"], 2, 1000, "?range=1h")
+    >>> said.children
+    "2 of 3 devices whose id contains 'pump-1'; keep typing to narrow them:"
+    >>> [li.children.href for li in listed.children]
+    ['/device/pump-1?range=1h', '/device/pump-10?range=1h']
+    >>> device_matches("p", ["p1", "p2", "p3"], 2, 2)[0].children
+    "2 of over 2 devices whose id contains 'p'; keep typing to narrow them:"
+    """
+    if not found:
+        return [html.P(f"No device id contains {text!r}.", className="hint")]
+    lowered = text.lower()
+    ranked = sorted(found, key=lambda d: (d.lower() != lowered, not d.lower().startswith(lowered)))
+    listed = ranked[:shown]
+    if len(found) <= len(listed):
+        said = f"{len(found):,} device{'s' if len(found) > 1 else ''} whose id contains {text!r}:"
+    else:
+        total = f"over {counted:,}" if len(found) > counted else f"{len(found):,}"
+        said = f"{len(listed):,} of {total} devices whose id contains {text!r}; keep typing to narrow them:"
+    return [html.P(said, className="hint"),
+            html.Ul([html.Li(dcc.Link(d, href=device_href(d) + search)) for d in listed])]
+
+
 def legend(query: Query, series: dict, column: str, columns: list[str]) -> str:
     """A series' name: the query's legend with the series' tags (``{_column}``: the column), and the
     column when the series has several.

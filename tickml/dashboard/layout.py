@@ -21,6 +21,10 @@ DEVICE_PANELS = {"type": "device-panels", "device": "page"}
 ROUTES = {"/": FLEET, "/device": DEVICE, "/tasks": TASKS_PAGE}
 REFRESH_CHOICES = (0, 5, 10, 30, 60)
 
+# The device picker lists this many matching ids, and counts the matches up to this many (past it, "over ...").
+PICKER_SHOWN = 20
+PICKER_COUNTED = 1000
+
 
 def panel_id(panel: Panel, part: str) -> dict:
     """The id of a part of a panel: ``panel`` (its box), ``body``, ``note`` (what it says: points, empty, error)."""
@@ -80,13 +84,25 @@ def tasks_page() -> list:
     return [html.H1(PAGE_TITLES[TASKS_PAGE]), html.Div([_panel(p) for p in page_panels(TASKS_PAGE)], className="grid")]
 
 
+def device_picker() -> html.Div:
+    """A box to type part of a device id in, and under it the matching ids, each a link to its page.
+
+    The box is no callback's output (only the list under it is), so a list arriving while one types never
+    resets what was typed (dcc.Dropdown's server-side search lost keys so). It sends every key: Dash drops the
+    answer to an older value once a newer one is asked. Not debounced: dcc.Input's debounce (Dash 4.4) puts
+    the caret back where it was at an earlier key, so keys typed fast land out of order.
+    """
+    return html.Div([
+        html.Label("Find a device", htmlFor="device-search"),
+        dcc.Input(id="device-search", type="search", placeholder="type part of its id", className="device-search"),
+        html.Div(id="device-matches", className="device-matches"),
+    ], className="device-picker")
+
+
 def device_page(device: str | None) -> list:
     """The device page for ``device`` (None: only the picker); whether it exists is checked at each refresh."""
-    picker = dcc.Dropdown(id="device-picker", placeholder="Search a device id (type part of it)",
-                          options=[{"label": device, "value": device}] if device else [], value=device,
-                          searchable=True, clearable=False, className="device-picker")
     head = [html.H1([PAGE_TITLES[DEVICE], html.Span(f" {device}" if device else "", className="device-id")]),
-            picker]
+            device_picker()]
     if device is None:
         return head + [html.P("Pick a device: type part of its id in the box above.", className="hint")]
     panels = []
