@@ -43,26 +43,35 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
             f"Tasks and UDFs (/tasks).", className="message")], None
 
     @app.callback(Output("range-choice", "value"), Output("range-start", "value"), Output("range-end", "value"),
-                  Output("refresh", "value"), Input("url", "search"))
+                  Output("range-typed", "data"), Output("refresh", "value"), Input("url", "search"))
     def range_from_url(search):
         """``?range=1h`` or ``?from=...&to=...``, and ``&refresh=5``, in the address set what a page opens with."""
         query = urllib.parse.parse_qs((search or "").lstrip("?"))
         refresh = query.get("refresh", [""])[0]
         refresh = int(refresh) if refresh.isdigit() else no_update
         if "from" in query or "to" in query:
-            return "custom", query.get("from", [""])[0], query.get("to", [""])[0], refresh
+            start, end = query.get("from", [""])[0], query.get("to", [""])[0]
+            return "custom", start, end, {"start": start, "end": end}, refresh
         if "range" in query:
-            return query["range"][0], no_update, no_update, refresh
-        return no_update, no_update, no_update, refresh
+            return query["range"][0], no_update, no_update, no_update, refresh
+        return no_update, no_update, no_update, no_update, refresh
+
+    @app.callback(Output("range-typed", "data", allow_duplicate=True),
+                  Input("range-start", "n_submit"), Input("range-start", "n_blur"), Input("range-end", "n_submit"),
+                  Input("range-end", "n_blur"), State("range-start", "value"), State("range-end", "value"),
+                  prevent_initial_call=True)
+    def range_typed(_submit_start, _blur_start, _submit_end, _blur_end, start, end):
+        """The custom range's times once typed (Enter, or leaving a box): a time half typed is never queried."""
+        return {"start": start, "end": end}
 
     @app.callback(Output("range", "data"), Output("range-start", "style"), Output("range-end", "style"),
-                  Input("tick", "n_intervals"), Input("range-choice", "value"), Input("range-start", "value"),
-                  Input("range-end", "value"))
-    def resolve_range(_tick, choice, start, end):
+                  Input("tick", "n_intervals"), Input("range-choice", "value"), Input("range-typed", "data"))
+    def resolve_range(_tick, choice, typed):
         """The range every panel queries, resolved again at each refresh (a relative range moves with now)."""
         shown = {} if choice == "custom" else {"display": "none"}
+        typed = typed or {}
         try:
-            when = resolve(choice, start, end, time.time_ns())
+            when = resolve(choice, typed.get("start"), typed.get("end"), time.time_ns())
         except ValueError as exc:
             return {"error": f"The range cannot be used: {exc}."}, shown, shown
         return {"start": when.start, "end": when.end}, shown, shown

@@ -44,6 +44,7 @@ def shell(settings: Settings) -> html.Div:
     return html.Div([
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="range"),
+        dcc.Store(id="range-typed"),
         dcc.Store(id="device"),
         dcc.Interval(id="tick", interval=max(settings.refresh, 1) * 1000, disabled=settings.refresh == 0),
         html.Header([
@@ -53,9 +54,11 @@ def shell(settings: Settings) -> html.Div:
                 html.Label("Range", htmlFor="range-choice"),
                 dcc.Dropdown(id="range-choice", options=ranges, value=settings.default_range, clearable=False,
                              searchable=False, className="range-choice"),
-                dcc.Input(id="range-start", type="text", placeholder="from 2026-11-26T10:00:00Z", debounce=True,
+                # Not debounced (Dash 4.4's debounce puts the caret back, so keys typed fast land out of order):
+                # the range takes what they hold on Enter or on leaving the box (``range-typed``).
+                dcc.Input(id="range-start", type="text", placeholder="from 2026-11-26T10:00:00Z",
                           className="instant"),
-                dcc.Input(id="range-end", type="text", placeholder="to 2026-11-26T11:00:00Z", debounce=True,
+                dcc.Input(id="range-end", type="text", placeholder="to 2026-11-26T11:00:00Z",
                           className="instant"),
                 html.Label("Refresh", htmlFor="refresh"),
                 dcc.Dropdown(id="refresh", options=refresh, value=settings.refresh, clearable=False,
