@@ -421,9 +421,12 @@ class DeviceMqttTransports:
             self.flush()
         finally:
             try:
-                self._loop.run(asyncio.gather(*(s.close() for s in self._devices.values()), return_exceptions=True))
+                self._loop.run(self._close_all())
             finally:
                 self._loop.close()
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(*(s.close() for s in self._devices.values()), return_exceptions=True)
 
 
 class HttpTransport:
