@@ -28,6 +28,7 @@ from devices.transports import Envelope
 
 CHUNK = 1000  # messages per hand-over to a worker
 QUEUED_CHUNKS = 8  # chunks waiting per worker before the simulator waits
+IDLE_EVERY = 1.0  # seconds a worker waits for a chunk before it lets its transport service its connection
 
 
 class WorkerError(RuntimeError):
@@ -46,9 +47,16 @@ def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
         return
     outbox.put((index, "ready"))
     cpu_before = time.process_time()  # the sending's CPU, not the imports' and the connection's
+    # Between a paced run's ticks a transport with connections to keep alive (MQTT) reads and answers
+    # the broker (acknowledgements, keepalives, a reconnect), as it does in the simulator's own process.
+    idle = getattr(transport, "idle", None)
     try:
         while True:
-            item = inbox.get()
+            try:
+                item = inbox.get(timeout=IDLE_EVERY if idle else None)
+            except queue.Empty:
+                idle(0)
+                continue
             if isinstance(item, list):
                 transport.send_envelopes([Envelope(*fields) for fields in item])
                 continue
