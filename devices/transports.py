@@ -520,7 +520,8 @@ class KafkaTransport:
         from confluent_kafka import Producer  # imported here: MQTT and HTTP runs do not need it
 
         self.topic = topic
-        self.sent = 0
+        self._produced = 0
+        self._failed = 0  # failures already raised by a flush
         self.refused = 0
         self._errors: list[str] = []
         self._producer = Producer(
@@ -537,6 +538,8 @@ class KafkaTransport:
                 # partition is the same whether it comes from here or through Telegraf's Kafka output.
                 "partitioner": "fnv1a",
                 "log_level": 3,
+                "delivery.report.only.error": True,
+                "on_delivery": self._delivered,
             }
         )
         # Fail early and clearly when the broker is not there.
@@ -545,21 +548,30 @@ class KafkaTransport:
             raise ConnectionError(f"Kafka at {bootstrap} has no topic {topic!r} (topics: {sorted(metadata.topics)})")
 
     def _delivered(self, err, msg) -> None:
-        if err is not None:
-            self._errors.append(str(err))
-        else:
-            self.sent += 1
+        # Failures only (delivery.report.only.error): a report per delivered message cost a Python call each.
+        self._errors.append(str(err))
+
+    @property
+    def sent(self) -> int:
+        """Messages the broker acknowledged: those produced less those failed and those not yet delivered."""
+        return self._produced - len(self._errors) - self._failed - len(self._producer)
 
     def send_envelopes(self, envelopes: Iterable[Envelope]) -> None:
+        produce, poll, where = self._producer.produce, self._producer.poll, self.topic
         for e in envelopes:
             key = None if e.device_id is None else e.device_id.encode()
-            while True:
-                try:
-                    self._producer.produce(self.topic, e.payload, key, on_delivery=self._delivered)
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain
-                    self._producer.poll(0.1)
-            self._producer.poll(0)
+            try:
+                produce(where, e.payload, key)
+            except BufferError:  # the local queue is full: let deliveries drain
+                while True:
+                    poll(0.1)
+                    try:
+                        produce(where, e.payload, key)
+                        break
+                    except BufferError:
+                        continue
+            self._produced += 1
+        poll(0)  # failures reported so far
 
     def flush(self, timeout: float = 60.0) -> None:
         left = self._producer.flush(timeout)
@@ -567,6 +579,7 @@ class KafkaTransport:
             raise ConnectionError(f"{left} Kafka messages not delivered within {timeout:.0f} s")
         if self._errors:
             errors, self._errors = self._errors, []
+            self._failed += len(errors)
             raise ConnectionError(f"{len(errors)} Kafka messages failed; first: {errors[0]}")
 
     def close(self) -> None:
