@@ -77,7 +77,7 @@ class ParallelTransport:
     """The transport interface (``send_envelopes``, ``flush``, ``close``, ``sent``, ``refused``) over
     ``workers`` processes, each running ``make_transport()`` (a picklable callable).
 
-    ``with_message``: the workers' transport reads the message itself (OTLP), not only its JSON.
+    ``with_message``: the workers' transport reads the message itself (OTLP), not its JSON.
     ``cpu_seconds``: the workers' CPU time, as of the last flush or close.
     """
 
@@ -132,9 +132,12 @@ class ParallelTransport:
         for e in envelopes:
             worker = hash(e.device_id) % n  # str hashes differ between processes, not within this one
             chunk = self._chunks[worker]
-            # Plain tuples pickle three times faster than the named tuple; the message only if it is read.
-            chunk.append((e.device_type, e.device_id, e.payload, e.is_object,
-                          e.message if self._with_message else None))
+            # Plain tuples pickle three times faster than the named tuple. A transport that reads the message
+            # (OTLP) gets it instead of its JSON, unless there is no message (a raw line).
+            if self._with_message and e.message is not None:
+                chunk.append((e.device_type, e.device_id, None, e.is_object, e.message))
+            else:
+                chunk.append((e.device_type, e.device_id, e.payload, e.is_object, None))
             if len(chunk) >= CHUNK:
                 self._put(worker, chunk)
                 self._chunks[worker] = []
