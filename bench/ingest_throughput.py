@@ -27,8 +27,9 @@ Where the limit is shows in these figures per run:
   them at once. In a drain run it is the fill: the broker alone taking them;
 - sender us/msg: the sender's CPU per message (this script, which hands the
   messages to the sending processes, and theirs), and sender 1 core/s, its
-  inverse: what the sender hands over with one core of its own. Far above
-  the landed rate, the sender is not the limit;
+  inverse: what the sender hands over with one core of its own, and x landed,
+  that over the landed rate. Five times the landed rate or more, the sender is
+  not the limit;
 - vs direct: the landed rate over the direct-write rate; near 1, InfluxDB is
   the limit, far below, Telegraf or the broker;
 - cores: CPU seconds of all of them over the run's seconds; near the
@@ -60,6 +61,9 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# This checkout's code, not an installed copy's (an editable install may point at another work tree); the
+# sending processes inherit the path.
+sys.path.insert(0, str(REPO))
 from tickml import stack as tickstack
 from tickml import secrets
 from tickml.stack import config, kafka
@@ -160,6 +164,7 @@ def run_protocol(protocol: str, args, influx: Influx) -> dict:
     finally:
         transport.close()
     # The sending processes' CPU beside this script's (which hands them the messages).
+    result["handover_cpu"] = result["cpu"]["simulator"] if hasattr(transport, "cpu_seconds") else None
     result["cpu"]["simulator"] += getattr(transport, "cpu_seconds", 0.0)
     return result
 
@@ -385,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu_names = [k for k in ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor", "simulator"]]
     header = (f"{'run':24s} {'landed':>11s} {'sender/s':>9s} {'landed/s':>9s} {'sender 1 core/s':>15s} "
-              f"{'sender us/msg':>13s} {'vs direct':>9s} {'cores':>6s}  CPU s: ") + " ".join(
+              f"{'x landed':>8s} {'sender us/msg':>13s} {'vs direct':>9s} {'cores':>6s}  CPU s: ") + " ".join(
         f"{n[:9]:>9s}" for n in cpu_names
     )
     print(header)
@@ -401,8 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         sender_text = f"{sender:9.0f}" if sent_s and not r["name"].startswith("direct") else f"{'-':>9s}"
         # What the sender could hand over with one core of its own: its CPU per message, inverted.
         per_core = f"{r['n'] / r['cpu']['simulator']:15.0f}" if live else f"{'-':>15s}"
+        # That capacity over the landed rate: 5 or more, the sender is not what limits the run.
+        times = f"{r['n'] / r['cpu']['simulator'] / rate:8.1f}" if live else f"{'-':>8s}"
         per_message = f"{r['cpu']['simulator'] / r['n'] * 1e6:13.1f}" if live else f"{'-':>13s}"
-        print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {per_core} {per_message} "
+        print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {per_core} {times} {per_message} "
               f"{rate / direct_rate:9.2f} {cores:6.2f}  CPU s: {cpu}")  # fmt: skip
     print()
     for r in results[2:]:
@@ -413,6 +420,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']}: {rate:.0f} messages/s into InfluxDB, {rate / direct_rate:.2f} of direct writes; "
               f"busiest process {top} ({cpu[top]:.1f} CPU s of {wall:.1f} s, "
               f"{cpu[top] / wall:.0%} of one core)")  # fmt: skip
+        if "handover_cpu" in r:
+            total, handover = r["cpu"]["simulator"], r["handover_cpu"]
+            times = r["n"] / total / rate
+            split = ("" if handover is None else f" ({handover / r['n'] * 1e6:.1f} handing them to the sending "
+                     f"processes, {(total - handover) / r['n'] * 1e6:.1f} sending)")
+            print(f"  sender: {total / r['n'] * 1e6:.1f} us of CPU per message{split}; one core of it "
+                  f"hands over {r['n'] / total:.0f}/s, {times:.1f}x the landed rate"
+                  + ("" if times >= 5 else ": under 5x, the sender may be what limits this run"))  # fmt: skip
 
     if not args.keep:
         for r in results:

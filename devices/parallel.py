@@ -28,6 +28,7 @@ from devices.transports import Envelope
 
 CHUNK = 1000  # messages per hand-over to a worker
 QUEUED_CHUNKS = 8  # chunks waiting per worker before the simulator waits
+IDLE_EVERY = 1.0  # seconds a worker waits for a chunk before it lets its transport service its connection
 
 
 class WorkerError(RuntimeError):
@@ -46,9 +47,16 @@ def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
         return
     outbox.put((index, "ready"))
     cpu_before = time.process_time()  # the sending's CPU, not the imports' and the connection's
+    # Between a paced run's ticks a transport with connections to keep alive (MQTT) reads and answers
+    # the broker (acknowledgements, keepalives, a reconnect), as it does in the simulator's own process.
+    idle = getattr(transport, "idle", None)
     try:
         while True:
-            item = inbox.get()
+            try:
+                item = inbox.get(timeout=IDLE_EVERY if idle else None)
+            except queue.Empty:
+                idle(0)
+                continue
             if isinstance(item, list):
                 transport.send_envelopes([Envelope(*fields) for fields in item])
                 continue
@@ -69,7 +77,7 @@ class ParallelTransport:
     """The transport interface (``send_envelopes``, ``flush``, ``close``, ``sent``, ``refused``) over
     ``workers`` processes, each running ``make_transport()`` (a picklable callable).
 
-    ``with_message``: the workers' transport reads the message itself (OTLP), not only its JSON.
+    ``with_message``: the workers' transport reads the message itself (OTLP), not its JSON.
     ``cpu_seconds``: the workers' CPU time, as of the last flush or close.
     """
 
@@ -124,9 +132,12 @@ class ParallelTransport:
         for e in envelopes:
             worker = hash(e.device_id) % n  # str hashes differ between processes, not within this one
             chunk = self._chunks[worker]
-            # Plain tuples pickle three times faster than the named tuple; the message only if it is read.
-            chunk.append((e.device_type, e.device_id, e.payload, e.is_object,
-                          e.message if self._with_message else None))
+            # Plain tuples pickle three times faster than the named tuple. A transport that reads the message
+            # (OTLP) gets it instead of its JSON, unless there is no message (a raw line).
+            if self._with_message and e.message is not None:
+                chunk.append((e.device_type, e.device_id, None, e.is_object, e.message))
+            else:
+                chunk.append((e.device_type, e.device_id, e.payload, e.is_object, None))
             if len(chunk) >= CHUNK:
                 self._put(worker, chunk)
                 self._chunks[worker] = []

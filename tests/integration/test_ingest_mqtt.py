@@ -20,6 +20,12 @@ def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
     send_and_assert_exactly(stack, influx, "mqtt", run_id)
 
 
+def test_each_device_logged_in_as_itself_lands_exactly_once(stack, influx, run_id):
+    # --per-device: 100 connections, each device with its own login (registered first), on one event loop
+    # per sending process.
+    send_and_assert_exactly(stack, influx, "mqtt", run_id, "--per-device")
+
+
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
     # 10,000 messages over about 8 s of wall time (100 simulated seconds at speed 12).
     proc, expected = simulate(stack, "mqtt", run_id, speed="12")
