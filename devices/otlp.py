@@ -286,6 +286,10 @@ class OtlpTransport:
                                   f"exporter's retries (its log above says why)")
         self.sent += count
 
+    def release(self) -> None:
+        """Export the messages gathered so far now (a paced run's tick), not once the batch is full."""
+        self._export()
+
     def flush(self) -> None:
         self._export()
 

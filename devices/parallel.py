@@ -50,6 +50,7 @@ def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
     # Between a paced run's ticks a transport with connections to keep alive (MQTT) reads and answers
     # the broker (acknowledgements, keepalives, a reconnect), as it does in the simulator's own process.
     idle = getattr(transport, "idle", None)
+    release = getattr(transport, "release", None)
     try:
         while True:
             try:
@@ -59,6 +60,10 @@ def _work(make_transport: Callable, inbox, outbox, index: int) -> None:
                 continue
             if isinstance(item, list):
                 transport.send_envelopes([Envelope(*fields) for fields in item])
+                continue
+            if item == "release":
+                if release is not None:
+                    release()
                 continue
             if item == "close":
                 transport.close()
@@ -221,6 +226,13 @@ class ParallelTransport:
         errors += self._wait_for(command, asked)
         if errors:
             raise errors[0] if len(errors) == 1 else WorkerError("; ".join(str(e) for e in errors))
+
+    def release(self) -> None:
+        """Each worker sends what its transport gathered so far (a paced run waits for its next tick); no
+        answer is awaited."""
+        for worker in range(len(self._processes)):
+            if worker not in self._failed:
+                self._put(worker, "release")
 
     def flush(self) -> None:
         self._push("flush")

@@ -495,6 +495,10 @@ class HttpTransport:
             if len(self._batch) >= self.batch_size:
                 self._post_batch()
 
+    def release(self) -> None:
+        """Send the messages gathered so far now (a paced run's tick), not once the batch is full."""
+        self._post_batch()
+
     def flush(self) -> None:
         self._post_batch()
 

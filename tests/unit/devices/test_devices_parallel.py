@@ -8,9 +8,11 @@ import functools
 import http.server
 import json
 import threading
+import time
 
 import pytest
 
+from devices.pacing import send_scheduled
 from devices.parallel import ParallelTransport, WorkerError
 from devices.simulator import fleet_messages
 from devices.transports import HttpTransport, envelope
@@ -18,12 +20,14 @@ from devices.transports import HttpTransport, envelope
 
 class _Listener(http.server.BaseHTTPRequestHandler):
     bodies: list[bytes] = []
+    arrived: list[float] = []  # time.monotonic() of each body
     lock = threading.Lock()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         with self.lock:
             self.bodies.append(body)
+            self.arrived.append(time.monotonic())
         self.send_response(204 if self.path == "/devices" else 503)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -34,7 +38,7 @@ class _Listener(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def listener():
-    _Listener.bodies = []
+    _Listener.bodies, _Listener.arrived = [], []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -107,3 +111,25 @@ def test_tickml_devices_simulate_sends_from_several_processes(listener):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "sent 300 messages, 0 refused" in done.stderr and "in 3 processes" in done.stderr
     assert len({json.dumps(m) for body in _Listener.bodies for m in json.loads(body)}) == 300
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_paced_runs_ticks_go_when_due_not_once_a_request_is_full(listener, processes):
+    # 3 devices a tick, requests of up to 1,000 messages: without sending what it holds before each wait, the
+    # transport would post everything at the end.
+    make = functools.partial(HttpTransport, f"{listener}/devices", batch_size=1000)
+    transport = make() if processes == 1 else ParallelTransport(make, processes)
+    ticks = [(0.4 * k, [{"device_id": f"d{d}", "tick": k} for d in range(3)]) for k in range(5)]
+    try:
+        started = time.monotonic()
+        send_scheduled(ticks, transport, speed=1.0)
+    finally:
+        transport.close()
+    first_seen = {}
+    for body, at in zip(_Listener.bodies, _Listener.arrived):
+        for m in json.loads(body):
+            first_seen.setdefault(m["tick"], at - started)
+    assert sorted(first_seen) == [0, 1, 2, 3, 4]
+    for tick, seen in first_seen.items():
+        # Posted when the run waits for the next tick: within the 0.4 s before it (a loaded machine: 0.3 more).
+        assert seen < 0.4 * tick + 0.7, (tick, seen)
