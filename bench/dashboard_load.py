@@ -209,6 +209,8 @@ def influx_alone(source: Source, page: str, when: Range, variables: dict) -> tup
     started = time.perf_counter()
     points = 0
     for panel in page_panels(page):
+        if any("$tasks" in q.text for q in panel.queries):
+            variables = {**variables, "tasks": source.tasks_shown(when, [t.name for t in load_tasks()])}
         points += sum(r.points for r in source.panel(panel, when, variables))
     return time.perf_counter() - started, points
 

@@ -125,7 +125,7 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
                 variables.update(sensor=chosen["sensor"], stats="|".join(chosen["stats"]))
         try:
             if any("$tasks" in q.text for q in panel.queries):
-                variables["tasks"] = sorted(set(task_names) | set(source.tasks_now(when)))
+                variables["tasks"] = source.tasks_shown(when, task_names)
             results = source.panel(panel, when, variables)
         except Unavailable as exc:
             return no_update, f"{exc}; showing what was last fetched.", f"{base} error"

@@ -91,6 +91,11 @@ class Source:
         text = influxql.render(TASKS_NOW.text, when, 10, {})
         return sorted({s.get("tags", {}).get("task", "") for s in self._run(text, "kapacitor").series} - {""})
 
+    def tasks_shown(self, when: Range, listed: list[str]) -> list[str]:
+        """``$tasks``: the task list's (``listed``) and those Kapacitor reports now; tasks deleted since the
+        range began (tests', replays') would only crowd the panels."""
+        return sorted(set(listed) | set(self.tasks_now(when)))
+
     def ping(self) -> None:
         """Raise :class:`Unavailable` unless InfluxDB answers a query of this account."""
         self._run("SHOW DATABASES", "telemetry")
