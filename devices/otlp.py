@@ -43,6 +43,7 @@ import urllib.parse
 from typing import Iterable
 
 from devices.replay import parse_time
+from udfs.agent.framing import encode_varint  # protobuf's varint, one place for the UDF frames and OTLP
 
 log = logging.getLogger(__name__)
 
@@ -106,22 +107,6 @@ def data_points(message: dict, now_ns: int) -> list[tuple[str, dict, int, float]
     return points
 
 
-def _varint(n: int) -> bytes:
-    """Protobuf's base-128 varint of a non-negative ``n``.
-
-    >>> _varint(1), _varint(300)
-    (b'\\x01', b'\\xac\\x02')
-    """
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 class Encoder:
     """Protobuf bytes of an ``ExportMetricsServiceRequest`` of gauges, written directly.
 
@@ -138,7 +123,7 @@ class Encoder:
         from opentelemetry.proto.resource.v1 import resource_pb2
 
         def tag(message, field: str, wire: int) -> bytes:
-            return _varint(message.DESCRIPTOR.fields_by_name[field].number << 3 | wire)
+            return encode_varint(message.DESCRIPTOR.fields_by_name[field].number << 3 | wire)
 
         length, fixed64 = 2, 1
         self._key = tag(common_pb2.KeyValue, "key", length)
@@ -163,7 +148,7 @@ class Encoder:
 
     @staticmethod
     def _field(tag: bytes, data: bytes) -> bytes:
-        return tag + _varint(len(data)) + data
+        return tag + encode_varint(len(data)) + data
 
     def _key_value(self, key: str, value: str) -> bytes:
         return (self._field(self._key, key.encode())
@@ -179,7 +164,7 @@ class Encoder:
         else:
             number = self._double + _DOUBLE.pack(value)
         body = self._attributes(tuple(attributes.items())) + self._time + _UINT64.pack(time_ns) + number
-        return self._point + _varint(len(body)) + body
+        return self._point + encode_varint(len(body)) + body
 
     def request(self, points: dict[str, list[bytes]]) -> bytes:
         """The request: one resource, one scope, a gauge per metric name with its framed data points."""
