@@ -67,14 +67,6 @@ def test_each_listed_task_is_running_stopped_or_without_statistics():
                                      ["rfc_task", "no statistics in range", ""], ["by_hand", "running", "2"]]
 
 
-def test_a_tasks_newest_statistics_win_whichever_query_holds_them():
-    older = _result(_series(["points_per_second"], [[1850 * S, 3.0]], task="t"))
-    newer = _result(_series(["points_per_second"], [[1890 * S, 9.0]], task="t"))
-    for results in ([older, newer], [newer, older]):
-        (row,) = figures.task_table(results, ["t"], WHEN, 30).children[1].children
-        assert [c.children for c in row.children[:3]] == ["t", "running", "9"]
-
-
 def test_no_point_is_an_empty_panel_and_a_count_is_a_number():
     assert figures.panel_body(BY_NAME["anomaly"], [_result()], WHEN, [], 30) is None
     number = figures.panel_body(BY_NAME["devices_now"], [_result(_series(["devices"], [[0, 10000]]))], WHEN, [], 30)

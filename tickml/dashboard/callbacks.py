@@ -124,9 +124,7 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
                     return None, "Pick one or more statistics above.", f"{base} empty"
                 variables.update(sensor=chosen["sensor"], stats="|".join(chosen["stats"]))
         try:
-            if any("$tasks" in q.text for q in panel.queries):
-                variables["tasks"] = source.tasks_shown(when, task_names)
-            results = source.panel(panel, when, variables)
+            results = source.panel(panel, when, variables, task_names)
         except Unavailable as exc:
             return no_update, f"{exc}; showing what was last fetched.", f"{base} error"
         except QueryError as exc:

@@ -209,15 +209,14 @@ def number(results: list, caption: str) -> html.Div:
 def task_table(results: list, task_names: list[str], when: Range, stale_seconds: int) -> html.Table:
     """Each task of the task list: running while Kapacitor reports statistics for it, and its points in per second.
 
-    Tasks Kapacitor reports that the list lacks (defined by hand, a test's) are listed after it. ``results``:
-    the panel's queries, the last minute's and the range's; a task's newest statistics from either count.
+    Tasks Kapacitor reports that the list lacks (defined by hand, a test's) are listed after it.
     """
+    (result,) = results
     latest = {}
-    for result in results:
-        for series in result.series:
-            task = series.get("tags", {}).get("task", "")
-            if series["values"] and (task not in latest or series["values"][-1][0] > latest[task][0]):
-                latest[task] = series["values"][-1]
+    for series in result.series:
+        task = series.get("tags", {}).get("task", "")
+        if series["values"]:
+            latest[task] = series["values"][-1]
     rows = []
     for task in task_names + sorted(set(latest) - set(task_names)):
         seen = latest.get(task)

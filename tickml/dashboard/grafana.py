@@ -57,7 +57,6 @@ def _datasource(panel: Panel) -> dict:
 
 
 def _panel(panel: Panel, ident: int, x: int, y: int) -> dict:
-    queries = panel.queries
     out = {
         "id": ident,
         "type": _TYPES[panel.kind],
@@ -67,26 +66,25 @@ def _panel(panel: Panel, ident: int, x: int, y: int) -> dict:
         "gridPos": {"h": 8, "w": 24 if panel.wide else 12, "x": x, "y": y},
         "targets": [{"refId": chr(ord("A") + i), "datasource": _datasource(panel), "rawQuery": True,
                      "resultFormat": "table" if panel.kind in _TABLE_FORMAT else "time_series",
-                     "alias": alias(q), "query": q.text}
-                    for i, q in enumerate(queries)],
+                     "alias": alias(q), "query": q.text} for i, q in enumerate(panel.queries)],
     }
     if panel.min_interval > 1:
         out["interval"] = f"{panel.min_interval}s"
     custom = {}
     if panel.kind == BARS:
         custom = {"drawStyle": "bars", "fillOpacity": 80, "stacking": {"mode": "normal"}}
-    elif any(q.role in (MARKERS, SHADE) for q in queries):
+    elif any(q.role in (MARKERS, SHADE) for q in panel.queries):
         custom = {"drawStyle": "points", "pointSize": 8}
     defaults = {"custom": custom} if custom else {}
     if panel.unit:
         defaults["unit"] = {"%": "percent", "W": "watt", "µs": "µs", "µs per point": "µs"}.get(panel.unit, panel.unit)
     out["fieldConfig"] = {"defaults": defaults, "overrides": []}
-    second = [chr(ord("A") + i) for i, q in enumerate(queries) if q.role == SECOND_AXIS]
+    second = [chr(ord("A") + i) for i, q in enumerate(panel.queries) if q.role == SECOND_AXIS]
     if second:
         out["fieldConfig"]["overrides"] = [{"matcher": {"id": "byFrameRefID", "options": ref},
                                             "properties": [{"id": "custom.axisPlacement", "value": "right"}]}
                                            for ref in second]
-    if any(q.role == BAND for q in queries):
+    if any(q.role == BAND for q in panel.queries):
         out["description"] += " (the 10 s aggregates as min, avg and max lines)"
     return out
 

@@ -78,11 +78,14 @@ class Source:
             raise Unavailable(f"InfluxDB at {self.url} does not answer ({reason})") from None
         return Result(series, text, time.perf_counter() - started)
 
-    def panel(self, panel: Panel, when: Range, variables: dict) -> list[Result]:
-        """Every query of ``panel`` for the range ``when`` and the page's ``variables``."""
+    def panel(self, panel: Panel, when: Range, variables: dict, listed_tasks: list[str] = ()) -> list[Result]:
+        """Every query of ``panel`` for the range ``when`` and the page's ``variables``; ``$tasks``, where a
+        query splits by task, from the task list (``listed_tasks``) and the tasks Kapacitor reports now."""
         seconds = bucket(when.seconds, self.settings.max_points, panel.min_interval)
         bounds = {"top": self.settings.top, "slimit": self.settings.max_series, "limit": self.settings.max_events,
                   "threshold": self.settings.anomaly_threshold, "udfs": udf_names()}
+        if any("$tasks" in q.text for q in panel.queries):
+            bounds["tasks"] = self.tasks_shown(when, listed_tasks)
         return [self._run(influxql.render(q.text, when, seconds, {**bounds, **variables}), panel.database)
                 for q in panel.queries]
 
