@@ -46,9 +46,11 @@ def test_a_silent_devices_groups_are_freed_and_it_is_taken_back_when_it_returns(
         # Back, still an hour late: the device is a new group, nothing of it dropped.
         write(25, 20)
         assert _working(kapacitor, task)["window3"] == DEVICES
-        rows = wait_until(lambda: influx.query(f'SELECT "count" FROM "{out}" WHERE "device_id" = \'d0\'')
-                          if len(influx.query(f'SELECT "count" FROM "{out}" WHERE "device_id" = \'d0\'')) >= 4
-                          else None, timeout=30, what="d0's windows written")
+        def d0_windows():
+            rows = influx.query(f'SELECT "count" FROM "{out}" WHERE "device_id" = \'d0\'')
+            return rows if len(rows) >= 4 else None
+
+        rows = wait_until(d0_windows, timeout=30, what="d0's windows written")
         # [0,10) and [10,20) whole; [20,30) emitted at the barrier with 5 rows, then again with the 5 after it
         # (the same time and tags: InfluxDB keeps the second); [30,40) whole.
         assert [r["count"] for r in rows] == [10, 10, 5, 10]
