@@ -118,3 +118,24 @@ def test_unacknowledged_messages_survive_a_broker_restart_that_loses_the_session
         if transport is not None:
             transport.close()
         listener.close()
+
+
+def test_a_slow_sender_reads_the_broker_within_a_second(broker):
+    """A paced fleet of a few devices sends a handful of messages a second, with no idle() between them
+    (a sending process of the simulator gets a tick every 0.5 s). The transport still reads what the
+    broker sent (acknowledgements, ping answers) at least every read_within seconds: gmqtt closes a
+    connection it has read nothing from for two keepalives (60 s), which silenced a third of a
+    12-device test fleet a minute after it started, when reads came only every 500 messages."""
+    transport = MqttTransport(f"tcp://127.0.0.1:{broker.port}", client_id="slow-sender")
+    try:
+        assert transport.read_within <= 1.0
+        most = 0
+        for i in range(16):
+            transport.send("t/slow", f"message {i}".encode())
+            time.sleep(0.25)
+            most = max(most, transport._session.unacknowledged)
+        # Read every second at most: never more than the last second's messages (4) plus one unanswered.
+        assert most <= 5, f"{most} messages unacknowledged: the transport did not read the broker"
+        assert transport._session.unacknowledged <= 5
+    finally:
+        transport.close()
