@@ -32,7 +32,9 @@ import functools
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -169,6 +171,10 @@ def make_transport(protocol: str, args: argparse.Namespace):
     return transports.StdoutTransport()
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def open_transport(protocol: str, args: argparse.Namespace, processes: int):
     """The protocol's transport in this process, or spread over ``processes`` sending processes."""
     if processes == 1:
@@ -268,6 +274,10 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     interrupted = False
     failure = None
     cpu_before, started = time.process_time(), time.monotonic()
+    # A service manager's stop (supervisord, systemd, docker stop) ends a run as Ctrl-C does: what
+    # was handed to the transport is flushed, and the counts are logged.
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous_term = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         seconds = pacing.send_scheduled(pacing.stop_after(batches, args.duration), transport, speed)
     except KeyboardInterrupt:
@@ -279,6 +289,9 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             transport.close()
         except (ConnectionError, TimeoutError, WorkerError) as exc:
             failure = failure or exc
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous_term)
     seconds = seconds or time.monotonic() - started
     # The simulator's own CPU (building the messages, and sending them when in one process) and its
     # sending processes'.
