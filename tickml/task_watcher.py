@@ -34,7 +34,9 @@ in flight when the UDF died); so the windows of the gap, and those the
 re-enabled task began without their earlier points, are written whole, as
 if the task had never stopped. The copy is deleted once it has handled
 everything. Each fill
-is logged and written as a ``task_gap_fills`` point. Kapacitor's own replay
+is logged and written as a ``task_gap_fills`` point (fields ``seconds``,
+``points``, and ``rewrote_from``/``rewrote_to``: the ns range of the outputs
+the copy writes). Kapacitor's own replay
 of a query would do the same (``tickml history repair`` uses it for a range
 given by hand), but Kapacitor 1.8.3 panics when a replay starts a task whose
 socket UDF does not answer (a nil ``udf.(*Server)``: its snapshotter, or
@@ -207,9 +209,10 @@ class Watcher:
             self.kapacitor.enable(copy)
             self.kapacitor.write("\n".join(line(*p) for p in points), database, GAP_RP)
             seconds = (until_ns - since_ns) / 1e9
-            log.warning("task %s: %d points around its %.1f s gap fed to %s", name, len(points), seconds, copy)
-            self.influx.write(f'task_gap_fills,task={name} seconds={seconds:.3f},points={len(points)}i '
-                              f'{time.time_ns()}')
+            log.warning("task %s: %d points around its %.1f s gap fed to %s, which rewrites outputs in (%d, %d]",
+                        name, len(points), seconds, copy, start, end)
+            self.influx.write(f'task_gap_fills,task={name} seconds={seconds:.3f},points={len(points)}i,'
+                              f'rewrote_from={start}i,rewrote_to={end}i {time.time_ns()}')
         except Exception as exc:  # the task runs again; only its gap stays open
             log.warning("cannot fill the gap of %s: %s", name, exc)
         finally:
