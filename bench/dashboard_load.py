@@ -108,7 +108,6 @@ def synthetic_fleet(influx: Influx, devices: int, minutes: int, seed: int = 7) -
     pending: list[str] = []
 
     def put(lines) -> None:
-        nonlocal written
         pending.extend(lines)
         if len(pending) >= BATCH:
             flush()

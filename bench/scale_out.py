@@ -572,7 +572,7 @@ def run_simulation(args, out: dict) -> None:
         print(f"| on disk (a file per model, whole blocks) | {disk / 2**30:.2f} GiB |")
         print(f"| memory per resident model ({len(sample):,} held) | {per_model / 1024:.2f} KiB |")
         print(f"| keys per partition (64 partitions, FNV-1a) | {s['per_partition'][0]:,} to {s['per_partition'][1]:,} |")
-        print(f"\n| shard 7 of 16 lost | partitions moved | keys moved | of all keys |")
+        print("\n| shard 7 of 16 lost | partitions moved | keys moved | of all keys |")
         print("|---|---:|---:|---:|")
         print(f"| range (Telegraf's default) | {len(moved_range)} | {keys_range:,} | {keys_range / n:.0%} |")
         print(f"| sticky (the shards' setting) | {len(moved_sticky)} | {keys_sticky:,} | {keys_sticky / n:.0%} |")

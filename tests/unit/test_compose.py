@@ -255,9 +255,9 @@ def test_data_directories_are_on_volumes():
                       kapacitor["storage"]["boltdb"]],
         "kafka": [log_dirs],
     }
-    for name, paths in wanted.items():
+    for name, folders in wanted.items():
         targets = volume_targets(name)
-        for path in map(PurePosixPath, paths):
+        for path in map(PurePosixPath, folders):
             assert any(path == t or t in path.parents for t in targets), f"{name}: {path} is on no volume"
 
 

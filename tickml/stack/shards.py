@@ -373,7 +373,7 @@ def prepare(shards: ShardSet) -> None:
 
 def bridge_service(shards: ShardSet) -> Service:
     """Telegraf as the MQTT to Kafka bridge (telegraf/mqtt_to_kafka.conf), producing to the shards' topic."""
-    from tickml.paths import LOGS, RUN
+    from tickml.paths import LOGS
 
     env = {**telegraf.environment(), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
            "TICKML_BRIDGE_TOPIC": shards.kafka_topic}
