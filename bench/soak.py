@@ -40,7 +40,7 @@ from tickml import tasks  # noqa: E402
 from tickml.influx import Influx  # noqa: E402
 
 MINUTE = 60 * 10**9
-TYPES = "thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter"
+TYPES = ",".join(DEVICE_TYPES)  # every device type, as the demo runs
 WATCHED = ("udf-preprocess", "udf-train", "udf-predict", "udf-moving_average")
 
 

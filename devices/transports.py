@@ -31,7 +31,7 @@ import ssl
 import sys
 import time
 import urllib.parse
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import gmqtt
 from gmqtt.storage import PersistentStorage
@@ -232,6 +232,7 @@ class _MqttLoop:
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        self.serviced_at = time.monotonic()  # when the clients last read the broker
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -239,6 +240,18 @@ class _MqttLoop:
     def service(self, seconds: float) -> None:
         """Let the clients read, write, keep alive and reconnect for ``seconds`` (0: what is ready now)."""
         self.loop.run_until_complete(asyncio.sleep(seconds))
+        self.serviced_at = time.monotonic()
+
+    def wait_below(self, unacknowledged: Callable[[], int], backlog: int, url: str, timeout: float = 60.0) -> None:
+        """Until at most ``backlog`` messages are unacknowledged; TimeoutError after ``timeout`` s without progress."""
+        last, progress_at = unacknowledged(), time.monotonic()
+        while last > backlog:
+            self.service(0.01)
+            now = unacknowledged()
+            if now != last:
+                last, progress_at = now, time.monotonic()
+            elif time.monotonic() - progress_at > timeout:
+                raise TimeoutError(f"{now} MQTT messages unacknowledged by {url} for {timeout:.0f} s")
 
     def close(self) -> None:
         for task in asyncio.all_tasks(self.loop):
@@ -282,7 +295,7 @@ class MqttTransport:
         except BaseException:
             self._loop.close()
             raise
-        self._since_read, self._read_at = 0, time.monotonic()
+        self._since_read = 0
         self.refused = 0
 
     @property
@@ -309,29 +322,18 @@ class MqttTransport:
         self._session.publish(burst)
         self._session.sent += len(burst)
         self._since_read += len(burst)
-        if self._since_read >= self.read_every or time.monotonic() - self._read_at >= self.read_within:
-            self._service(0)
+        if self._since_read >= self.read_every or time.monotonic() - self._loop.serviced_at >= self.read_within:
+            self._since_read = 0
+            self._loop.service(0)
             if self._session.unacknowledged >= self.max_backlog:
                 self._wait_below(self.max_backlog // 2)
 
-    def _service(self, seconds: float) -> None:
-        self._loop.service(seconds)
-        self._since_read, self._read_at = 0, time.monotonic()
-
     def idle(self, seconds: float) -> None:
         """Wait, reading acknowledgements and answering keepalives meanwhile."""
-        self._service(seconds)
+        self._loop.service(seconds)
 
     def _wait_below(self, backlog: int, timeout: float = 60.0) -> None:
-        """Until at most ``backlog`` messages are unacknowledged; TimeoutError after ``timeout`` s without progress."""
-        session = self._session
-        last, progress_at = session.unacknowledged, time.monotonic()
-        while session.unacknowledged > backlog:
-            self._service(0.01)
-            if session.unacknowledged != last:
-                last, progress_at = session.unacknowledged, time.monotonic()
-            elif time.monotonic() - progress_at > timeout:
-                raise TimeoutError(f"{last} MQTT messages unacknowledged by {session.url} for {timeout:.0f} s")
+        self._loop.wait_below(lambda: self._session.unacknowledged, backlog, self._session.url, timeout)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the broker acknowledged every message; TimeoutError after ``timeout`` seconds without progress."""
@@ -410,14 +412,7 @@ class DeviceMqttTransports:
         self._loop.service(seconds)
 
     def _wait_below(self, backlog: int, timeout: float = 60.0) -> None:
-        last, progress_at = self._unacknowledged(), time.monotonic()
-        while last > backlog:
-            self._loop.service(0.01)
-            now = self._unacknowledged()
-            if now != last:
-                last, progress_at = now, time.monotonic()
-            elif time.monotonic() - progress_at > timeout:
-                raise TimeoutError(f"{now} MQTT messages unacknowledged by {self._url} for {timeout:.0f} s")
+        self._loop.wait_below(self._unacknowledged, backlog, self._url, timeout)
 
     def flush(self, timeout: float = 60.0) -> None:
         self._wait_below(0, timeout)
