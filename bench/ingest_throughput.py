@@ -268,7 +268,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the private Telegraf did not connect to the broker; see bench-telegraf.log")
                 time.sleep(0.1)
-        transport = bench_mqtt("mqtt", f"tickml-bench-{prefix}")
+        transport = bench_mqtt("mqtt", f"tickml-bench-{prefix}", operator=True)
         fill0 = time.monotonic()
         transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
     else:
@@ -315,21 +315,31 @@ def forget_bench_session() -> None:
     client.loop_stop()
 
 
-def bench_mqtt(protocol: str, client_id: str) -> transports.MqttTransport:
-    # One client id per sending process: the broker keeps one session per id.
-    client_id = f"{client_id}{os.getpid()}"
-    """``mqtt``: TLS to the devices' port, as devices publish; ``mqtt-plain``: the plain loopback port with the
-    same login, beside it to show what TLS costs. The operator account, which may publish to the private
-    Telegraf's topics too."""
+def bench_mqtt(protocol: str, client_id: str, operator: bool = False) -> transports.MqttTransport:
+    """``mqtt``: TLS to the devices' port, as devices publish, with a login of the simulator's gateway (the
+    broker binds a client id to its login there, so each sending process claims one, as the simulator's do);
+    ``mqtt-plain``: the plain loopback port, the operator's, beside it to show what TLS and the ACL cost.
+    ``operator``: the operator over TLS, one connection, which may publish to the private Telegraf's topics."""
     if protocol == "mqtt-plain":
         host, port = tickstack.mosquitto_port()
-        url = f"tcp://{host}:{port}"
+        user, password = secrets.mqtt_login("tickml-operator")
+        # One client id per sending process: the broker keeps one session per id.
+        return transports.MqttTransport(f"tcp://{host}:{port}", client_id=f"{client_id}{os.getpid()}",
+                                        username=user, password=password)
+    host, port = config.mosquitto_tls_port()
+    if operator:
+        user, password = secrets.mqtt_login("tickml-operator")
+        held = None
     else:
-        host, port = config.mosquitto_tls_port()
-        url = f"mqtts://{host}:{port}"
-    user, password = secrets.mqtt_login("tickml-operator")
-    return transports.MqttTransport(url, client_id=client_id, username=user, password=password,
-                                    ca_file=str(secrets.ca_file()))
+        from devices import logins
+
+        gateway = secrets.gateway("tickml-gateway")
+        user, held = logins.claim(gateway.account, gateway.logins)
+        password = secrets.mqtt_login(gateway.account)[1]
+    transport = transports.MqttTransport(f"mqtts://{host}:{port}", client_id=user, username=user, password=password,
+                                         ca_file=str(secrets.ca_file()))
+    transport.login_lock = held
+    return transport
 
 
 def drop(influx: Influx, prefix: str) -> None:

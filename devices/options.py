@@ -58,12 +58,14 @@ def stack_addresses() -> dict[str, str]:
 def stack_logins() -> dict[str, str | None]:
     """The gateway's MQTT login, the HTTP sender's, the OTLP sender's client certificate and the CA, from the
     native stack's secrets where this machine has them."""
-    out: dict[str, str | None] = dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password", "ca",
-                                                "otlp_cert", "otlp_key"))
+    out: dict[str, str | int | None] = dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password",
+                                                      "ca", "otlp_cert", "otlp_key"))
+    out["mqtt_logins"] = 1
     try:
         from tickml import secrets
 
         out["mqtt_user"], out["mqtt_password"] = secrets.mqtt_login("tickml-gateway")
+        out["mqtt_logins"] = secrets.gateway("tickml-gateway").logins
         out["http_user"], out["http_password"] = secrets.http_login()
         out["ca"] = str(secrets.ca_file())
         # Secrets made before the gRPC listener have no client certificate yet; the other logins still hold.
@@ -105,7 +107,10 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
                        "chain to (default: the stack's, .stack/secrets/ca.crt)")
     where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL, mqtts:// for TLS (%(default)s)")
     where.add_argument("--mqtt-user", default=login["mqtt_user"], help="MQTT account (default: the stack's "
-                       "gateway account, tickml-gateway, which may publish for every device)")
+                       "gateway account, tickml-gateway, which may publish for every unregistered device)")
+    where.add_argument("--mqtt-logins", type=int, default=login["mqtt_logins"], metavar="N",
+                       help="logins the account has, ACCOUNT, ACCOUNT.1 .. ACCOUNT.<N-1> (mosquitto/gateways.toml "
+                       "logins); each sending process claims a free one (default %(default)s)")
     where.add_argument("--mqtt-password", default=login["mqtt_password"], help="its password (default: from the "
                        "stack's secrets)")
     where.add_argument("--http-user", default=login["http_user"], help="the HTTP listener's user "

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import re
 import signal
 import sys
@@ -154,10 +153,14 @@ def make_transport(protocol: str, args: argparse.Namespace):
 
         return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.ca)
     if protocol == "mqtt":
-        # A client id of its own per sending process: the broker keeps one session per id.
-        client_id = f"tickml-simulator-{args.seed}-{os.getpid()}-{time.time_ns() % 10**9}"
-        return transports.MqttTransport(args.mqtt, client_id=client_id,
-                                        username=args.mqtt_user, password=args.mqtt_password, ca_file=args.ca)
+        from devices import logins
+
+        # A login of its own per sending process: the broker binds client ids to logins.
+        username, held = logins.claim(args.mqtt_user, args.mqtt_logins)
+        transport = transports.MqttTransport(args.mqtt, client_id=username, username=username,
+                                             password=args.mqtt_password, ca_file=args.ca)
+        transport.login_lock = held  # held while the transport lives; the system drops it with the process
+        return transport
     if protocol == "http":
         return transports.HttpTransport(args.http, batch_size=args.batch, username=args.http_user,
                                         password=args.http_password, ca_file=args.ca)

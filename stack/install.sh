@@ -22,7 +22,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${TICKML_STATE_DIR:-$ROOT/.stack}"
 BIN="$STATE/bin"
+# The state folder holds the secrets, data and logs: its owner's alone.
 mkdir -p "$BIN"
+chmod 700 "$STATE"
 
 # Pinned versions. Change them here only.
 INFLUXDB_VERSION=v1.12.2

@@ -17,10 +17,13 @@ Mosquitto at once).
 - ``mosquitto.passwd`` (hashed as ``mosquitto_passwd`` does) and
   ``mosquitto.acl``: who may log in, and publish or read which topics.
 
-MQTT accounts: ``tickml-telegraf`` reads ``devices/#``; a device, whose user
-name is its id, may publish under ``devices/<type>/<its id>`` and read
-nothing; ``tickml-gateway`` publishes for many devices (the simulator's fleet,
-an edge gateway); ``tickml-operator`` may do anything (tests, benchmarks).
+MQTT accounts: ``tickml-telegraf`` reads ``devices/#`` (and ``tickml-bridge``,
+the MQTT-to-Kafka bridge of the shards); a device, whose user name is its id,
+may publish under ``devices/<type>/<its id>`` and read nothing; a gateway
+(``mosquitto/gateways.toml``, the simulator's ``tickml-gateway`` among them)
+publishes for the ids it declares (tickml/gateways.py); ``tickml-operator`` may
+do anything (tests, benchmarks), and is the only login of the loopback tools
+listener (``mosquitto-tools.passwd``).
 A device's password is an HMAC of its id under the device secret, so the
 fleet's passwords are never stored in plain text; ``tickml devices add ID``
 registers a device and prints its password.
@@ -44,6 +47,7 @@ import signal
 import ssl
 from pathlib import Path
 
+from tickml import gateways
 from tickml.paths import RUN, STATE
 
 SECRETS = STATE / "secrets"
@@ -51,9 +55,14 @@ SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
 # Client certificates: the login of a sender where the listener takes no other (Telegraf's OpenTelemetry
 # input over gRPC wants a client certificate the stack's CA signed).
 CLIENTS = ("sender",)
-MQTT_ACCOUNTS = ("tickml-telegraf", "tickml-gateway", "tickml-operator")
-# Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one).
-HTTP_ACCOUNTS = ("tickml-sender",)
+# The service accounts; the gateways' accounts come from mosquitto/gateways.toml (``mqtt_accounts``).
+MQTT_SERVICE_ACCOUNTS = ("tickml-telegraf", "tickml-bridge", "tickml-operator")
+# Logins of the plain loopback listener (tools on this machine): no device or gateway may connect there,
+# where client ids are not bound to user names.
+MQTT_TOOLS_ACCOUNTS = ("tickml-operator",)
+# Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one), and the
+# session publisher, the one login of the sessions listener (the only one whose messages name a database).
+HTTP_ACCOUNTS = ("tickml-sender", "tickml-sessions")
 # Kapacitor's users (tickml/stack/kapacitor_users.py): the tools' admin, the one useful account.
 # Kapacitor's own permissions are coarse, and its `api` permission covers every path under
 # /kapacitor/v1 but /write and /config, /users included: a task-tooling user could make itself an
@@ -73,15 +82,15 @@ _CREDENTIALS = SECRETS / "credentials.json"
 _DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line
 _DAYS = {"ca": 3650, "server": 825}
 
-ACL = """\
-# Written by tickml/secrets.py; regenerated with the password file.
-# Telegraf reads what devices publish.
+ACL_HEAD = """\
+# Written by tickml/secrets.py from mosquitto/gateways.toml and the registered
+# devices; regenerated with the password files.
+# Telegraf, and the shards' MQTT-to-Kafka bridge, read what devices publish.
 user tickml-telegraf
 topic read devices/#
 
-# A gateway publishes for the devices behind it.
-user tickml-gateway
-topic write devices/#
+user tickml-bridge
+topic read devices/#
 
 # Tests, benchmarks and operators' tools.
 user tickml-operator
@@ -90,6 +99,8 @@ topic readwrite #
 # Every other user is a device: its user name is its id, and it may publish
 # under its own topic only (any device type), and read nothing.
 pattern write devices/+/%u
+
+# Gateways: each login may publish for the ids its gateway declares.
 """
 
 
@@ -114,7 +125,8 @@ def ensure() -> list[str]:
     if complete != known:  # new, or an account added since it was made: the others are kept
         _write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
         written.append(_CREDENTIALS.name)
-    service_files = ("mosquitto.passwd", "mosquitto.acl", "telegraf.env", "kapacitor.env", "dashboard.env")
+    service_files = ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "telegraf.env", "bridge.env",
+                     "kapacitor.env", "dashboard.env")
     if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
         write_service_files()
         written += list(service_files)
@@ -131,6 +143,7 @@ def rotate(what: str = "all") -> list[str]:
     if what in ("passwords", "all"):
         _CREDENTIALS.unlink(missing_ok=True)
     (SECRETS / "mosquitto.passwd").unlink(missing_ok=True)
+    (SECRETS / "mosquitto-tools.passwd").unlink(missing_ok=True)
     written = ensure()
     reload_mosquitto()
     return written
@@ -186,11 +199,27 @@ def client_certificate(name: str = "sender") -> tuple[Path, Path]:
     return paths
 
 
+def mqtt_accounts() -> tuple[str, ...]:
+    """The service accounts and the gateways' accounts (mosquitto/gateways.toml)."""
+    return MQTT_SERVICE_ACCOUNTS + tuple(gateways.load())
+
+
 def mqtt_login(account: str) -> tuple[str, str]:
-    """User name and password of a service account (``tickml-telegraf``, ``tickml-gateway``, ``tickml-operator``)."""
-    if account not in MQTT_ACCOUNTS:
-        raise SecretsError(f"no MQTT account {account!r}; the accounts are {', '.join(MQTT_ACCOUNTS)}")
+    """User name and password of a service or gateway account, or of one login of a gateway (``gw.3``)."""
+    for gateway in gateways.load().values():
+        if gateway.account_of(account):
+            return account, _password("mqtt", gateway.account)
+    if account not in MQTT_SERVICE_ACCOUNTS:
+        raise SecretsError(f"no MQTT account {account!r}; the accounts are {', '.join(mqtt_accounts())}")
     return account, _password("mqtt", account)
+
+
+def gateway(account: str) -> "gateways.Gateway":
+    """A gateway of mosquitto/gateways.toml."""
+    try:
+        return gateways.load()[account]
+    except KeyError:
+        raise SecretsError(f"no gateway {account!r} in {gateways.GATEWAYS_FILE}") from None
 
 
 def device_password(device_id: str) -> str:
@@ -211,10 +240,16 @@ def register_devices(device_ids) -> int:
     """Let these devices log in to Mosquitto; returns how many were new (the broker reloads when any were)."""
     known = set(registered_devices())
     new = sorted({str(d) for d in device_ids} - known)
-    bad = [d for d in new if not d or any(c in d for c in "/+#:\n\x00") or d in MQTT_ACCOUNTS]
+    declared = gateways.load().values()
+    taken = set(MQTT_SERVICE_ACCOUNTS) | {login for g in declared for login in g.login_names()}
+    bad = [d for d in new if not gateways.valid_device_id(d) or d in taken]
     if bad:
         raise SecretsError(f"device ids cannot be MQTT user names: {bad[:5]} (no '/', '+', '#', ':', "
-                           f"newline or NUL, and not a service account)")
+                           f"newline or NUL, and not a service or gateway login)")
+    spoken = {d: g.account for g in declared if not g.any_id for d in g.ids if d in new}
+    if spoken:
+        raise SecretsError(f"gateways speak for these ids (mosquitto/gateways.toml): {spoken}; a device "
+                           f"registered for itself cannot also be a gateway's")
     if not new:
         return 0
     _write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
@@ -227,19 +262,35 @@ def write_service_files() -> None:
     """The password file (service accounts and registered devices, hashed) and the ACL, and the services'
     environment files."""
     creds = credentials()
-    logins = [(account, creds["mqtt"][account]) for account in MQTT_ACCOUNTS]
-    logins += [(device, device_password(device)) for device in registered_devices()]
+    declared = gateways.load()
+    devices = registered_devices()
+    logins = [(account, creds["mqtt"][account]) for account in MQTT_SERVICE_ACCOUNTS]
+    for g in declared.values():
+        logins += [(login, _password("mqtt", g.account)) for login in g.login_names()]
+    logins += [(device, device_password(device)) for device in devices]
     _write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
-    _write_private(SECRETS / "mosquitto.acl", ACL.encode())
+    _write_private(SECRETS / "mosquitto-tools.passwd",
+                   "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins if user in MQTT_TOOLS_ACCOUNTS).encode())
+    _write_private(SECRETS / "mosquitto.acl", acl(declared, devices).encode())
     # Telegraf's, Kapacitor's and the dashboard's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
     _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
                                              f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n"
-                                             f"TICKML_HTTP_PASSWORD={creds['http']['tickml-sender']}\n").encode())
+                                             f"TICKML_HTTP_PASSWORD={creds['http']['tickml-sender']}\n"
+                                             f"TICKML_SESSIONS_PASSWORD={creds['http']['tickml-sessions']}\n").encode())
+    _write_private(SECRETS / "bridge.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-bridge']}\n".encode())
     _write_private(SECRETS / "kapacitor.env",
                    f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
     _write_private(SECRETS / "dashboard.env",
                    f"TICKML_INFLUXDB_DASHBOARD_PASSWORD={creds['influxdb']['tickml-dashboard']}\n".encode())
+
+
+def acl(declared: dict, devices: list[str]) -> str:
+    """Mosquitto's ACL: the service accounts, every device's own topic, each gateway's declared ids."""
+    lines = [ACL_HEAD]
+    for g in declared.values():
+        lines += gateways.acl_lines(g, devices)
+    return "\n".join(lines)
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
@@ -269,7 +320,7 @@ def reload_mosquitto() -> bool:
 def _complete_credentials(known: dict) -> dict:
     """``known`` with a random password for every account it lacks, and the device secret."""
     out = json.loads(json.dumps(known))
-    for service, accounts in (("mqtt", MQTT_ACCOUNTS), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS),
+    for service, accounts in (("mqtt", mqtt_accounts()), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS),
                               ("kapacitor", KAPACITOR_ACCOUNTS)):
         section = out.setdefault(service, {})
         for account in accounts:

@@ -44,10 +44,12 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     for device_id, kind in devices:
         publish.append((topic(kind, device_id), encode(message(device_id, kind, closing, {sensor_of[kind]: 1.0}))))
 
-    bad_device = f"{run_id}bad-1"
+    bad_device, forger = f"{run_id}bad-1", f"{run_id}forger-1"
     bad = [
         ("devices/thermostat/garbage", f"not json at all {run_id}".encode()),
-        ("devices/thermostat/anonymous", json.dumps({"timestamp": "2026-01-01T00:00:00Z", "temperature": 20.5}).encode()),
+        # Over MQTT the id is the topic's: a body naming another device is a forgery.
+        (f"devices/thermostat/{forger}", json.dumps({"device_id": f"{run_id}victim", "timestamp": "2026-01-01T00:00:00Z",
+                                                     "temperature": 20.5}).encode()),
         (
             f"devices/thermostat/{bad_device}",
             json.dumps({"device_id": bad_device, "timestamp": "2026-01-01T00:00:00Z", "temperature": "warm"}).encode(),
@@ -84,13 +86,14 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     # The rejects: each named in Telegraf's log, and counted in InfluxDB.
     def rejects_logged():
         text = telegraf_log_since(stack, log_offset)
-        return text if "not_a_number" in text and "missing_device_id" in text else None
+        return text if "not_a_number" in text and "id_mismatch" in text else None
 
     log_text = wait_until(rejects_logged, what="reject lines in telegraf.log")
     assert f'device_id="{bad_device}": not_a_number: temperature is string \"warm\", want a number' in log_text
-    assert 'device_id="": missing_device_id' in log_text
+    assert f'device_id="{forger}": id_mismatch: the message names device_id "{run_id}victim"' in log_text
     assert "[inputs.mqtt_consumer]" in log_text and "invalid character" in log_text
     # The reject point goes out with Telegraf's next flush, after the log line.
     rejects = wait_for_rows(influx, f"SELECT * FROM device_reject WHERE device_id = '{bad_device}'", 1)
     assert [r["reason"] for r in rejects] == ["not_a_number"]
     assert influx.query(f"SELECT count(value) FROM device_message WHERE device_id = '{bad_device}'") == []
+    assert influx.query(f"SELECT count(value) FROM device_message WHERE device_id =~ /^{run_id}(victim|forger)/") == []

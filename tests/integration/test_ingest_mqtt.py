@@ -45,8 +45,8 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
                         "humidity": 40.0 + i}).encode() for i in range(2)]  # fmt: skip
     transport = operator_mqtt(f"{run_id}bad")
     try:
-        transport.send_many([("devices/hygrometer/x", good[0]), ("devices/hygrometer/x", b"{not json"),
-                             ("devices/hygrometer/x", good[1])])  # fmt: skip
+        transport.send_many([(f"devices/hygrometer/{run_id}m-0", good[0]), ("devices/hygrometer/x", b"{not json"),
+                             (f"devices/hygrometer/{run_id}m-1", good[1])])  # fmt: skip
     finally:
         transport.close()
     wait_until(lambda: count(influx, run_id) == 2, what="the two valid messages")

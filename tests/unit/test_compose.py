@@ -322,7 +322,8 @@ def test_native_ports_are_read_from_the_configuration_files():
     assert ports["kafka"] == {port for _, port in kafka.kafka_listeners().values()}
     assert ports["influxdb"] == {config.influxdb_address()[1], config.influxdb_rpc_address()[1]}
     assert ports["kapacitor"] == {config.kapacitor_address()[1]}
-    assert len(ports["telegraf"]) == 3 and config.telegraf_otlp_address()[1] in ports["telegraf"]
+    assert len(ports["telegraf"]) == 4 and config.telegraf_otlp_address()[1] in ports["telegraf"]
+    assert config.telegraf_sessions_address()[1] in ports["telegraf"]
     assert ports["udf-metrics"] == {config.udf_metrics_address()[1]}
     assert ports["dashboard"] == {config.dashboard_address()[1]}
 

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from tickml import secrets
+from tickml import gateways, secrets
 
 
 @pytest.fixture
@@ -96,7 +96,8 @@ def test_the_password_file_has_each_login_hashed_as_mosquitto_passwd_does(folder
     secrets.ensure()
     secrets.register_devices(["pm-1", "pm-2"])
     entries = dict(line.split(":", 1) for line in (folder / "mosquitto.passwd").read_text().splitlines())
-    assert set(entries) == {*secrets.MQTT_ACCOUNTS, "pm-1", "pm-2"}
+    gateway_logins = {login for g in gateways.load().values() for login in g.login_names()}
+    assert set(entries) == {*secrets.MQTT_SERVICE_ACCOUNTS, *gateway_logins, "pm-1", "pm-2"}
     _, seven, iterations, salt, digest = entries["pm-1"].split("$")
     expected = hashlib.pbkdf2_hmac("sha512", secrets.device_password("pm-1").encode(), base64.b64decode(salt),
                                    int(iterations))
@@ -117,3 +118,29 @@ def test_device_ids_that_cannot_be_user_names_are_refused(folder):
     for bad in ("a/b", "a+b", "#", "tickml-operator", "a:b"):
         with pytest.raises(secrets.SecretsError):
             secrets.register_devices([bad])
+
+
+def test_the_tools_listener_takes_the_operator_only(folder):
+    secrets.ensure()
+    secrets.register_devices(["pm-1"])
+    users = [line.split(":", 1)[0] for line in (folder / "mosquitto-tools.passwd").read_text().splitlines()]
+    assert users == ["tickml-operator"]
+
+
+def test_a_gateways_logins_share_its_password_and_ids_taken_by_gateways_are_refused(folder, tmp_path, monkeypatch):
+    declared = tmp_path / "gateways.toml"
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1", "pump-2"]\nlogins = 2\n'
+                        '[gateways.sim]\nids = ["*"]\nlogins = 3\n')
+    monkeypatch.setattr(gateways, "GATEWAYS_FILE", declared)
+    secrets.ensure()
+    assert secrets.mqtt_login("sim.2")[1] == secrets.mqtt_login("sim")[1] != secrets.mqtt_login("edge-1")[1]
+    for taken in ("sim.1", "edge-1.1", "pump-1", "tickml-bridge"):
+        with pytest.raises(secrets.SecretsError):
+            secrets.register_devices([taken])
+    secrets.register_devices(["pm-1"])
+    acl = (folder / "mosquitto.acl").read_text()
+    # Every login of the any-id gateway is denied the registered device before it may write devices/+/+.
+    for login in ("sim", "sim.1", "sim.2"):
+        assert f"user {login}\ntopic deny devices/+/pm-1\ntopic write devices/+/+\n" in acl
+    assert "user edge-1.1\ntopic write devices/+/pump-1\ntopic write devices/+/pump-2\n" in acl
+    assert "topic write devices/#" not in acl

@@ -9,9 +9,11 @@ point it makes of it (``telegraf/device_message.star``), rejects included.
 
 Where it lands: by default the ``telemetry`` database, where the live tasks
 run on it (their outputs keep the tag where the task's grouping does);
-``--database DB`` puts it in a database of its own instead (Telegraf routes
-a message by its ``tickml_database`` key), which Kapacitor does not
-subscribe to: a session kept apart, for replays into tasks of its own.
+``--database DB`` puts it in a database of its own instead, which Kapacitor
+does not subscribe to: a session kept apart, for replays into tasks of its
+own. Such a session is posted to Telegraf's sessions listener with its own
+login (``tickml-sessions``), the one input whose messages may name a database
+(their ``tickml_database`` key); no device's message can.
 
 Its state is a point of the ``sessions`` measurement in that database, tag
 ``session``: ``open`` when publishing starts (with ``first`` and ``last``, the
@@ -29,7 +31,7 @@ import sys
 import time
 
 SESSION_TAG = "session"
-DATABASE_TAG = "tickml_database"  # telegraf.conf's outputs.influxdb database_tag
+DATABASE_TAG = "tickml_database"  # the sessions output's database_tag in telegraf.conf
 MEASUREMENT = "sessions"
 OPEN, CLOSED, TRUNCATED = "open", "closed", "truncated"
 
@@ -86,10 +88,10 @@ def publish(args: argparse.Namespace, influx) -> str:
     first, last = (min(times), max(times)) if times else (now, now)
     if args.restamp:
         first, last = now, now + (last - first)
-    if args.database != "telemetry":
-        _database_for_telegraf(influx, args.database)
     args.extra_keys = {SESSION_TAG: args.name}
     if args.database != "telemetry":
+        _to_sessions_listener(args)
+        _database_for_telegraf(influx, args.database)
         args.extra_keys[DATABASE_TAG] = args.database
     influx.write(state_line(args.name, OPEN, now, messages=len(records), first=first, last=last,
                             speed=float(args.speed), file=str(args.file)), database=args.database)
@@ -102,6 +104,20 @@ def publish(args: argparse.Namespace, influx) -> str:
         influx.write(state_line(args.name, state, time.time_ns(), messages=len(records), sent=sent),
                      database=args.database)
     return state
+
+
+def _to_sessions_listener(args: argparse.Namespace) -> None:
+    """Post to Telegraf's sessions listener, the one input that may name a database, with its login."""
+    from tickml import secrets
+    from tickml.stack import config
+
+    # mqtt is --protocol's default: a session kept apart goes over HTTP whatever the default says.
+    if args.protocol not in ("http", "mqtt"):
+        raise ValueError(f"a session kept in a database of its own is posted over HTTP to Telegraf's sessions "
+                         f"listener, not sent over {args.protocol}")
+    host, port = config.telegraf_sessions_address()
+    args.protocol, args.http = "http", f"https://{host}:{port}/sessions"
+    args.http_user, args.http_password = secrets.http_login("tickml-sessions")
 
 
 def _database_for_telegraf(influx, database: str) -> None:

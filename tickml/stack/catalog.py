@@ -89,7 +89,7 @@ class Service:
 
 def _mosquitto_prepare() -> None:
     """mosquitto.conf with its secrets' paths in the state folder; the secrets must exist."""
-    missing = [name for name in ("mosquitto.passwd", "mosquitto.acl", "mosquitto.crt", "ca.crt")
+    missing = [name for name in ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "mosquitto.crt", "ca.crt")
                if not (secrets.SECRETS / name).exists()]
     if missing:
         raise StackError(f"mosquitto: no {', '.join(missing)} in {secrets.SECRETS}; run stack/install.sh "

@@ -137,6 +137,14 @@ def telegraf_http_address() -> tuple[str, int]:
     return split_address(expand(conf["inputs"]["http_listener_v2"][0]["service_address"]))
 
 
+def telegraf_sessions_address() -> tuple[str, int]:
+    """The sessions listener of telegraf.conf (the ``[[inputs.http_listener_v2]]`` with alias ``sessions``)."""
+    for listener in read_toml(TELEGRAF_CONF)["inputs"]["http_listener_v2"]:
+        if listener.get("alias") == "sessions":
+            return split_address(expand(listener["service_address"]))
+    raise StackError("telegraf/telegraf.conf has no [[inputs.http_listener_v2]] with alias = \"sessions\"")
+
+
 def udf_metrics_url() -> str:
     """Where Telegraf scrapes the UDF processes' counters (telegraf.conf's ``[[inputs.prometheus]]``)."""
     (prometheus,) = read_toml(TELEGRAF_CONF)["inputs"]["prometheus"]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from tickml.names import pick
-from tickml.paths import DATA, LOGS, ROOT, RUN
+from tickml.paths import DATA, LOGS, ROOT, RUN, STATE
 from tickml.stack import probes
 from tickml.stack.config import StackError, subscribed_databases
 from tickml.stack.catalog import Service, services
@@ -205,8 +205,17 @@ def create_databases() -> None:
         client.execute(f'CREATE DATABASE "{db}"')
 
 
+def private_state() -> None:
+    """What the services write (data, logs, sockets, pid files) is their owner's alone: umask 077 for this process
+    and the services it starts, and the state folder 0700, so that another local user reads none of it."""
+    os.umask(0o077)
+    STATE.mkdir(parents=True, exist_ok=True)
+    STATE.chmod(0o700)
+
+
 def start(names: list[str] | None = None, shards: int | None = None, shards_conf: str | None = None) -> None:
     """Start the single node's services (``shards`` None), or the sharded layout with that many shards."""
+    private_state()
     chosen = select(names or [], shards, shards_conf)
     if shards is not None:
         _refuse_double_processing(shards_conf)

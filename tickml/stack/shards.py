@@ -375,7 +375,7 @@ def bridge_service(shards: ShardSet) -> Service:
     """Telegraf as the MQTT to Kafka bridge (telegraf/mqtt_to_kafka.conf), producing to the shards' topic."""
     from tickml.paths import LOGS
 
-    env = {**telegraf.environment(), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
+    env = {**telegraf.environment("tickml-bridge"), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
            "TICKML_BRIDGE_TOPIC": shards.kafka_topic}
     # Up once its MQTT input has connected (it has no port of its own).
     return Service("mqtt-kafka", [binary("telegraf"), "--config", str(telegraf.BRIDGE_CONF)], [],

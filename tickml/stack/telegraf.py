@@ -15,7 +15,7 @@ import re
 
 from tickml import secrets
 from tickml.paths import ROOT
-from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url
+from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
 
 SHARD_CONF = ROOT / "telegraf" / "shard.conf"
 BRIDGE_CONF = ROOT / "telegraf" / "mqtt_to_kafka.conf"
@@ -37,6 +37,8 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
         r"^(\s*metric_batch_size = )\d+": None if batch_size is None else str(batch_size),
     }
     text = _changed(text, changes)
+    if mqtt_topics is not None:
+        text = _topic_parsing(text, mqtt_topics)
     if not internal_metrics:
         text, found = _INTERNAL.subn("", text)
         if found != 1:
@@ -44,26 +46,55 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
     return text
 
 
+_TOPIC_PARSING = re.compile(r'^  \[\[inputs\.mqtt_consumer\.topic_parsing\]\]\n    topic = "devices/\+/\+"\n(    tags = .*\n)',
+                            re.MULTILINE)
+
+
+def _topic_parsing(text: str, topics: list[str]) -> str:
+    """The MQTT input's topic parsing for ``topics`` (``prefix/#`` each): the processor takes the device id from
+    ``prefix/<type>/<id>`` as from ``devices/<type>/<id>``."""
+    bad = [t for t in topics if not t.endswith("/#") or "+" in t]
+    if bad:
+        raise StackError(f"a second Telegraf's MQTT topics are PREFIX/# (devices under PREFIX/<type>/<id>), not {bad}")
+
+    def blocks(match: re.Match) -> str:
+        return "".join(f'  [[inputs.mqtt_consumer.topic_parsing]]\n    topic = "{t[:-2]}/+/+"\n{match.group(1)}'
+                       for t in topics)
+
+    text, found = _TOPIC_PARSING.subn(blocks, text, count=1)
+    if not found:
+        raise StackError('telegraf/telegraf.conf no longer has the MQTT input\'s topic_parsing of "devices/+/+"')
+    return text
+
+
 # A second Telegraf's listeners on ports the system picks, so that it never collides with the stack's.
 PRIVATE_LISTENERS = {"TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LISTEN": "127.0.0.1:0",
-                     "TICKML_OTLP_LISTEN": "127.0.0.1:0"}
+                     "TICKML_HTTP_SESSIONS_LISTEN": "127.0.0.1:0", "TICKML_OTLP_LISTEN": "127.0.0.1:0"}
 
 
 def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
     """What telegraf.conf reads from the environment: its folder, and its logins from the secrets.
 
     A second Telegraf reading topics other than ``devices/#`` (a benchmark's own)
-    logs in as ``tickml-operator``.
+    logs in as ``tickml-operator``, on the loopback tools' listener: there its
+    client id is its own (on the devices' listener a login is its client id).
     """
     user, password = secrets.mqtt_login(mqtt_account)
+    tools = {}
+    if mqtt_account in secrets.MQTT_TOOLS_ACCOUNTS:
+        host, port = mosquitto_port()
+        tools["TICKML_MQTT_URL"] = f"tcp://{host}:{port}"
     influx_user, influx_password = secrets.influxdb_login("tickml-telegraf")
     http_user, http_password = secrets.http_login()
+    sessions_user, sessions_password = secrets.http_login("tickml-sessions")
     return {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf"), "TICKML_MQTT_USER": user,
             "TICKML_MQTT_PASSWORD": password, "TICKML_CA": str(secrets.ca_file()),
             "TICKML_INFLUXDB_USER": influx_user, "TICKML_INFLUXDB_PASSWORD": influx_password,
             "TICKML_HTTP_USER": http_user, "TICKML_HTTP_PASSWORD": http_password,
+            "TICKML_SESSIONS_USER": sessions_user, "TICKML_SESSIONS_PASSWORD": sessions_password,
             "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
-            "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url()}
+            "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url(),
+            **tools}
 
 
 def _changed(text: str, changes: dict[str, str | None]) -> str:

@@ -1,0 +1,407 @@
+"""The hostile suite: valid credentials used in bad faith against the running stack, with a fleet publishing.
+
+Each trick runs while an honest fleet (``--fleet`` devices behind the
+simulator's gateway login, a message each every 0.1 s) publishes over MQTT.
+Afterwards the fleet's messages are counted back in InfluxDB, and what the
+trick must not have produced is looked for:
+
+- ``verdict``: ``refused`` (the broker, a listener or InfluxDB said no),
+  ``confined`` (accepted, but only as the sender's own readings, where they
+  belong), or ``FAILED`` with what got through;
+- ``sent`` / ``landed`` / ``lost``: the fleet's readings during the trick;
+- ``extra``: points the trick produced where it must not have (another
+  device's readings, points in another database).
+
+The attackers: a device registered for the run (``probe-a``, its own login,
+its own topic), the simulator's gateway (``tickml-gateway``), the HTTP
+sender's login, and a local process with no credentials. The victim is a
+second registered device (``probe-b``).
+
+Run: ``python bench/hostile.py`` (stack running: ``tickml stack start``);
+``--tricks`` picks some by name, ``--seconds`` sets how long each floods.
+``tests/integration/test_hostile_devices.py`` runs every trick at a smoke
+size and asserts the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import ssl
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in (ROOT / "tests",):
+    sys.path.insert(0, str(folder))
+
+from devices import logins  # noqa: E402
+from devices.transports import HttpTransport, MqttTransport, envelope  # noqa: E402
+from stackutil import telegraf_log_size, telegraf_log_since  # noqa: E402
+from tickml import secrets  # noqa: E402
+from tickml.influx import Influx  # noqa: E402
+from tickml.paths import STATE  # noqa: E402
+from tickml.stack import config  # noqa: E402
+
+FLEET_EVERY = 0.1  # seconds between two messages of one fleet device
+GATEWAY = "tickml-gateway"
+
+
+@dataclass
+class Outcome:
+    trick: str
+    verdict: str
+    detail: str
+    sent: int = 0
+    landed: int = 0
+    extra: int = 0
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.landed
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
+
+
+def _message(device: str, value: float, **extra) -> bytes:
+    return json.dumps({"device_id": device, "timestamp": _now(), "tag": "Thermostat", "temperature": value,
+                       **extra}).encode()
+
+
+def _tls_url() -> str:
+    host, port = config.mosquitto_tls_port()
+    return f"mqtts://{host}:{port}"
+
+
+def _gateway() -> MqttTransport:
+    gateway = secrets.gateway(GATEWAY)
+    login, held = logins.claim(gateway.account, gateway.logins)
+    transport = MqttTransport(_tls_url(), client_id=login, username=login, password=secrets.mqtt_login(GATEWAY)[1],
+                              ca_file=str(secrets.ca_file()))
+    transport.login_lock = held
+    return transport
+
+
+class RawClient:
+    """A paho client logged in as ``user``, for what a well-behaved transport would never send."""
+
+    def __init__(self, user: str, password: str | None, client_id: str, tls: bool = True):
+        host, port = config.mosquitto_tls_port() if tls else config.mosquitto_port()
+        self.disconnected = threading.Event()
+        self.connected = threading.Event()
+        self.reason = None
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if tls:
+            self.client.tls_set(ca_certs=str(secrets.ca_file()))
+        if user is not None:
+            self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda c, u, f, rc, p=None: self.disconnected.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.connected.wait(10)
+
+    def _on_connect(self, client, userdata, flags, reason, properties=None):
+        self.reason = str(reason)
+        if not reason.is_failure:
+            self.connected.set()
+        else:
+            self.disconnected.set()
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        """True once the broker acknowledged it (QoS 1); an ACL denial is acknowledged too (MQTT 3.1.1)."""
+        info = self.client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Arena:
+    """The run's devices, the fleet that publishes during each trick, and the counts."""
+
+    def __init__(self, influx: Influx, seconds: float = 3.0, fleet: int = 4, run: str | None = None):
+        self.influx, self.seconds, self.fleet_size = influx, seconds, fleet
+        self.run = run or f"h{uuid.uuid4().hex[:6]}-"
+        self.attacker, self.victim = f"{self.run}probe-a", f"{self.run}probe-b"
+        secrets.register_devices([self.attacker, self.victim])
+
+    # -- the fleet ---------------------------------------------------------------
+
+    def with_fleet(self, name: str, trick: Callable[[], tuple[str, str, int]]) -> Outcome:
+        """Run ``trick`` while the fleet publishes; the trick returns (verdict, detail, extra)."""
+        prefix = f"{self.run}{name}-fleet-"
+        devices = [f"{prefix}thermostat-{i}" for i in range(self.fleet_size)]
+        stop = threading.Event()
+        sent = [0]
+
+        def publish() -> None:
+            transport = _gateway()
+            try:
+                k = 0
+                while not stop.is_set():
+                    transport.send_many((f"devices/thermostat/{d}", _message(d, 20.0 + k)) for d in devices)
+                    sent[0] += len(devices)
+                    k += 1
+                    stop.wait(FLEET_EVERY)
+                transport.flush()
+            finally:
+                transport.close()
+
+        sender = threading.Thread(target=publish, name=f"fleet-{name}")
+        sender.start()
+        try:
+            time.sleep(min(1.0, self.seconds))  # the fleet is flowing before the trick starts
+            verdict, detail, extra = trick()
+        finally:
+            stop.set()
+            sender.join(60)
+        landed = self._landed(prefix, sent[0])
+        return Outcome(name, verdict, detail, sent[0], landed, extra)
+
+    def _landed(self, prefix: str, sent: int, timeout: float = 30.0) -> int:
+        def count() -> int:
+            rows = self.influx.query(f"SELECT count(value) AS n FROM device_message WHERE device_id =~ /^{prefix}/")
+            return int(rows[0]["n"]) if rows else 0
+
+        deadline = time.monotonic() + timeout
+        n = count()
+        while n < sent and time.monotonic() < deadline:
+            time.sleep(0.5)
+            n = count()
+        return n
+
+    def count(self, where: str, database: str = "telemetry", measurement: str = "device_message") -> int:
+        rows = self.influx.query(f'SELECT count(*) FROM "{measurement}" WHERE {where}', database=database)
+        return max((int(v) for r in rows for k, v in r.items() if k.startswith("count")), default=0)
+
+    def flood_seconds(self) -> float:
+        return max(self.seconds - 1.0, 1.0)
+
+    # -- the tricks --------------------------------------------------------------
+
+    def forged_id(self) -> tuple[str, str, int]:
+        """probe-a, on its own topic, names probe-b in the body."""
+        since = time.time_ns()
+        client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
+        client.publish(f"devices/thermostat/{self.attacker}", _message(self.victim, 99.0))
+        client.close()
+        rejected = _eventually(lambda: self.count(f"device_id = '{self.attacker}' AND reason = 'id_mismatch' "
+                                                  f"AND time >= {since}", measurement="device_reject") >= 1)
+        extra = self.count(f"device_id = '{self.victim}'")
+        return ("refused" if rejected and not extra else "FAILED",
+                "Telegraf rejects it: id_mismatch (the topic's id is the login's)", extra)
+
+    def other_topic(self) -> tuple[str, str, int]:
+        """probe-a publishes under probe-b's topic."""
+        client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
+        client.publish(f"devices/thermostat/{self.victim}", _message(self.victim, 98.0))
+        client.close()
+        time.sleep(1.5)  # it would have landed by now (flush_interval 1 s)
+        extra = self.count(f"device_id = '{self.victim}'")
+        return ("refused" if not extra else "FAILED", "the broker's ACL drops it", extra)
+
+    def gateway_for_registered(self) -> tuple[str, str, int]:
+        """The simulator's gateway speaks for a registered device, also one topic level deeper."""
+        transport = _gateway()
+        transport.send(f"devices/thermostat/{self.victim}", _message(self.victim, 97.0))
+        transport.send(f"devices/thermostat/{self.victim}/x", _message(self.victim, 96.0))
+        transport.close()
+        time.sleep(1.5)
+        extra = self.count(f"device_id = '{self.victim}'")
+        return ("refused" if not extra else "FAILED", "the ACL denies a registered device's topics to gateways", extra)
+
+    def route_database(self) -> tuple[str, str, int]:
+        """probe-a's messages name databases: Telegraf's own, and ones that do not exist, 3 a second."""
+        client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
+        names = ["telegraf", "nope1", "nope2", "nope3"]
+        deadline, k = time.monotonic() + self.flood_seconds(), 0
+        while time.monotonic() < deadline:
+            client.publish(f"devices/thermostat/{self.attacker}",
+                           _message(self.attacker, 50.0 + k, tickml_database=names[k % len(names)]))
+            k += 1
+            time.sleep(1 / 3)
+        client.close()
+        time.sleep(1.5)
+        extra = self.count(f"device_id = '{self.attacker}'", database="telegraf")
+        return ("confined" if not extra else "FAILED",
+                f"{k} messages: the key is not a tag; each lands as probe-a's own reading in telemetry", extra)
+
+    def route_database_http(self) -> tuple[str, str, int]:
+        """The HTTP sender's login posts messages naming databases; and tries the sessions listener."""
+        host, port = config.telegraf_http_address()
+        user, password = secrets.http_login()
+        device = f"{self.run}http-probe"
+        http = HttpTransport(f"https://{host}:{port}/devices", batch_size=10, username=user, password=password,
+                             ca_file=str(secrets.ca_file()))
+        deadline, k = time.monotonic() + self.flood_seconds(), 0
+        while time.monotonic() < deadline:
+            http.send_envelopes([envelope(json.loads(_message(device, 1.0 + k, tickml_database=db)))
+                                 for db in ("telegraf", "nope1")])
+            http.release()
+            k += 2
+            time.sleep(1 / 3)
+        http.close()
+        s_host, s_port = config.telegraf_sessions_address()
+        status = _post(f"https://{s_host}:{s_port}/sessions", _message(device, 2.0, tickml_database="nope2"),
+                       user, password)
+        time.sleep(1.5)
+        extra = self.count(f"device_id = '{device}'", database="telegraf")
+        ok = not extra and status == 401
+        return ("confined" if ok else "FAILED",
+                f"{k} messages land in telemetry; the sessions listener answers the sender's login {status}", extra)
+
+    def take_telegrafs_client_id(self) -> tuple[str, str, int]:
+        """probe-a connects again and again with Telegraf's client id."""
+        offset = telegraf_log_size(_stack())
+        deadline, k = time.monotonic() + self.flood_seconds(), 0
+        while time.monotonic() < deadline:
+            client = RawClient(self.attacker, secrets.device_password(self.attacker), "tickml-telegraf")
+            client.close()
+            k += 1
+            time.sleep(0.3)
+        time.sleep(1.0)
+        lost = [line for line in telegraf_log_since(_stack(), offset).splitlines()
+                if "mqtt_consumer" in line and ("lost" in line.lower() or "disconnect" in line.lower())]
+        return ("refused" if not lost else "FAILED",
+                f"{k} connections; the broker takes the login as the client id" + (f"; Telegraf: {lost[0]}" if lost
+                                                                                    else ""), len(lost))
+
+    def oversized_packet(self) -> tuple[str, str, int]:
+        """probe-a sends a 1 MiB message."""
+        client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
+        payload = json.dumps({"device_id": self.attacker, "tag": "Thermostat", "temperature": 1.0,
+                              "pad": "x" * (1 << 20)}).encode()
+        acknowledged = client.publish(f"devices/thermostat/{self.attacker}", payload, timeout=5)
+        dropped = client.disconnected.wait(5)
+        client.close()
+        return ("refused" if dropped and not acknowledged else "FAILED",
+                "the broker disconnects it (max_packet_size 256 KiB)", int(acknowledged))
+
+    def no_credentials(self) -> tuple[str, str, int]:
+        """A local process without a login, on both listeners."""
+        answers = []
+        for tls in (True, False):
+            client = RawClient(None, None, f"{self.run}anon", tls=tls)
+            answers.append(client.connected.is_set())
+            client.close()
+        return ("refused" if not any(answers) else "FAILED", "no anonymous client on either listener",
+                sum(answers))
+
+    def influx_debug(self) -> tuple[str, str, int]:
+        """InfluxDB's debug endpoints, without a login and with the dashboard's (not an admin)."""
+        base = config.influxdb_url()
+        dashboard = secrets.influxdb_login("tickml-dashboard")
+        statuses = {f"{path} {who}": _get(base + path, login)
+                    for path in ("/debug/vars", "/debug/pprof/", "/debug/requests")
+                    for who, login in (("no login", None), ("dashboard", dashboard))}
+        opened = [k for k, s in statuses.items() if s == 200]
+        return ("refused" if not opened else "FAILED",
+                "401 without a login, 403 for a user who is not an admin" + (f"; open: {opened}" if opened else ""),
+                len(opened))
+
+    def state_folder(self) -> tuple[str, str, int]:
+        """Another local user reading the stack's secrets, data or logs."""
+        readable = [str(p) for p in (STATE, STATE / "secrets", STATE / "logs", STATE / "data")
+                    if p.exists() and p.stat().st_mode & 0o077]
+        return ("refused" if not readable else "FAILED", ".stack/ is 0700" + (f"; open: {readable}" if readable
+                                                                              else ""), len(readable))
+
+    def all(self) -> dict[str, Callable[[], tuple[str, str, int]]]:
+        return {"forged_id": self.forged_id, "other_topic": self.other_topic,
+                "gateway_for_registered": self.gateway_for_registered, "route_database": self.route_database,
+                "route_database_http": self.route_database_http,
+                "take_telegrafs_client_id": self.take_telegrafs_client_id,
+                "oversized_packet": self.oversized_packet, "no_credentials": self.no_credentials,
+                "influx_debug": self.influx_debug, "state_folder": self.state_folder}
+
+    def run_tricks(self, names: list[str] | None = None) -> list[Outcome]:
+        tricks = self.all()
+        return [self.with_fleet(name, tricks[name]) for name in (names or list(tricks))]
+
+
+def _eventually(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _stack():
+    from tickml import stack
+
+    return stack
+
+
+def _context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(secrets.ca_file()))
+
+
+def _auth(login) -> dict[str, str]:
+    if login is None:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()}
+
+
+def _get(url: str, login) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=_auth(login)), timeout=10,
+                                    context=_context()) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _post(url: str, body: bytes, user: str, password: str) -> int:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={**_auth((user, password)), "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=_context()) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def table(outcomes: list[Outcome]) -> str:
+    head = f"{'trick':26s} {'verdict':9s} {'sent':>6s} {'landed':>6s} {'lost':>5s} {'extra':>5s}  detail"
+    rows = [f"{o.trick:26s} {o.verdict:9s} {o.sent:6d} {o.landed:6d} {o.lost:5d} {o.extra:5d}  {o.detail}"
+            for o in outcomes]
+    return "\n".join([head, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tricks", nargs="+", help="only these (default: all)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long each trick floods (%(default)s)")
+    parser.add_argument("--fleet", type=int, default=18, help="honest devices publishing meanwhile (%(default)s)")
+    args = parser.parse_args(argv)
+    arena = Arena(Influx(), seconds=args.seconds, fleet=args.fleet)
+    outcomes = arena.run_tricks(args.tricks)
+    print(table(outcomes))
+    failed = [o.trick for o in outcomes if o.verdict == "FAILED" or o.lost]
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} tricks refused or confined with no fleet message lost"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
