@@ -408,7 +408,7 @@ def publish_latency(samples: int = 300) -> tuple[float, float]:
     from tickml.stack import kafka
     from udfs.learn.topic import ModelTopic, TopicSettings, ensure_topic
 
-    settings = TopicSettings(kafka.kafka_bootstrap(), f"so{uuid.uuid4().hex[:6]}-models.", 8)
+    settings = TopicSettings(kafka.kafka_bootstrap(), f"so{uuid.uuid4().hex[:6]}-models.", 8, os.urandom(32))
     ensure_topic(settings, "power")
     try:
         topic, blob, times = ModelTopic(settings, "power"), model_blob(), []

@@ -14,6 +14,8 @@ Mosquitto at once).
   show Telegraf's OpenTelemetry (gRPC) listener, which takes no other.
 - ``credentials.json``: a random password per service account and the
   secret device passwords are derived from.
+- ``model-signing-key.hex``: the key the model records in Kafka are signed
+  with (``udfs/learn/signing.py``); kept by ``rotate``.
 - ``mosquitto.passwd`` (hashed as ``mosquitto_passwd`` does) and
   ``mosquitto.acl``: who may log in, and publish or read which topics.
 
@@ -80,6 +82,10 @@ INFLUXDB_ACCOUNTS = {
 }
 _CREDENTIALS = SECRETS / "credentials.json"
 _DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line
+# The key model records in Kafka are signed with (udfs/learn/signing.py): 32 random bytes as hex. Not a
+# ``.key`` file, which ``rotate`` replaces with the certificates: a new key would make every shard refuse
+# every record the model topics hold, so the key outlives rotations.
+MODEL_KEY_NAME = "model-signing-key.hex"
 _DAYS = {"ca": 3650, "server": 825}
 
 ACL_HEAD = """\
@@ -125,6 +131,9 @@ def ensure() -> list[str]:
     if complete != known:  # new, or an account added since it was made: the others are kept
         _write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
         written.append(_CREDENTIALS.name)
+    if not model_key_file(must_exist=False).exists():
+        _write_private(model_key_file(must_exist=False), (_random.token_hex(32) + "\n").encode())
+        written.append(MODEL_KEY_NAME)
     service_files = ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "telegraf.env", "bridge.env",
                      "kapacitor.env", "dashboard.env")
     if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
@@ -166,6 +175,15 @@ def _password(service: str, account: str) -> str:
     except KeyError:
         raise SecretsError(f"{_CREDENTIALS} has no {service} password for {account}, an account added since it "
                            f"was made: run stack/install.sh (or tickml secrets ensure), which keeps the others") from None
+
+
+def model_key_file(must_exist: bool = True) -> Path:
+    """The file of the key model records are signed with, which every process of a shared model home is handed
+    (``TICKML_MODEL_KEY_FILE``)."""
+    path = SECRETS / MODEL_KEY_NAME  # looked up on each call: tests move SECRETS
+    if must_exist and not path.exists():
+        raise SecretsError(f"no {path}: run stack/install.sh (or tickml secrets ensure)")
+    return path
 
 
 def ca_file() -> Path:

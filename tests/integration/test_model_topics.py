@@ -3,12 +3,13 @@
 A ``SharedModelStore`` (a shard's train UDF) publishes every champion and
 waits for the broker before storing it; a ``Materialiser`` (every shard)
 applies the topic to another root. Each test has topics of its own (a
-unique prefix), deleted afterwards.
+unique prefix) and a signing key of its own, the topics deleted afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -31,7 +32,7 @@ DOC = {"schema": 1, "key": "dev-1", "version": 1, "algorithm": "linear", "task":
 def settings(stack):
     from tickml.stack import kafka
 
-    settings = TopicSettings(kafka.kafka_bootstrap(), f"t{uuid.uuid4().hex[:8]}-models.", 4)
+    settings = TopicSettings(kafka.kafka_bootstrap(), f"t{uuid.uuid4().hex[:8]}-models.", 4, os.urandom(32))
     yield settings
     topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(settings.prefix)]
     kafka.delete_topics(topics)
@@ -116,14 +117,37 @@ def test_a_record_that_is_not_a_model_is_skipped_and_the_others_applied(settings
 
     topic = ensure_topic(settings, "power")
     producer = Producer({"bootstrap.servers": settings.bootstrap, "partitioner": "fnv1a"})
-    producer.produce(topic, b"not json", b"e/dev-1")
-    producer.produce(topic, json.dumps(dict(DOC, schema=7)).encode(), b"e/dev-2")
-    producer.produce(topic, json.dumps(DOC).encode(), b"no-prefix")
-    producer.produce(topic, json.dumps(dict(DOC, key="dev-3")).encode(), b"e/dev-3")
+    signer = settings.signer()
+    for value, key in [(b"not json", b"e/dev-1"),
+                       (json.dumps(dict(DOC, schema=7)).encode(), b"e/dev-2"),
+                       (json.dumps(DOC).encode(), b"no-prefix"),
+                       (json.dumps(dict(DOC, key="dev-3")).encode(), b"e/dev-3")]:
+        producer.produce(topic, value, key, headers=signer.headers(topic, key, value))  # signed: judged as models
     assert producer.flush(10) == 0
     copy = caught_up(Materialiser(tmp_path, settings))
     assert (copy.bad, copy.applied) == (3, 1)
     assert ModelStore(tmp_path / "power").keys() == ["dev-3"]
+
+
+def test_a_forged_record_is_skipped_and_counted_and_a_signed_one_after_it_applied(settings, tmp_path):
+    from confluent_kafka import Producer
+
+    topic = ensure_topic(settings, "power")
+    forged = encode(dict(DOC, key="__fleet__", version=99))  # a fleet model: it would reach every device
+    # The default partitioner, as ModelTopic's: the tombstone below lands behind the signed champion.
+    producer = Producer({"bootstrap.servers": settings.bootstrap})
+    producer.produce(topic, forged, b"fleet")  # no signature
+    wrong_key = TopicSettings(settings.bootstrap, settings.prefix, signing_key=os.urandom(32)).signer()
+    producer.produce(topic, forged, b"fleet", headers=wrong_key.headers(topic, b"fleet", forged))
+    assert producer.flush(10) == 0
+    assert SharedModelStore(tmp_path / "a" / "power", ModelTopic(settings, "power")).put(DOC)  # signed
+    producer.produce(topic, None, b"e/dev-1")  # an unsigned tombstone of the champion just published
+    assert producer.flush(10) == 0
+    copy = caught_up(Materialiser(tmp_path / "b", settings))
+    assert (copy.bad, copy.applied) == (3, 1)
+    store = ModelStore(tmp_path / "b" / "power")
+    assert store.model(FLEET_KEY) is None and store.model("dev-1").version == 1
+    assert sum(json.loads((tmp_path / "b" / OFFSETS_FILE).read_text())[topic].values()) == 4  # read past them
 
 
 def test_versions_never_go_backwards_when_two_shards_deploy_around_a_move(settings, tmp_path):
@@ -150,7 +174,7 @@ def test_versions_never_go_backwards_when_two_shards_deploy_around_a_move(settin
 
 
 def test_a_broker_that_does_not_answer_leaves_the_champion_stored_here_and_pending(tmp_path):
-    unreachable = TopicSettings("127.0.0.1:9", "t-models.")  # the discard port: nothing listens there
+    unreachable = TopicSettings("127.0.0.1:9", "t-models.", signing_key=os.urandom(32))  # nothing listens there
     topic = ModelTopic(unreachable, "power", timeout=1.0)
     store = SharedModelStore(tmp_path / "power", topic)
     assert store.put(DOC)  # the shard goes on with its own copy

@@ -103,10 +103,12 @@ def test_options_that_pass_alone_but_not_together_fail_init_through_train_config
         "bad training options: algorithm 'logistic' does not support regression (islogistic=0)"]
 
 
-def test_a_model_name_kafka_refuses_as_a_topic_fails_init_where_models_are_shared(monkeypatch):
-    # The UDF service of a shard shares its models (TICKML_MODEL_KAFKA); nothing is asked of Kafka before
-    # the options pass, so no broker needs to listen here.
+def test_a_model_name_kafka_refuses_as_a_topic_fails_init_where_models_are_shared(monkeypatch, tmp_path):
+    # The UDF service of a shard shares its models (TICKML_MODEL_KAFKA) and signs them (the key file);
+    # nothing is asked of Kafka before the options pass, so no broker needs to listen here.
+    (tmp_path / "model.hex").write_text("ab" * 32)
     monkeypatch.setenv("TICKML_MODEL_KAFKA", "127.0.0.1:9")
+    monkeypatch.setenv("TICKML_MODEL_KEY_FILE", str(tmp_path / "model.hex"))
     init = udf_pb2.InitRequest(taskID="t", nodeID="train1")
     init.options.add(name="independentvariables", values=[_value("string", "a")])
     init.options.add(name="dependentvariable", values=[_value("string", "y")])

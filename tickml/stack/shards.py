@@ -121,9 +121,11 @@ class ShardSet:
         return [t for t in tasks if t.name in self.tasks]
 
     def model_env(self) -> dict[str, str]:
-        """What tells a UDF server and the materialiser where the models' shared home is (``udfs.learn.topic``)."""
+        """What tells a UDF server and the materialiser where the models' shared home is (``udfs.learn.topic``),
+        and the key its records are signed with (``udfs.learn.signing``): without it they refuse to start."""
         return {"TICKML_MODEL_KAFKA": kafka.kafka_bootstrap(), "TICKML_MODEL_TOPIC_PREFIX": self.model_topic_prefix,
-                "TICKML_MODEL_TOPIC_PARTITIONS": str(self.model_topic_partitions)}
+                "TICKML_MODEL_TOPIC_PARTITIONS": str(self.model_topic_partitions),
+                "TICKML_MODEL_KEY_FILE": str(secrets.model_key_file())}
 
 
 @dataclasses.dataclass(frozen=True)

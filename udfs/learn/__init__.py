@@ -19,6 +19,7 @@ Modules, one concept each:
 - ``store``: bounded, durable, shared store of documents, and ``StoreOptions`` (where it lives)
 - ``topic``, ``shared``, ``materialise``: the store's shared home across shards, a compacted Kafka
   topic per model (names and keys, the store that publishes, the copy every shard keeps)
+- ``signing``: the HMAC every record of the shared home carries, and the key file it comes from
 - ``paths``: the model root a store must stay inside (``TICKML_MODEL_ROOT``)
 - ``fleet``: rows for the fleet-wide model
 - ``window``: a window's rows made ready and checked before any fit

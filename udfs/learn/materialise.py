@@ -20,7 +20,12 @@ applied (their high watermarks), it touches ``<root>/.materialised`` on every
 pass; the shard's runner starts consuming device messages only then.
 
 A record that is not a model document (not JSON, another schema, a key no
-publisher writes) is logged, counted and skipped; the others are applied.
+publisher writes, outside the document's bounds) is logged, counted and
+skipped; the others are applied. So is a record, tombstones included,
+without a good signature (``signing``): anyone who can write to the broker
+can write to the topics, and a forged ``fleet`` record would reach every
+device of every shard. A skipped record's offset advances like any other's,
+so a bad record never holds up the ones behind it.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class Materialiser:
                  discover_seconds: float = 2.0):
         from confluent_kafka import Consumer
 
+        self._signer = settings.signer()  # before anything is read: no key, nothing applied
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.settings = settings
@@ -152,6 +158,9 @@ class Materialiser:
     def _apply(self, message) -> None:
         model = self.settings.model_of(message.topic())
         try:
+            problem = self._signer.problem(message.topic(), message.key(), message.value(), message.headers())
+            if problem:
+                raise ValueError(problem)
             key = store_key(message.key())
             store = self._stores.get(model)
             if store is None:

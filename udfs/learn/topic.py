@@ -16,6 +16,12 @@ The UDF service, never a task, says whether there is a shared home:
 alone, the default for one node). ``TICKML_MODEL_TOPIC_PARTITIONS`` (8) is
 the partition count of a topic the train UDF creates.
 
+Every record is signed (``signing``): the process's key comes from the file
+``TICKML_MODEL_KEY_FILE`` names, read here with the rest; a process given
+``TICKML_MODEL_KAFKA`` without it does not start (``from_environment``
+raises), and ``ModelTopic`` and the materialiser refuse settings without a
+key.
+
 Why the fleet model's record key is not an entity's: entity keys are any
 string a device sends, so the fleet-wide model (``FLEET_KEY``) is keyed
 ``fleet`` and every entity ``e/<key>``; no entity can overwrite it in the
@@ -28,9 +34,10 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .fleet import FLEET_KEY, FleetKey
+from .signing import KEY_FILE_VARIABLE, RecordSigner, key_from_environment
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +58,13 @@ TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "3600000"}
 
 @dataclass(frozen=True)
 class TopicSettings:
-    """Where the shared home is: the brokers, the topic name prefix, the partitions of a new topic."""
+    """Where the shared home is: the brokers, the topic name prefix, the partitions of a new topic,
+    and the key its records are signed with (``signing``)."""
 
     bootstrap: str
     prefix: str = DEFAULT_PREFIX
     partitions: int = DEFAULT_PARTITIONS
+    signing_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> "TopicSettings | None":
@@ -63,12 +72,19 @@ class TopicSettings:
 
         >>> TopicSettings.from_environment({}) is None
         True
-        >>> TopicSettings.from_environment({"TICKML_MODEL_KAFKA": "127.0.0.1:19094"}).prefix
-        'tickml-models.'
+        >>> TopicSettings.from_environment({"TICKML_MODEL_KAFKA": "127.0.0.1:19094"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: TICKML_MODEL_KAFKA is set but TICKML_MODEL_KEY_FILE is not: records of the model topics ...
         """
         bootstrap = environ.get(KAFKA_VARIABLE, "").strip()
         if not bootstrap:
             return None
+        signing_key = key_from_environment(environ)
+        if signing_key is None:
+            raise ValueError(f"{KAFKA_VARIABLE} is set but {KEY_FILE_VARIABLE} is not: records of the model topics "
+                             f"are signed, and this process reads and writes none without the key (a file of 32 "
+                             f"random bytes as hex; tickml secrets ensure makes .stack/secrets/model-signing-key.hex)")
         prefix = environ.get(PREFIX_VARIABLE, DEFAULT_PREFIX)
         partitions = environ.get(PARTITIONS_VARIABLE, str(DEFAULT_PARTITIONS))
         if not partitions.isdigit() or int(partitions) < 1:
@@ -76,7 +92,7 @@ class TopicSettings:
         problem = _name_problem(prefix + "x")
         if prefix and problem:
             raise ValueError(f"{PREFIX_VARIABLE} {prefix!r}: {problem}")
-        return cls(bootstrap, prefix, int(partitions))
+        return cls(bootstrap, prefix, int(partitions), signing_key)
 
     def topic(self, model: str) -> str:
         """The topic of model ``model``; ValueError naming the rule when Kafka would refuse the name.
@@ -88,6 +104,13 @@ class TopicSettings:
         if problem:
             raise ValueError(problem)
         return self.prefix + model
+
+    def signer(self) -> RecordSigner:
+        """The signer of these topics' records; ValueError when there is no key (never unsigned)."""
+        if self.signing_key is None:
+            raise ValueError(f"model topics {self.prefix}*: no signing key (records are signed; the service "
+                             f"names the key file in {KEY_FILE_VARIABLE})")
+        return RecordSigner(self.signing_key)
 
     def model_of(self, topic: str) -> str | None:
         """The model whose topic ``topic`` is, or None for a topic not of this prefix."""
@@ -165,13 +188,14 @@ class ModelTopic:
     takes its devices. When Kafka does not acknowledge within ``timeout``
     (down, say), the champion is kept to publish again before the next one,
     the newest per key, and ``publish`` returns False: the shard goes on with
-    its own copy meanwhile.
+    its own copy meanwhile. Every record carries its signature (``signing``).
     """
 
     def __init__(self, settings: TopicSettings, model: str, *, timeout: float = 5.0, producer=None):
         from confluent_kafka import Producer
 
         self.topic = settings.topic(model)
+        self._signer = settings.signer()
         self.timeout = timeout
         self.published = 0
         self.pending: dict[bytes, bytes] = {}  # record key -> encoded document not yet acknowledged
@@ -197,7 +221,8 @@ class ModelTopic:
                     errors.append(str(err))
 
             for record, value in list(self.pending.items()):
-                self._producer.produce(self.topic, value, record, on_delivery=delivered)
+                self._producer.produce(self.topic, value, record, on_delivery=delivered,
+                                       headers=self._signer.headers(self.topic, record, value))
             left = self._producer.flush(self.timeout)
             if left or errors:
                 log.warning("model topic %s: %d champion(s) not acknowledged by Kafka (%s); kept to publish "

@@ -4,10 +4,16 @@ An algorithm is fitted with scikit-learn or numpy, then *exported* to a small
 JSON-able dict (``params_``). Predictions are always computed from that dict
 with numpy (:meth:`Algorithm.evaluate`), so a stored model never needs the
 object that fitted it: no pickles, no scikit-learn objects kept per entity.
+
+A stored dict may come from another process, or another shard through Kafka,
+so each class also says what a dict it can run looks like (:meth:`Algorithm.check`,
+which ``document.validate`` calls): once it passes, ``prepare`` and ``run``
+cannot fail on it, and ``numbers``/``number`` below are the checks they share.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +38,57 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     ez = np.exp(z[~pos])
     out[~pos] = ez / (1.0 + ez)
     return out
+
+
+def numbers(value: Any, what: str, ndim: int = 1, *, integer: bool = False) -> np.ndarray:
+    """``value`` (JSON lists) as an array of finite numbers with ``ndim`` dimensions; ValueError naming ``what``.
+
+    >>> numbers([[1, 2.5]], "w", 2).tolist(), numbers([0, 3], "left", integer=True).dtype.kind
+    ([[1.0, 2.5]], 'i')
+    >>> numbers([1.0, float("nan")], "coef")
+    Traceback (most recent call last):
+    ...
+    ValueError: coef must be finite numbers, got NaN or infinity
+    >>> numbers([1, "2"], "coef")
+    Traceback (most recent call last):
+    ...
+    ValueError: coef must be a list of numbers (1 dimension), got <U21 with shape (2,)
+    """
+    try:
+        # No dtype given: numpy would convert strings ("1") and truncate floats to ints without a word.
+        array = np.array(value)
+    except (ValueError, TypeError, OverflowError):  # ragged lists
+        array = None
+    # Whole numbers beyond int64 come as uint64 or objects, which would wrap or fail later: refused.
+    kinds = "i" if integer else "iuf"
+    if array is None or array.ndim != ndim or array.dtype.kind not in kinds and array.size:
+        got = "ragged lists" if array is None else f"{array.dtype} with shape {array.shape}"
+        raise ValueError(f"{what} must be a list of {'whole numbers' if integer else 'numbers'}"
+                         f"{'' if ndim == 1 else ' of lists' * (ndim - 1)} ({ndim} dimension{'s' * (ndim > 1)}), "
+                         f"got {got}")
+    if integer:
+        return array.astype(np.int64)
+    array = array.astype(float)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} must be finite numbers, got NaN or infinity")
+    return array
+
+
+def number(value: Any, what: str) -> float:
+    """``value`` as a finite float; ValueError naming ``what`` (a bool is not a number here).
+
+    >>> number(2, "intercept"), number(1e300, "x")
+    (2.0, 1e+300)
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) < 2**1023:
+            return float(value)
+        got = "an integer beyond any float"
+    else:
+        got = repr(value) if value is None or isinstance(value, (bool, float)) else type(value).__name__
+    raise ValueError(f"{what} must be a finite number, got {got}")
 
 
 class Algorithm:
@@ -64,6 +121,12 @@ class Algorithm:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Algorithm":
+        raise NotImplementedError
+
+    @staticmethod
+    def check(params: dict[str, Any], n_features: int) -> None:
+        """ValueError naming what in exported ``params`` (from anywhere: a file, Kafka) this class cannot
+        prepare and run on ``n_features`` inputs: missing, misshapen, non-finite, out of range, too large."""
         raise NotImplementedError
 
     @staticmethod

@@ -8,13 +8,29 @@ Exported params::
 
 Leaves have ``left == right == -1``. ``run`` walks all trees at once over
 padded arrays, one tree level per step.
+
+What a stored model may hold (``check``): each tree in scikit-learn's layout,
+parents before children, so a child's index is greater than its parent's (no
+walk can loop) and within its tree; every node but the root the child of
+exactly one node; at most ``MAX_DEPTH`` levels; split features among the
+model's; and at most ``MAX_PADDED_NODES`` nodes once every tree is padded to
+the largest, which is what ``prepare`` holds in memory.
 """
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
-from .base import CLASSIFICATION, REGRESSION, Algorithm, sigmoid
+from .base import CLASSIFICATION, REGRESSION, Algorithm, number, numbers, sigmoid
+
+# The hyperparameter search goes to depth 4 and 100 trees (3,100 nodes); these leave room for more.
+MAX_DEPTH = 10
+MAX_PADDED_NODES = 2**18
+_ARRAYS = ("feature", "threshold", "left", "right", "value")
+_INDICES = ("feature", "left", "right")
+_LINKS = ("identity", "logistic")
 
 
 def _export_tree(tree) -> dict:
@@ -79,6 +95,27 @@ class GradientBoosting(Algorithm):
         return self
 
     @staticmethod
+    def check(params, n_features):
+        number(params["init"], "init")
+        number(params["learning_rate"], "learning_rate")
+        if not isinstance(params["link"], str) or params["link"] not in _LINKS:
+            raise ValueError(f"link must be one of {', '.join(_LINKS)}, got {params['link']!r}")
+        trees = params["trees"]
+        if not isinstance(trees, list) or not trees:
+            raise ValueError("trees must be a non-empty list")
+        for i, tree in enumerate(trees):  # a loop over trees, never nodes
+            if not isinstance(tree, dict) or not all(isinstance(tree.get(a), list) for a in _ARRAYS) \
+                    or not tree["value"] or any(len(tree[a]) != len(tree["value"]) for a in _ARRAYS):
+                raise ValueError(f"trees[{i}] must have {', '.join(_ARRAYS)}: lists of one length, not empty")
+        sizes = np.array([len(tree["value"]) for tree in trees])
+        if len(trees) * int(sizes.max()) > MAX_PADDED_NODES:
+            raise ValueError(f"{len(trees)} trees of up to {sizes.max()} nodes: more than {MAX_PADDED_NODES} "
+                             f"nodes once padded for prediction")
+        flat = {a: numbers(list(chain.from_iterable(tree[a] for tree in trees)), f"trees' {a}",
+                           integer=a in _INDICES) for a in _ARRAYS}
+        _check_layout(flat, sizes, n_features)
+
+    @staticmethod
     def prepare(params):
         trees = params["trees"]
         width = max(len(t["value"]) for t in trees)
@@ -129,6 +166,41 @@ class GradientBoosting(Algorithm):
             "max_depth": int(rng.choice([2, 3, 4])),
             "learning_rate": float(rng.choice([0.05, 0.1, 0.2])),
         }
+
+
+def _check_layout(flat: dict[str, np.ndarray], sizes: np.ndarray, n_features: int) -> None:
+    """ValueError naming the first tree and node that breaks the layout ``prepare`` and ``run`` rely on.
+
+    ``flat`` holds every tree's arrays end to end, ``sizes`` each tree's node count; all trees are
+    checked at once, each rule one numpy expression over every node.
+    """
+    first = np.repeat(np.cumsum(sizes) - sizes, sizes)  # each node's tree's root, in ``flat``
+    size = np.repeat(sizes, sizes)
+    node = np.arange(len(first)) - first  # each node's index in its own tree
+    left, right, feature = flat["left"], flat["right"], flat["feature"]
+    inner = left != -1
+
+    def refuse(bad: np.ndarray, why: str) -> None:
+        if bad.any():
+            at = int(np.argmax(bad))
+            tree = int(np.searchsorted(np.cumsum(sizes), at, side="right"))
+            raise ValueError(f"trees[{tree}] node {int(node[at])}: {why}")
+
+    refuse(inner != (right != -1), "a node has two children or none (-1)")
+    refuse(inner & ((left < 0) | (left >= size) | (right < 0) | (right >= size)),
+           "a child index outside the tree's nodes")
+    refuse(inner & ((left <= node) | (right <= node)), "a child index not greater than its parent's (a cycle)")
+    refuse(inner & ((feature < 0) | (feature >= n_features)), f"a split feature outside the model's {n_features}")
+    children = np.concatenate([(first + left)[inner], (first + right)[inner]])
+    refuse((node > 0) & (np.bincount(children, minlength=len(node)) != 1),
+           "not the child of exactly one node (unreachable, or shared)")
+    # Now each tree is a tree: following parents from any node reaches its root, in as many steps as its depth.
+    parent = np.arange(len(node))
+    parent[children] = np.tile(np.nonzero(inner)[0], 2)
+    up = np.arange(len(node))
+    for _ in range(MAX_DEPTH):
+        up = parent[up]
+    refuse(node[up] != 0, f"deeper than {MAX_DEPTH} levels")
 
 
 def _max_depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:

@@ -20,12 +20,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import REGRESSION, Algorithm
+from .base import REGRESSION, Algorithm, number, numbers
 
 
 def prepare_linear(params: dict) -> tuple[np.ndarray, float]:
     """Shared by every linear-in-parameters model."""
     return np.asarray(params["coef"], dtype=float), float(params["intercept"])
+
+
+def check_linear(params: dict, n_features: int) -> None:
+    """Shared by every linear-in-parameters model: a finite coefficient per feature and a finite intercept.
+
+    >>> check_linear({"coef": [1.0], "intercept": 0.0}, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: coef has 1 coefficients for 2 features
+    """
+    coef = numbers(params["coef"], "coef")
+    if len(coef) != n_features:
+        raise ValueError(f"coef has {len(coef)} coefficients for {n_features} features")
+    number(params["intercept"], "intercept")
 
 
 def run_linear(prepared: tuple[np.ndarray, float], X: np.ndarray) -> np.ndarray:
@@ -138,6 +152,7 @@ class LinearRegression(Algorithm):
         self.params_ = {"coef": coef.tolist(), "intercept": float(intercept)}
         return self
 
+    check = staticmethod(check_linear)
     prepare = staticmethod(prepare_linear)
     run = staticmethod(run_linear)
 

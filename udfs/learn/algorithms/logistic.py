@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import CLASSIFICATION, Algorithm, sigmoid
-from .linear import prepare_linear, run_linear
+from .linear import check_linear, prepare_linear, run_linear
 
 
 class LogisticRegression(Algorithm):
@@ -61,6 +61,7 @@ class LogisticRegression(Algorithm):
         self.params_ = {"coef": beta[1:].tolist(), "intercept": float(beta[0])}
         return self
 
+    check = staticmethod(check_linear)
     prepare = staticmethod(prepare_linear)
 
     @staticmethod

@@ -5,6 +5,10 @@ Exported params::
     {"weights": [[[...], ...], ...], "biases": [[...], ...],
      "activation": "relu" | "tanh" | "logistic" | "identity",
      "output": "identity" | "logistic"}
+
+A stored network has at most ``MAX_LAYERS`` weight matrices: each costs a
+matrix product per prediction, and the document's size alone would allow
+thousands of tiny ones.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import warnings
 
 import numpy as np
 
-from .base import CLASSIFICATION, REGRESSION, Algorithm, sigmoid
+from .base import CLASSIFICATION, REGRESSION, Algorithm, numbers, sigmoid
+
+MAX_LAYERS = 16
 
 _ACTIVATIONS = {
     "identity": lambda z: z,
@@ -76,6 +82,24 @@ class NeuralNetwork(Algorithm):
             "output": model.out_activation_,
         }
         return self
+
+    @staticmethod
+    def check(params, n_features):
+        weights, biases = params["weights"], params["biases"]
+        if not isinstance(weights, list) or not isinstance(biases, list) or not 1 <= len(weights) <= MAX_LAYERS \
+                or len(biases) != len(weights):
+            raise ValueError(f"weights and biases must be lists of 1 to {MAX_LAYERS} layers, as many of each")
+        width = n_features  # each layer takes the previous one's outputs; the first, the features
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            w, b = numbers(w, f"weights[{i}]", 2), numbers(b, f"biases[{i}]")
+            last = i == len(weights) - 1
+            if w.shape[0] != width or w.shape[1] < 1 or last and w.shape[1] != 1 or b.shape != (w.shape[1],):
+                raise ValueError(f"layer {i} has weights {w.shape} and biases {b.shape}, where it takes {width} "
+                                 f"input(s){' and gives 1 output' if last else ''}")
+            width = w.shape[1]
+        for name in ("activation", "output"):
+            if not isinstance(params[name], str) or params[name] not in _ACTIVATIONS:
+                raise ValueError(f"{name} must be one of {', '.join(_ACTIVATIONS)}, got {params[name]!r}")
 
     @staticmethod
     def prepare(params):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import REGRESSION, Algorithm
-from .linear import penalised_least_squares
+from .base import REGRESSION, Algorithm, numbers
+from .linear import check_linear, penalised_least_squares
 
 
 class QuadraticRegression(Algorithm):
@@ -42,6 +42,12 @@ class QuadraticRegression(Algorithm):
         k = X.shape[1]
         self.params_ = {"coef": coef[:k].tolist(), "coef2": coef[k:].tolist(), "intercept": intercept}
         return self
+
+    @staticmethod
+    def check(params, n_features):
+        check_linear(params, n_features)
+        if len(numbers(params["coef2"], "coef2")) != n_features:
+            raise ValueError(f"coef2 has {len(params['coef2'])} coefficients for {n_features} features")
 
     @staticmethod
     def prepare(params):

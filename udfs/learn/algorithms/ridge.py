@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import REGRESSION, Algorithm
-from .linear import penalised_least_squares, prepare_linear, run_linear
+from .linear import check_linear, penalised_least_squares, prepare_linear, run_linear
 
 
 class RidgeRegression(Algorithm):
@@ -35,6 +35,7 @@ class RidgeRegression(Algorithm):
         self.params_ = {"coef": coef.tolist(), "intercept": intercept}
         return self
 
+    check = staticmethod(check_linear)
     prepare = staticmethod(prepare_linear)
     run = staticmethod(run_linear)
 
