@@ -52,9 +52,9 @@ import urllib.parse
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-from tickml.dashboard import influxql, settings  # noqa: E402
+from tickml.dashboard import guard, influxql, settings  # noqa: E402
 from tickml.dashboard.panels import page_panels  # noqa: E402
-from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, panel_states, points_fetched  # noqa: E402
+from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, new_page, panel_states, points_fetched  # noqa: E402
 from tickml.dashboard.source import Source  # noqa: E402
 from tickml.dashboard.timerange import Range, bucket, parse_duration  # noqa: E402
 from tickml.influx import Influx, line  # noqa: E402
@@ -85,7 +85,7 @@ def dashboard(*args: str):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not probes.http_ok(url + "/"):
+        while not probes.http_ok(url + "/", guard.authorization()):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the dashboard did not start (exit {proc.poll()})")
             time.sleep(0.2)
@@ -188,7 +188,7 @@ def synthetic_fleet(influx: Influx, devices: int, minutes: int, seed: int = 7) -
 
 def load_page(browser, url: str, loads: int) -> tuple[float, int, dict]:
     """Median seconds until every panel answered, over ``loads`` loads after a warm-up; points fetched."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser, viewport={"width": 1400, "height": 1000})  # the stack's dashboard login
     seconds = []
     try:
         for n in range(loads + 1):
@@ -199,7 +199,7 @@ def load_page(browser, url: str, loads: int) -> tuple[float, int, dict]:
                 seconds.append(time.perf_counter() - started)
         states = panel_states(page)
     finally:
-        page.close()
+        page.context.close()
     return statistics.median(seconds), points_fetched(states), states
 
 
@@ -215,10 +215,10 @@ def influx_alone(source: Source, page: str, when: Range, variables: dict) -> tup
 
 def line_per_device(source: Source, when: Range, database: str) -> tuple[float, int]:
     seconds = bucket(when.seconds, source.settings.max_points, 10)
-    text = influxql.render('SELECT mean("value") FROM "device_message" WHERE $timeFilter '
-                           'GROUP BY time($__interval), "device_id", "sensor" fill(none)', when, seconds, {})
+    query = influxql.render('SELECT mean("value") FROM "device_message" WHERE $timeFilter '
+                            'GROUP BY time($__interval), "device_id", "sensor" fill(none)', when, seconds, {})
     started = time.perf_counter()
-    series = source.influx.series(text, database=database)
+    series = source.influx.series(query.text, database=database, params=query.params)
     return time.perf_counter() - started, sum(len(s["values"]) for s in series)
 
 

@@ -9,7 +9,8 @@ and taken once every panel has answered, into dashboards/screenshots/
 power meter with the most predictions in the range. ``--url`` takes them
 from another dashboard than the stack's service (one started from a checkout
 whose pages changed: ``tickml dashboard --listen 127.0.0.1:PORT``);
-``--pages`` retakes only the pages that look different.
+``--pages`` retakes only the pages that look different. The browser logs in
+as the stack's dashboard account (``tickml secrets login dashboard``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, panel_states
+from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, new_page, panel_states
 from tickml.influx import Influx
 from tickml.stack.config import dashboard_address
 
@@ -60,7 +61,7 @@ def main() -> int:
 
     with sync_playwright() as p:
         browser = launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = new_page(browser, viewport={"width": 1400, "height": 1000})  # the stack's dashboard login
         paths = {"fleet": "/", "device": f"/device/{urllib.parse.quote(device, safe='')}", "tasks": "/tasks"}
         for name in pages:
             page.goto(f"{base}{paths[name]}?range={args.range}&refresh=0")

@@ -16,7 +16,8 @@ stack/install.sh
 TICKML="${TICKML_VENV:-.venv}/bin/tickml"
 "$TICKML" stack start
 "$TICKML" tasks define
-DASHBOARD_URL="$("$TICKML" dashboard --url)"
+# Its address; how to log in (on stderr) is said below.
+DASHBOARD_URL="$("$TICKML" dashboard --url 2>/dev/null)"
 sed "s|DASHBOARD_URL|$DASHBOARD_URL|" <<'MSG'
 
 The stack runs on loopback, with logins and TLS (README: Security). For the
@@ -25,6 +26,7 @@ admin's Kapacitor login and the stack's CA into your shell first:
   eval "$(.venv/bin/tickml secrets env)"
 Where to look:
   dashboard          DASHBOARD_URL   (the fleet, each device, the tasks and UDFs; dashboards/README.md)
+                     log in as tickml-viewer; its password: .venv/bin/tickml secrets login dashboard
   raw device data    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_message ORDER BY time DESC LIMIT 10'
   10 s aggregates    .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_aggregates ORDER BY time DESC LIMIT 10'
   rejected messages  .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM device_reject ORDER BY time DESC LIMIT 10'

@@ -7,7 +7,8 @@
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
     tickml secrets ensure|rotate [passwords|certificates|all]
-    tickml secrets password influxdb|mqtt|http|kapacitor ACCOUNT
+    tickml secrets password influxdb|mqtt|http|kapacitor|dashboard ACCOUNT
+    tickml secrets login dashboard|http|kapacitor [ACCOUNT]   user name and password, e.g. the dashboard's
     tickml secrets env [INFLUXDB_ACCOUNT]     eval "$(tickml secrets env)": the influx and kapacitor CLIs log in
     tickml udfs status|serve-metrics
     tickml dashboard [--listen HOST:PORT]
@@ -40,6 +41,8 @@ def _stack(args: argparse.Namespace) -> int:
         if args.action == "start":
             runner.start(args.services, **sharded)
             print(f"logs: {LOGS}" if args.shards is None else f"logs: {LOGS} and each shard's logs/ folder")
+            if args.shards is None and (not args.services or "dashboard" in args.services):
+                _print_dashboard_login()
         elif args.action == "stop":
             runner.stop(args.services, **sharded)
         elif args.action == "restart":
@@ -101,17 +104,36 @@ def _dashboard(args: argparse.Namespace) -> int:
     return server.run(args)
 
 
+def _print_dashboard_login() -> None:
+    from tickml.dashboard import server
+    from tickml.stack.config import dashboard_address
+
+    host, port = dashboard_address()
+    print(f"dashboard: http://{host}:{port}/; {server.login_hint()}")
+
+
 def _secrets(args: argparse.Namespace) -> int:
     from tickml import secrets
 
+    logins = {"influxdb": secrets.influxdb_login, "mqtt": secrets.mqtt_login, "http": secrets.http_login,
+              "kapacitor": secrets.kapacitor_login, "dashboard": secrets.dashboard_login}
     try:
         if args.action == "password":
-            login = {"influxdb": secrets.influxdb_login, "mqtt": secrets.mqtt_login,
-                     "http": secrets.http_login, "kapacitor": secrets.kapacitor_login}.get(args.what)
+            login = logins.get(args.what)
             if login is None or not args.account:
-                print("error: password influxdb|mqtt|http|kapacitor ACCOUNT", file=sys.stderr)
+                print("error: password influxdb|mqtt|http|kapacitor|dashboard ACCOUNT", file=sys.stderr)
                 return 2
             print(login(args.account)[1])
+            return 0
+        if args.action == "login":
+            # The services whose logins have one account to default to; InfluxDB's and MQTT's have several.
+            defaults = {"dashboard", "http", "kapacitor"}
+            if args.what not in logins or not args.account and args.what not in defaults:
+                print("error: login dashboard|http|kapacitor [ACCOUNT], or login influxdb|mqtt ACCOUNT",
+                      file=sys.stderr)
+                return 2
+            user, password = logins[args.what](args.account) if args.account else logins[args.what]()
+            print(f"user:     {user}\npassword: {password}")
             return 0
         if args.action == "env":
             print(_client_environment("tickml-dashboard" if args.what == "all" else args.what))
@@ -234,15 +256,17 @@ def parser() -> argparse.ArgumentParser:
 
     keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
                        "(.stack/secrets/)", _secrets)
-    keys.add_argument("action", choices=["ensure", "rotate", "password", "env"],
+    keys.add_argument("action", choices=["ensure", "rotate", "password", "login", "env"],
                       help="ensure: make what is missing, keep the rest (stack/install.sh runs it); rotate: new ones; "
-                           "password: print an account's password (password influxdb|mqtt|http|kapacitor ACCOUNT); "
+                           "password: print an account's password (password influxdb|mqtt|http|kapacitor|dashboard "
+                           "ACCOUNT); login: its user name and password (login dashboard: the dashboard's); "
                            "env: shell exports for the kapacitor and influx CLIs (env [INFLUXDB_ACCOUNT], "
                            "default tickml-dashboard, read only)")
     keys.add_argument("what", nargs="?", default="all",
                       help="what rotate replaces (passwords, certificates, all: the default), the service whose "
-                           "password to print (influxdb, mqtt, http, kapacitor), or env's InfluxDB account")
-    keys.add_argument("account", nargs="?", help="with password: the account, e.g. tickml-dashboard")
+                           "password or login to print (influxdb, mqtt, http, kapacitor, dashboard), or env's "
+                           "InfluxDB account")
+    keys.add_argument("account", nargs="?", help="with password or login: the account, e.g. tickml-dashboard")
 
     udfs = _subcommand(subs, "udfs", "the socket UDF servers", None)
     udf_subs = udfs.add_subparsers(title="commands", required=True)

@@ -52,10 +52,17 @@ class Influx:
         except urllib.error.HTTPError as exc:
             raise InfluxError(f"InfluxDB {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
 
-    def series(self, q: str, database: str | None = None) -> list[dict]:
+    def series(self, q: str, database: str | None = None, params: dict | None = None) -> list[dict]:
         """Run InfluxQL; InfluxDB's series as it answers them (``name``, ``tags``, ``columns``, ``values``;
-        ``time`` in ns), those of every statement concatenated."""
-        body = json.loads(self._request("/query", {"db": database or self.database, "q": q, "epoch": "ns"}))
+        ``time`` in ns), those of every statement concatenated.
+
+        ``params``: the values of the query's bound parameters (``$name``), which InfluxDB takes as JSON beside
+        the text and never parses as InfluxQL: a string, a number, or ``{"regex": ...}``, ``{"duration": ...}``.
+        """
+        request = {"db": database or self.database, "q": q, "epoch": "ns"}
+        if params:
+            request["params"] = json.dumps(params)
+        body = json.loads(self._request("/query", request))
         out: list[dict] = []
         for result in body.get("results", []):
             if "error" in result:

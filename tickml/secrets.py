@@ -71,6 +71,8 @@ HTTP_ACCOUNTS = ("tickml-sender", "tickml-sessions")
 # admin (tried on 1.8.3). Writing points to a database needs database privileges that only InfluxDB
 # Enterprise's meta service grants.
 KAPACITOR_ACCOUNTS = {"tickml-admin": "admin"}
+# The dashboard app's login (tickml/dashboard/guard.py): who may read its pages.
+DASHBOARD_ACCOUNTS = ("tickml-viewer",)
 # InfluxDB's users and what each may do (tickml/stack/influx_users.py applies them).
 INFLUXDB_ACCOUNTS = {
     "tickml-admin": "ALL",  # the runner and operators' tools: users, databases
@@ -339,7 +341,7 @@ def _complete_credentials(known: dict) -> dict:
     """``known`` with a random password for every account it lacks, and the device secret."""
     out = json.loads(json.dumps(known))
     for service, accounts in (("mqtt", mqtt_accounts()), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS),
-                              ("kapacitor", KAPACITOR_ACCOUNTS)):
+                              ("kapacitor", KAPACITOR_ACCOUNTS), ("dashboard", DASHBOARD_ACCOUNTS)):
         section = out.setdefault(service, {})
         for account in accounts:
             section.setdefault(account, _random.token_urlsafe(24))
@@ -352,6 +354,13 @@ def http_login(account: str = "tickml-sender") -> tuple[str, str]:
     if account not in HTTP_ACCOUNTS:
         raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(HTTP_ACCOUNTS)}")
     return account, _password("http", account)
+
+
+def dashboard_login(account: str = "tickml-viewer") -> tuple[str, str]:
+    """User name and password a person (or a tool) gives the dashboard app."""
+    if account not in DASHBOARD_ACCOUNTS:
+        raise SecretsError(f"no dashboard account {account!r}; the accounts are {', '.join(DASHBOARD_ACCOUNTS)}")
+    return account, _password("dashboard", account)
 
 
 def kapacitor_login(account: str = "tickml-admin") -> tuple[str, str]:

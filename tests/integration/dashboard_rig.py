@@ -10,7 +10,8 @@
 - ``InfluxdOfItsOwn``: an InfluxDB (the shipped influxdb.conf, plain HTTP,
   no logins) that a test may stop and start again.
 - ``DashboardOfItsOwn``: the dashboard app of this checkout, so that the
-  browser tests try the code under test, not the one the stack's service runs.
+  browser tests try the code under test, not the one the stack's service runs;
+  it asks for the stack's dashboard login, as the stack's own does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from stackutil import wait_until
 from tickml import secrets, tasks
+from tickml.dashboard import guard
 from tickml.paths import BIN, ROOT
 from tickml.stack import config, probes, telegraf
 
@@ -237,7 +239,8 @@ class DashboardOfItsOwn:
         other = ["--influxdb-url", influxdb_url] if influxdb_url else []
         self.proc = _start([sys.executable, "-m", "tickml", "dashboard", "--listen", f"127.0.0.1:{self.port}",
                             *other], self.log)
-        _up(self.proc, lambda: probes.http_ok(self.url + "/"), self.log, "the dashboard")
+        self.authorization = guard.authorization()
+        _up(self.proc, lambda: probes.http_ok(self.url + "/", self.authorization), self.log, "the dashboard")
 
     def stop(self) -> None:
         _stop(self.proc)

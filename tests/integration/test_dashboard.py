@@ -8,7 +8,9 @@ own dashboard service may serve another). Each page must draw every panel
 with data points, with no console error and no request off the machine;
 screenshots go to the test's temporary folder. Then the bad cases: a device
 no one knows, a range with nothing in it, a range that makes no sense, and
-InfluxDB going down and coming back.
+InfluxDB going down and coming back. The browser logs in as the stack's
+dashboard account; a request without that login, or for another Host, is
+refused, and a device id written to break out of its query shows nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,9 +28,9 @@ from playwright.sync_api import expect
 
 from dashboard_rig import DashboardOfItsOwn, InfluxdOfItsOwn, UdfPipeline
 from stackutil import mqtt_publish, wait_until
-from tickml import tasks
+from tickml import secrets, tasks
 from tickml.dashboard import influxql, layout, settings
-from tickml.dashboard.probe import launch, panel_states
+from tickml.dashboard.probe import launch, new_page, panel_states
 from tickml.dashboard.panels import BY_NAME, MEASUREMENTS, PANELS, page_panels
 from tickml.dashboard.source import Source
 from tickml.dashboard.timerange import Range
@@ -85,14 +89,14 @@ def screens(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def page(browser):
-    """A page that fails the test on a console error or a request off the machine."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    """A page, logged in to the dashboard, that fails the test on a console error or a request off the machine."""
+    page = new_page(browser, viewport={"width": 1400, "height": 1000})
     errors, hosts = [], set()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: hosts.add(urllib.parse.urlsplit(r.url).hostname))
     yield page
-    page.close()
+    page.context.close()
     assert not errors, f"browser console errors: {errors[:5]}"
     assert hosts <= LOOPBACK, f"requests off the machine: {hosts - LOOPBACK}"
 
@@ -274,6 +278,62 @@ def test_the_device_picker_lists_a_few_devices_and_counts_the_others(stack, page
         assert links.count() == 0
     finally:
         influx.execute(f'DROP SERIES FROM "device_message" WHERE "device_id" =~ /^{run_id}picker-/', influx.database)
+
+
+def _status(url: str, authorization: str | None = None, host: str | None = None, data: bytes | None = None):
+    """The HTTP status of a request to the dashboard, and its WWW-Authenticate header."""
+    headers = {**({"Authorization": authorization} if authorization else {}), **({"Host": host} if host else {})}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("WWW-Authenticate")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("WWW-Authenticate")
+
+
+def test_the_dashboard_answers_its_login_only_and_for_its_own_hosts(dashboard):
+    """Pages, Dash's callbacks and the assets want the stack's login (401 and a challenge without it); a Host
+    other than the dashboard's own gets 400 (DNS rebinding), login or not."""
+    login = secrets.basic_auth(*secrets.dashboard_login())
+    wrong = secrets.basic_auth(secrets.dashboard_login()[0], "not-the-password")
+    port = urllib.parse.urlsplit(dashboard).port
+    for path, data in (("/", None), ("/device/x", None), ("/_dash-layout", None), ("/_dash-dependencies", None),
+                       ("/assets/dashboard.css", None), ("/_dash-update-component", b"{}")):
+        status, challenge = _status(dashboard + path, data=data)
+        assert status == 401 and challenge.startswith("Basic realm="), (path, status, challenge)
+        assert _status(dashboard + path, wrong, data=data)[0] == 401, path
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}", f"localhost:{port + 1}"):
+            assert _status(dashboard + path, login, host=host, data=data)[0] == 400, (path, host)
+            assert _status(dashboard + path, host=host, data=data)[0] == 400, (path, host)
+    for host in (None, f"localhost:{port}", f"LOCALHOST:{port}"):
+        assert _status(dashboard + "/", login, host=host)[0] == 200, host
+        assert _status(dashboard + "/assets/dashboard.css", login, host=host)[0] == 200, host
+
+
+def test_a_device_id_written_to_break_its_query_shows_no_other_devices_data(activity, prefix, page, dashboard):
+    """An id that would select the test's whole fleet, were it spliced into the query text, typed in the picker
+    and opened as a device page: nothing matches it and every panel of its page is empty."""
+    device = _power_meter(prefix)  # the fleet has readings and predictions to leak
+    hostile = f"x' OR \"device_id\" =~ /^{prefix}/ OR \"device_id\" = '"
+    page.goto(f"{dashboard}/device?range=15m")
+    box = page.get_by_label("Find a device")
+    for text in (hostile, ".*", f"{prefix}.*"):
+        box.fill(text)
+        assert _picker_says(page, text) == f"No device id contains {text!r}.", text
+        assert page.locator(".device-matches a").count() == 0, text
+
+    page.goto(f"{dashboard}/device/{urllib.parse.quote(hostile, safe='')}?range=15m")
+    page.wait_for_selector("text=has ever sent a reading", timeout=30_000)
+    expect(page.locator("h1 .device-id")).to_contain_text(hostile)
+    states = _wait_for_panels(page, lambda s: all(p["state"] != "loading" for p in s.values()), timeout=30,
+                              what="every panel of the device page answered")
+    assert set(states) == {p.name for p in page_panels("device")}
+    for name, state in states.items():
+        assert state["state"] == "empty" and not (state["points"] or state["rows"] or state["number"]), (name, state)
+        assert device not in str(state), name
+    assert device not in page.inner_text("main")
 
 
 def test_an_unknown_device_is_said_in_words(page, dashboard):

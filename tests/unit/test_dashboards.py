@@ -211,13 +211,14 @@ def test_every_grafana_panel_runs_a_query_of_the_app_on_the_stacks_influxdb():
 # Filling a query in
 
 
-def test_render_fills_every_variable_and_quotes_a_device_id():
+def test_render_binds_every_variable_and_the_device_id():
     panel = panels.BY_NAME["readings"]
     when = Range(10**18, 10**18 + 900 * 10**9)
-    text = influxql.render(panel.queries[0].text, when, 5, {"device": "it's", "threshold": 90.0, "limit": 500})
-    assert "$" not in text
-    assert "\"device_id\" = 'it\\'s'" in text
-    assert f"time >= {when.start} AND time < {when.end}" in text and "GROUP BY time(5s)" in text
+    query = influxql.render(panel.queries[0].text, when, 5, {"device": "it's", "threshold": 90.0, "limit": 500})
+    assert "it's" not in query.text and "\"device_id\" = $device" in query.text
+    assert "time >= $__start AND time < $__end" in query.text and "GROUP BY time($__interval)" in query.text
+    assert query.params == {"__start": when.start, "__end": when.end, "device": "it's",
+                            "__interval": {"duration": "5s"}}
 
 
 def test_render_refuses_statistics_outside_the_choices():

@@ -84,7 +84,7 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
 
     @app.callback(Output("status", "children"), Output("status", "className"), Input("range", "data"))
     def status(span):
-        if not span:
+        if not isinstance(span, dict) or not span:
             return no_update, no_update
         if "error" in span:
             return span["error"], "status warning"
@@ -108,9 +108,9 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
     def fill_panel(span, choices, device, ident, class_name):
         panel = BY_NAME[ident["panel"]]
         base = "panel wide" if panel.wide else "panel"
-        if not span or "error" in span:
+        when = span_range(span)
+        if when is None:
             return no_update, "no range", f"{base} empty"
-        when = Range(span["start"], span["end"])
         variables = {}
         if panel.page == DEVICE:
             if not device:
@@ -149,7 +149,7 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
         """
         pages = len(dash.ctx.outputs_list[0])
         choices = len(sensors_chosen)
-        if not device or not pages:
+        if not isinstance(device, str) or not device or not pages:
             return [no_update] * pages, [no_update] * pages, [no_update] * choices, [no_update] * choices
         try:
             sensors = source.device_sensors(device)
@@ -168,7 +168,7 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
     def search_devices(text, search):
         """The devices whose id contains what was typed, from InfluxDB's tag index: a bounded list, never the
         fleet."""
-        text = (text or "").strip()
+        text = text.strip() if isinstance(text, str) else ""
         if not text:
             return None
         try:
@@ -176,6 +176,21 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
         except Unavailable as exc:
             return html.P(f"Cannot search the devices: {exc}.", className="hint")
         return figures.device_matches(text, found, layout.PICKER_SHOWN, layout.PICKER_COUNTED, search or "")
+
+
+def span_range(span) -> Range | None:
+    """The range of the page's store, or None: none yet, one that could not be used, or what the browser sent
+    instead (the store is the browser's, so a callback may get anything).
+
+    >>> span_range({"start": 1, "end": 2}), span_range({"start": "1; DROP", "end": 2}), span_range({"error": "x"})
+    (Range(start=1, end=2), None, None)
+    """
+    if not isinstance(span, dict):
+        return None
+    start, end = span.get("start"), span.get("end")
+    if type(start) is not int or type(end) is not int or end <= start:
+        return None
+    return Range(start, end)
 
 
 def layout_id(part: str) -> dict:

@@ -40,6 +40,16 @@ def points_fetched(states: dict[str, dict]) -> int:
     return sum(int(m.group(1).replace(",", "")) for s in states.values() if (m := _FETCHED.match(s["note"])))
 
 
+def new_page(browser, **options):
+    """A page of a browser context of its own that logs in to the dashboard as the stack's account (basic auth,
+    answered when the app asks); ``page.context.close()`` ends both."""
+    from tickml import secrets
+
+    username, password = secrets.dashboard_login()
+    context = browser.new_context(http_credentials={"username": username, "password": password}, **options)
+    return context.new_page()
+
+
 def launch(playwright):
     """Chromium from the system's packages (Playwright's own download is not reachable everywhere)."""
     executable = shutil.which("chromium") or "/usr/bin/chromium"

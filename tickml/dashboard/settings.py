@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from tickml.stack.config import DASHBOARD_CONF, StackError, read_toml, split_address
 
 from .timerange import parse_duration
+
+
+# A Host header as a browser sends it for an address with its port: a name, an IPv4 or a bracketed IPv6 address.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,9 +31,27 @@ class Settings:
     top: int
     anomaly_threshold: float
     task_stale_seconds: int
+    allowed_hosts: tuple[str, ...] = ()  # [http] allowed-hosts; empty: the defaults of ``hosts``
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The Host headers the app answers: ``allowed-hosts``, or by default its loopback names on the port it
+        listens on (and the address it listens on, when that is one machine's address, not all of them).
+
+        >>> load().replace(host="127.0.0.1", port=8050, allowed_hosts=()).hosts
+        ('127.0.0.1:8050', 'localhost:8050')
+        >>> load().replace(host="192.0.2.7", port=8050, allowed_hosts=()).hosts
+        ('127.0.0.1:8050', 'localhost:8050', '192.0.2.7:8050')
+        """
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        names = ["127.0.0.1", "localhost"]
+        if self.host not in (*names, "0.0.0.0", "::", "[::]", ""):
+            names.append(self.host)
+        return tuple(f"{name}:{self.port}" for name in names)
 
 
 def load(path: Path = DASHBOARD_CONF) -> Settings:
@@ -50,6 +73,10 @@ def load(path: Path = DASHBOARD_CONF) -> Settings:
         return value
 
     positive = (lambda v: v > 0), "a positive number"
+    hosts = conf.get("http", {}).get("allowed-hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST.fullmatch(h) for h in hosts):
+        raise StackError(f"{path}: [http] allowed-hosts must be a list of HOST:PORT (\"localhost:18050\"), "
+                         f"got {hosts!r}")
     bind = get("http", "bind-address", str)
     try:
         host, port = split_address(bind)
@@ -76,4 +103,5 @@ def load(path: Path = DASHBOARD_CONF) -> Settings:
         top=get("pages", "top", int, *positive),
         anomaly_threshold=get("pages", "anomaly-threshold", float),
         task_stale_seconds=get("pages", "task-stale-seconds", int, *positive),
+        allowed_hosts=tuple(h.lower() for h in hosts),
     )

@@ -4,12 +4,13 @@ Every read goes through ``tickml.influx.Influx`` (its URL, TLS and login
 from one place) as the read-only account of dashboards/dashboard.toml. A
 query that cannot be answered raises :class:`Unavailable` with a sentence
 for the page: InfluxDB down, a login refused, or InfluxDB's own error.
+Every value a query needs travels as a bound parameter (``influxql.render``),
+never inside its text.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 from tickml import secrets
@@ -37,6 +38,7 @@ class Result:
     series: list[dict]
     text: str       # the InfluxQL that was run
     seconds: float
+    params: dict = dataclasses.field(default_factory=dict)  # the values its $parameters were bound to
 
     @property
     def points(self) -> int:
@@ -56,10 +58,11 @@ class Source:
     def url(self) -> str:
         return self.influx.url
 
-    def _run(self, text: str, database: str) -> Result:
+    def _run(self, query: influxql.Rendered | str, database: str) -> Result:
+        text, params = (query, {}) if isinstance(query, str) else (query.text, query.params)
         started = time.perf_counter()
         try:
-            series = self.influx.series(text, database=self.settings.databases[database])
+            series = self.influx.series(text, database=self.settings.databases[database], params=params)
         except InfluxError as exc:
             message = str(exc)
             if "HTTP 401" in message:
@@ -71,12 +74,12 @@ class Source:
                                   f"start (tickml stack init-influxdb)") from None
             if "database not found" in message:
                 # A database no one has written to yet (Kapacitor's statistics before their first copy).
-                return Result([], text, time.perf_counter() - started)
+                return Result([], text, time.perf_counter() - started, params)
             raise Unavailable(f"InfluxDB answered with an error: {message}") from None
         except OSError as exc:  # refused, reset, timed out, TLS: urllib's URLError is an OSError
             reason = getattr(exc, "reason", exc)
             raise Unavailable(f"InfluxDB at {self.url} does not answer ({reason})") from None
-        return Result(series, text, time.perf_counter() - started)
+        return Result(series, text, time.perf_counter() - started, params)
 
     def panel(self, panel: Panel, when: Range, variables: dict, listed_tasks: list[str] = ()) -> list[Result]:
         """Every query of ``panel`` for the range ``when`` and the page's ``variables``; ``$tasks``, where a
@@ -91,8 +94,8 @@ class Source:
 
     def tasks_now(self, when: Range) -> list[str]:
         """The tasks Kapacitor reports statistics for in the last minute of ``when``."""
-        text = influxql.render(TASKS_NOW.text, when, 10, {})
-        return sorted({s.get("tags", {}).get("task", "") for s in self._run(text, "kapacitor").series} - {""})
+        query = influxql.render(TASKS_NOW.text, when, 10, {})
+        return sorted({s.get("tags", {}).get("task", "") for s in self._run(query, "kapacitor").series} - {""})
 
     def tasks_shown(self, when: Range, listed: list[str]) -> list[str]:
         """``$tasks``: the task list's (``listed``) and those Kapacitor reports now; tasks deleted since the
@@ -105,15 +108,10 @@ class Source:
 
     def devices_like(self, text: str, limit: int = 50) -> list[str]:
         """Device ids containing ``text`` (case-insensitive), at most ``limit``, in order."""
-        pattern = re.escape(text.strip()).replace("/", r"\/")
-        where = f'WHERE "device_id" =~ /(?i){pattern}/ ' if pattern else ""
-        result = self._run(f'SHOW TAG VALUES FROM "device_message" WITH KEY = "device_id" {where}LIMIT {limit}',
-                           MEASUREMENTS["device_message"].database)
+        result = self._run(influxql.devices_like(text, limit), MEASUREMENTS["device_message"].database)
         return [row[1] for series in result.series for row in series["values"]]
 
     def device_sensors(self, device: str) -> list[str]:
         """The sensors ``device`` has reported; empty for a device that never wrote a reading."""
-        result = self._run(f'SHOW TAG VALUES FROM "device_message" WITH KEY = "sensor" '
-                           f"WHERE \"device_id\" = '{influxql.quote_literal(device)}'",
-                           MEASUREMENTS["device_message"].database)
+        result = self._run(influxql.device_sensors(device), MEASUREMENTS["device_message"].database)
         return sorted(row[1] for series in result.series for row in series["values"])

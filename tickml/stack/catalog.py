@@ -107,6 +107,15 @@ def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
     kapacitor_users.ensure_users(command, env)
 
 
+def _dashboard_authorization() -> str | None:
+    from tickml.dashboard import guard
+
+    try:
+        return guard.authorization()
+    except secrets.SecretsError:
+        return None  # no login to give: the app, which needs it too, says why in its log
+
+
 def services() -> list[Service]:
     mq_host, mq_port = mosquitto_port()
     ix_host, ix_port = influxdb_address()
@@ -217,7 +226,8 @@ def services() -> list[Service]:
             "dashboard",
             [sys.executable, "-m", "tickml", "dashboard"],
             [(db_host, db_port)],
-            lambda: probes.http_ok(f"http://{db_host}:{db_port}/"),
+            # Up when a page answers the login (tickml/dashboard/guard.py); without it every request gets 401.
+            lambda: probes.http_ok(f"http://{db_host}:{db_port}/", _dashboard_authorization()),
         ),
     ]
     return out
