@@ -55,3 +55,16 @@ def kapacitor(stack):
 def run_id() -> str:
     """A prefix for device ids that no other test or run uses."""
     return f"t{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture
+def secrets_folder(tmp_path, monkeypatch):
+    """The stack's secrets made in a folder of the test's own (tickml.secrets pointed at it), no broker to reload."""
+    from tickml import secrets
+
+    where = tmp_path / "secrets"
+    monkeypatch.setattr(secrets, "SECRETS", where)
+    monkeypatch.setattr(secrets, "_CREDENTIALS", where / "credentials.json")
+    monkeypatch.setattr(secrets, "_DEVICES", where / "devices.txt")
+    monkeypatch.setattr(secrets, "RUN", tmp_path / "run")
+    return where

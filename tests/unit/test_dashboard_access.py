@@ -128,13 +128,8 @@ def test_allowed_hosts_are_read_and_checked(tmp_path):
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    where = tmp_path / "secrets"
-    monkeypatch.setattr(secrets, "SECRETS", where)
-    monkeypatch.setattr(secrets, "_CREDENTIALS", where / "credentials.json")
-    monkeypatch.setattr(secrets, "_DEVICES", where / "devices.txt")
-    monkeypatch.setattr(secrets, "RUN", tmp_path / "run")  # no broker to reload here
-    return where
+def folder(secrets_folder):
+    return secrets_folder
 
 
 def test_the_dashboard_login_is_made_with_the_other_secrets_and_kept(folder):

@@ -16,13 +16,8 @@ from tickml import gateways, secrets
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    where = tmp_path / "secrets"
-    monkeypatch.setattr(secrets, "SECRETS", where)
-    monkeypatch.setattr(secrets, "_CREDENTIALS", where / "credentials.json")
-    monkeypatch.setattr(secrets, "_DEVICES", where / "devices.txt")
-    monkeypatch.setattr(secrets, "RUN", tmp_path / "run")  # no broker to reload here
-    return where
+def folder(secrets_folder):
+    return secrets_folder
 
 
 def _contents(folder) -> dict[str, bytes]:

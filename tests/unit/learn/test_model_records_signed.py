@@ -370,18 +370,6 @@ def test_the_materialiser_applies_signed_records_and_skips_forged_or_unbounded_o
 # -- where the key comes from: the stack's secrets, handed to every process of a shared model home -------------
 
 
-@pytest.fixture
-def secrets_folder(tmp_path, monkeypatch):
-    from tickml import secrets
-
-    where = tmp_path / "secrets"
-    monkeypatch.setattr(secrets, "SECRETS", where)
-    monkeypatch.setattr(secrets, "_CREDENTIALS", where / "credentials.json")
-    monkeypatch.setattr(secrets, "_DEVICES", where / "devices.txt")
-    monkeypatch.setattr(secrets, "RUN", tmp_path / "run")  # no broker to reload here
-    return where
-
-
 def test_the_stack_makes_the_key_once_owner_only_and_keeps_it_through_rotations(secrets_folder):
     from tickml import secrets
 
