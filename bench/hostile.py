@@ -14,7 +14,8 @@ trick must not have produced is looked for:
 
 The attackers: a device registered for the run (``probe-a``, its own login,
 its own topic), the simulator's gateway (``tickml-gateway``), the HTTP
-sender's login, and a local process with no credentials. The victim is a
+sender's login, a local process with no credentials, and one with the Kafka
+senders' client certificate. The victim is a
 second registered device (``probe-b``).
 
 Run: ``python bench/hostile.py`` (stack running: ``tickml stack start``);
@@ -324,8 +325,35 @@ class Arena:
         return ("refused" if not readable else "FAILED", ".stack/ is 0700" + (f"; open: {readable}" if readable
                                                                               else ""), len(readable))
 
+    def kafka_forged(self) -> tuple[str, str, int]:
+        """A local process produces a message naming probe-b to device_messages without a certificate (plaintext,
+        and TLS), and, with the senders' certificate, a fleet model to a model topic, which senders may not write."""
+        from tickml.stack import kafka
+
+        ca, _, _ = kafka.tls_files(kafka.SENDER)
+        forged = _message(self.victim, 95.0)
+        model = f"{self.run}forged-models.power"  # the shards' prefix is theirs: a topic the senders were never given
+        kafka.create_topics([(model, 1, {})])
+        attempts = {
+            "plaintext": ({"bootstrap.servers": kafka.kafka_bootstrap()}, "device_messages"),
+            "TLS without a certificate": ({"bootstrap.servers": kafka.kafka_bootstrap(), "security.protocol": "ssl",
+                                           "ssl.ca.location": ca}, "device_messages"),
+            "the senders' certificate, a model topic": (kafka.client_config(kafka.SENDER), model),
+        }
+        try:
+            delivered = {what: _produce(settings, topic, self.victim, forged)
+                         for what, (settings, topic) in attempts.items()}
+        finally:
+            kafka.delete_topics([model])
+        time.sleep(1.5)  # a forged message would have landed by now
+        taken = [what for what, n in delivered.items() if n]
+        extra = self.count(f"device_id = '{self.victim}'") + len(taken)
+        return ("refused" if not extra else "FAILED",
+                "the broker wants a certificate of the stack's CA, and senders may write device topics only"
+                + (f"; taken: {taken}" if taken else ""), extra)
+
     def all(self) -> dict[str, Callable[[], tuple[str, str, int]]]:
-        return {"forged_id": self.forged_id, "other_topic": self.other_topic,
+        return {"forged_id": self.forged_id, "other_topic": self.other_topic, "kafka_forged": self.kafka_forged,
                 "gateway_for_registered": self.gateway_for_registered, "route_database": self.route_database,
                 "route_database_http": self.route_database_http,
                 "take_telegrafs_client_id": self.take_telegrafs_client_id,
@@ -335,6 +363,17 @@ class Arena:
     def run_tricks(self, names: list[str] | None = None) -> list[Outcome]:
         tricks = self.all()
         return [self.with_fleet(name, tricks[name]) for name in (names or list(tricks))]
+
+
+def _produce(settings: dict, topic: str, key: str, value: bytes, timeout: float = 5.0) -> int:
+    """Records the broker took (0 or 1) of one produced with these librdkafka settings."""
+    from confluent_kafka import Producer
+
+    taken: list[bool] = []
+    producer = Producer({**settings, "message.timeout.ms": int(timeout * 1000), "log_level": 0})
+    producer.produce(topic, value, key.encode(), on_delivery=lambda err, msg: taken.append(err is None))
+    producer.flush(timeout + 5)
+    return sum(taken)
 
 
 def _eventually(predicate, timeout: float = 30.0) -> bool:

@@ -142,10 +142,17 @@ def open_sender(protocol: str, prefix: str, args):
         make = functools.partial(OtlpTransport, addresses["otlp"], ca_file=str(secrets.ca_file()),
                                  client_cert=str(crt), client_key=str(key), batch_size=args.batch)
     else:
-        make = functools.partial(transports.KafkaTransport, addresses["kafka"])
+        make = kafka_sender(addresses["kafka"])
     if args.processes == 1:
         return make()
     return ParallelTransport(make, args.processes, with_message=protocol == "otlp")
+
+
+def kafka_sender(bootstrap: str, **options):
+    """The simulator's Kafka transport as the stack's senders log in (their client certificate)."""
+    ca, cert, key = kafka.tls_files(kafka.SENDER)
+    return functools.partial(transports.KafkaTransport, bootstrap, ca_file=ca, client_cert=cert, client_key=key,
+                             **options)
 
 
 def run_protocol(protocol: str, args, influx: Influx) -> dict:
@@ -273,7 +280,8 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
         transport.send_many((f"bench/{e.device_type}/{e.device_id}", e.payload) for e in envelopes)
     else:
         kafka.create_topics([(kafka_topic, 4, {})])
-        transport = transports.KafkaTransport(addresses["kafka"], topic=kafka_topic)
+        kafka.ensure_acls(kafka.device_topic_acls(kafka_topic, [f"bench-{run}"]))  # the private Telegraf's group
+        transport = kafka_sender(addresses["kafka"], topic=kafka_topic)()
         fill0 = time.monotonic()
         transport.send_envelopes(envelopes)
     transport.close()
@@ -288,6 +296,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
         telegraf_cpu = cpu_seconds(proc.pid)
     if protocol == "kafka":
         kafka.delete_topics([kafka_topic])
+        kafka.delete_acls(kafka.device_topic_acls(kafka_topic, [f"bench-{run}"]))
     cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
     cpu["telegraf"] = telegraf_cpu  # the private one; the stack's Telegraf sits idle
     return {

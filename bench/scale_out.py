@@ -154,8 +154,8 @@ mqtt = false
 
         from tickml.stack import kafka
 
-        admin = AdminClient({"bootstrap.servers": kafka.kafka_bootstrap(), "log_level": 0})
-        consumer = Consumer({"bootstrap.servers": kafka.kafka_bootstrap(), "group.id": "unused", "log_level": 0})
+        admin = AdminClient(kafka.client_config(kafka.ADMIN, log_level=0))
+        consumer = Consumer(kafka.client_config(kafka.ADMIN, **{"group.id": "unused", "log_level": 0}))
         try:
             (future,) = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(self.set.kafka_group)]).values()
             committed = {tp.partition: tp.offset for tp in future.result().topic_partitions}
@@ -183,6 +183,7 @@ mqtt = false
             lambda: runner.stop(shards=max(self.started, 1), shards_conf=str(self.conf)),
             lambda: kafka.delete_topics([t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"]
                                          if t.startswith(self.run)]),
+            lambda: kafka.delete_acls(self.set.kafka_acls()),
             lambda: Influx().execute(f'DROP RETENTION POLICY "{self.run}" ON "telemetry"'),
         ]
         for step in steps:
@@ -408,7 +409,8 @@ def publish_latency(samples: int = 300) -> tuple[float, float]:
     from tickml.stack import kafka
     from udfs.learn.topic import ModelTopic, TopicSettings, ensure_topic
 
-    settings = TopicSettings(kafka.kafka_bootstrap(), f"so{uuid.uuid4().hex[:6]}-models.", 8, os.urandom(32))
+    settings = TopicSettings(kafka.kafka_bootstrap(), f"so{uuid.uuid4().hex[:6]}-models.", 8, os.urandom(32),
+                             tls=kafka.tls_files(kafka.ADMIN))
     ensure_topic(settings, "power")
     try:
         topic, blob, times = ModelTopic(settings, "power"), model_blob(), []
@@ -431,7 +433,7 @@ def partitioner_agrees(keys: list[str], partitions: int = 64) -> tuple[int, int]
     kafka.create_topics([(topic, partitions, {})])
     try:
         placed: dict[str, int] = {}
-        producer = Producer({"bootstrap.servers": kafka.kafka_bootstrap(), "partitioner": "fnv1a"})
+        producer = Producer(kafka.client_config(kafka.ADMIN, partitioner="fnv1a"))
         for key in keys:
             producer.produce(topic, b"", key.encode(),
                              on_delivery=lambda err, msg: placed.__setitem__(msg.key().decode(), msg.partition()))

@@ -56,10 +56,10 @@ def stack_addresses() -> dict[str, str]:
 
 
 def stack_logins() -> dict[str, str | None]:
-    """The gateway's MQTT login, the HTTP sender's, the OTLP sender's client certificate and the CA, from the
-    native stack's secrets where this machine has them."""
+    """The gateway's MQTT login, the HTTP sender's, the OTLP and Kafka senders' client certificates and the CA,
+    from the native stack's secrets where this machine has them."""
     out: dict[str, str | int | None] = dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password",
-                                                      "ca", "otlp_cert", "otlp_key"))
+                                                      "ca", "otlp_cert", "otlp_key", "kafka_cert", "kafka_key"))
     out["mqtt_logins"] = 1
     try:
         from tickml import secrets
@@ -72,6 +72,12 @@ def stack_logins() -> dict[str, str | None]:
         out["otlp_cert"], out["otlp_key"] = map(str, secrets.client_certificate())
     except Exception as exc:  # no secrets here: give the logins and --ca
         log.debug("not every login from the stack's secrets: %s", exc)
+    try:  # on its own: secrets made before Kafka wanted logins lack it, and the others still hold
+        from tickml import secrets
+
+        out["kafka_cert"], out["kafka_key"] = map(str, secrets.client_certificate("kafka-sender"))
+    except Exception as exc:
+        log.debug("no Kafka client certificate from the stack's secrets: %s", exc)
     return out
 
 
@@ -122,6 +128,11 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     where.add_argument("--http", default=addresses["http"], help="Telegraf's listener (%(default)s)")
     where.add_argument("--kafka", default=addresses["kafka"], help="Kafka bootstrap servers (%(default)s)")
     where.add_argument("--kafka-topic", default="device_messages", help="Kafka topic (%(default)s)")
+    where.add_argument("--kafka-cert", default=login["kafka_cert"], help="the client certificate the Kafka "
+                       "producer logs in with, over TLS trusting --ca (default: the stack's senders', "
+                       ".stack/secrets/kafka-sender.crt; none: plaintext)")
+    where.add_argument("--kafka-key", default=login["kafka_key"], help="its key (default: "
+                       ".stack/secrets/kafka-sender.key)")
     where.add_argument("--otlp", default=addresses["otlp"], help="Telegraf's OpenTelemetry (gRPC) listener, "
                        "https:// for TLS (%(default)s)")
     where.add_argument("--otlp-cert", default=login["otlp_cert"], help="the client certificate the OTLP sender "

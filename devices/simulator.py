@@ -165,7 +165,10 @@ def make_transport(protocol: str, args: argparse.Namespace):
         return transports.HttpTransport(args.http, batch_size=args.batch, username=args.http_user,
                                         password=args.http_password, ca_file=args.ca)
     if protocol == "kafka":
-        return transports.KafkaTransport(args.kafka, topic=args.kafka_topic)
+        # A client certificate means the stack's broker (TLS trusting --ca); none, a plaintext broker of your own.
+        return transports.KafkaTransport(args.kafka, topic=args.kafka_topic,
+                                         ca_file=args.ca if args.kafka_cert else None,
+                                         client_cert=args.kafka_cert or None, client_key=args.kafka_key or None)
     if protocol == "otlp":
         from devices.otlp import OtlpTransport  # imported here: the OpenTelemetry SDK only for OTLP runs
 

@@ -521,9 +521,17 @@ def _raise_or(status: int, detail: bytes) -> int:
 class KafkaTransport:
     """Produce to a Kafka topic, keyed by device id, acknowledged by the broker."""
 
-    def __init__(self, bootstrap: str, topic: str = "device_messages", client_id: str = "tickml-simulator"):
+    def __init__(self, bootstrap: str, topic: str = "device_messages", client_id: str = "tickml-simulator", *,
+                 ca_file: str | None = None, client_cert: str | None = None, client_key: str | None = None):
+        """``ca_file``: TLS, trusting that CA; ``client_cert`` and ``client_key``: the login the stack's broker
+        wants (a client certificate of its CA: the senders', which may write the device topics only)."""
         from confluent_kafka import Producer  # imported here: MQTT and HTTP runs do not need it
 
+        tls = {}
+        if ca_file or client_cert:
+            tls = {"security.protocol": "ssl", **({"ssl.ca.location": ca_file} if ca_file else {})}
+        if client_cert:
+            tls.update({"ssl.certificate.location": client_cert, "ssl.key.location": client_key or client_cert})
         self.topic = topic
         self._produced = 0
         self._failed = 0  # failures already raised by a flush
@@ -545,12 +553,15 @@ class KafkaTransport:
                 "log_level": 3,
                 "delivery.report.only.error": True,
                 "on_delivery": self._delivered,
+                **tls,
             }
         )
         # Fail early and clearly when the broker is not there.
         metadata = self._producer.list_topics(timeout=10)
         if topic not in metadata.topics:
-            raise ConnectionError(f"Kafka at {bootstrap} has no topic {topic!r} (topics: {sorted(metadata.topics)})")
+            # A broker with ACLs lists only the topics this login may describe.
+            raise ConnectionError(f"Kafka at {bootstrap} has no topic {topic!r} that this login may see (topics: "
+                                  f"{sorted(metadata.topics)})")
 
     def _delivered(self, err, msg) -> None:
         # Failures only (delivery.report.only.error): a report per delivered message cost a Python call each.

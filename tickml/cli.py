@@ -1,7 +1,7 @@
 """The ``tickml`` command: one entry point for the stack, the tasks, the devices and the watcher.
 
     tickml stack start|stop|status|restart [SERVICE ...] [--shards N [--shards-conf PATH]]
-    tickml stack serve-udfs|init-influxdb|init-kapacitor|shard
+    tickml stack serve-udfs|init-influxdb|init-kafka-acls|init-kapacitor|shard
     tickml tasks define|disable|delete|list [TASK ...]
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
@@ -56,6 +56,11 @@ def _stack(args: argparse.Namespace) -> int:
             supervision.serve_foreground()
         elif args.action == "init-influxdb":
             runner.create_databases()
+        elif args.action == "init-kafka-acls":
+            from tickml.stack import kafka
+
+            kafka.ensure_acls(kafka.stack_acls())
+            print("kafka: ACLs of the device topics made (or there, kept)")
         elif args.action == "init-kapacitor":
             from tickml.stack import kapacitor_users
 
@@ -220,10 +225,11 @@ def parser() -> argparse.ArgumentParser:
         "Start, stop and report Mosquitto, Kafka, InfluxDB, the socket UDF servers, Kapacitor, "
         "the task watcher and Telegraf, with the configuration files of this checkout; state under .stack/."))
     stack.add_argument("action", choices=["start", "stop", "status", "restart", "serve-udfs", "init-influxdb",
-                                          "init-kapacitor", "shard"],
+                                          "init-kafka-acls", "init-kapacitor", "shard"],
                        help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
                             "serve-udfs (only the socket UDF servers under supervisord, in the foreground), "
                             "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it), "
+                            "init-kafka-acls (what each Kafka principal may do on the device topics; start does it), "
                             "init-kapacitor (Kapacitor's users, with the kapacitord on PATH, for docker-compose; "
                             "start does it natively), or shard (one shard in the foreground, numbered by the first "
                             "free slot: docker-compose's scaled shard service)")

@@ -12,6 +12,14 @@ Mosquitto at once).
   listener share the scheme), valid for ``localhost`` and ``127.0.0.1``.
 - ``sender.crt`` / ``sender.key``: a client certificate, the login senders
   show Telegraf's OpenTelemetry (gRPC) listener, which takes no other.
+- ``kafka.crt`` / ``kafka.key``: Kafka's client listener's;
+  ``kafka-controller.crt`` / ``.key``: the controller listener's, which
+  signs itself and is the one certificate that listener trusts (the broker
+  shows it to the controller it holds, so for clients too);
+  ``kafka-<role>.crt`` / ``.key``: a client certificate per
+  Kafka principal (``KAFKA_PRINCIPALS``), the principal its CN's last word.
+  Each Kafka certificate also as ``<name>.pem``, key and certificate in one
+  file: the keystore Kafka's Java side reads (``ssl.keystore.type=PEM``).
 - ``credentials.json``: a random password per service account and the
   secret device passwords are derived from.
 - ``model-signing-key.hex``: the key the model records in Kafka are signed
@@ -53,10 +61,17 @@ from tickml import gateways
 from tickml.paths import RUN, STATE
 
 SECRETS = STATE / "secrets"
-SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor")
+# The broker's certificate on the controller listener, signed by itself, not the CA (kafka/server.properties).
+KAFKA_CONTROLLER = "kafka-controller"
+SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor", "kafka")
 # Client certificates: the login of a sender where the listener takes no other (Telegraf's OpenTelemetry
-# input over gRPC wants a client certificate the stack's CA signed).
-CLIENTS = ("sender",)
+# input over gRPC wants a client certificate the stack's CA signed), and each Kafka principal's.
+# Kafka's principals (kafka/server.properties maps a certificate to one by its CN; tickml/stack/kafka.py grants
+# each its ACLs): the admin (the runner, tools, tests; a super user), Telegraf (reads the device topics in its
+# groups), senders (write the device topics only: simulator, gateways, the MQTT bridge), the train UDF servers
+# (write the model topics) and the shards' materialisers (read them).
+KAFKA_PRINCIPALS = ("kafka-admin", "kafka-telegraf", "kafka-sender", "kafka-udf", "kafka-materialiser")
+CLIENTS = ("sender", *KAFKA_PRINCIPALS)
 # The service accounts; the gateways' accounts come from mosquitto/gateways.toml (``mqtt_accounts``).
 MQTT_SERVICE_ACCOUNTS = ("tickml-telegraf", "tickml-bridge", "tickml-operator")
 # Logins of the plain loopback listener (tools on this machine): no device or gateway may connect there,
@@ -124,10 +139,11 @@ def ensure() -> list[str]:
     if not (SECRETS / "ca.crt").exists() or not (SECRETS / "ca.key").exists():
         _write_ca()
         written += ["ca.crt", "ca.key"]
-    for name in (*SERVICES, *CLIENTS):
-        if not (SECRETS / f"{name}.crt").exists() or not (SECRETS / f"{name}.key").exists():
+    for name in (*SERVICES, KAFKA_CONTROLLER, *CLIENTS):
+        files = [f"{name}.crt", f"{name}.key", *([f"{name}.pem"] if _keystore(name) else [])]
+        if not all((SECRETS / f).exists() for f in files):
             _write_certificate(name, client=name in CLIENTS)
-            written += [f"{name}.crt", f"{name}.key"]
+            written += files
     known = json.loads(_CREDENTIALS.read_text()) if _CREDENTIALS.exists() else {}
     complete = _complete_credentials(known)
     if complete != known:  # new, or an account added since it was made: the others are kept
@@ -149,7 +165,7 @@ def rotate(what: str = "all") -> list[str]:
     if what not in ("passwords", "certificates", "all"):
         raise SecretsError(f"rotate passwords, certificates or all, not {what!r}")
     if what in ("certificates", "all"):
-        for path in [*SECRETS.glob("*.crt"), *SECRETS.glob("*.key")]:
+        for path in [*SECRETS.glob("*.crt"), *SECRETS.glob("*.key"), *SECRETS.glob("*.pem")]:
             path.unlink()
     if what in ("passwords", "all"):
         _CREDENTIALS.unlink(missing_ok=True)
@@ -209,7 +225,8 @@ def _client_tls() -> ssl.SSLContext:
 
 
 def client_certificate(name: str = "sender") -> tuple[Path, Path]:
-    """The certificate and key a client shows as its login (``CLIENTS``): Telegraf's gRPC listener wants one."""
+    """The certificate and key a client shows as its login (``CLIENTS``): Telegraf's gRPC listener wants one,
+    and Kafka one of ``KAFKA_PRINCIPALS``."""
     if name not in CLIENTS:
         raise SecretsError(f"no client certificate {name!r}; the clients are {', '.join(CLIENTS)}")
     paths = SECRETS / f"{name}.crt", SECRETS / f"{name}.key"
@@ -421,22 +438,31 @@ def _write_certificate(name: str, client: bool = False) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    ca_key = serialization.load_pem_private_key((SECRETS / "ca.key").read_bytes(), password=None)
-    ca_cert = x509.load_pem_x509_certificate((SECRETS / "ca.crt").read_bytes())
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH]
+    if name in ("kafka", KAFKA_CONTROLLER):  # the broker is a client of its own listeners too
+        usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
     key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tickml {name}")])
+    if name == KAFKA_CONTROLLER:
+        # Its own issuer: the controller listener trusts this one certificate, which only the broker holds. (A
+        # certificate of the CA in a truststore of its own does not do: the listener would ask for a certificate
+        # issued by that certificate's subject, and Java's client would find none and show none.)
+        ca_key, issuer = key, subject
+    else:
+        ca_key = serialization.load_pem_private_key((SECRETS / "ca.key").read_bytes(), password=None)
+        issuer = x509.load_pem_x509_certificate((SECRETS / "ca.crt").read_bytes()).subject
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tickml {name}")]))
-        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=_DAYS["server"]))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
                                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                        critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else
-                                              ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
@@ -446,6 +472,16 @@ def _write_certificate(name: str, client: bool = False) -> None:
 def _write_key_and_certificate(name: str, key, cert) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    _write_private(SECRETS / f"{name}.key", key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    _write_private(SECRETS / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    _write_private(SECRETS / f"{name}.key", key_pem)
+    _write_private(SECRETS / f"{name}.crt", cert_pem)
+    if _keystore(name):
+        _write_private(SECRETS / f"{name}.pem", key_pem + cert_pem)
+
+
+def _keystore(name: str) -> bool:
+    """Whether ``name``'s key and certificate are also kept as one PEM file: Kafka's Java side (the broker, and
+    its tools as the admin) reads a PEM keystore from one file only."""
+    return name in ("kafka", KAFKA_CONTROLLER) or name in KAFKA_PRINCIPALS

@@ -50,7 +50,9 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
 
     before = gather_errors(stack, influx, "kafka_consumer")
     log_offset = telegraf_log_size(stack)
-    producer = Producer({"bootstrap.servers": tickstack.kafka_bootstrap(), "acks": "all"})
+    from tickml.stack import kafka
+
+    producer = Producer(kafka.client_config(kafka.SENDER, acks="all"))  # as any sender, with its certificate
     good = [
         {"device_id": f"{run_id}k-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Barometer", "pressure": 1000.0 + i}
         for i in range(3)

@@ -32,7 +32,9 @@ DOC = {"schema": 1, "key": "dev-1", "version": 1, "algorithm": "linear", "task":
 def settings(stack):
     from tickml.stack import kafka
 
-    settings = TopicSettings(kafka.kafka_bootstrap(), f"t{uuid.uuid4().hex[:8]}-models.", 4, os.urandom(32))
+    # As the admin (a super user): the topics are the test's own, outside the model prefix the UDF principal has.
+    settings = TopicSettings(kafka.kafka_bootstrap(), f"t{uuid.uuid4().hex[:8]}-models.", 4, os.urandom(32),
+                             tls=kafka.tls_files(kafka.ADMIN))
     yield settings
     topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(settings.prefix)]
     kafka.delete_topics(topics)
@@ -43,7 +45,7 @@ def records(settings: TopicSettings, model: str) -> list:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = settings.topic(model)
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    consumer = Consumer(settings.client_config(**{"group.id": "unused", "enable.auto.commit": False}))
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
@@ -65,7 +67,7 @@ def test_the_topic_is_compacted_and_every_champion_is_in_it_before_it_is_stored(
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     name = ensure_topic(settings, "power")
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    admin = AdminClient(settings.client_config())
     (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name)]).values()
     assert future.result()["cleanup.policy"].value == "compact"
     assert ensure_topic(settings, "power") == name  # a second call finds it
@@ -116,7 +118,7 @@ def test_a_record_that_is_not_a_model_is_skipped_and_the_others_applied(settings
     from confluent_kafka import Producer
 
     topic = ensure_topic(settings, "power")
-    producer = Producer({"bootstrap.servers": settings.bootstrap, "partitioner": "fnv1a"})
+    producer = Producer(settings.client_config(partitioner="fnv1a"))
     signer = settings.signer()
     for value, key in [(b"not json", b"e/dev-1"),
                        (json.dumps(dict(DOC, schema=7)).encode(), b"e/dev-2"),
@@ -135,7 +137,7 @@ def test_a_forged_record_is_skipped_and_counted_and_a_signed_one_after_it_applie
     topic = ensure_topic(settings, "power")
     forged = encode(dict(DOC, key="__fleet__", version=99))  # a fleet model: it would reach every device
     # The default partitioner, as ModelTopic's: the tombstone below lands behind the signed champion.
-    producer = Producer({"bootstrap.servers": settings.bootstrap})
+    producer = Producer(settings.client_config())
     producer.produce(topic, forged, b"fleet")  # no signature
     wrong_key = TopicSettings(settings.bootstrap, settings.prefix, signing_key=os.urandom(32)).signer()
     producer.produce(topic, forged, b"fleet", headers=wrong_key.headers(topic, b"fleet", forged))

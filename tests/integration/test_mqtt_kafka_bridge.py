@@ -48,8 +48,7 @@ def _records(topic: str, n: int) -> list:
 
     from tickml.stack import kafka
 
-    consumer = Consumer({"bootstrap.servers": kafka.kafka_bootstrap(), "group.id": "unused",
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka.client_config(kafka.ADMIN, **{"group.id": "unused", "enable.auto.commit": False}))
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
         out: list = []
@@ -68,6 +67,8 @@ def test_mqtt_messages_reach_kafka_unchanged_keyed_by_device_in_order(stack, run
     topic = f"{run_id}bridge"
     client_id = f"{run_id}bridge"
     kafka.create_topics([(topic, PARTITIONS, {})])
+    acls = kafka.device_topic_acls(topic, groups=())  # the senders' (the bridge's) right to write it, as a shard's
+    kafka.ensure_acls(acls)
     devices = [f"{run_id}pm-{i}" for i in range(DEVICES)]
     text = telegraf.BRIDGE_CONF.read_text()
     assert 'topics = ["devices/#"]' in text and 'client_id = "tickml-mqtt-kafka"' in text
@@ -77,8 +78,8 @@ def test_mqtt_messages_reach_kafka_unchanged_keyed_by_device_in_order(stack, run
     log = tmp_path / "bridge.log"
     # The operator on the loopback tools' listener, where the bridge keeps the client id of its own (the stack's
     # bridge account, tickml-bridge, is its client id on the devices' listener).
-    env = {**os.environ, **telegraf.environment("tickml-operator"), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
-           "TICKML_BRIDGE_TOPIC": topic}
+    env = {**os.environ, **telegraf.environment("tickml-operator", kafka.SENDER),
+           "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(), "TICKML_BRIDGE_TOPIC": topic}
     with log.open("wb") as out:
         bridge = subprocess.Popen([str(stack.BIN / "telegraf"), "--config", str(tmp_path / "bridge.conf")], env=env,
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -113,11 +114,13 @@ def test_mqtt_messages_reach_kafka_unchanged_keyed_by_device_in_order(stack, run
 
     # The simulator's producer puts the same device in the same partition (the same FNV-1a hash).
     try:
-        producer = KafkaTransport(kafka.kafka_bootstrap(), topic=topic)
+        ca, cert, key = kafka.tls_files(kafka.SENDER)
+        producer = KafkaTransport(kafka.kafka_bootstrap(), topic=topic, ca_file=ca, client_cert=cert, client_key=key)
         producer.send_envelopes([envelope({"device_id": d, "tag": "PowerMeter", "voltage": 1.0}) for d in devices])
         producer.flush()
         simulated = {m.key().decode(): {m.partition()} for m in _records(topic, len(messages) + DEVICES)
                      if m.value().startswith(b'{"device_id"') and b'"voltage":1.0' in m.value()}
     finally:
         kafka.delete_topics([topic])
+        kafka.delete_acls(acls)
     assert simulated == partition

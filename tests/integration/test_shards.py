@@ -77,8 +77,7 @@ class Pair:
         """Device -> partition, read off the records the fleet produced."""
         from confluent_kafka import Consumer, TopicPartition
 
-        consumer = Consumer({"bootstrap.servers": self.set_bootstrap(), "group.id": "unused",
-                             "enable.auto.commit": False})
+        consumer = Consumer(self.admin_config(**{"group.id": "unused", "enable.auto.commit": False}))
         try:
             consumer.assign([TopicPartition(self.set.kafka_topic, p, 0) for p in range(PARTITIONS)])
             found: dict[str, int] = {}
@@ -95,6 +94,12 @@ class Pair:
         from tickml.stack import kafka
 
         return kafka.kafka_bootstrap()
+
+    def admin_config(self, **settings) -> dict:
+        """librdkafka's settings to read the shards' topics as the stack's admin."""
+        from tickml.stack import kafka
+
+        return kafka.client_config(kafka.ADMIN, **{"bootstrap.servers": self.set_bootstrap(), **settings})
 
     def predictions(self, influx, model: str, since_ns: int = 0) -> dict[str, list[tuple[int, int, int, str]]]:
         """Device -> [(point time, shard, model version, answered by)], in time order."""
@@ -118,8 +123,7 @@ class Pair:
         from confluent_kafka import Consumer, TopicPartition
 
         topic = self.set.model_topic_prefix + model
-        consumer = Consumer({"bootstrap.servers": self.set_bootstrap(), "group.id": "unused",
-                             "enable.auto.commit": False})
+        consumer = Consumer(self.admin_config(**{"group.id": "unused", "enable.auto.commit": False}))
         try:
             partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
             total = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
@@ -200,6 +204,7 @@ mqtt = false
                         pass
             topics = [t for t in kafka.kafka_metadata(*kafka.kafka_address())["topics"] if t.startswith(run)]
             kafka.delete_topics(topics)
+            kafka.delete_acls(pair.set.kafka_acls())  # what the runner granted on this run's topics
             Influx().execute(f'DROP RETENTION POLICY "{run}" ON "telemetry"')
             shutil.rmtree(pair.set.state, ignore_errors=True)
 

@@ -228,6 +228,8 @@ def test_kafka_topics_creates_the_native_topics(tmp_path):
     stub = tmp_path / "kafka-topics.sh"
     stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" "--" >> {tmp_path}/calls\n')
     stub.chmod(0o755)
+    # The admin's client settings go to the test's folder, not the host's /tmp.
+    script = script.replace("/tmp/admin.properties", f"{tmp_path}/admin.properties")
     subprocess.run(["sh", "-c", _on_host(script.replace("/opt/kafka/bin/kafka-topics.sh", str(stub)))],
                    check=True, timeout=30)
     created = []

@@ -154,7 +154,7 @@ def services() -> list[Service]:
             kafka.healthy,
             start_timeout=90.0,
             prepare=kafka.prepare,
-            after_start=kafka.kafka_create_topics,
+            after_start=kafka.after_start,
         ),
         Service(
             "influxdb",

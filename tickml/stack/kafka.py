@@ -4,6 +4,12 @@ Kafka runs from the jars ``stack/install.sh`` put in ``.stack/kafka/libs`` with
 ``kafka/server.properties``; its storage is formatted the first time (KRaft,
 no ZooKeeper) and the topics of ``kafka/topics.conf`` are created at start.
 Health and topics go through confluent-kafka's admin client.
+
+Every client logs in with a certificate of the stack's CA (mutual TLS; the
+certificate's CN names its principal, ``secrets.KAFKA_PRINCIPALS``), and the
+broker's authorizer lets each do what the ACLs made here after it starts
+allow (``stack_acls``; a shard set's in ``tickml.stack.shards.prepare``).
+``client_config`` gives librdkafka's settings for a principal.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import base64
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
+from tickml import secrets
 from tickml.paths import DATA, ROOT, RUN, STATE
 from tickml.stack.config import StackError, read_properties, split_address
 
@@ -22,6 +30,30 @@ KAFKA_DIR = ROOT / "kafka"
 KAFKA_LIBS = STATE / "kafka" / "libs"
 # The broker's heap; the machine has 2 cores and runs the whole stack.
 KAFKA_HEAP = os.environ.get("TICKML_KAFKA_HEAP", "-Xmx512m -Xms128m")
+# The principals (kafka/server.properties maps a certificate's CN to one): a super user, and the others.
+ADMIN = "kafka-admin"
+TELEGRAF = "kafka-telegraf"
+SENDER = "kafka-sender"
+UDF = "kafka-udf"
+MATERIALISER = "kafka-materialiser"
+# The consumer groups of the device topics: the single node's Telegraf (telegraf/telegraf.conf).
+TELEGRAF_GROUP = "tickml-telegraf"
+# The materialisers' group ids (udfs/learn/materialise.py): they join no group, but librdkafka wants one.
+MATERIALISER_GROUPS = "tickml-materialiser-"
+
+
+def tls_files(principal: str) -> tuple[str, str, str]:
+    """(CA, certificate, key) a client of the stack's broker logs in with as ``principal``."""
+    crt, key = secrets.client_certificate(principal)
+    return str(secrets.ca_file()), str(crt), str(key)
+
+
+def client_config(principal: str = ADMIN, **settings) -> dict:
+    """librdkafka's settings for a client of the stack's broker logged in as ``principal``, with ``settings``
+    (dots as underscores are not translated: pass them as ``**{"group.id": ...}``)."""
+    ca, crt, key = tls_files(principal)
+    return {"bootstrap.servers": kafka_bootstrap(), "security.protocol": "ssl", "ssl.ca.location": ca,
+            "ssl.certificate.location": crt, "ssl.key.location": key, **settings}
 
 
 def kafka_listeners() -> dict[str, tuple[str, int]]:
@@ -70,8 +102,8 @@ def _admin(host: str, port: int, timeout: float):
     from confluent_kafka.admin import AdminClient
 
     # log_level 0: a broker still starting is expected here, not worth librdkafka's warnings.
-    return AdminClient({"bootstrap.servers": f"{host}:{port}", "socket.timeout.ms": int(timeout * 1000),
-                        "log_level": 0})
+    return AdminClient(client_config(ADMIN, **{"bootstrap.servers": f"{host}:{port}",
+                                               "socket.timeout.ms": int(timeout * 1000), "log_level": 0}))
 
 
 def kafka_metadata(host: str, port: int, timeout: float = 2.0) -> dict:
@@ -100,17 +132,22 @@ def healthy() -> bool:
     host, port = kafka_address()
     try:
         meta = kafka_metadata(host, port)
-    except OSError:
+    except (OSError, secrets.SecretsError):  # no certificate to ask with: not ready either
         return False
     return meta["controller_id"] >= 0 and bool(meta["brokers"])
 
 
 def effective_properties() -> Path:
-    """kafka/server.properties with ``log.dirs`` pointed at .stack/data/kafka (the last line wins)."""
+    """kafka/server.properties with ``log.dirs`` pointed at .stack/data/kafka and the TLS files at the state
+    folder's secrets (the last line wins)."""
     path = RUN / "kafka" / "server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (KAFKA_DIR / "server.properties").read_text()
-    path.write_text(f"{text}\n# Appended by the stack runner (tickml/stack/kafka.py):\nlog.dirs={DATA / 'kafka'}\n")
+    where = secrets.SECRETS
+    path.write_text(f"{text}\n# Appended by the stack runner (tickml/stack/kafka.py):\nlog.dirs={DATA / 'kafka'}\n"
+                    f"ssl.keystore.location={where / 'kafka.pem'}\nssl.truststore.location={where / 'ca.crt'}\n"
+                    f"listener.name.controller.ssl.keystore.location={where / 'kafka-controller.pem'}\n"
+                    f"listener.name.controller.ssl.truststore.location={where / 'kafka-controller.crt'}\n")
     return path
 
 
@@ -141,6 +178,12 @@ def prepare() -> None:
     """Write the effective properties; format the storage (KRaft) the first time."""
     if not any(KAFKA_LIBS.glob("kafka_*.jar")):
         raise StackError(f"kafka: no broker jars in {KAFKA_LIBS}; run stack/install.sh first")
+    # Secrets made before Kafka wanted certificates lack these: say so rather than let the broker fail on them.
+    missing = [name for name in ("kafka.pem", "kafka-controller.pem", "kafka-controller.crt", "ca.crt")
+               if not (secrets.SECRETS / name).exists()]
+    if missing:
+        raise StackError(f"kafka: no {', '.join(missing)} in {secrets.SECRETS}; run tickml secrets ensure "
+                         f"(it keeps the other secrets)")
     properties = effective_properties()
     if (DATA / "kafka" / "meta.properties").exists():
         return
@@ -154,6 +197,75 @@ def kafka_create_topics() -> list[str]:
     host, port = kafka_address()
     existing = kafka_metadata(host, port)["topics"]
     return create_topics([t for t in kafka_topics() if t[0] not in existing])
+
+
+def after_start() -> None:
+    """Once the broker answers: the topics of kafka/topics.conf and the ACLs of the single node."""
+    kafka_create_topics()
+    ensure_acls(stack_acls())
+
+
+# -- ACLs: who may do what (the broker refuses whatever none allows) -----------
+
+def _acl(resource: str, name: str, principal: str, operation: str, prefixed: bool = False):
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType)
+
+    return AclBinding(ResourceType[resource], name,
+                      ResourcePatternType.PREFIXED if prefixed else ResourcePatternType.LITERAL,
+                      f"User:{principal}", "*", AclOperation[operation], AclPermissionType.ALLOW)
+
+
+def device_topic_acls(topic: str, groups=(TELEGRAF_GROUP,)) -> list:
+    """A device topic: senders write it, Telegraf reads it in ``groups``. Neither may create, delete or alter
+    it (no ACL grants that: only the admin, a super user, may)."""
+    out = [_acl("TOPIC", topic, SENDER, op) for op in ("WRITE", "DESCRIBE")]
+    out += [_acl("TOPIC", topic, TELEGRAF, op) for op in ("READ", "DESCRIBE")]
+    return out + [_acl("GROUP", group, TELEGRAF, "READ") for group in groups]
+
+
+def model_topic_acls(prefix: str) -> list:
+    """The model topics ``<prefix><model>``: the train UDF servers create and write them (they never read
+    them back), the materialisers read them, outside any group (librdkafka wants a group id all the same)."""
+    out = [_acl("TOPIC", prefix, UDF, op, prefixed=True) for op in ("CREATE", "WRITE", "DESCRIBE")]
+    out += [_acl("TOPIC", prefix, MATERIALISER, op, prefixed=True) for op in ("READ", "DESCRIBE")]
+    return out + [_acl("GROUP", MATERIALISER_GROUPS, MATERIALISER, "READ", prefixed=True)]
+
+
+def stack_acls() -> list:
+    """The single node's ACLs: each topic of kafka/topics.conf is a device topic of Telegraf's group."""
+    return [acl for name, _, _ in kafka_topics() for acl in device_topic_acls(name)]
+
+
+def ensure_acls(bindings: list) -> None:
+    """Create ACLs as the admin; one that exists already is no error (Kafka keeps one of each). Returns once the
+    broker applies them: its authorizer takes them from the metadata a moment after the controller did, and a
+    client started at once would be refused."""
+    from confluent_kafka.admin import (AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType)
+
+    if not bindings:
+        return
+    _administer("create_acls", bindings)
+    host, port = kafka_address()
+    admin = _admin(host, port, 10.0)
+    every = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+                             AclPermissionType.ANY)
+    deadline = time.monotonic() + 10
+    while not set(bindings) <= set(admin.describe_acls(every, request_timeout=10).result()):
+        if time.monotonic() > deadline:
+            raise StackError("kafka: the broker does not apply the ACLs just made within 10 s")
+        time.sleep(0.1)
+
+
+def delete_acls(bindings: list) -> None:
+    """Remove ACLs made by ``ensure_acls`` (a test's or a benchmark's topic); one that is gone is no error."""
+    from confluent_kafka.admin import AclBindingFilter
+
+    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation,
+                                b.permission_type) for b in bindings]
+    if filters:
+        _administer("delete_acls", filters)
 
 
 def group_assignment(group: str) -> list[int]:
@@ -191,12 +303,12 @@ def delete_topics(names: list[str]) -> None:
     _administer("delete_topics", names, "UNKNOWN_TOPIC")
 
 
-def _administer(call: str, what: list, harmless: str) -> None:
+def _administer(call: str, what: list, harmless: str | None = None) -> None:
     host, port = kafka_address()
     admin = _admin(host, port, 10.0)  # kept alive until the futures resolve: its end cancels them
     for name, future in getattr(admin, call)(what, request_timeout=30).items():
         try:
             future.result()
         except Exception as exc:
-            if harmless not in str(exc):
+            if harmless is None or harmless not in str(exc):
                 raise StackError(f"kafka: {call.replace('_', ' ')} {name} failed: {exc}") from None

@@ -120,12 +120,20 @@ class ShardSet:
             raise StackError(f"shards: {self.conf}: [tasks] only names tasks not in the task list: {unknown}")
         return [t for t in tasks if t.name in self.tasks]
 
-    def model_env(self) -> dict[str, str]:
+    def model_env(self, principal: str = kafka.UDF) -> dict[str, str]:
         """What tells a UDF server and the materialiser where the models' shared home is (``udfs.learn.topic``),
-        and the key its records are signed with (``udfs.learn.signing``): without it they refuse to start."""
+        the key its records are signed with (``udfs.learn.signing``): without it they refuse to start, and the
+        Kafka login of ``principal``: the train UDF's writes the model topics, the materialiser's reads them."""
+        ca, cert, key = kafka.tls_files(principal)
         return {"TICKML_MODEL_KAFKA": kafka.kafka_bootstrap(), "TICKML_MODEL_TOPIC_PREFIX": self.model_topic_prefix,
                 "TICKML_MODEL_TOPIC_PARTITIONS": str(self.model_topic_partitions),
-                "TICKML_MODEL_KEY_FILE": str(secrets.model_key_file())}
+                "TICKML_MODEL_KEY_FILE": str(secrets.model_key_file()),
+                "TICKML_MODEL_KAFKA_CA": ca, "TICKML_MODEL_KAFKA_CERT": cert, "TICKML_MODEL_KAFKA_KEY": key}
+
+    def kafka_acls(self) -> list:
+        """What the shards' principals may do on their device topic, group and model topics."""
+        return kafka.device_topic_acls(self.kafka_topic, [self.kafka_group]) + kafka.model_topic_acls(
+            self.model_topic_prefix)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +250,7 @@ class Shard:
         programs = [udf_program(module, path, model_env) for module, path in sorted(self.sockets().items())]
         programs += [
             Program("materialiser", [sys.executable, "-m", "udfs.learn.materialise", "--root", str(self.model_root)],
-                    model_env, autostart=False),
+                    {**model_env, **self.shards.model_env(kafka.MATERIALISER)}, autostart=False),
             Program("telegraf-results", [binary("telegraf"), "--config", str(self.run / "telegraf-results.conf")],
                     self.telegraf_env(), autostart=False),
             Program("kapacitor", [binary("kapacitord"), "-config", str(self.kapacitor_conf)],
@@ -358,12 +366,14 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def prepare(shards: ShardSet) -> None:
-    """What every shard needs before the first starts: its Kafka topic and its retention policy."""
+    """What every shard needs before the first starts: its Kafka topic, its principals' ACLs and its retention
+    policy."""
     from tickml.influx import Influx
 
     host, port = kafka.kafka_address()
     if shards.kafka_topic not in kafka.kafka_metadata(host, port)["topics"]:
         kafka.create_topics([(shards.kafka_topic, shards.kafka_partitions, {"retention.ms": "86400000"})])
+    kafka.ensure_acls(shards.kafka_acls())
     rp = shards.retention_policy
     if rp:
         influx = Influx()
@@ -377,12 +387,13 @@ def bridge_service(shards: ShardSet) -> Service:
     """Telegraf as the MQTT to Kafka bridge (telegraf/mqtt_to_kafka.conf), producing to the shards' topic."""
     from tickml.paths import LOGS
 
-    env = {**telegraf.environment("tickml-bridge"), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
+    env = {**telegraf.environment("tickml-bridge", kafka.SENDER), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
            "TICKML_BRIDGE_TOPIC": shards.kafka_topic}
-    # Up once its MQTT input has connected (it has no port of its own).
+    # Up once its MQTT input has connected (it has no port of its own). It starts before the shards: the
+    # senders' ACLs on the shards' topic first, or its first batches would be refused.
     return Service("mqtt-kafka", [binary("telegraf"), "--config", str(telegraf.BRIDGE_CONF)], [],
                    lambda: probes.said_since_start(LOGS / "mqtt-kafka.log", "[inputs.mqtt_consumer] Connected"),
-                   env=env)
+                   env=env, prepare=lambda: kafka.ensure_acls(shards.kafka_acls()))
 
 
 def claim_slot(shards: ShardSet) -> tuple[int, int]:

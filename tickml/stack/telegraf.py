@@ -72,14 +72,17 @@ PRIVATE_LISTENERS = {"TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LI
                      "TICKML_HTTP_SESSIONS_LISTEN": "127.0.0.1:0", "TICKML_OTLP_LISTEN": "127.0.0.1:0"}
 
 
-def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
+def environment(mqtt_account: str = "tickml-telegraf", kafka_principal: str = "kafka-telegraf") -> dict[str, str]:
     """What telegraf.conf reads from the environment: its folder, and its logins from the secrets.
 
     A second Telegraf reading topics other than ``devices/#`` (a benchmark's own)
     logs in as ``tickml-operator``, on the loopback tools' listener: there its
     client id is its own (on the devices' listener a login is its client id).
+    Its Kafka client certificate is ``kafka_principal``'s: Telegraf's (it reads the
+    device topics), or the sender's for the MQTT-to-Kafka bridge, which writes them.
     """
     user, password = secrets.mqtt_login(mqtt_account)
+    kafka_cert, kafka_key = secrets.client_certificate(kafka_principal)
     tools = {}
     if mqtt_account in secrets.MQTT_TOOLS_ACCOUNTS:
         host, port = mosquitto_port()
@@ -94,7 +97,7 @@ def environment(mqtt_account: str = "tickml-telegraf") -> dict[str, str]:
             "TICKML_SESSIONS_USER": sessions_user, "TICKML_SESSIONS_PASSWORD": sessions_password,
             "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
             "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url(),
-            **tools}
+            "TICKML_KAFKA_CERT": str(kafka_cert), "TICKML_KAFKA_KEY": str(kafka_key), **tools}
 
 
 def _changed(text: str, changes: dict[str, str | None]) -> str:

@@ -22,9 +22,10 @@ pass; the shard's runner starts consuming device messages only then.
 A record that is not a model document (not JSON, another schema, a key no
 publisher writes, outside the document's bounds) is logged, counted and
 skipped; the others are applied. So is a record, tombstones included,
-without a good signature (``signing``): anyone who can write to the broker
-can write to the topics, and a forged ``fleet`` record would reach every
-device of every shard. A skipped record's offset advances like any other's,
+without a good signature (``signing``): a forged ``fleet`` record would
+reach every device of every shard, so the broker's ACLs (on the stack's
+broker only the train UDF servers' principal writes the topics) are not the
+only guard. A skipped record's offset advances like any other's,
 so a bad record never holds up the ones behind it.
 """
 
@@ -79,12 +80,13 @@ class Materialiser:
         self.max_resident = max_resident
         self.discover_seconds = discover_seconds
         # A group id is required by the client, but no group is joined: partitions are assigned
-        # by hand, offsets kept in the root, never committed.
-        self._consumer = Consumer({
-            "bootstrap.servers": settings.bootstrap, "group.id": f"tickml-materialiser-{os.getpid()}",
+        # by hand, offsets kept in the root, never committed. The stack's broker lets the materialisers'
+        # principal use the groups of this prefix only (tickml/stack/kafka.py, model_topic_acls).
+        self._consumer = Consumer(settings.client_config(**{
+            "group.id": f"tickml-materialiser-{os.getpid()}",
             "enable.auto.commit": False, "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
             "log_level": 3,
-        })
+        }))
         self._stores: dict[str, ModelStore] = {}
         self._next: dict[tuple[str, int], int] = self._read_offsets()
         self._assigned: set[tuple[str, int]] = set()

@@ -22,6 +22,13 @@ Every record is signed (``signing``): the process's key comes from the file
 raises), and ``ModelTopic`` and the materialiser refuse settings without a
 key.
 
+The broker wants a client certificate (mutual TLS; its CN names the
+principal the broker's ACLs know): ``TICKML_MODEL_KAFKA_CA``,
+``TICKML_MODEL_KAFKA_CERT`` and ``TICKML_MODEL_KAFKA_KEY`` name the files,
+the train UDF servers' (which write the topics) or the materialiser's (which
+reads them); without them the client speaks plaintext, for a broker of your
+own that takes it.
+
 Why the fleet model's record key is not an entity's: entity keys are any
 string a device sends, so the fleet-wide model (``FLEET_KEY``) is keyed
 ``fleet`` and every entity ``e/<key>``; no entity can overwrite it in the
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 KAFKA_VARIABLE = "TICKML_MODEL_KAFKA"
 PREFIX_VARIABLE = "TICKML_MODEL_TOPIC_PREFIX"
 PARTITIONS_VARIABLE = "TICKML_MODEL_TOPIC_PARTITIONS"
+# The CA, client certificate and key of the process's login to the broker.
+TLS_VARIABLES = ("TICKML_MODEL_KAFKA_CA", "TICKML_MODEL_KAFKA_CERT", "TICKML_MODEL_KAFKA_KEY")
 DEFAULT_PREFIX = "tickml-models."
 DEFAULT_PARTITIONS = 8
 
@@ -59,12 +68,27 @@ TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "3600000"}
 @dataclass(frozen=True)
 class TopicSettings:
     """Where the shared home is: the brokers, the topic name prefix, the partitions of a new topic,
-    and the key its records are signed with (``signing``)."""
+    the key its records are signed with (``signing``), and the (CA, certificate, key) files the client
+    logs in with (None: plaintext)."""
 
     bootstrap: str
     prefix: str = DEFAULT_PREFIX
     partitions: int = DEFAULT_PARTITIONS
     signing_key: bytes | None = field(default=None, repr=False)
+    tls: tuple[str, str, str] | None = None
+
+    def client_config(self, **settings) -> dict:
+        """librdkafka's settings to reach the brokers with this login, and ``settings``.
+
+        >>> TopicSettings("b:1", tls=("ca.crt", "c.crt", "c.key")).client_config(log_level=3)["security.protocol"]
+        'ssl'
+        """
+        config = {"bootstrap.servers": self.bootstrap}
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            config.update({"security.protocol": "ssl", "ssl.ca.location": ca, "ssl.certificate.location": cert,
+                           "ssl.key.location": key})
+        return {**config, **settings}
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> "TopicSettings | None":
@@ -92,7 +116,11 @@ class TopicSettings:
         problem = _name_problem(prefix + "x")
         if prefix and problem:
             raise ValueError(f"{PREFIX_VARIABLE} {prefix!r}: {problem}")
-        return cls(bootstrap, prefix, int(partitions), signing_key)
+        tls = tuple(environ.get(name, "").strip() for name in TLS_VARIABLES)
+        if any(tls) and not all(tls):  # half a login would be plaintext, refused by a broker that wants TLS
+            raise ValueError(f"{', '.join(TLS_VARIABLES)}: set all three or none, got only "
+                             f"{', '.join(n for n, v in zip(TLS_VARIABLES, tls) if v)}")
+        return cls(bootstrap, prefix, int(partitions), signing_key, tls if all(tls) else None)
 
     def topic(self, model: str) -> str:
         """The topic of model ``model``; ValueError naming the rule when Kafka would refuse the name.
@@ -166,7 +194,7 @@ def ensure_topic(settings: TopicSettings, model: str, timeout: float = 30.0) -> 
     from confluent_kafka.admin import AdminClient, NewTopic
 
     name = settings.topic(model)
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap, "log_level": 3})
+    admin = AdminClient(settings.client_config(log_level=3))
     try:
         if name in admin.list_topics(timeout=timeout).topics:
             return name
@@ -200,11 +228,11 @@ class ModelTopic:
         self.published = 0
         self.pending: dict[bytes, bytes] = {}  # record key -> encoded document not yet acknowledged
         self._lock = threading.Lock()
-        self._producer = producer or Producer({
-            "bootstrap.servers": settings.bootstrap, "client.id": f"tickml-train-{os.getpid()}",
+        self._producer = producer or Producer(settings.client_config(**{
+            "client.id": f"tickml-train-{os.getpid()}",
             # Wait for the broker; retries never duplicate or reorder a key's records.
             "acks": "all", "enable.idempotence": True, "linger.ms": 0, "log_level": 3,
-        })
+        }))
 
     def publish(self, key: str | FleetKey, blob: bytes) -> bool:
         """Send one champion (and any still pending) and wait until Kafka has them; False if it has not."""
