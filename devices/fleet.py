@@ -11,7 +11,10 @@ under the sensor's name, or null when the value is missing. Telegraf turns each
 reading into a ``device_message`` point tagged with ``device_id``, ``sensor``
 and ``device_type``.
 
-This module is the one place that defines device types (``DEVICE_TYPES``).
+This module is the one place that defines the simulated fleet's device types
+(``DEVICE_TYPES``: their sensors' typical levels); what Telegraf takes from a
+device of each type is declared in telegraf/device_types.toml, which declares
+these too (a unit test checks they agree).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ DEVICE_TYPES: dict[str, DeviceType] = {
 }
 
 SENSORS: tuple[str, ...] = tuple(dict.fromkeys(s for t in DEVICE_TYPES.values() for s in t.sensors))
-"""Every sensor name of every device type, in definition order (telegraf.conf lists the same)."""
+"""Every sensor name of every device type, in definition order (telegraf/device_types.toml declares each a number)."""
 
 
 def type_of_tag(tag: str) -> str:

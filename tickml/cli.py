@@ -6,6 +6,7 @@
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
+    tickml devices types [--json]      the device types of telegraf/device_types.toml: readings, kinds, units
     tickml secrets ensure|rotate [passwords|certificates|all]
     tickml secrets password influxdb|mqtt|http|kapacitor|dashboard ACCOUNT
     tickml secrets login dashboard|http|kapacitor [ACCOUNT]   user name and password, e.g. the dashboard's
@@ -190,6 +191,18 @@ def _devices_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices_types(args: argparse.Namespace) -> int:
+    from tickml import device_types
+
+    try:
+        schema = device_types.load()
+    except device_types.DeviceTypesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(schema.telegraf_constant() if args.json else device_types.describe(schema))
+    return 0
+
+
 def _tasks(args: argparse.Namespace) -> int:
     from tickml import tasks
 
@@ -259,6 +272,10 @@ def parser() -> argparse.ArgumentParser:
     add = _subcommand(device_subs, "add", "let devices log in to the MQTT broker; prints each one's password "
                       "(its MQTT user name is its id)", _devices_add)
     add.add_argument("device_ids", nargs="+", metavar="DEVICE_ID")
+    types = _subcommand(device_subs, "types", "list the device types of telegraf/device_types.toml: each one's "
+                        "tags and readings, with their kinds and units, and the default mode", _devices_types)
+    types.add_argument("--json", action="store_true",
+                       help="print instead the one line of JSON Telegraf's validator gets (TICKML_DEVICE_SCHEMA)")
 
     keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
                        "(.stack/secrets/)", _secrets)

@@ -12,7 +12,7 @@ from tickml.paths import ROOT
 
 COMMANDS = [
     ["stack"], ["tasks"], ["devices"], ["devices", "simulate"], ["devices", "replay"],
-    ["devices", "add"], ["secrets"], ["udfs"], ["udfs", "status"], ["watch"], ["history"], ["history", "backfill"],
+    ["devices", "add"], ["devices", "types"], ["secrets"], ["udfs"], ["udfs", "status"], ["watch"], ["history"], ["history", "backfill"],
     ["history", "repair"], ["history", "session"], ["history", "session", "publish"], ["history", "session", "status"],
 ]
 

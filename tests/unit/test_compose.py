@@ -485,3 +485,29 @@ def test_the_mqtt_bridge_runs_the_shipped_configuration_with_every_variable_it_n
     env_file = {line.split("=", 1)[0] for line in (secrets.SECRETS / "telegraf.env").read_text().splitlines()} \
         if (secrets.SECRETS / "telegraf.env").exists() else {"TICKML_MQTT_PASSWORD"}
     assert needed <= set(_environment(SERVICES["mqtt-kafka"])) | env_file, needed
+
+
+def test_telegraf_gets_the_device_types_the_secrets_service_wrote(tmp_path):
+    """Run the secrets service's script (its pip and secrets steps left out) and Telegraf's entrypoint with a
+    stand-in for telegraf: the validator's constant arrives as tickml/device_types.py makes it."""
+    import sys
+
+    from tickml import device_types
+
+    (secrets_script,) = _scripts(SERVICES["secrets"])
+    steps = secrets_script.split(" && ")
+    assert steps[1] == "python -m tickml secrets ensure"
+    written = " && ".join(steps[2:]).replace("python ", f"{sys.executable} ").replace(f"{REPO}/.stack/", f"{tmp_path}/")
+    subprocess.run(["sh", "-c", written], check=True, timeout=60, cwd=ROOT)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "telegraf.env").write_text("TICKML_MQTT_PASSWORD=x\n")
+    stub = tmp_path / "bin" / "telegraf"
+    stub.parent.mkdir()
+    stub.write_text(f'#!/bin/sh\nprintf %s "$TICKML_DEVICE_SCHEMA" > {tmp_path}/got\n')
+    stub.chmod(0o755)
+    (entrypoint,) = _scripts(SERVICES["telegraf"])
+    script = entrypoint.replace(f"{REPO}/.stack/", f"{tmp_path}/").replace("exec telegraf ", f"exec {stub} ")
+    subprocess.run(["sh", "-c", script], check=True, timeout=30)
+    assert (tmp_path / "got").read_text() == device_types.load().telegraf_constant()
+    assert "'${TICKML_DEVICE_SCHEMA}'" in config.TELEGRAF_CONF.read_text()
+    assert f"{device_types.ENVIRONMENT_VARIABLE}=$(cat {REPO}/.stack/device_schema.json)" in entrypoint

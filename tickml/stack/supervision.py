@@ -67,8 +67,7 @@ class Supervisor:
             "[supervisorctl]", f"serverurl=unix://{self.socket}", "",
         ]
         for program in self.programs:
-            # supervisord expands %(name)s in these values: a literal % is written %%.
-            env = ",".join(f'{k}="{v}"'.replace("%", "%%") for k, v in {**PROGRAM_ENV, **program.env}.items())
+            env = ",".join(f"{k}={_quoted(v)}" for k, v in {**PROGRAM_ENV, **program.env}.items())
             lines += [
                 f"[program:{program.name}]", f"command={' '.join(program.command)}".replace("%", "%%"),
                 f"directory={ROOT}", f"environment={env}",
@@ -164,3 +163,19 @@ def serve_foreground() -> None:
     """Replace this process with supervisord running every socket UDF server (for containers)."""
     write_config()
     udf_supervisor().serve_foreground()
+
+
+def _quoted(value: str) -> str:
+    """A value of supervisord's ``environment=`` as it reads it back. Its parser (shlex, not POSIX) knows no
+    escapes: a value is wrapped in double quotes, or in single quotes when it holds double quotes (the device
+    types' JSON does); one holding both cannot be written. supervisord expands ``%(name)s``: ``%`` is ``%%``.
+
+    >>> from supervisor.datatypes import dict_of_key_value_pairs
+    >>> dict_of_key_value_pairs("A=" + _quoted('{"a": [1, 2]}') + ",B=" + _quoted("x,y"))
+    {'A': '{"a": [1, 2]}', 'B': 'x,y'}
+    """
+    value = str(value)
+    if '"' in value and "'" in value:
+        raise ValueError(f"an environment value for supervisord holds both quote characters: {value[:60]!r}")
+    quote = "'" if '"' in value else '"'
+    return quote + value.replace("%", "%%") + quote

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from tickml import secrets
+from tickml import device_types, secrets
 from tickml.paths import ROOT
 from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
 
@@ -73,7 +73,8 @@ PRIVATE_LISTENERS = {"TICKML_HTTP_LISTEN": "127.0.0.1:0", "TICKML_HTTP_MAPPED_LI
 
 
 def environment(mqtt_account: str = "tickml-telegraf", kafka_principal: str = "kafka-telegraf") -> dict[str, str]:
-    """What telegraf.conf reads from the environment: its folder, and its logins from the secrets.
+    """What telegraf.conf reads from the environment: its folder, its logins from the secrets, and the device
+    types (telegraf/device_types.toml) its validator checks messages by.
 
     A second Telegraf reading topics other than ``devices/#`` (a benchmark's own)
     logs in as ``tickml-operator``, on the loopback tools' listener: there its
@@ -83,6 +84,12 @@ def environment(mqtt_account: str = "tickml-telegraf", kafka_principal: str = "k
     """
     user, password = secrets.mqtt_login(mqtt_account)
     kafka_cert, kafka_key = secrets.client_certificate(kafka_principal)
+    # Read at every start, so that an edit of the device types takes effect when Telegraf restarts; a broken
+    # file stops the start with every problem named.
+    try:
+        schema = device_types.load().telegraf_constant()
+    except device_types.DeviceTypesError as exc:
+        raise StackError(str(exc)) from None
     tools = {}
     if mqtt_account in secrets.MQTT_TOOLS_ACCOUNTS:
         host, port = mosquitto_port()
@@ -97,7 +104,8 @@ def environment(mqtt_account: str = "tickml-telegraf", kafka_principal: str = "k
             "TICKML_SESSIONS_USER": sessions_user, "TICKML_SESSIONS_PASSWORD": sessions_password,
             "TICKML_TELEGRAF_CERT": str(secrets.SECRETS / "telegraf.crt"),
             "TICKML_TELEGRAF_KEY": str(secrets.SECRETS / "telegraf.key"), "TICKML_INFLUXDB_URL": influxdb_url(),
-            "TICKML_KAFKA_CERT": str(kafka_cert), "TICKML_KAFKA_KEY": str(kafka_key), **tools}
+            "TICKML_KAFKA_CERT": str(kafka_cert), "TICKML_KAFKA_KEY": str(kafka_key),
+            device_types.ENVIRONMENT_VARIABLE: schema, **tools}
 
 
 def _changed(text: str, changes: dict[str, str | None]) -> str:

@@ -17,18 +17,26 @@ from devices.transports import HttpTransport, envelope
 T0 = 1_700_000_000 * 10**9
 
 
-def test_device_types_and_sensors_match_telegraf_and_the_validator():
+def test_the_fleets_device_types_are_declared_for_telegraf_and_every_json_input_keeps_strings():
+    import tomllib
+
+    from tickml import device_types
+
     assert set(DEVICE_TYPES) >= {"thermostat", "barometer", "hygrometer", "heart_rate_meter", "temp_sensor",
                                  "power_meter"}  # fmt: skip
-    root = simulator.ROOT
-    conf = (root / "telegraf" / "telegraf.conf").read_text()
-    star = (root / "telegraf" / "device_message.star").read_text()
-    for sensor in SENSORS:
-        assert f'"{sensor}"' in star, f"device_message.star does not know sensor {sensor}"
-    # MQTT, HTTP, the sessions listener and Kafka
-    assert conf.count(", ".join(f'"{s}"' for s in SENSORS)) == 4, "every input keeps every sensor as a string"
+    schema = device_types.load()
     for kind in DEVICE_TYPES.values():
         assert type_of_tag(kind.tag) == kind.name
+        declared = schema.type_of(kind.tag)
+        # Stored under the tag lower-cased, as before the types were declared, with every sensor a number.
+        assert declared is not None and declared.name == kind.tag.lower(), kind.tag
+        assert {r.name: r.kind for r in declared.readings} == {s: "number" for s in kind.sensors}, kind.tag
+    assert set(SENSORS) <= set(json.loads(schema.telegraf_constant())["numbers"])
+    conf = tomllib.loads((simulator.ROOT / "telegraf" / "telegraf.conf").read_text())
+    json_inputs = [i for kind in ("mqtt_consumer", "http_listener_v2", "kafka_consumer")
+                   for i in conf["inputs"][kind] if i.get("data_format") == "json"]
+    # MQTT, HTTP, the sessions listener and Kafka keep every string: the validator decides what is a reading.
+    assert len(json_inputs) == 4 and all(i["json_string_fields"] == ["*"] for i in json_inputs)
 
 
 def test_otlp_sends_as_attributes_what_the_json_inputs_read_as_tags():
