@@ -27,7 +27,6 @@ size and asserts the table.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import ssl
 import sys
@@ -88,11 +87,8 @@ def _tls_url() -> str:
 
 def _gateway() -> MqttTransport:
     gateway = secrets.gateway(GATEWAY)
-    login, held = logins.claim(gateway.account, gateway.logins)
-    transport = MqttTransport(_tls_url(), client_id=login, username=login, password=secrets.mqtt_login(GATEWAY)[1],
-                              ca_file=str(secrets.ca_file()))
-    transport.login_lock = held
-    return transport
+    return logins.gateway_transport(_tls_url(), gateway.account, gateway.logins, secrets.mqtt_login(GATEWAY)[1],
+                                    str(secrets.ca_file()))
 
 
 class RawClient:
@@ -396,9 +392,7 @@ def _context() -> ssl.SSLContext:
 
 
 def _auth(login) -> dict[str, str]:
-    if login is None:
-        return {}
-    return {"Authorization": "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()}
+    return {} if login is None else {"Authorization": secrets.basic_auth(*login)}
 
 
 def _get(url: str, login) -> int:

@@ -336,19 +336,14 @@ def bench_mqtt(protocol: str, client_id: str, operator: bool = False) -> transpo
         return transports.MqttTransport(f"tcp://{host}:{port}", client_id=f"{client_id}{os.getpid()}",
                                         username=user, password=password)
     host, port = config.mosquitto_tls_port()
+    url, ca = f"mqtts://{host}:{port}", str(secrets.ca_file())
     if operator:
         user, password = secrets.mqtt_login("tickml-operator")
-        held = None
-    else:
-        from devices import logins
+        return transports.MqttTransport(url, client_id=user, username=user, password=password, ca_file=ca)
+    from devices import logins
 
-        gateway = secrets.gateway("tickml-gateway")
-        user, held = logins.claim(gateway.account, gateway.logins)
-        password = secrets.mqtt_login(gateway.account)[1]
-    transport = transports.MqttTransport(f"mqtts://{host}:{port}", client_id=user, username=user, password=password,
-                                         ca_file=str(secrets.ca_file()))
-    transport.login_lock = held
-    return transport
+    gateway = secrets.gateway("tickml-gateway")
+    return logins.gateway_transport(url, gateway.account, gateway.logins, secrets.mqtt_login(gateway.account)[1], ca)
 
 
 def drop(influx: Influx, prefix: str) -> None:

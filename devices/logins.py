@@ -16,6 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from devices.transports import MqttTransport
+
 
 class NoFreeLogin(RuntimeError):
     """Every login of the account is held by a running process."""
@@ -48,3 +50,17 @@ def claim(account: str, count: int, folder: Path | None = None) -> tuple[str, in
         return login, fd
     raise NoFreeLogin(f"all {count} MQTT logins of {account} are in use by running processes; declare more "
                       f"(logins in mosquitto/gateways.toml) or run fewer sending processes")
+
+
+def gateway_transport(url: str, account: str, count: int, password: str | None,
+                      ca_file: str | None = None) -> MqttTransport:
+    """An MQTT transport logged in as a free login of ``account``, held while the transport lives (the system
+    drops the lock with the process)."""
+    login, held = claim(account, count)
+    try:
+        transport = MqttTransport(url, client_id=login, username=login, password=password, ca_file=ca_file)
+    except BaseException:
+        os.close(held)
+        raise
+    transport.login_lock = held
+    return transport

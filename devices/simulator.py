@@ -156,11 +156,7 @@ def make_transport(protocol: str, args: argparse.Namespace):
         from devices import logins
 
         # A login of its own per sending process: the broker binds client ids to logins.
-        username, held = logins.claim(args.mqtt_user, args.mqtt_logins)
-        transport = transports.MqttTransport(args.mqtt, client_id=username, username=username,
-                                             password=args.mqtt_password, ca_file=args.ca)
-        transport.login_lock = held  # held while the transport lives; the system drops it with the process
-        return transport
+        return logins.gateway_transport(args.mqtt, args.mqtt_user, args.mqtt_logins, args.mqtt_password, args.ca)
     if protocol == "http":
         return transports.HttpTransport(args.http, batch_size=args.batch, username=args.http_user,
                                         password=args.http_password, ca_file=args.ca)
