@@ -13,9 +13,10 @@ trick must not have produced is looked for:
   device's readings, points in another database).
 
 The attackers: a device registered for the run (``probe-a``, its own login,
-its own topic), the simulator's gateway (``tickml-gateway``), the HTTP
-sender's login, a local process with no credentials, and one with the Kafka
-senders' client certificate. The victim is a
+its own topic), the simulator's gateway (``tickml-gateway``) with its MQTT,
+HTTP, OTLP and Kafka credentials, a gateway with listeners of its own
+(``edge-demo``, mosquitto/gateways.toml: its HTTP login and client
+certificate), and a local process with no credentials. The victim is a
 second registered device (``probe-b``).
 
 Run: ``python bench/hostile.py`` (stack running: ``tickml stack start``);
@@ -55,6 +56,7 @@ from tickml.stack import config  # noqa: E402
 
 FLEET_EVERY = 0.1  # seconds between two messages of one fleet device
 GATEWAY = "tickml-gateway"
+EDGE = "edge-demo"  # the shipped gateway with HTTP and OTLP listeners of its own
 
 
 @dataclass
@@ -265,6 +267,56 @@ class Arena:
         return ("confined" if ok else "FAILED",
                 f"{k} messages land in telemetry; the sessions listener answers the sender's login {status}", extra)
 
+    def http_forged(self) -> tuple[str, str, int]:
+        """The shared HTTP login names probe-b; the edge gateway names an id it does not declare on its own
+        listener, and logs in on the shared one."""
+        since = time.time_ns()
+        host, port = config.telegraf_http_address()
+        outsider = f"{self.run}edge-outsider"
+        edge = secrets.http_login(EDGE)
+        statuses = [
+            _post(f"https://{host}:{port}/devices", _message(self.victim, 94.0), *secrets.http_login()),
+            _post(f"https://{host}:{secrets.gateway(EDGE).http}/devices", _message(outsider, 93.0), *edge),
+            _post(f"https://{host}:{port}/devices", _message(outsider, 92.0), *edge),
+        ]
+        refused = _eventually(lambda: self._not_its_device(since) >= 2)
+        extra = self.count(f"device_id = '{self.victim}'") + self.count(f"device_id = '{outsider}'")
+        ok = refused and statuses == [204, 204, 401] and not extra
+        return ("refused" if ok else "FAILED",
+                f"not_its_device twice; the edge gateway's login on the shared listener: {statuses[2]}", extra)
+
+    def otlp_forged(self) -> tuple[str, str, int]:
+        """Over OTLP: the senders' certificate names probe-b; the edge gateway's names an id it does not
+        declare on its own listener; each certificate on the other's listener."""
+        from devices.otlp import OtlpTransport
+
+        since = time.time_ns()
+        host, port = config.telegraf_otlp_address()
+        outsider = f"{self.run}edge-otlp-outsider"
+        shared, own = f"https://{host}:{port}", f"https://{host}:{secrets.gateway(EDGE).otlp}"
+        sender, gateway = secrets.client_certificate(), secrets.client_certificate(secrets.GATEWAY_CERT_PREFIX + EDGE)
+
+        def export(url: str, cert: tuple[Path, Path], device: str) -> bool:
+            transport = OtlpTransport(url, str(secrets.ca_file()), str(cert[0]), str(cert[1]), timeout=3)
+            try:
+                transport.send_envelopes([envelope(json.loads(_message(device, 91.0)))])
+                transport.close()
+                return True
+            except ConnectionError:
+                return False
+
+        answered = [export(shared, sender, self.victim), export(own, gateway, outsider),
+                    export(shared, gateway, outsider), export(own, sender, outsider)]
+        refused = _eventually(lambda: self._not_its_device(since) >= 2)
+        extra = self.count(f"device_id = '{self.victim}'") + self.count(f"device_id = '{outsider}'")
+        ok = refused and answered == [True, True, False, False] and not extra
+        return ("refused" if ok else "FAILED",
+                "not_its_device twice; each certificate is refused on the other's listener"
+                + ("" if answered[2:] == [False, False] else f" (taken: {answered})"), extra)
+
+    def _not_its_device(self, since: int) -> int:
+        return self.count(f"reason = 'not_its_device' AND time >= {since}", measurement="device_reject")
+
     def take_telegrafs_client_id(self) -> tuple[str, str, int]:
         """probe-a connects again and again with Telegraf's client id."""
         offset = telegraf_log_size(_stack())
@@ -323,9 +375,11 @@ class Arena:
 
     def kafka_forged(self) -> tuple[str, str, int]:
         """A local process produces a message naming probe-b to device_messages without a certificate (plaintext,
-        and TLS), and, with the senders' certificate, a fleet model to a model topic, which senders may not write."""
+        and TLS); with the senders' certificate, a fleet model to a model topic, which senders may not write, and
+        a message naming probe-b to device_messages, which Telegraf refuses (not_its_device)."""
         from tickml.stack import kafka
 
+        since = time.time_ns()  # before the message's timestamp: the reject is stamped with it
         ca, _, _ = kafka.tls_files(kafka.SENDER)
         forged = _message(self.victim, 95.0)
         model = f"{self.run}forged-models.power"  # the shards' prefix is theirs: a topic the senders were never given
@@ -339,19 +393,22 @@ class Arena:
         try:
             delivered = {what: _produce(settings, topic, self.victim, forged)
                          for what, (settings, topic) in attempts.items()}
+            named = _produce(kafka.client_config(kafka.SENDER), "device_messages", self.victim, forged)
         finally:
             kafka.delete_topics([model])
-        time.sleep(1.5)  # a forged message would have landed by now
+        refused = named == 1 and _eventually(lambda: self._not_its_device(since) >= 1)
         taken = [what for what, n in delivered.items() if n]
         extra = self.count(f"device_id = '{self.victim}'") + len(taken)
-        return ("refused" if not extra else "FAILED",
-                "the broker wants a certificate of the stack's CA, and senders may write device topics only"
-                + (f"; taken: {taken}" if taken else ""), extra)
+        return ("refused" if refused and not extra else "FAILED",
+                "the broker wants a certificate of the stack's CA, and senders may write device topics only; "
+                "Telegraf refuses a sender's message naming a registered device" + (f"; taken: {taken}" if taken
+                                                                                      else ""), extra)
 
     def all(self) -> dict[str, Callable[[], tuple[str, str, int]]]:
         return {"forged_id": self.forged_id, "other_topic": self.other_topic, "kafka_forged": self.kafka_forged,
                 "gateway_for_registered": self.gateway_for_registered, "route_database": self.route_database,
-                "route_database_http": self.route_database_http,
+                "route_database_http": self.route_database_http, "http_forged": self.http_forged,
+                "otlp_forged": self.otlp_forged,
                 "take_telegrafs_client_id": self.take_telegrafs_client_id,
                 "oversized_packet": self.oversized_packet, "no_credentials": self.no_credentials,
                 "influx_debug": self.influx_debug, "state_folder": self.state_folder}

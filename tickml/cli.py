@@ -6,6 +6,7 @@
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
+    tickml devices gateways [--telegraf]
     tickml devices types [--json]      the device types of telegraf/device_types.toml: readings, kinds, units
     tickml secrets ensure|rotate [passwords|certificates|all]
     tickml secrets password influxdb|mqtt|http|kapacitor|dashboard ACCOUNT
@@ -203,6 +204,26 @@ def _devices_types(args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices_gateways(args: argparse.Namespace) -> int:
+    from tickml import gateways, secrets
+
+    try:
+        declared = gateways.load()
+        if args.telegraf:
+            from tickml.stack import telegraf
+
+            print(telegraf.gateway_listeners(declared))
+            return 0
+    except (gateways.GatewayError, secrets.SecretsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for g in declared.values():
+        ids = "any id but the reserved ones" if g.any_id else ", ".join(g.ids)
+        own = [f"{key} :{getattr(g, key)}" for key in gateways.LISTENERS if getattr(g, key)]
+        print(f"{g.account}: {ids}; {g.logins} MQTT login(s)" + (f"; own listeners: {', '.join(own)}" if own else ""))
+    return 0
+
+
 def _tasks(args: argparse.Namespace) -> int:
     from tickml import tasks
 
@@ -276,6 +297,12 @@ def parser() -> argparse.ArgumentParser:
                         "tags and readings, with their kinds and units, and the default mode", _devices_types)
     types.add_argument("--json", action="store_true",
                        help="print instead the one line of JSON Telegraf's validator gets (TICKML_DEVICE_SCHEMA)")
+
+    senders = _subcommand(device_subs, "gateways", "list the gateways of mosquitto/gateways.toml: the ids each "
+                          "may speak for, its MQTT logins and its own listeners", _devices_gateways)
+    senders.add_argument("--telegraf", action="store_true",
+                         help="print instead the gateways' own listeners as Telegraf configuration (the stack "
+                         "runner writes it to .stack/run/telegraf-gateways.conf)")
 
     keys = _subcommand(subs, "secrets", "the stack's certificate authority, certificates and passwords "
                        "(.stack/secrets/)", _secrets)

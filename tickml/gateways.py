@@ -1,4 +1,4 @@
-"""Gateways: MQTT accounts that speak for the devices behind them (``mosquitto/gateways.toml``).
+"""Gateways: accounts that speak for the devices behind them (``mosquitto/gateways.toml``).
 
 A gateway declares the ids it may publish for, and how many connections it
 may hold at once. The broker takes a client's user name as its client id on
@@ -8,12 +8,24 @@ from several processes has one login per process: ``<account>`` and
 
 Mosquitto enforces the declared ids through the ACL written from here
 (:func:`acl_lines`): a list of ids becomes one ``topic write`` line each; ``*``
-becomes ``devices/+/+`` (exactly a type and an id, no deeper topic) after a ``deny`` line for every registered device (a
-device that logs in as itself is never spoken for by a gateway).
+becomes ``devices/+/+`` (exactly a type and an id, no deeper topic) after a ``deny`` line for every reserved
+id: every registered device (a device that logs in as itself is never spoken for by a gateway) and every id
+another gateway declares.
+
+Over HTTP and OTLP (gRPC) a gateway may have listeners of its own (``http``,
+``otlp``: their ports), whose login is its own: basic auth with its HTTP
+password, a client certificate naming it. Telegraf tags what each listener
+takes with the gateway's account (``tickml_sender``), and the senders'
+processor (``telegraf/senders.star``, with :func:`telegraf_constant`) refuses
+a message naming an id outside the gateway's, as the broker's ACL does over
+MQTT. The shipped listeners (HTTP ``/devices`` and ``/mapped`` with the
+``tickml-sender`` login, OTLP with ``sender.crt``, Kafka ``device_messages``)
+speak as :data:`SHARED_SENDER`, the simulator's gateway.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -24,6 +36,9 @@ from tickml.paths import ROOT
 GATEWAYS_FILE = ROOT / "mosquitto" / "gateways.toml"
 ANY = "*"
 MAX_LOGINS = 256
+# The account the shipped HTTP, OTLP and Kafka inputs speak as (telegraf/telegraf.conf tags them with it).
+SHARED_SENDER = "tickml-gateway"
+LISTENERS = ("http", "otlp")
 # An MQTT user name that is also a topic level in the ACL: no wildcard, separator or control character.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -37,6 +52,8 @@ class Gateway:
     account: str
     ids: tuple[str, ...]
     logins: int = 1
+    http: int | None = None  # the port of its own HTTP listener (POST /devices)
+    otlp: int | None = None  # the port of its own OpenTelemetry (gRPC) listener
 
     @property
     def any_id(self) -> bool:
@@ -76,9 +93,14 @@ def parse(doc: dict, where: str = "gateways.toml") -> dict[str, Gateway]:
         if not isinstance(spec, dict):
             problems.append(f"{head} must be a table")
             continue
-        unknown = sorted(set(spec) - {"ids", "logins"})
+        unknown = sorted(set(spec) - {"ids", "logins", *LISTENERS})
         if unknown:
-            problems.append(f"{head} has unknown keys {unknown}; the keys are ids and logins")
+            problems.append(f"{head} has unknown keys {unknown}; the keys are ids, logins, http and otlp")
+        ports = {key: spec.get(key) for key in LISTENERS}
+        for key, port in ports.items():
+            if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535):
+                problems.append(f"{head} {key} must be a port number from 1024 to 65535, got {port!r}")
+                ports[key] = None
         ids, logins = spec.get("ids"), spec.get("logins", 1)
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
             problems.append(f"{head} ids must be a list of device ids or [\"*\"], got {ids!r}")
@@ -91,7 +113,18 @@ def parse(doc: dict, where: str = "gateways.toml") -> dict[str, Gateway]:
         if isinstance(logins, bool) or not isinstance(logins, int) or not 1 <= logins <= MAX_LOGINS:
             problems.append(f"{head} logins must be an integer from 1 to {MAX_LOGINS}, got {logins!r}")
             continue
-        out[account] = Gateway(account, tuple(ids), logins)
+        out[account] = Gateway(account, tuple(ids), logins, **ports)
+    used: dict[int, str] = {}
+    for g in out.values():
+        for key in LISTENERS:
+            port = getattr(g, key)
+            if port is not None and used.setdefault(port, f"[gateways.{g.account}] {key}") != f"[gateways.{g.account}] {key}":
+                problems.append(f"[gateways.{g.account}] {key} port {port} is also {used[port]}'s")
+    listed = {}
+    for g in out.values():
+        for device in () if g.any_id else g.ids:
+            if listed.setdefault(device, g.account) != g.account:
+                problems.append(f"[gateways.{g.account}] and [gateways.{listed[device]}] both declare id {device!r}")
     if problems:
         raise GatewayError(f"{where}: " + "; ".join(problems))
     return out
@@ -118,8 +151,29 @@ def valid_device_id(device_id: str) -> bool:
     return bool(device_id) and not any(c in device_id for c in "/+#:\n\x00")
 
 
+def reserved(declared: dict[str, Gateway], registered: list[str]) -> list[str]:
+    """The ids no ``*`` gateway may speak for: the registered devices' and those a gateway lists.
+
+    >>> reserved({"e": Gateway("e", ("p-1", "p-2"))}, ["pm-1"])
+    ['p-1', 'p-2', 'pm-1']
+    """
+    return sorted({*registered, *(d for g in declared.values() if not g.any_id for d in g.ids)})
+
+
+def telegraf_constant(declared: dict[str, Gateway], registered: list[str]) -> str:
+    """What the senders' processor (telegraf/senders.star) checks by, as one line of JSON: each sending
+    account's ids (``["*"]``: any but the reserved), and the reserved ids.
+
+    >>> telegraf_constant({"e": Gateway("e", ("p-1",))}, ["pm-1"])
+    '{"senders": {"e": ["p-1"]}, "reserved": ["p-1", "pm-1"]}'
+    """
+    return json.dumps({"senders": {g.account: list(g.ids) for g in declared.values()},
+                       "reserved": reserved(declared, registered)})
+
+
 def acl_lines(gateway: Gateway, registered: list[str]) -> list[str]:
-    """The ACL lines of every login of ``gateway``: what it may publish, and the registered devices it may not.
+    """The ACL lines of every login of ``gateway``: what it may publish, and the reserved ids it may not
+    (``registered``: the reserved ids, :func:`reserved`).
 
     >>> acl_lines(Gateway("gw", ("*",), 2), ["pm-1"])
     ['user gw', 'topic deny devices/+/pm-1', 'topic write devices/+/+', '', 'user gw.1', 'topic deny devices/+/pm-1', 'topic write devices/+/+', '']

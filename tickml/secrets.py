@@ -11,7 +11,11 @@ Mosquitto at once).
   (Mosquitto's TLS listener now; InfluxDB, Kapacitor and Telegraf's HTTP
   listener share the scheme), valid for ``localhost`` and ``127.0.0.1``.
 - ``sender.crt`` / ``sender.key``: a client certificate, the login senders
-  show Telegraf's OpenTelemetry (gRPC) listener, which takes no other.
+  show Telegraf's OpenTelemetry (gRPC) listener, which takes no other;
+  ``gateway-<account>.crt`` / ``.key``: a gateway's own, for its own OTLP
+  listener (``otlp`` in mosquitto/gateways.toml). A client certificate names
+  its holder as a DNS name (:func:`client_dns_name`), which a listener
+  allows (Telegraf's ``tls_allowed_dns_names``).
 - ``kafka.crt`` / ``kafka.key``: Kafka's client listener's;
   ``kafka-controller.crt`` / ``.key``: the controller listener's, which
   signs itself and is the one certificate that listener trusts (the broker
@@ -26,6 +30,9 @@ Mosquitto at once).
   with (``udfs/learn/signing.py``); kept by ``rotate``.
 - ``mosquitto.passwd`` (hashed as ``mosquitto_passwd`` does) and
   ``mosquitto.acl``: who may log in, and publish or read which topics.
+- ``telegraf-senders.conf``: Telegraf's senders' processor with the ids each
+  sending account may name (tickml/gateways.py), rewritten with the ACL, and
+  reread by Telegraf on SIGHUP as Mosquitto rereads the ACL.
 
 MQTT accounts: ``tickml-telegraf`` reads ``devices/#`` (and ``tickml-bridge``,
 the MQTT-to-Kafka bridge of the shards); a device, whose user name is its id,
@@ -80,6 +87,7 @@ MQTT_TOOLS_ACCOUNTS = ("tickml-operator",)
 # Senders that POST device messages to Telegraf's HTTP listener (basic auth; the listener takes one), and the
 # session publisher, the one login of the sessions listener (the only one whose messages name a database).
 HTTP_ACCOUNTS = ("tickml-sender", "tickml-sessions")
+TELEGRAF_SENDERS = "telegraf-senders.conf"
 # Kapacitor's users (tickml/stack/kapacitor_users.py): the tools' admin, the one useful account.
 # Kapacitor's own permissions are coarse, and its `api` permission covers every path under
 # /kapacitor/v1 but /write and /config, /users included: a task-tooling user could make itself an
@@ -104,6 +112,8 @@ _DEVICES = SECRETS / "devices.txt"  # registered device ids, one a line
 # every record the model topics hold, so the key outlives rotations.
 MODEL_KEY_NAME = "model-signing-key.hex"
 _DAYS = {"ca": 3650, "server": 825}
+# A gateway's own client certificate (its OTLP listener's login): gateway-<account>.
+GATEWAY_CERT_PREFIX = "gateway-"
 
 ACL_HEAD = """\
 # Written by tickml/secrets.py from mosquitto/gateways.toml and the registered
@@ -139,10 +149,13 @@ def ensure() -> list[str]:
     if not (SECRETS / "ca.crt").exists() or not (SECRETS / "ca.key").exists():
         _write_ca()
         written += ["ca.crt", "ca.key"]
-    for name in (*SERVICES, KAFKA_CONTROLLER, *CLIENTS):
+    for name in (*SERVICES, KAFKA_CONTROLLER, *_clients()):
         files = [f"{name}.crt", f"{name}.key", *([f"{name}.pem"] if _keystore(name) else [])]
-        if not all((SECRETS / f).exists() for f in files):
-            _write_certificate(name, client=name in CLIENTS)
+        client = name in _clients()
+        # A client certificate made before certificates named their holder is made again: a listener that
+        # allows one holder would refuse it.
+        if not all((SECRETS / f).exists() for f in files) or client and not _names_holder(name):
+            _write_certificate(name, client=client)
             written += files
     known = json.loads(_CREDENTIALS.read_text()) if _CREDENTIALS.exists() else {}
     complete = _complete_credentials(known)
@@ -153,10 +166,17 @@ def ensure() -> list[str]:
         _write_private(model_key_file(must_exist=False), (_random.token_hex(32) + "\n").encode())
         written.append(MODEL_KEY_NAME)
     service_files = ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "telegraf.env", "bridge.env",
-                     "kapacitor.env", "dashboard.env")
+                     "kapacitor.env", "dashboard.env", TELEGRAF_SENDERS)
     if _CREDENTIALS.name in written or not all((SECRETS / name).exists() for name in service_files):
         write_service_files()
         written += list(service_files)
+    else:  # gateways.toml edited since: the ACL and the senders' file follow it
+        declared, devices = gateways.load(), registered_devices()
+        for name, text in (("mosquitto.acl", acl(declared, devices)),
+                           (TELEGRAF_SENDERS, telegraf_senders(declared, devices))):
+            if (SECRETS / name).read_text() != text:
+                _write_private(SECRETS / name, text.encode())
+                written.append(name)
     return written
 
 
@@ -224,11 +244,37 @@ def _client_tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file()))
 
 
+def _clients() -> tuple[str, ...]:
+    """``CLIENTS`` and a certificate for each gateway with an OTLP listener of its own."""
+    return CLIENTS + tuple(GATEWAY_CERT_PREFIX + g.account for g in gateways.load().values() if g.otlp)
+
+
+def client_dns_name(name: str) -> str:
+    """The DNS name a client certificate names its holder by, which a listener allows (Telegraf's
+    ``tls_allowed_dns_names``): never a host's, so no server certificate has it.
+
+    >>> client_dns_name("gateway-edge-1")
+    'gateway-edge-1.client.tickml.invalid'
+    """
+    return f"{name}.client.tickml.invalid"
+
+
+def _names_holder(name: str) -> bool:
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate((SECRETS / f"{name}.crt").read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (FileNotFoundError, ValueError, x509.ExtensionNotFound):
+        return False
+    return client_dns_name(name) in names.get_values_for_type(x509.DNSName)
+
+
 def client_certificate(name: str = "sender") -> tuple[Path, Path]:
-    """The certificate and key a client shows as its login (``CLIENTS``): Telegraf's gRPC listener wants one,
-    and Kafka one of ``KAFKA_PRINCIPALS``."""
-    if name not in CLIENTS:
-        raise SecretsError(f"no client certificate {name!r}; the clients are {', '.join(CLIENTS)}")
+    """The certificate and key a client shows as its login (``CLIENTS``): Telegraf's gRPC listener wants one
+    (``sender``, or ``gateway-<account>`` on a gateway's own), and Kafka one of ``KAFKA_PRINCIPALS``."""
+    if name not in _clients():
+        raise SecretsError(f"no client certificate {name!r}; the clients are {', '.join(_clients())}")
     paths = SECRETS / f"{name}.crt", SECRETS / f"{name}.key"
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -292,6 +338,7 @@ def register_devices(device_ids) -> int:
     _write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
     write_service_files()
     reload_mosquitto()
+    reload_telegraf()
     return len(new)
 
 
@@ -309,6 +356,7 @@ def write_service_files() -> None:
     _write_private(SECRETS / "mosquitto-tools.passwd",
                    "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins if user in MQTT_TOOLS_ACCOUNTS).encode())
     _write_private(SECRETS / "mosquitto.acl", acl(declared, devices).encode())
+    _write_private(SECRETS / TELEGRAF_SENDERS, telegraf_senders(declared, devices).encode())
     # Telegraf's, Kapacitor's and the dashboard's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
     _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
@@ -325,9 +373,29 @@ def write_service_files() -> None:
 def acl(declared: dict, devices: list[str]) -> str:
     """Mosquitto's ACL: the service accounts, every device's own topic, each gateway's declared ids."""
     lines = [ACL_HEAD]
+    reserved = gateways.reserved(declared, devices)
     for g in declared.values():
-        lines += gateways.acl_lines(g, devices)
+        lines += gateways.acl_lines(g, reserved)
     return "\n".join(lines)
+
+
+def telegraf_senders(declared: dict, devices: list[str]) -> str:
+    """Telegraf's senders' processor (telegraf/senders.star), with the ids each account may name as a literal
+    constant: a file Telegraf rereads on SIGHUP (its environment it reads once)."""
+    constant = gateways.telegraf_constant(declared, devices)
+    # A TOML literal string holds anything but a single quote and a line break; the JSON of valid ids has neither.
+    assert "'" not in constant and "\n" not in constant
+    return (f"# Written by tickml/secrets.py from mosquitto/gateways.toml and the registered devices; regenerated\n"
+            f"# with the ACL. Telegraf reads it beside telegraf/telegraf.conf (--config), and again on SIGHUP.\n"
+            f"[[processors.starlark]]\n"
+            f"  alias = \"senders\"\n"
+            f"  ## Before the validator (order 2): a message that names an id its sender may not speak for never\n"
+            f"  ## reaches it.\n"
+            f"  order = 1\n"
+            f"  namepass = [\"device_raw\"]\n"
+            f"  script = \"${{TICKML_TELEGRAF_DIR:-/etc/telegraf}}/senders.star\"\n"
+            f"  [processors.starlark.constants]\n"
+            f"    senders = '{constant}'\n")
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
@@ -345,6 +413,16 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
     return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def reload_telegraf() -> bool:
+    """SIGHUP to the stack's Telegraf, which rereads its configuration files (the senders' among them); False
+    when it is not running."""
+    try:
+        os.kill(int((RUN / "telegraf.pid").read_text()), signal.SIGHUP)
+        return True
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+
+
 def reload_mosquitto() -> bool:
     """SIGHUP to the stack's Mosquitto, which rereads its password and ACL files; False when it is not running."""
     try:
@@ -357,7 +435,7 @@ def reload_mosquitto() -> bool:
 def _complete_credentials(known: dict) -> dict:
     """``known`` with a random password for every account it lacks, and the device secret."""
     out = json.loads(json.dumps(known))
-    for service, accounts in (("mqtt", mqtt_accounts()), ("influxdb", INFLUXDB_ACCOUNTS), ("http", HTTP_ACCOUNTS),
+    for service, accounts in (("mqtt", mqtt_accounts()), ("influxdb", INFLUXDB_ACCOUNTS), ("http", http_accounts()),
                               ("kapacitor", KAPACITOR_ACCOUNTS), ("dashboard", DASHBOARD_ACCOUNTS)):
         section = out.setdefault(service, {})
         for account in accounts:
@@ -366,10 +444,15 @@ def _complete_credentials(known: dict) -> dict:
     return out
 
 
+def http_accounts() -> tuple[str, ...]:
+    """``HTTP_ACCOUNTS`` and each gateway with an HTTP listener of its own (its login there)."""
+    return HTTP_ACCOUNTS + tuple(g.account for g in gateways.load().values() if g.http)
+
+
 def http_login(account: str = "tickml-sender") -> tuple[str, str]:
-    """User name and password a sender gives Telegraf's HTTP listener."""
-    if account not in HTTP_ACCOUNTS:
-        raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(HTTP_ACCOUNTS)}")
+    """User name and password a sender gives Telegraf's HTTP listener (a gateway's: its own listener's)."""
+    if account not in http_accounts():
+        raise SecretsError(f"no HTTP account {account!r}; the accounts are {', '.join(http_accounts())}")
     return account, _password("http", account)
 
 
@@ -459,9 +542,9 @@ def _write_certificate(name: str, client: bool = False) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=_DAYS["server"]))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(client_dns_name(name))] if client else
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())

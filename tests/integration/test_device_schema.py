@@ -48,12 +48,13 @@ def _free_port() -> int:
 
 
 def _harness_config() -> str:
-    """The shipped processor, and the /devices listener without TLS or a login (the test mode writes nothing)."""
+    """The shipped processor, and the /devices listener without TLS, a login or a sender (the senders' processor
+    is not here; the test mode writes nothing)."""
     sections = telegraf.sections(config.TELEGRAF_CONF.read_text())
     (processor,) = [text for header, text in sections if header == "[[processors.starlark]]"]
     (listener,) = [text for header, text in sections if header == "[[inputs.http_listener_v2]]" and '"/devices"' in text]
     listener = "".join(line for line in listener.splitlines(keepends=True)
-                       if not re.match(r"\s*(tls_|basic_)", line))
+                       if not re.match(r"\s*(tls_|basic_|tickml_sender)", line))
     return "[agent]\n  omit_hostname = true\n  skip_processors_after_aggregators = true\n\n" + processor + listener
 
 

@@ -498,16 +498,22 @@ def test_telegraf_gets_the_device_types_the_secrets_service_wrote(tmp_path):
     steps = secrets_script.split(" && ")
     assert steps[1] == "python -m tickml secrets ensure"
     written = " && ".join(steps[2:]).replace("python ", f"{sys.executable} ").replace(f"{REPO}/.stack/", f"{tmp_path}/")
-    subprocess.run(["sh", "-c", written], check=True, timeout=60, cwd=ROOT)
     (tmp_path / "secrets").mkdir()
+    subprocess.run(["sh", "-c", written], check=True, timeout=60, cwd=ROOT)
+    # The gateways' own listeners, as the native runner writes them.
+    assert 'tickml_sender = "edge-demo"' in (tmp_path / "secrets" / "telegraf-gateways.conf").read_text()
     (tmp_path / "secrets" / "telegraf.env").write_text("TICKML_MQTT_PASSWORD=x\n")
     stub = tmp_path / "bin" / "telegraf"
     stub.parent.mkdir()
-    stub.write_text(f'#!/bin/sh\nprintf %s "$TICKML_DEVICE_SCHEMA" > {tmp_path}/got\n')
+    stub.write_text(f'#!/bin/sh\nprintf %s "$TICKML_DEVICE_SCHEMA" > {tmp_path}/got\necho "$@" > {tmp_path}/args\n')
     stub.chmod(0o755)
     (entrypoint,) = _scripts(SERVICES["telegraf"])
     script = entrypoint.replace(f"{REPO}/.stack/", f"{tmp_path}/").replace("exec telegraf ", f"exec {stub} ")
     subprocess.run(["sh", "-c", script], check=True, timeout=30)
     assert (tmp_path / "got").read_text() == device_types.load().telegraf_constant()
+    # Beside telegraf.conf: the senders' processor and the gateways' listeners, as natively.
+    assert (tmp_path / "args").read_text().split()[1::2] == [
+        f"{REPO}/telegraf/telegraf.conf", f"{tmp_path}/secrets/telegraf-senders.conf",
+        f"{tmp_path}/secrets/telegraf-gateways.conf"]
     assert "'${TICKML_DEVICE_SCHEMA}'" in config.TELEGRAF_CONF.read_text()
     assert f"{device_types.ENVIRONMENT_VARIABLE}=$(cat {REPO}/.stack/device_schema.json)" in entrypoint

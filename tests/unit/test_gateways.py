@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -43,3 +44,26 @@ def test_each_process_claims_a_login_of_its_own_until_none_is_left(tmp_path):
     os.close(fd1)  # a process that ends gives its login back
     assert logins.claim("gw", 2, folder=tmp_path)[0] == "gw"
     os.close(fd2)
+
+
+@pytest.mark.parametrize("doc, problem", [
+    ({"a": {"ids": ["p-1"], "http": 80}}, "http must be a port number from 1024 to 65535, got 80"),
+    ({"a": {"ids": ["p-1"], "otlp": "18318"}}, "otlp must be a port number"),
+    ({"a": {"ids": ["p-1"], "http": 19001}, "b": {"ids": ["p-2"], "otlp": 19001}},
+     "[gateways.b] otlp port 19001 is also [gateways.a] http's"),
+    ({"a": {"ids": ["p-1"]}, "b": {"ids": ["p-1"]}}, "[gateways.b] and [gateways.a] both declare id 'p-1'"),
+])
+def test_listeners_take_ports_of_their_own_and_an_id_has_one_gateway(doc, problem):
+    with pytest.raises(gateways.GatewayError) as caught:
+        gateways.parse({"gateways": doc})
+    assert problem in str(caught.value)
+
+
+def test_the_shipped_edge_gateway_has_listeners_of_its_own_and_the_shared_inputs_speak_as_the_simulators():
+    shipped = gateways.load()
+    edge = shipped["edge-demo"]
+    assert edge.http and edge.otlp and not edge.any_id
+    assert gateways.SHARED_SENDER in shipped
+    constant = json.loads(gateways.telegraf_constant(shipped, ["pm-1"]))
+    assert constant["senders"]["edge-demo"] == list(edge.ids)
+    assert set(edge.ids) | {"pm-1"} <= set(constant["reserved"])

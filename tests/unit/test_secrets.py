@@ -8,6 +8,7 @@ import json
 import shutil
 import stat
 import subprocess
+import tomllib
 
 import pytest
 from cryptography import x509
@@ -134,8 +135,56 @@ def test_a_gateways_logins_share_its_password_and_ids_taken_by_gateways_are_refu
             secrets.register_devices([taken])
     secrets.register_devices(["pm-1"])
     acl = (folder / "mosquitto.acl").read_text()
-    # Every login of the any-id gateway is denied the registered device before it may write devices/+/+.
+    # Every login of the any-id gateway is denied the registered device and the other gateway's ids before it
+    # may write devices/+/+.
     for login in ("sim", "sim.1", "sim.2"):
-        assert f"user {login}\ntopic deny devices/+/pm-1\ntopic write devices/+/+\n" in acl
+        assert (f"user {login}\ntopic deny devices/+/pm-1\ntopic deny devices/+/pump-1\ntopic deny devices/+/pump-2\n"
+                f"topic write devices/+/+\n") in acl
     assert "user edge-1.1\ntopic write devices/+/pump-1\ntopic write devices/+/pump-2\n" in acl
     assert "topic write devices/#" not in acl
+
+
+def test_the_senders_file_holds_each_accounts_ids_and_follows_registrations(folder, tmp_path, monkeypatch):
+    declared = tmp_path / "gateways.toml"
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1"]\nhttp = 19001\notlp = 19002\n'
+                        '[gateways.sim]\nids = ["*"]\n')
+    monkeypatch.setattr(gateways, "GATEWAYS_FILE", declared)
+    secrets.ensure()
+
+    def constant() -> dict:
+        conf = tomllib.loads((folder / secrets.TELEGRAF_SENDERS).read_text())
+        (processor,) = conf["processors"]["starlark"]
+        assert processor["order"] == 1 and processor["script"].endswith("/senders.star")
+        return json.loads(processor["constants"]["senders"])
+
+    assert constant() == {"senders": {"edge-1": ["pump-1"], "sim": ["*"]}, "reserved": ["pump-1"]}
+    secrets.register_devices(["pm-1"])
+    assert constant()["reserved"] == ["pm-1", "pump-1"]
+    # Its own listeners' logins: an HTTP password, a client certificate naming it.
+    assert secrets.http_login("edge-1")[0] == "edge-1"
+    crt, _ = secrets.client_certificate("gateway-edge-1")
+    names = x509.load_pem_x509_certificate(crt.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert names == ["gateway-edge-1.client.tickml.invalid"]
+    with pytest.raises(secrets.SecretsError, match="no HTTP account 'sim'"):
+        secrets.http_login("sim")
+
+
+def test_an_edit_of_the_gateways_reaches_the_acl_and_the_senders_file_at_the_next_ensure(folder, tmp_path,
+                                                                                          monkeypatch):
+    declared = tmp_path / "gateways.toml"
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1"]\n')
+    monkeypatch.setattr(gateways, "GATEWAYS_FILE", declared)
+    secrets.ensure()
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1", "pump-9"]\n')
+    assert set(secrets.ensure()) == {"mosquitto.acl", secrets.TELEGRAF_SENDERS}
+    assert "topic write devices/+/pump-9" in (folder / "mosquitto.acl").read_text()
+    assert "pump-9" in (folder / secrets.TELEGRAF_SENDERS).read_text()
+    assert secrets.ensure() == []
+
+
+def test_a_client_certificate_made_before_it_named_its_holder_is_made_again(folder):
+    secrets.ensure()
+    (folder / "sender.crt").write_bytes((folder / "telegraf.crt").read_bytes())  # a certificate naming localhost
+    assert "sender.crt" in secrets.ensure()
+    assert secrets.ensure() == []

@@ -67,6 +67,8 @@ def test_a_shards_two_telegraf_configurations():
     (kafka,) = consumer["inputs"]["kafka_consumer"]
     assert (kafka["topics"], kafka["consumer_group"], kafka["client_id"]) == (["t"], "g", "${TICKML_SHARD_CLIENT_ID}")
     assert kafka["balance_strategy"] == "sticky"
+    # The MQTT bridge's messages: no sender for a senders' processor the shard does not have.
+    assert kafka["tags"] == {"tickml_input": "kafka"}
     assert "http_listener_v2" not in consumer["inputs"] and "mqtt_consumer" not in consumer["inputs"]
     assert set(results["inputs"]) == {"http_listener_v2"} and "processors" not in results
     (listener,) = results["inputs"]["http_listener_v2"]
@@ -109,3 +111,38 @@ def test_containers_take_the_first_free_shard_number(tmp_path):
     assert again == 1
     os.close(lock_2)
     os.close(lock_3)
+
+
+def test_a_gateways_own_listeners_are_the_shipped_ones_with_its_port_login_and_tag(secrets_folder, tmp_path,
+                                                                                   monkeypatch):
+    from tickml import gateways, secrets
+
+    declared = tmp_path / "gateways.toml"
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1"]\nhttp = 19001\notlp = 19002\n'
+                        '[gateways.sim]\nids = ["*"]\n')
+    monkeypatch.setattr(gateways, "GATEWAYS_FILE", declared)
+    secrets.ensure()
+    conf = tomllib.loads(telegraf.gateway_listeners())
+    shipped = config.read_toml(config.TELEGRAF_CONF)["inputs"]
+    (http,), (otlp,) = conf["inputs"]["http_listener_v2"], conf["inputs"]["opentelemetry"]
+    assert (http["service_address"], http["basic_username"], http["basic_password"]) == (
+        "${TICKML_GATEWAYS_HOST:-127.0.0.1}:19001", *secrets.http_login("edge-1"))
+    assert http["tags"] == otlp["tags"] | {"tickml_input": "http"} == {"tickml_input": "http", "tickml_sender": "edge-1"}
+    assert otlp["tls_allowed_dns_names"] == ["gateway-edge-1.client.tickml.invalid"]
+    assert otlp["service_address"].endswith(":19002") and otlp["alias"] == "gateway-edge-1"
+    # Everything else as on the shipped listeners.
+    (devices,) = [i for i in shipped["http_listener_v2"] if i.get("paths") == ["/devices"]]
+    changed = {"alias", "service_address", "basic_username", "basic_password", "tags"}
+    assert {k: v for k, v in http.items() if k not in changed} == {k: v for k, v in devices.items() if k not in changed}
+    # The shipped inputs speak as the simulator's gateway; the senders' processor refuses the rest.
+    assert devices["tags"]["tickml_sender"] == shipped["opentelemetry"][0]["tags"]["tickml_sender"] == "tickml-gateway"
+
+
+def test_a_second_telegraf_checks_its_senders_as_the_stacks_does(secrets_folder):
+    from tickml import secrets
+
+    secrets.ensure()
+    conf = tomllib.loads(telegraf.derived_config(mqtt_topics=["bench/#"]))
+    processors = conf["processors"]["starlark"]
+    assert sorted((p["order"], p["script"].rsplit("/", 1)[1]) for p in processors) == [
+        (1, "senders.star"), (2, "device_message.star")]

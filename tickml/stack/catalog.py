@@ -101,6 +101,14 @@ def _mosquitto_prepare() -> None:
                                         + f"\n# Added by the stack runner:\nuser {user}\n")
 
 
+def _telegraf_prepare(env: dict[str, str], gateways_conf: Path) -> None:
+    """Read at every start: the logins and device types (the environment), the gateways' own listeners, and
+    the senders' file as gateways.toml and the registrations have it."""
+    env.update(telegraf.environment())
+    secrets.ensure()
+    gateways_conf.write_text(telegraf.gateway_listeners())
+
+
 def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
     """Its InfluxDB login (kapacitor.conf's first [[influxdb]]) from the secrets, and its own users."""
     env.update(kapacitor_users.login_env())
@@ -139,6 +147,7 @@ def services() -> list[Service]:
     }
     # Telegraf's logins are added from the secrets when it starts.
     telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
+    telegraf_gateways = RUN / telegraf.GATEWAYS_CONF_NAME
     out = [
         Service(
             "mosquitto",
@@ -215,11 +224,14 @@ def services() -> list[Service]:
         ),
         Service(
             "telegraf",
-            [str(BIN / "telegraf"), "--config", str(ROOT / "telegraf" / "telegraf.conf")],
+            # Beside the shipped file: the senders' processor with the ids each sender may name (rewritten when
+            # a device registers, reread on SIGHUP) and the listeners of gateways that have their own.
+            [str(BIN / "telegraf"), "--config", str(ROOT / "telegraf" / "telegraf.conf"),
+             "--config", str(secrets.SECRETS / secrets.TELEGRAF_SENDERS), "--config", str(telegraf_gateways)],
             [(tg_host, tg_port), telegraf_otlp_address()],
             # The HTTP listener opens once every input has started.
             lambda: probes.tcp_open(tg_host, tg_port),
-            prepare=lambda: telegraf_env.update(telegraf.environment()),
+            prepare=lambda: _telegraf_prepare(telegraf_env, telegraf_gateways),
             env=telegraf_env,
         ),
         Service(

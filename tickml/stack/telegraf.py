@@ -11,9 +11,10 @@ the shipped file, and adds telegraf/shard.conf.
 
 from __future__ import annotations
 
+import json
 import re
 
-from tickml import device_types, secrets
+from tickml import device_types, gateways, secrets
 from tickml.paths import ROOT
 from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
 
@@ -27,7 +28,8 @@ _KAFKA_GROUP = r'^(\s*consumer_group = )"tickml-telegraf"'
 def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str | None = None,
                    kafka_topic: str | None = None, kafka_group: str | None = None,
                    batch_size: int | None = None, internal_metrics: bool = False) -> str:
-    """telegraf.conf with the settings given changed; a setting no longer where it was is an error naming it."""
+    """telegraf.conf with the settings given changed, and the senders' processor
+    (.stack/secrets/telegraf-senders.conf) after it; a setting no longer where it was is an error naming it."""
     text = TELEGRAF_CONF.read_text()
     changes = {
         r'^(\s*topics = )\["devices/#"\]': None if mqtt_topics is None else "[" + ", ".join(f'"{t}"' for t in mqtt_topics) + "]",
@@ -43,7 +45,12 @@ def derived_config(*, mqtt_topics: list[str] | None = None, mqtt_client_id: str 
         text, found = _INTERNAL.subn("", text)
         if found != 1:
             raise StackError("telegraf/telegraf.conf no longer has one [[inputs.internal]] section")
-    return text
+    try:
+        senders = (secrets.SECRETS / secrets.TELEGRAF_SENDERS).read_text()
+    except FileNotFoundError:
+        raise StackError(f"no {secrets.SECRETS / secrets.TELEGRAF_SENDERS}: run stack/install.sh (or tickml "
+                         f"secrets ensure)") from None
+    return text + "\n" + senders
 
 
 _TOPIC_PARSING = re.compile(r'^  \[\[inputs\.mqtt_consumer\.topic_parsing\]\]\n    topic = "devices/\+/\+"\n(    tags = .*\n)',
@@ -108,6 +115,52 @@ def environment(mqtt_account: str = "tickml-telegraf", kafka_principal: str = "k
             device_types.ENVIRONMENT_VARIABLE: schema, **tools}
 
 
+GATEWAYS_CONF_NAME = "telegraf-gateways.conf"
+# Where a gateway's own listeners listen: loopback, as the shipped ones, unless this says otherwise.
+GATEWAYS_HOST = "${TICKML_GATEWAYS_HOST:-127.0.0.1}"
+
+
+def gateway_listeners(declared: dict | None = None) -> str:
+    """The listeners of the gateways that have their own (``http``, ``otlp`` in mosquitto/gateways.toml):
+    telegraf.conf's ``/devices`` listener and OpenTelemetry input, each on the gateway's port, with its own
+    login (its HTTP password; its client certificate's name), tagging what it takes with its account."""
+    declared = gateways.load() if declared is None else declared
+    shipped = {}
+    for header, text in sections(TELEGRAF_CONF.read_text()):
+        body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+        if header == "[[inputs.http_listener_v2]]" and 'paths = ["/devices"]' in body:
+            shipped["http"] = body
+        elif header == "[[inputs.opentelemetry]]":
+            shipped["otlp"] = body
+    if set(shipped) != set(gateways.LISTENERS):
+        raise StackError('telegraf/telegraf.conf no longer has the [[inputs.http_listener_v2]] of paths = '
+                         '["/devices"] and the [[inputs.opentelemetry]] a gateway\'s listeners are made from')
+    out = [f"# Written by the stack runner (tickml/stack/telegraf.py) from mosquitto/gateways.toml and "
+           f"{TELEGRAF_CONF.name}; edit those.\n"]
+    sender = r'^(\s*tickml_sender = )"tickml-gateway"'
+    for g in declared.values():
+        if g.http:
+            user, password = secrets.http_login(g.account)
+            out.append(_changed(shipped["http"], {
+                r'^(\[\[inputs\.http_listener_v2\]\]\n)': f'  alias = "gateway-{g.account}"\n',
+                r'^(\s*service_address = )".*"': f'"{GATEWAYS_HOST}:{g.http}"',
+                r'^(\s*basic_username = )".*"': _toml_string(user),
+                r'^(\s*basic_password = )".*"': _toml_string(password),
+                sender: _toml_string(g.account)}))
+        if g.otlp:
+            name = secrets.GATEWAY_CERT_PREFIX + g.account
+            out.append(_changed(shipped["otlp"], {
+                r'^(\[\[inputs\.opentelemetry\]\]\n)': f'  alias = "gateway-{g.account}"\n',
+                r'^(\s*service_address = )".*"': f'"{GATEWAYS_HOST}:{g.otlp}"',
+                r'^(\s*tls_allowed_dns_names = )\[.*\]': f"[{_toml_string(secrets.client_dns_name(name))}]",
+                sender: _toml_string(g.account)}))
+    return "\n".join(out)
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of printable text is a TOML basic string
+
+
 def _changed(text: str, changes: dict[str, str | None]) -> str:
     """``text`` with each line matching a pattern's group 1 followed by its value; None leaves it alone."""
     for pattern, value in changes.items():
@@ -163,6 +216,9 @@ def shard_config(*, kafka_topic: str | None = None, kafka_group: str | None = No
         r'^(\s*balance_strategy = )"range"': None if kafka_topic is None else '"sticky"',
         r'^(\s*)namepass = \["device_message", "device_reject"\]': 'namedrop = ["internal_*"]',
         r'^(\s*retention_policy = )""': '"${TICKML_SHARD_RETENTION_POLICY}"',
+        # No senders' processor: the shards' topic holds what the MQTT bridge forwards, ids of the broker's ACL.
+        r'^(\s*)tickml_sender = "tickml-gateway"': None if kafka_topic is None else "## no tickml_sender: "
+                                                       "the MQTT bridge's messages, whose ids the broker's ACL checked",
     })
     own = [t for h, t in sections(SHARD_CONF.read_text())
            if h == "[[outputs.influxdb]]" or h == "[[inputs.http_listener_v2]]" and not consumer]
