@@ -70,9 +70,10 @@ from tickml.stack import config, kafka
 from tickml.stack.telegraf import PRIVATE_LISTENERS, derived_config
 from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
+from tickml.sender_defaults import stack_addresses
 
 from devices import transports  # noqa: E402
-from devices.options import DEFAULT_PROCESSES, stack_addresses
+from devices.options import DEFAULT_PROCESSES
 from devices.otlp import OtlpTransport
 from devices.parallel import ParallelTransport
 from devices.simulator import build_fleet, fleet_ticks

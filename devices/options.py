@@ -1,18 +1,22 @@
-"""The simulator's command-line options, with their defaults taken from the native stack.
+"""The simulator's command-line options.
 
 ``tickml devices simulate|replay`` and ``python -m devices.simulator`` declare
-their options here, once. Addresses and the MQTT login default to the
-native stack's configuration files and secrets where this machine has them,
-and to the stack's usual ports where it does not (a gateway, a container).
+their options here, once. What they default to comes from the caller
+(:class:`Defaults`): ``tickml`` hands in the native stack's addresses and
+logins (tickml/sender_defaults.py); alone, on a device or in a container,
+the stack's usual ports and no login. This library reads nothing of the
+stack's own.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from devices import faults as faultlib
 from devices.fleet import DEVICE_TYPES
@@ -36,49 +40,25 @@ def parse_processes(text: str) -> int:
     return n
 
 
-def stack_addresses() -> dict[str, str]:
-    """The native stack's addresses, read from its configuration files (fallback: their defaults)."""
-    out = {"mqtt": "mqtts://127.0.0.1:18883", "http": "https://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094",
-           "otlp": "https://127.0.0.1:18317"}
-    try:
-        from tickml.stack import config, kafka
-
-        host, port = config.mosquitto_tls_port()
-        out["mqtt"] = f"mqtts://{host}:{port}"
-        host, port = config.telegraf_http_address()
-        out["http"] = f"https://{host}:{port}/devices"
-        out["kafka"] = kafka.kafka_bootstrap()
-        host, port = config.telegraf_otlp_address()
-        out["otlp"] = f"https://{host}:{port}"
-    except Exception as exc:  # the simulator alone, on a device or in a container: the defaults above
-        log.debug("stack addresses not read from the configuration files: %s", exc)
-    return out
+# Where a sender goes when nothing says otherwise: the native stack's usual ports on this machine.
+ADDRESSES = {"mqtt": "mqtts://127.0.0.1:18883", "http": "https://127.0.0.1:18180/devices", "kafka": "127.0.0.1:19094",
+             "otlp": "https://127.0.0.1:18317"}
+LOGINS = ("mqtt_user", "mqtt_password", "http_user", "http_password", "ca", "otlp_cert", "otlp_key", "kafka_cert",
+          "kafka_key")
 
 
-def stack_logins() -> dict[str, str | None]:
-    """The gateway's MQTT login, the HTTP sender's, the OTLP and Kafka senders' client certificates and the CA,
-    from the native stack's secrets where this machine has them."""
-    out: dict[str, str | int | None] = dict.fromkeys(("mqtt_user", "mqtt_password", "http_user", "http_password",
-                                                      "ca", "otlp_cert", "otlp_key", "kafka_cert", "kafka_key"))
-    out["mqtt_logins"] = 1
-    try:
-        from tickml import secrets
+@dataclasses.dataclass
+class Defaults:
+    """What the options default to, handed in by the caller: the addresses, the logins, and how a device's
+    password is had and devices are registered (``--per-device``). ``tickml devices`` hands in the stack's
+    (tickml/sender_defaults.py); on a device or in a container nothing is known but the usual ports.
+    """
 
-        out["mqtt_user"], out["mqtt_password"] = secrets.mqtt_login("tickml-gateway")
-        out["mqtt_logins"] = secrets.gateway("tickml-gateway").logins
-        out["http_user"], out["http_password"] = secrets.http_login()
-        out["ca"] = str(secrets.ca_file())
-        # Secrets made before the gRPC listener have no client certificate yet; the other logins still hold.
-        out["otlp_cert"], out["otlp_key"] = map(str, secrets.client_certificate())
-    except Exception as exc:  # no secrets here: give the logins and --ca
-        log.debug("not every login from the stack's secrets: %s", exc)
-    try:  # on its own: secrets made before Kafka wanted logins lack it, and the others still hold
-        from tickml import secrets
-
-        out["kafka_cert"], out["kafka_key"] = map(str, secrets.client_certificate("kafka-sender"))
-    except Exception as exc:
-        log.debug("no Kafka client certificate from the stack's secrets: %s", exc)
-    return out
+    addresses: dict[str, str] = dataclasses.field(default_factory=lambda: dict(ADDRESSES))
+    logins: dict[str, str | None] = dataclasses.field(default_factory=lambda: dict.fromkeys(LOGINS))
+    mqtt_logins: int = 1
+    device_password: Callable[[str], str] | None = None
+    register: Callable[[list[str]], int] | None = None
 
 
 def _arg(parser: argparse.ArgumentParser, parse):
@@ -92,9 +72,12 @@ def _arg(parser: argparse.ArgumentParser, parse):
     return convert
 
 
-def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
-    """The simulator's options on ``p``; ``replay``: a file given as the argument, no fleet."""
-    addresses = stack_addresses()
+def add_arguments(p: argparse.ArgumentParser, replay: bool = False, defaults: Defaults | None = None) -> None:
+    """The simulator's options on ``p``; ``replay``: a file given as the argument, no fleet; ``defaults``: what
+    the caller knows of the stack (nothing: the usual ports)."""
+    defaults = defaults or Defaults()
+    addresses = defaults.addresses
+    p.set_defaults(device_password=defaults.device_password, register=defaults.register)
     p.add_argument("--protocol", choices=PROTOCOLS, default="mqtt", help="how messages reach Telegraf (default mqtt)")
     if replay:
         p.add_argument("file", type=Path, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
@@ -108,13 +91,13 @@ def add_arguments(p: argparse.ArgumentParser, replay: bool = False) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same devices, readings, faults")
     where = p.add_argument_group("addresses (defaults: the native stack's configuration files)")
-    login = stack_logins()
+    login = defaults.logins
     where.add_argument("--ca", default=login["ca"], help="the CA the broker's and the listener's certificates "
                        "chain to (default: the stack's, .stack/secrets/ca.crt)")
     where.add_argument("--mqtt", default=addresses["mqtt"], help="broker URL, mqtts:// for TLS (%(default)s)")
     where.add_argument("--mqtt-user", default=login["mqtt_user"], help="MQTT account (default: the stack's "
                        "gateway account, tickml-gateway, which may publish for every unregistered device)")
-    where.add_argument("--mqtt-logins", type=int, default=login["mqtt_logins"], metavar="N",
+    where.add_argument("--mqtt-logins", type=int, default=defaults.mqtt_logins, metavar="N",
                        help="logins the account has, ACCOUNT, ACCOUNT.1 .. ACCOUNT.<N-1> (mosquitto/gateways.toml "
                        "logins); each sending process claims a free one (default %(default)s)")
     where.add_argument("--mqtt-password", default=login["mqtt_password"], help="its password (default: from the "

@@ -9,7 +9,8 @@
     tickml devices simulate --protocol stdout --devices 3 --ticks 2 --start 2026-01-01T00:00:00Z
 
 (``python -m devices.simulator`` is the same, with ``--file`` for a replay, where
-only the ``devices`` package is installed: a gateway, a container.)
+only the ``devices`` package is installed: a gateway, a container; there it
+knows no login of the stack's, give them as options.)
 
 A fleet of ``--devices`` devices (1 to 100,000) of the ``--types`` given, each
 sending one message per ``--interval`` seconds (or ``--rate`` messages per
@@ -21,8 +22,8 @@ goes. The same ``--seed`` gives the same devices, readings and faults.
 Faults on request (devices/faults.py): ``--missing``, ``--spikes``,
 ``--drift``, ``--onoff``, ``--late``. ``--file`` replays a CSV or JSON-lines
 file instead of a fleet (devices/replay.py). The message schema is in
-devices/README.md. The addresses default to the native stack's, read from
-its configuration files.
+devices/README.md. Under ``tickml devices`` the addresses and logins default to
+the native stack's, read from its configuration files and secrets.
 """
 
 from __future__ import annotations
@@ -149,9 +150,7 @@ def make_transport(protocol: str, args: argparse.Namespace):
     from devices import transports
 
     if protocol == "mqtt" and args.per_device:
-        from tickml import secrets
-
-        return transports.DeviceMqttTransports(args.mqtt, secrets.device_password, ca_file=args.ca)
+        return transports.DeviceMqttTransports(args.mqtt, args.device_password, ca_file=args.ca)
     if protocol == "mqtt":
         from devices import logins
 
@@ -258,12 +257,13 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         what = f"{args.devices} devices ({', '.join(types)}), one message each per {interval:.6g} s"
 
     if args.protocol == "mqtt" and getattr(args, "per_device", False):
-        from tickml import secrets
-
+        if args.register is None or args.device_password is None:
+            p.error("--per-device logs each device in with its own password, which only the stack's tools know: "
+                    "run it as tickml devices simulate --per-device")
         ids = ([d for d, _ in fleet.devices] if getattr(args, "file", None) is None
                else sorted({r.message.get("device_id") for r in records
                             if isinstance(r.message, dict) and r.message.get("device_id")}))
-        log.info("%d devices registered with the broker", secrets.register_devices(ids))
+        log.info("%d devices registered with the broker", args.register(ids))
     processes = 1 if args.protocol == "stdout" else args.processes
     try:
         transport = open_transport(args.protocol, args, processes)

@@ -285,11 +285,13 @@ def parser() -> argparse.ArgumentParser:
     devices = _subcommand(subs, "devices", "simulated devices publishing to the stack", None)
     device_subs = devices.add_subparsers(title="commands", required=True)
     from devices import options, simulator
+    from tickml.sender_defaults import stack_defaults
 
+    defaults = stack_defaults()
     options.add_arguments(_subcommand(device_subs, "simulate", "publish a simulated fleet", _devices,
-                                      description=simulator.__doc__))
+                                      description=simulator.__doc__), defaults=defaults)
     options.add_arguments(_subcommand(device_subs, "replay", "replay a CSV or JSON-lines file of messages",
-                                      _devices), replay=True)
+                                      _devices), replay=True, defaults=defaults)
     add = _subcommand(device_subs, "add", "let devices log in to the MQTT broker; prints each one's password "
                       "(its MQTT user name is its id)", _devices_add)
     add.add_argument("device_ids", nargs="+", metavar="DEVICE_ID")

@@ -40,14 +40,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from udfs.agent.durations import parse_duration
+
 _DBRP = re.compile(r'^\s*dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"', re.MULTILINE)
 _VAR = re.compile(r"^\s*var\s+(\w+)\s*=\s*(.+?)\s*$", re.MULTILINE)
 # A node (|name( or @name() and the property calls chained after it, up to the next node.
 _NODE = re.compile(r"([|@])\s*(\w+)\s*\(([^)]*)\)((?:\s*\.\s*\w+\s*\([^)]*\))*)")
 _PROPERTY = re.compile(r"\.\s*(\w+)\s*\(([^)]*)\)")
-_DURATION = re.compile(r"^(\d+)(ns|u|us|µs|ms|s|m|h|d|w)$")
-_UNIT_NS = {"ns": 1, "u": 10**3, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
 
 
 class ScriptError(ValueError):
@@ -137,10 +136,10 @@ class _Values:
         value = self._raw(token)
         if isinstance(value, int):  # a duration var from the API: nanoseconds
             return value
-        match = _DURATION.match(str(value).strip())
-        if not match:
-            raise ScriptError(f"cannot read {token.strip()!r} as a duration")
-        return int(match.group(1)) * _UNIT_NS[match.group(2)]
+        try:
+            return parse_duration(str(value))
+        except ValueError:
+            raise ScriptError(f"cannot read {token.strip()!r} as a duration") from None
 
 
 def query(script: Script, since_ns: int, until_ns: int, where: str = "") -> str:

@@ -18,14 +18,14 @@ READING_KEYS = ("device_id", "timestamp", "tag")
 
 
 def simulate(stack, protocol: str, run_id: str, *extra: str, seed: int = 1, speed: str = "0"):
-    """Start ``python -m devices.simulator`` for 10,000 messages of 100 devices, stamped an hour ago.
+    """Start ``tickml devices simulate`` (the stack's addresses and logins) for 10,000 messages of 100 devices, stamped an hour ago.
 
     Returns the running process and the messages it sends, in order (computed
     by the simulator's library from the same options).
     """
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
     command = [
-        sys.executable, "-m", "devices.simulator", "--protocol", protocol, "--devices", str(DEVICES),
+        sys.executable, "-m", "tickml", "devices", "simulate", "--protocol", protocol, "--devices", str(DEVICES),
         "--types", ",".join(TYPES), "--messages", str(MESSAGES), "--seed", str(seed), "--prefix", run_id,
         "--start", start, "--speed", speed, "-q", *extra,
     ]  # fmt: skip

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.stack
 
 def run_simulator(stack, *argv: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "devices.simulator", *argv], cwd=stack.ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tickml", "devices", "simulate", *argv], cwd=stack.ROOT, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stderr

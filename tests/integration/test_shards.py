@@ -185,7 +185,7 @@ mqtt = false
                    what="each shard holding 4 of the 8 partitions")
         print(f"\ntwo shards up and sharing the partitions in {time.monotonic() - started:.1f} s")
         pair.fleet = subprocess.Popen(
-            [sys.executable, "-m", "devices.simulator", "--protocol", "kafka", "--kafka-topic", pair.set.kafka_topic,
+            [sys.executable, "-m", "tickml", "devices", "simulate", "--protocol", "kafka", "--kafka-topic", pair.set.kafka_topic,
              "--types", "power_meter", "--devices", str(DEVICES), "--interval", "1", "--duration", "900",
              "--prefix", f"{run}-", "-q"], cwd=stack.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         yield pair

@@ -34,7 +34,7 @@ def fleet(stack, tmp_path_factory):
     log = tmp_path_factory.mktemp("fleet") / "simulator.log"
     prefix = f"rec{int(time.time()) % 100000}-"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "devices.simulator", "--devices", "12", "--interval", "0.5",
+        proc = subprocess.Popen([sys.executable, "-m", "tickml", "devices", "simulate", "--devices", "12", "--interval", "0.5",
                                  "--types", "thermostat,barometer,hygrometer,heart_rate_meter,temp_sensor,power_meter",
                                  "--prefix", prefix, "--quiet"], cwd=stack.ROOT,
                                 stdout=subprocess.DEVNULL, stderr=out)

@@ -118,9 +118,9 @@ def test_the_model_topics_login_comes_from_the_environment_whole_or_not_at_all(t
 
 
 def test_the_simulator_logs_in_to_kafka_as_the_senders(secrets_folder):
-    from devices import options
+    from tickml.sender_defaults import stack_defaults
 
     secrets.ensure()
-    logins = options.stack_logins()
+    logins = stack_defaults().logins
     assert (logins["kafka_cert"], logins["kafka_key"]) == (str(secrets_folder / "kafka-sender.crt"),
                                                            str(secrets_folder / "kafka-sender.key"))

@@ -10,31 +10,33 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
-import re
+
+from udfs.agent.durations import parse_duration as duration_ns
 
 #: The picker's relative ranges.
 RELATIVE = ("5m", "15m", "1h", "6h", "24h", "7d")
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(\d+)([smhd])$")
 # Bucket widths a GROUP BY time() takes: round numbers a reader recognises.
 _STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
 def parse_duration(text: str) -> int:
-    """Seconds of a duration written like InfluxQL's: ``30s``, ``15m``, ``6h``, ``7d``.
+    """Seconds of a positive duration in whole seconds, as TICKscript writes it: ``30s``, ``15m``, ``1h30m``, ``7d``.
 
     >>> parse_duration("15m"), parse_duration("7d")
     (900, 604800)
     >>> parse_duration("15 minutes")
     Traceback (most recent call last):
     ...
-    ValueError: a duration is a whole number and s, m, h or d (15m, 6h), not '15 minutes'
+    ValueError: a duration is whole seconds, such as 15m or 6h, not '15 minutes'
     """
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"a duration is a whole number and s, m, h or d (15m, 6h), not {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        ns = duration_ns(text)
+    except ValueError:
+        ns = 0
+    if ns <= 0 or ns % 10**9:
+        raise ValueError(f"a duration is whole seconds, such as 15m or 6h, not {text!r}")
+    return ns // 10**9
 
 
 def parse_instant(text: str) -> int:

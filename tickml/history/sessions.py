@@ -42,10 +42,11 @@ def add_arguments(subs) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = session.add_subparsers(title="commands", required=True)
     from devices import options
+    from tickml.sender_defaults import stack_defaults
 
     publish = actions.add_parser("publish", help="publish FILE as session NAME (the options of tickml devices replay)")
     publish.add_argument("name", help="the session's name (letters, digits, - _ .)")
-    options.add_arguments(publish, replay=True)
+    options.add_arguments(publish, replay=True, defaults=stack_defaults())
     publish.add_argument("--database", default="telemetry", help="where it lands (default telemetry, through the "
                          "live tasks; another database keeps it apart)")
     publish.set_defaults(run=run_publish, parser=publish)

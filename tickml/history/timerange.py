@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from devices.replay import parse_time
+from udfs.agent.durations import parse_duration
 
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def span_ns(text: str) -> int:
@@ -21,10 +19,13 @@ def span_ns(text: str) -> int:
     ...
     ValueError: want a span like 90s, 15m, 6h, 30d or 2w, got 'a month'
     """
-    match = _SPAN.match(text.strip())
-    if not match:
+    try:
+        span = parse_duration(text)
+    except ValueError:
+        span = 0
+    if span <= 0:
         raise ValueError(f"want a span like 90s, 15m, 6h, 30d or 2w, got {text!r}")
-    return int(float(match.group(1)) * _SECONDS[match.group(2)] * 10**9)
+    return span
 
 
 def instant_ns(text: str, now_ns: int | None = None) -> int:

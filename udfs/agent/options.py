@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .durations import parse_duration
 
 __all__ = [
     "Duration",
@@ -64,21 +65,6 @@ KAPACITOR_TYPES = ("bool", "int", "double", "string", "duration")
 
 _PY_TYPES = {"bool": bool, "int": int, "double": float, "string": str, "duration": int}
 
-_DURATION_UNITS = {
-    "ns": 1,
-    "u": 1_000,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-    "w": 604_800_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|u|ms|s|m|h|d|w)")
-
-
 class Duration(int):
     """Nanoseconds that arrived as a Kapacitor duration, not as an int.
 
@@ -98,29 +84,6 @@ class OptionsError(ValueError):
     def __init__(self, problems: Sequence[str]):
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
-
-
-def parse_duration(text: str) -> int:
-    """Parse a TICKscript duration literal into nanoseconds.
-
-    Examples
-    --------
-    >>> parse_duration("1m30s")
-    90000000000
-    >>> parse_duration("250ms")
-    250000000
-    """
-    pos = 0
-    total = 0.0
-    text = text.strip()
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r} (expected e.g. '10s', '1m30s', '250ms')")
-    return int(total)
 
 
 @dataclass(frozen=True)
