@@ -160,10 +160,10 @@ def ensure() -> list[str]:
     known = json.loads(_CREDENTIALS.read_text()) if _CREDENTIALS.exists() else {}
     complete = _complete_credentials(known)
     if complete != known:  # new, or an account added since it was made: the others are kept
-        _write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
+        write_private(_CREDENTIALS, json.dumps(complete, indent=2).encode())
         written.append(_CREDENTIALS.name)
     if not model_key_file(must_exist=False).exists():
-        _write_private(model_key_file(must_exist=False), (_random.token_hex(32) + "\n").encode())
+        write_private(model_key_file(must_exist=False), (_random.token_hex(32) + "\n").encode())
         written.append(MODEL_KEY_NAME)
     service_files = ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "telegraf.env", "bridge.env",
                      "kapacitor.env", "dashboard.env", TELEGRAF_SENDERS)
@@ -175,7 +175,7 @@ def ensure() -> list[str]:
         for name, text in (("mosquitto.acl", acl(declared, devices)),
                            (TELEGRAF_SENDERS, telegraf_senders(declared, devices))):
             if (SECRETS / name).read_text() != text:
-                _write_private(SECRETS / name, text.encode())
+                write_private(SECRETS / name, text.encode())
                 written.append(name)
     return written
 
@@ -335,7 +335,7 @@ def register_devices(device_ids) -> int:
                            f"registered for itself cannot also be a gateway's")
     if not new:
         return 0
-    _write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
+    write_private(_DEVICES, ("\n".join([*registered_devices(), *new]) + "\n").encode())
     write_service_files()
     reload_mosquitto()
     reload_telegraf()
@@ -352,21 +352,21 @@ def write_service_files() -> None:
     for g in declared.values():
         logins += [(login, _password("mqtt", g.account)) for login in g.login_names()]
     logins += [(device, device_password(device)) for device in devices]
-    _write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
-    _write_private(SECRETS / "mosquitto-tools.passwd",
+    write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
+    write_private(SECRETS / "mosquitto-tools.passwd",
                    "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins if user in MQTT_TOOLS_ACCOUNTS).encode())
-    _write_private(SECRETS / "mosquitto.acl", acl(declared, devices).encode())
-    _write_private(SECRETS / TELEGRAF_SENDERS, telegraf_senders(declared, devices).encode())
+    write_private(SECRETS / "mosquitto.acl", acl(declared, devices).encode())
+    write_private(SECRETS / TELEGRAF_SENDERS, telegraf_senders(declared, devices).encode())
     # Telegraf's, Kapacitor's and the dashboard's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
-    _write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
+    write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
                                              f"TICKML_INFLUXDB_PASSWORD={creds['influxdb']['tickml-telegraf']}\n"
                                              f"TICKML_HTTP_PASSWORD={creds['http']['tickml-sender']}\n"
                                              f"TICKML_SESSIONS_PASSWORD={creds['http']['tickml-sessions']}\n").encode())
-    _write_private(SECRETS / "bridge.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-bridge']}\n".encode())
-    _write_private(SECRETS / "kapacitor.env",
+    write_private(SECRETS / "bridge.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-bridge']}\n".encode())
+    write_private(SECRETS / "kapacitor.env",
                    f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
-    _write_private(SECRETS / "dashboard.env",
+    write_private(SECRETS / "dashboard.env",
                    f"TICKML_INFLUXDB_DASHBOARD_PASSWORD={creds['influxdb']['tickml-dashboard']}\n".encode())
 
 
@@ -482,12 +482,13 @@ def influxdb_login(account: str) -> tuple[str, str]:
     return account, _password("influxdb", account)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by its owner only, replacing it whole."""
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` readable by its owner only, replacing it whole: a reader sees the old file or
+    the new one, never a part (the one writer of secrets and of configuration holding them)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        fh.write(data.encode() if isinstance(data, str) else data)
     tmp.replace(path)
 
 
@@ -558,10 +559,10 @@ def _write_key_and_certificate(name: str, key, cert) -> None:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    _write_private(SECRETS / f"{name}.key", key_pem)
-    _write_private(SECRETS / f"{name}.crt", cert_pem)
+    write_private(SECRETS / f"{name}.key", key_pem)
+    write_private(SECRETS / f"{name}.crt", cert_pem)
     if _keystore(name):
-        _write_private(SECRETS / f"{name}.pem", key_pem + cert_pem)
+        write_private(SECRETS / f"{name}.pem", key_pem + cert_pem)
 
 
 def _keystore(name: str) -> bool:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import math
 
+from devices.replay import parse_time
 from udfs.agent.durations import parse_duration as duration_ns
 
 #: The picker's relative ranges.
@@ -49,13 +50,10 @@ def parse_instant(text: str) -> int:
     ...
     ValueError: 'yesterday' is not a time like 2026-11-26T10:00:00Z
     """
-    try:
-        moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time like 2026-11-26T10:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+    moment = parse_time(text)
+    if moment is None:
+        raise ValueError(f"{text!r} is not a time like 2026-11-26T10:00:00Z")
+    return moment
 
 
 def format_instant(ns: int) -> str:

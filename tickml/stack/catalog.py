@@ -106,7 +106,7 @@ def _telegraf_prepare(env: dict[str, str], gateways_conf: Path) -> None:
     the senders' file as gateways.toml and the registrations have it."""
     env.update(telegraf.environment())
     secrets.ensure()
-    gateways_conf.write_text(telegraf.gateway_listeners())
+    secrets.write_private(gateways_conf, telegraf.gateway_listeners())  # it holds the gateways' passwords
 
 
 def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:

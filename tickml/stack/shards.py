@@ -274,7 +274,7 @@ class Shard:
                                kafka_topic=self.shards.kafka_topic, kafka_group=self.shards.kafka_group)),
                            (self.run / "telegraf-results.conf", telegraf.shard_config()),
                            (supervisor.conf, supervisor.config())):
-            _write_private(path, text)
+            secrets.write_private(path, text)
 
     # -- its services ----------------------------------------------------------
 
@@ -356,13 +356,6 @@ def binary(name: str) -> str:
 def _function_of(socket: Path) -> str:
     """The UDF function whose socket ``socket`` is (kapacitor.conf names the socket after the function)."""
     return socket.stem
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
 
 
 def prepare(shards: ShardSet) -> None:
