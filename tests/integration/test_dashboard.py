@@ -31,7 +31,8 @@ from stackutil import mqtt_publish, wait_until
 from tickml import secrets, tasks
 from tickml.dashboard import influxql, layout, settings
 from tickml.dashboard.probe import launch, new_page, panel_states
-from tickml.dashboard.panels import BY_NAME, MEASUREMENTS, PANELS, page_panels
+from tickml.dashboard.panels import BY_NAME, PANELS, page_panels
+from tickml.dashboard.schema import MEASUREMENTS
 from tickml.dashboard.source import Source
 from tickml.dashboard.timerange import Range
 from tickml.influx import Influx, line

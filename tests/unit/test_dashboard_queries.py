@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickml.dashboard import influxql
-from tickml.dashboard.panels import BY_NAME, PANELS, PREPROCESSED_STATS, TASKS_NOW
+from tickml.dashboard.panels import BY_NAME, PANELS, TASKS_NOW
+from tickml.dashboard.schema import PREPROCESSED_STATS
 from tickml.dashboard.timerange import Range
 from tickml.influx import Influx
 

@@ -11,7 +11,8 @@ import pytest
 
 from tickml import tickscript
 from tickml.dashboard import grafana, influxql, panels, settings
-from tickml.dashboard.panels import MEASUREMENTS, PANELS
+from tickml.dashboard.panels import PANELS
+from tickml.dashboard.schema import MEASUREMENTS
 from tickml.dashboard.timerange import Range
 from tickml.stack import config
 from udfs.agent import metrics as udf_metrics

@@ -23,8 +23,9 @@ from pathlib import Path
 from tickml.paths import ROOT
 
 from . import settings as settings_module
-from .panels import (BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, PAGE_TITLES, PANELS, PREPROCESSED_STATS,
-                     SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
+from .panels import (BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, PAGE_TITLES, PANELS, SECOND_AXIS, SHADE,
+                     TABLE, TASKS, Panel, Query)
+from .schema import PREPROCESSED_STATS
 from .settings import Settings
 from .source import udf_names
 

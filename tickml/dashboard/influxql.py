@@ -16,7 +16,7 @@ import json
 import math
 import re
 
-from .panels import MEASUREMENTS, PREPROCESSED_STATS
+from .schema import MEASUREMENTS, PREPROCESSED_STATS
 from .timerange import Range, influx_duration
 
 _FROM = re.compile(r'FROM "([^"]+)"')

@@ -10,7 +10,8 @@ import urllib.parse
 
 from dash import dcc, html
 
-from .panels import DEVICE, FLEET, PAGE_TITLES, PREPROCESSED_STATS, TASKS_PAGE, Panel, page_panels
+from .panels import DEVICE, FLEET, PAGE_TITLES, TASKS_PAGE, Panel, page_panels
+from .schema import PREPROCESSED_STATS
 from .settings import Settings
 from .timerange import RELATIVE
 

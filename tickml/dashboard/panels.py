@@ -20,15 +20,18 @@ splits by a tag other than the page's device says ``SLIMIT $slimit``,
 raw events say ``LIMIT $limit``, and no fleet panel splits by device: the
 fleet is counted, or its top ``$top`` devices listed (TOP()).
 
-``MEASUREMENTS`` names every measurement a query reads, with its database
-and tags; tests/unit/test_dashboards.py checks that each is written by a
-shipped task, Telegraf or Kapacitor, and that each field a query reads is
-one its writer writes.
+``schema.MEASUREMENTS`` names every measurement a query reads, with its
+database and tags; tests/unit/test_dashboards.py checks that each is written
+by a shipped task, Telegraf or Kapacitor, and that each field a query reads
+is one its writer writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
+from .influxql import measurements_read
+from .schema import MEASUREMENTS
 
 # Panel kinds: how the app draws a panel (grafana.py maps them to Grafana's panel types).
 LINES, BARS, CATEGORY_BARS, TABLE, NUMBER, TASKS = "lines", "bars", "category_bars", "table", "number", "tasks"
@@ -38,32 +41,6 @@ LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR = "line", "band", "markers", "shade
 
 FLEET, DEVICE, TASKS_PAGE = "fleet", "device", "tasks"
 PAGE_TITLES = {FLEET: "Fleet", DEVICE: "One device", TASKS_PAGE: "Tasks and UDFs"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Measurement:
-    database: str          # key of dashboard.toml's databases: telemetry, telegraf or kapacitor
-    tags: tuple[str, ...]  # its tag keys; every other identifier a query quotes is a field or an alias
-    writer: str            # who writes it
-
-
-MEASUREMENTS = {
-    "device_message": Measurement("telemetry", ("device_id", "sensor", "device_type"), "telegraf"),
-    "device_reject": Measurement("telemetry", ("device_id", "reason"), "telegraf"),
-    "device_aggregates": Measurement("telemetry", ("device_id", "sensor"), "task"),
-    "fleet_activity": Measurement("telemetry", (), "task"),
-    "device_preprocessed": Measurement("telemetry", ("device_id", "sensor"), "task"),
-    "trained_models": Measurement("telemetry", ("device_id", "model"), "task"),
-    "predictions": Measurement("telemetry", ("device_id", "model"), "task"),
-    "task_recoveries": Measurement("telemetry", ("task",), "task-watcher"),
-    "task_gap_fills": Measurement("telemetry", ("task",), "task-watcher"),
-    "internal_gather": Measurement("telegraf", ("input", "alias", "version"), "telegraf-internal"),
-    "udf_metrics": Measurement("telegraf", ("udf", "task", "node", "reason", "kind"), "udf-metrics"),
-    "edges": Measurement("kapacitor", ("task", "parent", "child", "type", "host", "cluster_id", "server_id"),
-                         "kapacitor-stats"),
-    "nodes": Measurement("kapacitor", ("task", "node", "kind", "type", "host", "cluster_id", "server_id"),
-                         "kapacitor-stats"),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +69,6 @@ class Panel:
     @property
     def database(self) -> str:
         """The database key of its queries (a panel reads one database: one Grafana data source)."""
-        from .influxql import measurements_read
-
         (database,) = {MEASUREMENTS[m].database for q in self.queries for m in measurements_read(q.text)}
         return database
 
@@ -109,8 +84,6 @@ def _panel(name, page, title, kind, *queries, **extra) -> Panel:
 TASKS_NOW = Query('SELECT last("collected") FROM "edges" WHERE time > ${__to}ms - 1m AND time <= ${__to}ms '
                   "AND \"parent\" = 'stream' GROUP BY \"task\"")
 
-# The device's choices on the device page: a window statistic of device_preprocess (tick_scripts/device_preprocess.tick).
-PREPROCESSED_STATS = ("Avg", "Median", "Variance", "AnomProb", "Count")
 
 PANELS: tuple[Panel, ...] = (
     # ---------------------------------------------------------------- Fleet

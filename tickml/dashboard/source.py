@@ -18,7 +18,8 @@ from tickml.influx import Influx, InfluxError
 from tickml.stack import config
 
 from . import influxql
-from .panels import MEASUREMENTS, TASKS_NOW, Panel
+from .panels import TASKS_NOW, Panel
+from .schema import MEASUREMENTS
 from .settings import Settings
 from .timerange import Range, bucket
 
