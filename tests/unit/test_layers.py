@@ -14,15 +14,30 @@ ROOT = Path(__file__).resolve().parents[2]
 BELOW = {"udfs": ("tickml", "devices"), "devices": ("tickml",)}
 
 
-def imports(path: Path) -> list[tuple[int, str]]:
-    """Every module an import statement of ``path`` names, with its line, wherever the statement stands."""
+def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """Every module an import statement of ``path`` names, with its line, wherever the statement stands; a
+    relative import as the absolute name it resolves to."""
+    package = list(path.relative_to(root).with_suffix("").parts)[:-1]
     out = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             out += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            out.append((node.lineno, ".".join([*base, *([node.module] if node.module else [])])))
     return out
+
+
+# The UDFs' libraries import no protocol: Kapacitor's agent is the handlers' business alone.
+LIBRARIES = ("udfs/learn", "udfs/windowstats")
+
+
+@pytest.mark.parametrize("folder", LIBRARIES)
+def test_the_udf_libraries_import_no_protocol(folder):
+    found = [f"{path.relative_to(ROOT)}:{line} imports {name}"
+             for path in sorted((ROOT / folder).rglob("*.py"))
+             for line, name in imports(path) if name == "udfs.agent" or name.startswith("udfs.agent.")]
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize("package", sorted(BELOW))
@@ -34,7 +49,8 @@ def test_a_lower_package_imports_nothing_above_it(package):
     assert not found, "\n".join(found)
 
 
-def test_the_check_sees_an_import_inside_a_function(tmp_path):
-    module = tmp_path / "m.py"
-    module.write_text("def f():\n    from tickml import secrets\n")
-    assert imports(module) == [(2, "tickml")]
+def test_the_check_sees_an_import_inside_a_function_and_a_relative_one(tmp_path):
+    module = tmp_path / "udfs" / "learn" / "m.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("from ..agent import x\ndef f():\n    from tickml import secrets\n")
+    assert sorted(imports(module, root=tmp_path)) == [(1, "udfs.agent"), (3, "tickml")]

@@ -24,7 +24,7 @@ from .options import REQUIRED, Duration, Option, OptionsError, parse_duration, p
 from .points import BadPoint, Batch, Point, new_point, set_fields
 from .ratelimit import RateLimitedLog
 from .server import SocketServer, main, run_process, serve_socket
-from .state import EntityStore
+from udfs.entity_store import EntityStore
 from .transports import PipeTransport, SocketTransport
 
 __all__ = [

@@ -48,15 +48,17 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import threading
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import quote, unquote
+
+from udfs.entity_store import EntityStore
 
 from .compiled import CompiledModel
 from .document import SCHEMA_VERSION, decode, encode, supersedes, validate
@@ -145,7 +147,8 @@ class ModelStore:
         self.refresh_seconds = refresh_seconds
         self.fsync = fsync
         self.clock = clock
-        self._resident: OrderedDict[str, _Entry] = OrderedDict()
+        # Without a bound every model stays resident (a store without a directory cannot reload one).
+        self._resident: EntityStore[_Entry] = EntityStore(lambda: None, max_entities=max_resident or sys.maxsize)
         self._offering = threading.Lock()  # flock() does not exclude threads sharing the lock file
         self._lock_file: int | None = None
         if self.directory is not None:
@@ -155,7 +158,7 @@ class ModelStore:
 
     def model(self, key: str | FleetKey) -> CompiledModel | None:
         """The compiled model for ``key`` (an entity's, or ``FLEET_KEY``'s), loaded from disk if needed, or None."""
-        entry = self._resident.get(key)
+        entry = self._resident.peek(key)
         if entry is None:
             if self.directory is None:
                 return None
@@ -164,14 +167,14 @@ class ModelStore:
         elif self.directory is not None and self.clock() - entry.checked >= self.refresh_seconds:
             entry = self._revalidate(key, entry)
         else:
-            self._resident.move_to_end(key)
+            self._resident.touch(key)
         return entry.model
 
     def document(self, key: str | FleetKey) -> dict | None:
         """The model document for ``key`` (a fresh dict), or None."""
         if self.model(key) is None:
             return None
-        return decode(self._resident[key].blob)
+        return decode(self._resident.peek(key).blob)
 
     def __contains__(self, key: str | FleetKey) -> bool:
         return self.model(key) is not None
@@ -240,7 +243,7 @@ class ModelStore:
         """
         key, blob, model = self._checked(doc, key)
         with self._locked():
-            current = self._load(key) if self.directory is not None else self._resident.get(key)
+            current = self._load(key) if self.directory is not None else self._resident.peek(key)
             if current is not None and current.blob is not None and not supersedes(doc, decode(current.blob)):
                 if self.directory is not None:
                     self._remember(key, current)
@@ -389,18 +392,14 @@ class ModelStore:
             stamp = 0
         if stamp == entry.stamp:
             entry.checked = self.clock()
-            self._resident.move_to_end(key)
+            self._resident.touch(key)
             return entry
         fresh = self._load(key)
         self._remember(key, fresh)
         return fresh
 
     def _remember(self, key: str, entry: _Entry) -> None:
-        self._resident[key] = entry
-        self._resident.move_to_end(key)
-        if self.max_resident is not None:
-            while len(self._resident) > self.max_resident:
-                self._resident.popitem(last=False)
+        self._resident.put(key, entry)
 
 
 def _stamp(st: os.stat_result) -> int:

@@ -1,10 +1,11 @@
-"""Per-entity state with a bound.
+"""Per-entity state with a bound: the one least-recently-used map of the UDFs and their libraries.
 
 Every UDF that remembers something per entity keeps it in one
 :class:`EntityStore` keyed by Kapacitor's group ID, so that memory stays
 bounded (least recently used entities are evicted past ``max_entities``,
 and entities silent for ``idle_ns`` of stream time expire) and snapshots
-work the same everywhere.
+work the same everywhere. The model store's resident models
+(udfs/learn/store.py) are one too. It knows nothing of Kapacitor's protocol.
 
 Examples
 --------
@@ -95,6 +96,27 @@ class EntityStore(Generic[S]):
                 break
             del items[key]
             self.expired += 1
+
+    def put(self, key: str, state: S, now: int = 0) -> None:
+        """Hold ``state`` for ``key`` (replacing what it held), marked as used at ``now``; past the bound the
+        least recently used entity goes.
+
+        >>> store = EntityStore(dict, max_entities=1)
+        >>> store.put("a", {"n": 1}); store.put("b", {"n": 2})
+        >>> list(store), store.evicted
+        (['b'], 1)
+        """
+        items = self._items
+        items[key] = [state, now]
+        items.move_to_end(key)
+        while len(items) > self.max_entities:
+            items.popitem(last=False)
+            self.evicted += 1
+
+    def touch(self, key: str) -> None:
+        """Mark ``key`` as the most recently used, without creating it or moving its stream time."""
+        if key in self._items:
+            self._items.move_to_end(key)
 
     def peek(self, key: str, default: Any = None) -> S | Any:
         """The state of ``key`` without creating it or marking it used."""
