@@ -88,8 +88,9 @@ class Handler:
     Output
     ------
     forward(p), emit(point), emit_batch(like, points), emit_begin(...),
-    emit_end(...) append to the connection's output buffer, which the agent
-    writes in large chunks.
+    emit_end(...) append to ``pending_output``, the encoded responses not yet
+    written, which the agent's worker writes in large chunks and empties
+    (a handler never touches it itself).
     """
 
     wants: str = "stream"
@@ -116,7 +117,7 @@ class Handler:
 
     def __init__(self) -> None:
         self.opts = types.SimpleNamespace()
-        self._out = bytearray()
+        self.pending_output = bytearray()
         self.emitted = 0
 
     # ---- hooks ------------------------------------------------------------
@@ -178,7 +179,7 @@ class Handler:
         if raw is None:
             self.emit(p.msg)
             return
-        out = self._out
+        out = self.pending_output
         out += encode_varint(len(raw))
         out += raw
         self.emitted += 1
@@ -193,7 +194,7 @@ class Handler:
 
         Serialized protobuf messages merge when concatenated, so a handler
         may keep the constant part of its output points serialized once and
-        append only what changes per point (see ``udfs/predict.py``).
+        append only what changes per point (see ``udfs/predict/handler.py``).
         """
         self._write(_POINT_KEY, point)
         self.emitted += 1
@@ -246,7 +247,7 @@ class Handler:
 
     def _write(self, key: bytes, body: bytes) -> None:
         length = encode_varint(len(body))
-        out = self._out
+        out = self.pending_output
         out += encode_varint(len(key) + len(length) + len(body))
         out += key
         out += length

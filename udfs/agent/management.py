@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import udf_pb2
 from .framing import encode_frame
 from .handler import Handler
 from .options import Duration, OptionsError, parse_options
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .connection import Connection
+from .session import Session
 
 __all__ = ["SNAPSHOT_OVERHEAD", "SnapshotFailed", "envelope", "info_frame", "init", "response_frame", "restore",
            "snapshot"]
@@ -81,7 +79,7 @@ def _option_value(v: udf_pb2.OptionValue) -> Any:
     return getattr(v, which)
 
 
-def init(conn: Connection, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse:
+def init(conn: Session, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse:
     """Set the handler's options up from ``request``; on success the connection's label names the task."""
     cls, handler = conn.handler_cls, conn.handler
     given: dict[str, list] = {}
@@ -95,8 +93,7 @@ def init(conn: Connection, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse
         handler.opts = opts
         handler.task_id = request.taskID
         handler.node_id = request.nodeID
-        conn.label = f"[{cls.name} conn {conn.id} task={request.taskID} node={request.nodeID}]"
-        conn.metrics.task(request.taskID, request.nodeID)
+        conn.name_task(request.taskID, request.nodeID)
         handler.setup()
     except OptionsError as exc:
         error = f"invalid options for {cls.name}: {exc}"
@@ -110,7 +107,7 @@ def init(conn: Connection, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse
     return udf_pb2.InitResponse(success=True)
 
 
-def snapshot(conn: Connection) -> udf_pb2.SnapshotResponse:
+def snapshot(conn: Session) -> udf_pb2.SnapshotResponse:
     """The handler's state in its envelope, no larger than a restore accepts; :class:`SnapshotFailed` if it raises."""
     cls = conn.handler_cls
     try:
@@ -134,7 +131,7 @@ def snapshot(conn: Connection) -> udf_pb2.SnapshotResponse:
     return udf_pb2.SnapshotResponse(snapshot=data)
 
 
-def restore(conn: Connection, data: bytes) -> udf_pb2.RestoreResponse:
+def restore(conn: Session, data: bytes) -> udf_pb2.RestoreResponse:
     """Hand a snapshot's state to the handler; refused, the state unchanged, unless it is this handler's."""
     cls = conn.handler_cls
     if not data:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
@@ -27,9 +26,8 @@ from . import udf_pb2
 from .bytequeue import DATA_KEYS, EOF, Fatal
 from .framing import FrameDecoder, FramingError
 from .management import info_frame, response_frame
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .connection import Connection
+from .session import Session
+from .worker import Worker
 
 __all__ = ["DEFAULT_HANG_LIMIT", "READ_SIZE", "Reader"]
 
@@ -48,15 +46,17 @@ class Reader:
     Parameters
     ----------
     conn
-        The connection: its transport, queue, write lock, counters and label
-        are the reader's, its worker's ``done`` and ``busy`` tell progress.
+        The session: its transport, queue, write lock, counters and label.
+    worker
+        The worker, whose ``done`` and ``busy`` tell progress.
     hang_limit
         Seconds a busy handler may go without finishing a request before its
         keepalives go unanswered.
     """
 
-    def __init__(self, conn: Connection, hang_limit: float = DEFAULT_HANG_LIMIT):
+    def __init__(self, conn: Session, worker: Worker, hang_limit: float = DEFAULT_HANG_LIMIT):
         self.conn = conn
+        self.worker = worker
         self.hang_limit = hang_limit
         self._seen_done = 0     # the last look at the worker's done count, and when it changed
         self._seen_at = time.monotonic()
@@ -128,7 +128,7 @@ class Reader:
     def _hung(self) -> bool:
         """True once the worker has held work without finishing any of it for ``hang_limit`` seconds."""
         now = time.monotonic()
-        worker = self.conn.worker
+        worker = self.worker
         done = worker.done
         if done != self._seen_done or not worker.busy:
             self._seen_done, self._seen_at = done, now

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
@@ -31,9 +31,7 @@ from .bytequeue import BEGIN, EOF, POINT
 from .handler import Handler
 from .management import SnapshotFailed, response_frame
 from .points import BadPoint, Batch, Point
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .connection import Connection
+from .session import Session
 
 __all__ = ["FLUSH_DELAY", "FLUSH_SIZE", "STATS_INTERVAL", "Worker"]
 
@@ -64,7 +62,7 @@ class Worker:
         Time spent on chunks of requests (the handler and the decoding around it).
     """
 
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Session):
         self.conn = conn
         self.handler = handler = conn.handler
         self.transport = conn.transport
@@ -88,7 +86,7 @@ class Worker:
         """Handle the queue until its end marker, then close our side of the connection."""
         get = self.conn.queue.get
         empty = self.conn.queue.empty
-        out = self.handler._out
+        out = self.handler.pending_output
         try:
             while True:
                 item = get()
@@ -127,7 +125,7 @@ class Worker:
             log.warning("%s cannot send the error to Kapacitor: %s", self.conn.label, exc)
 
     def _flush(self) -> None:
-        out = self.handler._out
+        out = self.handler.pending_output
         self._urgent = False
         if out:
             with self._write_lock:
@@ -140,12 +138,12 @@ class Worker:
         if now >= self._next_stats:
             self._next_stats = now + STATS_INTERVAL
             if self.points_in:
-                log.info("%s running: %s", self.conn.label, self.conn.summary())
+                log.info("%s running: %s", self.conn.label, self.conn.summary(self.points_in))
 
     def _dispatch(self, chunk: list) -> None:
         handler = self.handler
         stream = handler.wants == "stream"
-        out = handler._out
+        out = handler.pending_output
         # Output is measured from the start of the chunk that first held it back.
         held = bool(out)
         self._held_since = self._held_since if held else time.monotonic()
@@ -215,7 +213,7 @@ class Worker:
     def _respond(self, **kwargs: Any) -> None:
         # Through the output buffer so the answer stays behind the points
         # produced before the request, which go out with it right after the chunk.
-        self.handler._out += response_frame(**kwargs)
+        self.handler.pending_output += response_frame(**kwargs)
         self._urgent = True
 
     def _end_batch(self, end: udf_pb2.EndBatch) -> None:
