@@ -314,6 +314,27 @@ class Arena:
                 "not_its_device twice; each certificate is refused on the other's listener"
                 + ("" if answered[2:] == [False, False] else f" (taken: {answered})"), extra)
 
+    def kafka_gateway_forged(self) -> tuple[str, str, int]:
+        """Over Kafka: the edge gateway's certificate names an id it does not declare on its own topic, and
+        produces to the shared device topic and to another's; the senders' certificate writes the edge
+        gateway's topic."""
+        from tickml.stack import kafka
+
+        since = time.time_ns()  # before the messages' timestamps: the reject is stamped with them
+        outsider = f"{self.run}edge-kafka-outsider"
+        own = secrets.gateway(EDGE).kafka_topic
+        edge = kafka.client_config(secrets.GATEWAY_CERT_PREFIX + EDGE)
+        named = _produce(edge, own, outsider, _message(outsider, 90.0))
+        refused = {"the shared topic": _produce(edge, "device_messages", self.victim, _message(self.victim, 89.0)),
+                   "the senders' certificate on the edge topic": _produce(kafka.client_config(kafka.SENDER), own,
+                                                                          self.victim, _message(self.victim, 88.0))}
+        rejected = named == 1 and _eventually(lambda: self._not_its_device(since) >= 1)
+        taken = [what for what, n in refused.items() if n]
+        extra = self.count(f"device_id = '{self.victim}'") + self.count(f"device_id = '{outsider}'") + len(taken)
+        return ("refused" if rejected and not extra else "FAILED",
+                "not_its_device on its own topic; the broker refuses it the shared topic and others its topic"
+                + (f"; taken: {taken}" if taken else ""), extra)
+
     def _not_its_device(self, since: int) -> int:
         return self.count(f"reason = 'not_its_device' AND time >= {since}", measurement="device_reject")
 
@@ -408,7 +429,7 @@ class Arena:
         return {"forged_id": self.forged_id, "other_topic": self.other_topic, "kafka_forged": self.kafka_forged,
                 "gateway_for_registered": self.gateway_for_registered, "route_database": self.route_database,
                 "route_database_http": self.route_database_http, "http_forged": self.http_forged,
-                "otlp_forged": self.otlp_forged,
+                "otlp_forged": self.otlp_forged, "kafka_gateway_forged": self.kafka_gateway_forged,
                 "take_telegrafs_client_id": self.take_telegrafs_client_id,
                 "oversized_packet": self.oversized_packet, "no_credentials": self.no_credentials,
                 "influx_debug": self.influx_debug, "state_folder": self.state_folder}

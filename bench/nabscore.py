@@ -164,8 +164,9 @@ def score_set(series: dict[str, tuple[list[dt.datetime], list[float]]],
         points += found
     threshold, raw = best_total(points, profile)
     null, perfect = -profile.fn * n_windows, profile.tp * n_windows
-    return {"threshold": threshold, "raw": raw, "score": 100.0 * (raw - null) / (perfect - null),
-            "windows": n_windows}
+    # Without a window there is nothing to normalise by: the raw total (false detections only) says it all.
+    score = 100.0 * (raw - null) / (perfect - null) if n_windows else None
+    return {"threshold": threshold, "raw": raw, "score": score, "windows": n_windows}
 
 
 def load_windows(folder: Path) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:

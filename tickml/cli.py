@@ -61,8 +61,9 @@ def _stack(args: argparse.Namespace) -> int:
         elif args.action == "init-kafka-acls":
             from tickml.stack import kafka
 
+            kafka.create_topics(kafka.gateway_topics())  # the gateways' own (kafka/topics.conf's: kafka-topics)
             kafka.ensure_acls(kafka.stack_acls())
-            print("kafka: ACLs of the device topics made (or there, kept)")
+            print("kafka: the gateways' topics and the ACLs of the device topics made (or there, kept)")
         elif args.action == "init-kapacitor":
             from tickml.stack import kapacitor_users
 

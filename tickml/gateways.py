@@ -14,7 +14,9 @@ another gateway declares.
 
 Over HTTP and OTLP (gRPC) a gateway may have listeners of its own (``http``,
 ``otlp``: their ports), whose login is its own: basic auth with its HTTP
-password, a client certificate naming it. Telegraf tags what each listener
+password, a client certificate naming it; over Kafka (``kafka = true``) a
+topic of its own, ``device_messages.<account>``, which only its certificate
+may write. Telegraf tags what each listener
 takes with the gateway's account (``tickml_sender``), and the senders'
 processor (``telegraf/senders.star``, with :func:`telegraf_constant`) refuses
 a message naming an id outside the gateway's, as the broker's ACL does over
@@ -39,6 +41,8 @@ MAX_LOGINS = 256
 # The account the shipped HTTP, OTLP and Kafka inputs speak as (telegraf/telegraf.conf tags them with it).
 SHARED_SENDER = "tickml-gateway"
 LISTENERS = ("http", "otlp")
+# A gateway's own Kafka topic: the device topic's name and its account.
+KAFKA_TOPIC_PREFIX = "device_messages."
 # An MQTT user name that is also a topic level in the ACL: no wildcard, separator or control character.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -54,6 +58,16 @@ class Gateway:
     logins: int = 1
     http: int | None = None  # the port of its own HTTP listener (POST /devices)
     otlp: int | None = None  # the port of its own OpenTelemetry (gRPC) listener
+    kafka: bool = False  # a Kafka topic of its own
+
+    @property
+    def kafka_topic(self) -> str | None:
+        return KAFKA_TOPIC_PREFIX + self.account if self.kafka else None
+
+    @property
+    def certificate(self) -> bool:
+        """Whether it has a client certificate of its own (its OTLP listener's and Kafka's login)."""
+        return bool(self.otlp or self.kafka)
 
     @property
     def any_id(self) -> bool:
@@ -93,9 +107,13 @@ def parse(doc: dict, where: str = "gateways.toml") -> dict[str, Gateway]:
         if not isinstance(spec, dict):
             problems.append(f"{head} must be a table")
             continue
-        unknown = sorted(set(spec) - {"ids", "logins", *LISTENERS})
+        unknown = sorted(set(spec) - {"ids", "logins", "kafka", *LISTENERS})
         if unknown:
-            problems.append(f"{head} has unknown keys {unknown}; the keys are ids, logins, http and otlp")
+            problems.append(f"{head} has unknown keys {unknown}; the keys are ids, logins, http, otlp and kafka")
+        kafka = spec.get("kafka", False)
+        if not isinstance(kafka, bool):
+            problems.append(f"{head} kafka must be true or false, got {kafka!r}")
+            kafka = False
         ports = {key: spec.get(key) for key in LISTENERS}
         for key, port in ports.items():
             if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535):
@@ -113,7 +131,7 @@ def parse(doc: dict, where: str = "gateways.toml") -> dict[str, Gateway]:
         if isinstance(logins, bool) or not isinstance(logins, int) or not 1 <= logins <= MAX_LOGINS:
             problems.append(f"{head} logins must be an integer from 1 to {MAX_LOGINS}, got {logins!r}")
             continue
-        out[account] = Gateway(account, tuple(ids), logins, **ports)
+        out[account] = Gateway(account, tuple(ids), logins, **ports, kafka=kafka)
     used: dict[int, str] = {}
     for g in out.values():
         for key in LISTENERS:

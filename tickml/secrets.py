@@ -13,7 +13,8 @@ Mosquitto at once).
 - ``sender.crt`` / ``sender.key``: a client certificate, the login senders
   show Telegraf's OpenTelemetry (gRPC) listener, which takes no other;
   ``gateway-<account>.crt`` / ``.key``: a gateway's own, for its own OTLP
-  listener (``otlp`` in mosquitto/gateways.toml). A client certificate names
+  listener and Kafka topic (``otlp``, ``kafka`` in mosquitto/gateways.toml;
+  Kafka's principal ``gateway-<account>``). A client certificate names
   its holder as a DNS name (:func:`client_dns_name`), which a listener
   allows (Telegraf's ``tls_allowed_dns_names``).
 - ``kafka.crt`` / ``kafka.key``: Kafka's client listener's;
@@ -246,7 +247,7 @@ def _client_tls() -> ssl.SSLContext:
 
 def _clients() -> tuple[str, ...]:
     """``CLIENTS`` and a certificate for each gateway with an OTLP listener of its own."""
-    return CLIENTS + tuple(GATEWAY_CERT_PREFIX + g.account for g in gateways.load().values() if g.otlp)
+    return CLIENTS + tuple(GATEWAY_CERT_PREFIX + g.account for g in gateways.load().values() if g.certificate)
 
 
 def client_dns_name(name: str) -> str:

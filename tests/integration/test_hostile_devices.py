@@ -15,7 +15,7 @@ from hostile import Arena, table
 pytestmark = pytest.mark.stack
 
 TRICKS = ["forged_id", "other_topic", "kafka_forged", "gateway_for_registered", "route_database", "route_database_http",
-          "http_forged", "otlp_forged", "take_telegrafs_client_id", "oversized_packet", "no_credentials", "influx_debug", "state_folder"]
+          "http_forged", "otlp_forged", "kafka_gateway_forged", "take_telegrafs_client_id", "oversized_packet", "no_credentials", "influx_debug", "state_folder"]
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,7 @@ def test_each_process_claims_a_login_of_its_own_until_none_is_left(tmp_path):
     ({"a": {"ids": ["p-1"], "http": 19001}, "b": {"ids": ["p-2"], "otlp": 19001}},
      "[gateways.b] otlp port 19001 is also [gateways.a] http's"),
     ({"a": {"ids": ["p-1"]}, "b": {"ids": ["p-1"]}}, "[gateways.b] and [gateways.a] both declare id 'p-1'"),
+    ({"a": {"ids": ["p-1"], "kafka": "yes"}}, "kafka must be true or false, got 'yes'"),
 ])
 def test_listeners_take_ports_of_their_own_and_an_id_has_one_gateway(doc, problem):
     with pytest.raises(gateways.GatewayError) as caught:
@@ -62,7 +63,7 @@ def test_listeners_take_ports_of_their_own_and_an_id_has_one_gateway(doc, proble
 def test_the_shipped_edge_gateway_has_listeners_of_its_own_and_the_shared_inputs_speak_as_the_simulators():
     shipped = gateways.load()
     edge = shipped["edge-demo"]
-    assert edge.http and edge.otlp and not edge.any_id
+    assert edge.http and edge.otlp and edge.kafka_topic == "device_messages.edge-demo" and not edge.any_id
     assert gateways.SHARED_SENDER in shipped
     constant = json.loads(gateways.telegraf_constant(shipped, ["pm-1"]))
     assert constant["senders"]["edge-demo"] == list(edge.ids)

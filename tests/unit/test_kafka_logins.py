@@ -60,16 +60,23 @@ def test_the_principal_mapping_takes_the_stacks_kafka_certificates_and_no_other(
     import re
 
     props = config.read_properties(kafka.KAFKA_DIR / "server.properties")
-    rule = props["ssl.principal.mapping.rules"]
-    pattern, replacement = re.fullmatch(r"RULE:(.*)/(.*)/,DEFAULT", rule).groups()
+    *rules, last = props["ssl.principal.mapping.rules"].split(",")
+    assert last == "DEFAULT"
+    rules = [re.fullmatch(r"RULE:(.*)/(.*)/", rule).groups() for rule in rules]
 
     def principal(cn: str) -> str:
+        """As Kafka maps a DN: the first rule that matches, else the DN itself."""
         dn = f"CN={cn}"
-        return re.sub(pattern, replacement.replace("$1", r"\1"), dn) if re.fullmatch(pattern, dn) else dn
+        for pattern, replacement in rules:
+            if re.fullmatch(pattern, dn):
+                return re.sub(pattern, replacement.replace("$1", r"\1"), dn)
+        return dn
 
     assert [principal(f"tickml {n}") for n in secrets.KAFKA_PRINCIPALS] == list(secrets.KAFKA_PRINCIPALS)
     assert principal("tickml kafka-controller") == "kafka-controller"
     assert principal("tickml sender") == "CN=tickml sender"  # the gRPC senders': a DN no ACL names
+    assert principal("tickml gateway-edge-demo") == "gateway-edge-demo"  # a gateway's own, for its own topic
+    assert principal("tickml gateway-a b") == "CN=tickml gateway-a b"
     assert set(props["super.users"].split(";")) == {"User:kafka", "User:kafka-controller", "User:kafka-admin"}
     assert props["allow.everyone.if.no.acl.found"] == "false" and props["ssl.client.auth"] == "required"
     assert {p.split(":")[1] for p in props["listener.security.protocol.map"].split(",")} == {"SSL"}

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from tickml.stack import config, shards, telegraf
+from tickml.stack import config, kafka, shards, telegraf
 from tickml.stack.config import StackError
 
 
@@ -118,11 +118,21 @@ def test_a_gateways_own_listeners_are_the_shipped_ones_with_its_port_login_and_t
     from tickml import gateways, secrets
 
     declared = tmp_path / "gateways.toml"
-    declared.write_text('[gateways.edge-1]\nids = ["pump-1"]\nhttp = 19001\notlp = 19002\n'
+    declared.write_text('[gateways.edge-1]\nids = ["pump-1"]\nhttp = 19001\notlp = 19002\nkafka = true\n'
                         '[gateways.sim]\nids = ["*"]\n')
     monkeypatch.setattr(gateways, "GATEWAYS_FILE", declared)
     secrets.ensure()
     conf = tomllib.loads(telegraf.gateway_listeners())
+    (own_topic,) = conf["inputs"]["kafka_consumer"]
+    assert (own_topic["topics"], own_topic["consumer_group"], own_topic["tags"]["tickml_sender"]) == (
+        ["device_messages.edge-1"], "tickml-telegraf.edge-1", "edge-1")
+    # Its topic is its certificate's alone to write; Telegraf reads it in that group.
+    acls = {(a.name, a.principal, a.operation.name) for a in kafka.stack_acls() if a.name.endswith("edge-1")}
+    assert acls == {("device_messages.edge-1", "User:gateway-edge-1", "WRITE"),
+                    ("device_messages.edge-1", "User:gateway-edge-1", "DESCRIBE"),
+                    ("device_messages.edge-1", "User:kafka-telegraf", "READ"),
+                    ("device_messages.edge-1", "User:kafka-telegraf", "DESCRIBE"),
+                    ("tickml-telegraf.edge-1", "User:kafka-telegraf", "READ")}
     shipped = config.read_toml(config.TELEGRAF_CONF)["inputs"]
     (http,), (otlp,) = conf["inputs"]["http_listener_v2"], conf["inputs"]["opentelemetry"]
     assert (http["service_address"], http["basic_username"], http["basic_password"]) == (

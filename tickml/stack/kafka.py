@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tickml import secrets
+from tickml import gateways, secrets
 from tickml.paths import DATA, ROOT, RUN, STATE
 from tickml.stack.config import StackError, read_properties, split_address
 
@@ -193,10 +193,11 @@ def prepare() -> None:
 
 
 def kafka_create_topics() -> list[str]:
-    """Create the topics of kafka/topics.conf that do not exist yet; returns their names."""
+    """Create the topics of kafka/topics.conf and the gateways' own that do not exist yet; returns their
+    names."""
     host, port = kafka_address()
     existing = kafka_metadata(host, port)["topics"]
-    return create_topics([t for t in kafka_topics() if t[0] not in existing])
+    return create_topics([t for t in kafka_topics() + gateway_topics() if t[0] not in existing])
 
 
 def after_start() -> None:
@@ -232,9 +233,30 @@ def model_topic_acls(prefix: str) -> list:
     return out + [_acl("GROUP", MATERIALISER_GROUPS, MATERIALISER, "READ", prefixed=True)]
 
 
+def gateway_topic_acls(gateway) -> list:
+    """A gateway's own topic: its certificate writes it, Telegraf reads it in a group of its own (one consumer
+    group per topic: a group's members rebalance together)."""
+    topic, principal = gateway.kafka_topic, secrets.GATEWAY_CERT_PREFIX + gateway.account
+    out = [_acl("TOPIC", topic, principal, op) for op in ("WRITE", "DESCRIBE")]
+    out += [_acl("TOPIC", topic, TELEGRAF, op) for op in ("READ", "DESCRIBE")]
+    return out + [_acl("GROUP", gateway_group(gateway), TELEGRAF, "READ")]
+
+
+def gateway_group(gateway) -> str:
+    return f"{TELEGRAF_GROUP}.{gateway.account}"
+
+
+def gateway_topics() -> list[tuple[str, int, dict[str, str]]]:
+    """The topics of the gateways with one of their own, as kafka/topics.conf's device topic is kept."""
+    kept = {name: configs for name, _, configs in kafka_topics()}.get("device_messages", {})
+    return [(g.kafka_topic, 1, dict(kept)) for g in gateways.load().values() if g.kafka]
+
+
 def stack_acls() -> list:
-    """The single node's ACLs: each topic of kafka/topics.conf is a device topic of Telegraf's group."""
-    return [acl for name, _, _ in kafka_topics() for acl in device_topic_acls(name)]
+    """The single node's ACLs: each topic of kafka/topics.conf is a device topic of Telegraf's group; each
+    gateway's own topic is its alone to write."""
+    out = [acl for name, _, _ in kafka_topics() for acl in device_topic_acls(name)]
+    return out + [acl for g in gateways.load().values() if g.kafka for acl in gateway_topic_acls(g)]
 
 
 def ensure_acls(bindings: list) -> None:

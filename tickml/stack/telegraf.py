@@ -16,6 +16,7 @@ import re
 
 from tickml import device_types, gateways, secrets
 from tickml.paths import ROOT
+from tickml.stack import kafka
 from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
 
 SHARD_CONF = ROOT / "telegraf" / "shard.conf"
@@ -121,9 +122,10 @@ GATEWAYS_HOST = "${TICKML_GATEWAYS_HOST:-127.0.0.1}"
 
 
 def gateway_listeners(declared: dict | None = None) -> str:
-    """The listeners of the gateways that have their own (``http``, ``otlp`` in mosquitto/gateways.toml):
-    telegraf.conf's ``/devices`` listener and OpenTelemetry input, each on the gateway's port, with its own
-    login (its HTTP password; its client certificate's name), tagging what it takes with its account."""
+    """The inputs of the gateways that have their own (``http``, ``otlp``, ``kafka`` in
+    mosquitto/gateways.toml): telegraf.conf's ``/devices`` listener and OpenTelemetry input, each on the
+    gateway's port, with its own login (its HTTP password; its client certificate's name), and its Kafka
+    input reading the gateway's topic in a group of its own; each tags what it takes with the account."""
     declared = gateways.load() if declared is None else declared
     shipped = {}
     for header, text in sections(TELEGRAF_CONF.read_text()):
@@ -132,9 +134,12 @@ def gateway_listeners(declared: dict | None = None) -> str:
             shipped["http"] = body
         elif header == "[[inputs.opentelemetry]]":
             shipped["otlp"] = body
-    if set(shipped) != set(gateways.LISTENERS):
+        elif header == "[[inputs.kafka_consumer]]":
+            shipped["kafka"] = body
+    if set(shipped) != {*gateways.LISTENERS, "kafka"}:
         raise StackError('telegraf/telegraf.conf no longer has the [[inputs.http_listener_v2]] of paths = '
-                         '["/devices"] and the [[inputs.opentelemetry]] a gateway\'s listeners are made from')
+                         '["/devices"], the [[inputs.opentelemetry]] and the [[inputs.kafka_consumer]] a '
+                         'gateway\'s inputs are made from')
     out = [f"# Written by the stack runner (tickml/stack/telegraf.py) from mosquitto/gateways.toml and "
            f"{TELEGRAF_CONF.name}; edit those.\n"]
     sender = r'^(\s*tickml_sender = )"tickml-gateway"'
@@ -153,6 +158,12 @@ def gateway_listeners(declared: dict | None = None) -> str:
                 r'^(\[\[inputs\.opentelemetry\]\]\n)': f'  alias = "gateway-{g.account}"\n',
                 r'^(\s*service_address = )".*"': f'"{GATEWAYS_HOST}:{g.otlp}"',
                 r'^(\s*tls_allowed_dns_names = )\[.*\]': f"[{_toml_string(secrets.client_dns_name(name))}]",
+                sender: _toml_string(g.account)}))
+        if g.kafka:
+            out.append(_changed(shipped["kafka"], {
+                r'^(\[\[inputs\.kafka_consumer\]\]\n)': f'  alias = "gateway-{g.account}"\n',
+                _KAFKA_TOPIC: f"[{_toml_string(g.kafka_topic)}]",
+                _KAFKA_GROUP: _toml_string(kafka.gateway_group(g)),
                 sender: _toml_string(g.account)}))
     return "\n".join(out)
 
