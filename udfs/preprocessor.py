@@ -1,8 +1,10 @@
 """Deprecated name of the ``preprocess`` UDF: use ``python -m udfs.preprocess``.
 
-Kept one release so that a kapacitor.conf whose socket is still
-``preprocessor.sock`` (the runner serves ``udfs.<socket name>``) and a
-``tickml-udf@preprocessor`` unit keep working.
+Kept one release so that a ``tickml-udf@preprocessor`` unit keeps working. (A
+kapacitor.conf whose ``preprocess`` socket is still ``preprocessor.sock`` needs
+nothing from here: the runner serves each function of ``udfs/registry.py``,
+``udfs.preprocess`` for ``preprocess``, on the path kapacitor.conf names.) Not a
+UDF folder and not in the registry: an alias, not a UDF of its own.
 """
 
 import logging

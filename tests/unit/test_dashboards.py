@@ -62,11 +62,11 @@ def _script_fields(script: str, outputs: dict[str, str]) -> set[str]:
         inputs = re.search(r"\.fields\('([^']+)'\)", script).group(1).split(",")
         types = re.search(r"\.types\('([^']+)'\)", script).group(1).split(",")
         fields |= {name for f in inputs for t in types for name in registry.output_names(f, registry.parse_type(t))}
-        return fields | _quoted_keys("udfs/preprocess.py")
+        return fields | _quoted_keys("udfs/preprocess/handler.py")
     if "@train(" in script:
-        return fields | _quoted_keys("udfs/train.py", "udfs/learn/fields.py")
+        return fields | _quoted_keys("udfs/train/handler.py", "udfs/learn/fields.py")
     if "@predict(" in script:
-        fields |= _quoted_keys("udfs/predict.py", "udfs/learn/fields.py")
+        fields |= _quoted_keys("udfs/predict/handler.py", "udfs/learn/fields.py")
     # A filter or a predictor passes the input's fields on.
     (source,) = tickscript.read(script).measurements
     return fields | (_script_fields(outputs[source], outputs) if source in outputs else _writer_fields(source, outputs))

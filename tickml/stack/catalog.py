@@ -26,6 +26,7 @@ from tickml.stack.config import (
     kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, telegraf_otlp_address,
     udf_metrics_address, udf_metrics_url, udf_sockets,
 )
+from udfs import registry
 
 
 @dataclasses.dataclass
@@ -194,11 +195,12 @@ def services() -> list[Service]:
             prepare=supervision.write_config,
         ),
     ]
-    for module, path in sorted(sockets.items()):
+    # The socket UDF servers: the registry's (udfs/registry.py), on the paths kapacitor.conf names.
+    for name, path in sorted(sockets.items()):
         out.append(
             Service(
-                f"udf-{module}",
-                [sys.executable, "-m", f"udfs.{module}", "--socket", str(path)],
+                f"udf-{name}",
+                [sys.executable, "-m", registry.get(name).module, "--socket", str(path)],
                 [],
                 lambda path=path: probes.unix_open(path),
                 socket_path=path,

@@ -15,6 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from tickml.paths import ROOT, STATE
+from udfs import registry
 
 KAPACITOR_CONF = ROOT / "kapacitor" / "kapacitor.conf"
 INFLUXDB_CONF = ROOT / "influxdb" / "influxdb.conf"
@@ -194,8 +195,19 @@ def socket_udfs(conf: Path | None = None) -> dict[str, Path]:
 
 
 def udf_sockets() -> dict[str, Path]:
-    """Socket path per UDF module: the module serving a socket is named by the socket file."""
-    return {path.stem: path for path in socket_udfs(KAPACITOR_CONF).values()}
+    """Socket path per socket UDF server the stack runs, by UDF name (its module is ``udfs.<name>``).
+
+    Which UDFs are socket servers is the registry's word (``udfs/registry.py``); where each listens is
+    kapacitor.conf's, since Kapacitor connects there. A socket function kapacitor.conf names that the
+    registry does not know has no server to start, so it is refused here rather than left to time out.
+    """
+    configured = socket_udfs(KAPACITOR_CONF)
+    served = registry.names("socket")
+    unknown = sorted(set(configured) - set(served))
+    if unknown:
+        raise StackError(f"{KAPACITOR_CONF} names socket UDF(s) {', '.join(unknown)}, which udfs/registry.py does "
+                         f"not register as socket UDFs; add a line there (CONTRIBUTING.md, \"Adding a UDF\")")
+    return {name: configured[name] for name in served if name in configured}
 
 
 def subscribed_databases() -> list[str]:

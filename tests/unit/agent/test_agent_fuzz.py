@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from udfs import registry
 from udfs.agent import udf_pb2
 
 from .udf_client import Client, SocketUdf, frame, init_req, opt, varint
@@ -25,16 +26,11 @@ from .udf_client import Client, SocketUdf, frame, init_req, opt, varint
 # The models of train and predict go to a folder of their own, which the UDF service
 # (not a task) names as the model root.
 MODEL_ROOT = tempfile.mkdtemp(prefix="tickml-fuzz-")
-# name the stack serves -> (options a shipped TICKscript gives it, wants batches)
-UDFS = {
-    "py_classifier": ([opt("field", "value")], False),
-    "humidity_classifier": ([opt("field", "value")], False),
-    "moving_average": ([opt("field", "value"), opt("size", 5)], False),
-    "preprocess": ([opt("fields", "value"), opt("types", "Avg,Min,Max,Trend,AnomProb")], True),
-    "train": ([opt("independentvariables", "voltage,current"), opt("dependentvariable", "power"),
-               opt("model", "fuzz"), opt("model_dir", MODEL_ROOT)], True),
-    "predict": ([opt("model", "fuzz"), opt("model_dir", MODEL_ROOT)], False),
-}
+# Every registered UDF, with the options its shipped TICKscript gives it (the fuzzing
+# below reaches the handler only if init succeeds). Train and predict name the same
+# model, in MODEL_ROOT: the server's default model_dir.
+UDFS = {udf.name: ([opt(k, v) for k, v in udf.sample_options.items()], udf.wants == "batch")
+        for udf in registry.UDFS}
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -171,7 +167,8 @@ option_values = st.one_of(
 )
 option_names = st.sampled_from(["field", "size", "as", "fields", "types", "independentvariables",
                                 "dependentvariable", "algorithm", "modelruns", "holdout_fraction", "metric",
-                                "shrinkage", "model", "model_dir", "threshold", "low", "high", "bogus"])
+                                "shrinkage", "model", "model_dir", "threshold", "low", "high", "features",
+                                "columns", "impute", "data_set", "bogus"])
 
 
 @FAST

@@ -19,10 +19,9 @@ True
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 
-from udfs.agent import EntityStore, Handler, Option, main, new_point
+from udfs.agent import EntityStore, Handler, Option, new_point
 
 
 class MovingAverage(Handler):
@@ -73,6 +72,3 @@ class MovingAverage(Handler):
     def set_state(self, state):
         self.windows = self._new_store(state)
 
-
-if __name__ == "__main__":
-    sys.exit(main(MovingAverage))

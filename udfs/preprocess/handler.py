@@ -29,13 +29,12 @@ The Kapacitor function is ``@preprocess()`` (``kapacitor.conf``), served by
 from __future__ import annotations
 
 import logging
-import sys
 
 from collections import defaultdict
 
 import numpy as np
 
-from udfs.agent import Handler, Option, main, new_point
+from udfs.agent import Handler, Option, new_point
 from udfs.windowstats import Plan, WindowResult, compute_batch, parse_type
 
 log = logging.getLogger(__name__)
@@ -151,6 +150,3 @@ def _row(value, row: int):
     v = float(value[row])
     return None if v != v else v
 
-
-if __name__ == "__main__":
-    sys.exit(main(Preprocess))

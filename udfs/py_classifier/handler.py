@@ -18,9 +18,8 @@ Examples
 [2]
 """
 
-import sys
 
-from udfs.agent import Handler, Option, main
+from udfs.agent import Handler, Option
 
 
 class PyClassifier(Handler):
@@ -45,6 +44,3 @@ class PyClassifier(Handler):
         if value < self.opts.low or value > self.opts.high:
             self.forward(p)
 
-
-if __name__ == "__main__":
-    sys.exit(main(PyClassifier))

@@ -49,11 +49,10 @@ if missing; a model whose name Kafka would refuse as a topic fails ``init``.
 from __future__ import annotations
 
 import logging
-import sys
 
 import numpy as np
 
-from udfs.agent import Handler, Option, RateLimitedLog, main, new_point
+from udfs.agent import Handler, Option, RateLimitedLog, new_point
 from udfs.agent.options import build_config, field_options
 from udfs.entity import entity_of
 from udfs.learn import SKIPPED, ModelStore, TrainConfig, Trainer, model_fields
@@ -158,6 +157,3 @@ class Train(Handler):
         if state is not None:  # None: a snapshot too large to keep anything (see shrink_state)
             self.trainer.import_state(state)
 
-
-if __name__ == "__main__":
-    sys.exit(main(Train))

@@ -18,9 +18,8 @@ Examples
 ['field', 'threshold']
 """
 
-import sys
 
-from udfs.agent import Handler, Option, main
+from udfs.agent import Handler, Option
 
 
 class HumidityClassifier(Handler):
@@ -38,6 +37,3 @@ class HumidityClassifier(Handler):
         if p.number(self.opts.field) > self.opts.threshold:
             self.forward(p)
 
-
-if __name__ == "__main__":
-    sys.exit(main(HumidityClassifier))

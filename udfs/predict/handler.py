@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 
-from udfs.agent import BadPoint, Handler, Option, main, new_point
+from udfs.agent import BadPoint, Handler, Option, new_point
 from udfs.agent.options import field_options
 from udfs.agent.wire import DoubleField, StringField, point_bytes
 from udfs.entity import entity_key
@@ -122,6 +121,3 @@ class Predict(Handler):
         cache[key] = value
         return value
 
-
-if __name__ == "__main__":
-    sys.exit(main(Predict))

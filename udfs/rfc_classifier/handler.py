@@ -43,13 +43,12 @@ import csv
 import functools
 import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from udfs.agent import BadPoint, Handler, Option, main, new_point
+from udfs.agent import BadPoint, Handler, Option, new_point
 from udfs.confine import Root
 
 log = logging.getLogger(__name__)
@@ -192,6 +191,3 @@ class RfcClassifier(Handler):
             raise BadPoint(f"{int((~usable).sum())} point(s) of the batch left out, features "
                            f"{', '.join(self.features)} not all numbers; first: {first!r}")
 
-
-if __name__ == "__main__":
-    sys.exit(main(RfcClassifier))
