@@ -1,4 +1,4 @@
-"""Take the screenshots the README shows: one per page of the dashboard, as the stack serves it.
+"""Take the screenshots docs/dashboards.md shows: one per page of the dashboard, as the stack serves it.
 
     stack/demo.sh --duration 300 &      # or any fleet publishing for a few minutes
     .venv/bin/python dashboards/screenshots.py [--device ID] [--range 15m] [--pages device] [--url URL]

@@ -20,7 +20,7 @@ TICKML="${TICKML_VENV:-.venv}/bin/tickml"
 DASHBOARD_URL="$("$TICKML" dashboard --url 2>/dev/null)"
 sed "s|DASHBOARD_URL|$DASHBOARD_URL|" <<'MSG'
 
-The stack runs on loopback, with logins and TLS (README: Security). For the
+The stack runs on loopback, with logins and TLS (docs/security.md). For the
 influx and kapacitor commands below, take the read-only InfluxDB login, the
 admin's Kapacitor login and the stack's CA into your shell first:
   eval "$(.venv/bin/tickml secrets env)"

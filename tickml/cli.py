@@ -271,7 +271,7 @@ def parser() -> argparse.ArgumentParser:
     stack.add_argument("services", nargs="*", metavar="SERVICE",
                        help="only these services (default: all); with --shards, shardN names all of shard N's")
     stack.add_argument("--shards", type=int, metavar="N", default=None,
-                       help="the sharded layout (README, \"Scaling out\"): N shards, each a Telegraf in the shards' "
+                       help="the sharded layout (docs/scaling-out.md): N shards, each a Telegraf in the shards' "
                             "Kafka consumer group, a Kapacitor with its UDF servers and the task list, with their "
                             "own ports and folders; start also starts the brokers and InfluxDB they share, stop "
                             "stops only the shards")

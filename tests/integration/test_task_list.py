@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 
 import pytest
 
+from stackutil import flush_vars
 from tickml import tasks
 from tickml import stack as tickstack
 
@@ -23,12 +25,35 @@ def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
     for name in listed:
         assert running[name]["status"] == "enabled", name
         assert running[name]["executing"], f"{name}: {running[name].get('error')}"
+        # With the tests' flush interval (tests/conftest.py), which the tests' short waits count on.
+        held = kapacitor.task(name)["vars"]["flush_interval"]
+        assert (held["type"], held["value"]) == ("duration", flush_vars()["flush_interval"]["value"]), name
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
+def test_every_shipped_influxdbout_flushes_at_the_flush_interval_var(script):
+    text = (tickstack.ROOT / "tick_scripts" / script).read_text()
+    assert re.search(r"^var flush_interval = 10s$", text, re.M), "Kapacitor's default, a var a task may shorten"
+    outs = re.findall(r"\|influxDBOut\(\)\n(\s+\..*\n)", text)
+    assert outs and all(o.strip() == ".flushInterval(flush_interval)" for o in outs), outs
+
+
+def test_the_flush_interval_var_is_the_environments_else_the_scripts(monkeypatch):
+    monkeypatch.setenv(tasks.FLUSH_INTERVAL_ENV, "250ms")
+    assert {t.name: t.vars for t in tasks.load_tasks()} == \
+        {t.name: {"flush_interval": {"type": "duration", "value": 250 * 10**6}} for t in tasks.load_tasks()}
+    monkeypatch.delenv(tasks.FLUSH_INTERVAL_ENV)
+    # Set all the same: Kapacitor keeps a var a task was once given, so a stack the tests defined goes back.
+    assert {t.vars["flush_interval"]["value"] for t in tasks.load_tasks()} == {10 * 10**9}
+    monkeypatch.setenv(tasks.FLUSH_INTERVAL_ENV, "soon")
+    with pytest.raises(tasks.TaskListError, match="TICKML_FLUSH_INTERVAL='soon'"):
+        tasks.load_tasks()
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
 def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor, run_id, script):
     """`kapacitor define NAME -tick FILE && kapacitor enable NAME` works on the files as they are."""
-    # As the README has users do it: the login and the CA from `tickml secrets env`.
+    # As docs/install.md has users do it: the login and the CA from `tickml secrets env`.
     exports = subprocess.run([sys.executable, "-m", "tickml", "secrets", "env"], capture_output=True, text=True,
                              check=True).stdout
     env = {**os.environ, **dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
