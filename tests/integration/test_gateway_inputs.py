@@ -4,7 +4,6 @@ on each (not_its_device). bench/hostile.py tries the rest (the shared inputs, ea
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest

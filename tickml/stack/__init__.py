@@ -9,7 +9,8 @@ enough to move a service.
 The modules, in the order a reader needs them: ``config`` (what the files
 say), ``catalog`` (the services, in data-flow order), ``probes`` (health),
 ``kafka`` (the broker's storage and topics), ``supervision`` (the socket UDF
-servers under supervisord), ``runner`` (start, stop, status). This package
+servers under supervisord), ``service`` (what a service is), ``process``
+(starting and stopping one), ``runner`` (start, stop, status). This package
 gathers the names tests, benchmarks and the command line use.
 """
 
@@ -19,8 +20,10 @@ from tickml.stack.config import (
     subscribed_databases, telegraf_http_address, telegraf_otlp_address, udf_sockets,
 )
 from tickml.stack.kafka import kafka_address, kafka_bootstrap, kafka_create_topics, kafka_metadata, kafka_topics
-from tickml.stack.runner import create_databases, start, start_service, status, stop, stop_service
-from tickml.stack.catalog import Service, services
+from tickml.stack.runner import create_databases, start, status, stop
+from tickml.stack.process import start_service, stop_service
+from tickml.stack.catalog import services
+from tickml.stack.service import Service
 from tickml.stack.supervision import supervised_process, supervisor
 
 __all__ = [

@@ -58,7 +58,7 @@ def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA 
     if stamp.exists() and stamp.read_text() == _stamp():
         return False
     # Both import the stack's modules, which import this one.
-    from tickml.stack.runner import child_env
+    from tickml.stack.process import child_env
     from tickml.tasks import Kapacitor
 
     api = Kapacitor(url or kapacitor_url(), login=None)

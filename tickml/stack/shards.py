@@ -42,7 +42,8 @@ from pathlib import Path
 from tickml import secrets
 from tickml.paths import BIN, ROOT
 from tickml.stack import kafka, kapacitor_users, probes, telegraf
-from tickml.stack.catalog import Service
+from tickml.stack.process import start_service, stop_service
+from tickml.stack.service import Service
 from tickml.stack.config import KAPACITOR_CONF, StackError, in_state_folder, read_toml, udf_sockets
 from tickml.stack.supervision import Program, Supervisor, udf_program
 
@@ -410,8 +411,6 @@ def claim_slot(shards: ShardSet) -> tuple[int, int]:
 
 def serve_one(shards_conf: str | None = None) -> int:
     """One shard in the foreground until SIGTERM, numbered by the first free slot (a container's command)."""
-    from tickml.stack.runner import start_service, stop_service
-
     shard_set = ShardSet.load(shards_conf)
     number, _lock = claim_slot(shard_set)
     shard = shard_set.shard(number)
