@@ -152,6 +152,30 @@ def test_a_forged_record_is_skipped_and_counted_and_a_signed_one_after_it_applie
     assert sum(json.loads((tmp_path / "b" / OFFSETS_FILE).read_text())[topic].values()) == 4  # read past them
 
 
+def test_a_record_the_store_cannot_write_waits_and_nothing_behind_it_is_lost(settings, tmp_path):
+    from confluent_kafka import Producer
+
+    topic = ensure_topic(settings, "power")
+    producer = Producer(settings.client_config(partitioner="fnv1a"))
+    signer = settings.signer()
+    keys = [f"dev-{i}" for i in range(8)]
+    for key in keys:
+        value, record = json.dumps(dict(DOC, key=key)).encode(), f"e/{key}".encode()
+        producer.produce(topic, value, record, headers=signer.headers(topic, record, value))
+    assert producer.flush(10) == 0
+    # The model's folder cannot be made (a file stands where it goes): every write fails, as on a full disk.
+    (tmp_path / "power").write_text("in the way")
+    copy = Materialiser(tmp_path, settings)
+    copy.discover()
+    for _ in range(5):
+        copy.step(0.5)
+    assert (copy.applied, copy.bad) == (0, 0) and not copy.caught_up
+    (tmp_path / "power").unlink()  # the fault goes: the records wait, none was skipped
+    caught_up(copy)
+    assert (copy.applied, copy.bad) == (8, 0)
+    assert sorted(ModelStore(tmp_path / "power").keys()) == sorted(keys)
+
+
 def test_versions_never_go_backwards_when_two_shards_deploy_around_a_move(settings, tmp_path):
     """Two shards, each with its materialiser, deploy the same key: the stores agree, no version goes back."""
     ensure_topic(settings, "power")

@@ -22,7 +22,7 @@ from .framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, FramingError, encod
 from .handler import Handler
 from .options import REQUIRED, Duration, Option, OptionsError, parse_duration, parse_options
 from .points import BadPoint, Batch, Point, new_point, set_fields
-from .ratelimit import RateLimitedLog
+from udfs.ratelimit import RateLimitedLog
 from .server import SocketServer, main, run_process, serve_socket
 from udfs.entity_store import EntityStore
 from .transports import PipeTransport, SocketTransport

@@ -21,7 +21,7 @@ from .bytequeue import DEFAULT_MAX_QUEUED_BYTES, ByteQueue
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .handler import Handler
 from .metrics import ConnectionMetrics
-from .ratelimit import RateLimitedLog
+from udfs.ratelimit import RateLimitedLog
 from .transports import PipeTransport, SocketTransport
 
 __all__ = ["Session"]

@@ -26,7 +26,12 @@ without a good signature (``signing``): a forged ``fleet`` record would
 reach every device of every shard, so the broker's ACLs (on the stack's
 broker only the train UDF servers' principal writes the topics) are not the
 only guard. A skipped record's offset advances like any other's,
-so a bad record never holds up the ones behind it.
+so a bad record never holds up the ones behind it; a stream of them is
+logged once per reason a minute, with the count of the rest.
+
+A record the store cannot write (the disk full, a folder unwritable) is not
+skipped: the pass stops there, the consumer goes back to it, and the next
+pass tries it again, so nothing behind it is lost while the fault lasts.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import time
 from pathlib import Path
 
 from udfs.confine import is_plain_name
+from udfs.ratelimit import RateLimitedLog
 
 from .document import decode
 from .paths import MODEL_ROOT
@@ -49,6 +55,8 @@ from .store import ModelStore
 from .topic import MODEL_TOPICS, TopicSettings, store_key
 
 log = logging.getLogger(__name__)
+# Bad records and write failures repeat with every record of a flood: a line per reason a minute.
+LOG_INTERVAL = 60.0
 
 OFFSETS_FILE = ".materialised.json"
 HEARTBEAT_FILE = ".materialised"
@@ -92,6 +100,7 @@ class Materialiser:
         self._assigned: set[tuple[str, int]] = set()
         self._targets: dict[tuple[str, int], int] = {}  # high watermarks to reach before caught up
         self._discovered_at = float("-inf")
+        self._limited = RateLimitedLog(log, interval=LOG_INTERVAL)
         self.caught_up = False
         self.applied = self.older = self.bad = 0
 
@@ -103,11 +112,15 @@ class Materialiser:
             self.discover()
         messages = self._consumer.consume(1000, timeout) if self._assigned else []
         read = 0
-        for message in messages:
+        for k, message in enumerate(messages):
             if message.error() is not None:
-                log.warning("model topics: %s", message.error())
+                self._limited.warning("consumer error", str(message.error()), prefix="model topics: ")
                 continue
-            self._apply(message)
+            try:
+                self._apply(message)
+            except OSError as exc:
+                self._retry_from(messages[k:], exc)
+                break
             self._next[(message.topic(), message.partition())] = message.offset() + 1
             read += 1
         if read:
@@ -177,7 +190,24 @@ class Materialiser:
                 self.older += 1
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             self.bad += 1
-            log.warning("skipped record %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), exc)
+            # One line a minute per problem (a flood of one forged record), every different problem at once.
+            self._limited.warning(f"{message.topic()}: {exc}", str(exc),
+                                  title=f"skipped record {message.topic()}[{message.partition()}]@{message.offset()}")
+
+    def _retry_from(self, unapplied: list, exc: OSError) -> None:
+        """The store could not write: back to the first unapplied record of each partition, for the next pass."""
+        from confluent_kafka import TopicPartition
+
+        first: dict[tuple[str, int], int] = {}
+        for message in unapplied:
+            if message.error() is None:
+                first.setdefault((message.topic(), message.partition()), message.offset())
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+        head = unapplied[0]
+        self._limited.error("cannot write", f"{exc}; {head.topic()}[{head.partition()}]@{head.offset()} and "
+                            f"the {len(unapplied) - 1} records read after it wait for the next pass",
+                            prefix="model store: ")
 
     def _reached_targets(self) -> bool:
         if not self._assigned:
