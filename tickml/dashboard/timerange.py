@@ -12,7 +12,7 @@ import datetime
 import math
 
 from devices.replay import parse_time
-from udfs.agent.durations import parse_duration as duration_ns
+from udfs.agent.durations import positive_duration
 
 #: The picker's relative ranges.
 RELATIVE = ("5m", "15m", "1h", "6h", "24h", "7d")
@@ -31,11 +31,8 @@ def parse_duration(text: str) -> int:
     ...
     ValueError: a duration is whole seconds, such as 15m or 6h, not '15 minutes'
     """
-    try:
-        ns = duration_ns(text)
-    except ValueError:
-        ns = 0
-    if ns <= 0 or ns % 10**9:
+    ns = positive_duration(text)
+    if ns is None or ns % 10**9:
         raise ValueError(f"a duration is whole seconds, such as 15m or 6h, not {text!r}")
     return ns // 10**9
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from devices.replay import parse_time
-from udfs.agent.durations import parse_duration
+from udfs.agent.durations import positive_duration
 
 
 
@@ -19,11 +19,8 @@ def span_ns(text: str) -> int:
     ...
     ValueError: want a span like 90s, 15m, 6h, 30d or 2w, got 'a month'
     """
-    try:
-        span = parse_duration(text)
-    except ValueError:
-        span = 0
-    if span <= 0:
+    span = positive_duration(text)
+    if span is None:
         raise ValueError(f"want a span like 90s, 15m, 6h, 30d or 2w, got {text!r}")
     return span
 

@@ -45,3 +45,16 @@ def parse_duration(text: str) -> int:
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {text!r} (expected e.g. '10s', '1m30s', '250ms')")
     return int(total)
+
+
+def positive_duration(text: str) -> int | None:
+    """Nanoseconds of a duration above zero, or None for anything else: for callers that word their own error.
+
+    >>> positive_duration("1h30m"), positive_duration("0s"), positive_duration("soon")
+    (5400000000000, None, None)
+    """
+    try:
+        span = parse_duration(text)
+    except ValueError:
+        return None
+    return span if span > 0 else None
