@@ -3,9 +3,15 @@
 # all there), then pytest from the project's virtual environment. The
 # end-to-end tests start the real stack once and stop what they started.
 #
-#   stack/test.sh                        # everything (about 10 minutes)
-#   stack/test.sh tests/unit -q          # any pytest arguments
+#   stack/test.sh                        # everything: unit, doctests and tests/integration (about 15 minutes)
+#   stack/test.sh -x -q                  # everything, with any pytest options
+#   stack/test.sh tests/unit -q          # the paths given only, with any pytest arguments
+#
+# Plain `pytest` runs the unit tests and doctests alone (pyproject.toml's
+# testpaths leave tests/integration out, so that it never starts the stack);
+# here testpaths gains tests/integration, which pytest reads only when no path
+# is given.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stack/install.sh >&2
-exec "${TICKML_VENV:-.venv}/bin/python" -m pytest "$@"
+exec "${TICKML_VENV:-.venv}/bin/python" -m pytest -o testpaths="tests udfs devices tickml" "$@"

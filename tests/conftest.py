@@ -5,6 +5,12 @@ Kapacitor and Telegraf once per test session with ``tickml stack`` (the
 same runner users run), defines the task list, and stops the services it started
 when the session ends. Services that already ran (a developer's stack) are
 reused and left running. Tests isolate their data by device ids unique to the session.
+
+The tasks are defined with a flush interval of 1 s (``TICKML_FLUSH_INTERVAL``,
+tickml/tasks.py): a task's result is in InfluxDB a second after it comes out,
+not up to Kapacitor's default 10 s, so tests wait on it rather than sit out
+the flush. The variable stays set for the session, so that what the tests
+define too (the shards' tasks, ``tickml tasks define`` run by a test) keeps it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ def stack():
     from tickml import stack as tickstack
     from tickml import tasks
 
+    from stackutil import FLUSH_INTERVAL
+
+    os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
     started = [s.name for s in tickstack.services() if s.pid() is None]
     try:
         tickstack.start()

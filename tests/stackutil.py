@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import time
 
+# How often the tasks the tests define write to InfluxDB (influxDBOut's flushInterval): tests/conftest.py defines the
+# task list with it, and a test's own task takes it through flush_vars(). A result is in InfluxDB about this long
+# after a task emits it, so a test waits on it for seconds, not for Kapacitor's default 10 s.
+FLUSH_INTERVAL = "1s"
+
+
+def flush_vars(**task_vars) -> dict:
+    """Task vars (Kapacitor's API form) with ``flush_interval`` as the task list's (:data:`FLUSH_INTERVAL` unless
+    ``TICKML_FLUSH_INTERVAL`` says otherwise), for a script that declares it."""
+    import os
+
+    from tickml.tasks import FLUSH_INTERVAL_ENV
+    from udfs.agent.durations import parse_duration
+
+    interval = parse_duration(os.environ.get(FLUSH_INTERVAL_ENV) or FLUSH_INTERVAL)
+    return {"flush_interval": {"type": "duration", "value": interval}, **task_vars}
+
 
 def wait_until(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; that value is returned."""

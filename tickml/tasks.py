@@ -11,6 +11,14 @@ calls. The TICKscripts declare their own ``dbrp`` so that
 ``kapacitor define NAME -tick FILE`` works on them as they are; this command
 checks that the list and the scripts agree, and that every UDF is configured
 in kapacitor/kapacitor.conf, before it talks to Kapacitor.
+
+A script that declares ``var flush_interval`` (how often its ``influxDBOut()``
+writes; the shipped scripts say 10s, Kapacitor's default) is defined with that
+var set: to ``TICKML_FLUSH_INTERVAL`` (a TICKscript duration, e.g. ``1s``)
+where it is set, as the tests do so that a result lands in a second, else to
+the script's own value. Always set, because Kapacitor keeps a task's var once
+given (a PATCH without it leaves it as it was): a stack the tests defined
+goes back to 10 s at the next ``tickml tasks define``.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 import urllib.error
@@ -29,9 +38,12 @@ from tickml import secrets, udfcheck
 from tickml.names import pick
 from tickml.paths import ROOT
 from tickml.stack import config
+from udfs.agent.durations import parse_duration
 
 TASK_LIST = ROOT / "tick_scripts" / "tasks.json"
 _DBRP = re.compile(r'^\s*dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"', re.MULTILINE)
+_FLUSH_VAR = re.compile(r"^\s*var\s+flush_interval\s*=\s*(\S+)\s*$", re.MULTILINE)
+FLUSH_INTERVAL_ENV = "TICKML_FLUSH_INTERVAL"
 
 
 class TaskListError(ValueError):
@@ -50,6 +62,8 @@ class Task:
     dbrp: str
     udfs: tuple[str, ...]
     enabled: bool
+    # Kapacitor's form, {"name": {"type": ..., "value": ...}}: what the task is defined with besides its script.
+    vars: dict = dataclasses.field(default_factory=dict, hash=False)
 
     @property
     def script(self) -> str:
@@ -59,6 +73,7 @@ class Task:
 def load_tasks(path: Path = TASK_LIST) -> list[Task]:
     """Read and check the task list; every problem found is reported at once."""
     entries = json.loads(path.read_text())["tasks"]
+    flush_interval = _flush_interval()
     configured = set(config.read_toml(config.KAPACITOR_CONF).get("udf", {}).get("functions", {}))
     tasks, problems = [], []
     for entry in entries:
@@ -76,6 +91,13 @@ def load_tasks(path: Path = TASK_LIST) -> list[Task]:
             bool(entry.get("enabled", True)),
         )
         script = task.script
+        flush = _FLUSH_VAR.search(script)
+        if flush:
+            try:
+                interval = flush_interval or parse_duration(flush.group(1))
+                task = dataclasses.replace(task, vars={"flush_interval": {"type": "duration", "value": interval}})
+            except ValueError:
+                problems.append(f"{name}: var flush_interval = {flush.group(1)} in {script_path.name} is not a duration")
         if task.type not in ("stream", "batch"):
             problems.append(f"{name}: type must be stream or batch, got {task.type!r}")
         declared = {f"{db}.{rp}" for db, rp in _DBRP.findall(script)}
@@ -93,6 +115,29 @@ def load_tasks(path: Path = TASK_LIST) -> list[Task]:
     if problems:
         raise TaskListError("task list problems:\n  " + "\n  ".join(problems))
     return tasks
+
+
+def _flush_interval() -> int | None:
+    """``TICKML_FLUSH_INTERVAL`` in nanoseconds (the form of a duration var in Kapacitor's API); None when unset."""
+    text = os.environ.get(FLUSH_INTERVAL_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        interval = parse_duration(text)
+    except ValueError:
+        interval = 0
+    if interval <= 0:
+        raise TaskListError(f"{FLUSH_INTERVAL_ENV}={text!r}: not a TICKscript duration above zero (e.g. 1s, 500ms)")
+    return interval
+
+
+def _same_vars(held: dict | None, wanted: dict) -> bool:
+    """Whether a task's vars as Kapacitor gives them (with a description each) hold ``wanted``. A var held
+    beyond those is no difference: a PATCH cannot take it away, so defining the task again would change
+    nothing but restart it."""
+    held = held or {}
+    return all(k in held and (held[k].get("type"), held[k].get("value")) == (v["type"], v["value"])
+               for k, v in wanted.items())
 
 
 _ADMIN = object()  # the default login: the stack's admin account
@@ -165,16 +210,18 @@ class Kapacitor:
         """Create or update the task; an enabled task is re-enabled so the new script runs."""
         existing = self.task(task.name)
         wanted = "enabled" if task.enabled else "disabled"
-        if existing is not None and existing.get("script") == task.script and existing.get("status") == wanted:
+        if (existing is not None and existing.get("script") == task.script and existing.get("status") == wanted
+                and _same_vars(existing.get("vars"), task.vars)):
             # Re-enabling would restart the task and drop its open windows.
             return "unchanged"
         if existing is None:
-            self._call("POST", "/tasks", {"id": task.name, "script": task.script, "status": "disabled"})
+            self._call("POST", "/tasks", {"id": task.name, "script": task.script, "vars": task.vars,
+                                          "status": "disabled"})
             action = "defined"
         else:
             if existing.get("status") == "enabled":
                 self._call("PATCH", f"/tasks/{task.name}", {"status": "disabled"})
-            self._call("PATCH", f"/tasks/{task.name}", {"script": task.script})
+            self._call("PATCH", f"/tasks/{task.name}", {"script": task.script, "vars": task.vars})
             action = "updated"
         if task.enabled:
             self.enable(task.name, task.script)

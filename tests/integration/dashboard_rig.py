@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from stackutil import wait_until
+from stackutil import flush_vars, wait_until
 from tickml import secrets, tasks
 from tickml.dashboard import guard
 from tickml.paths import BIN, ROOT
@@ -145,10 +145,10 @@ class UdfPipeline:
         _up(self.procs["kapacitor"], lambda: probes.http_ok(f"http://127.0.0.1:{port}/kapacitor/v1/ping"),
             folder / "kapacitor.log", "Kapacitor")
         stats = (ROOT / "tick_scripts" / "kapacitor_stats.tick").read_text()
-        for name, script in ((f"{self.task}_stats", stats),
-                             (self.task, PROBE_SCRIPT.format(measurement=self.measurement))):
+        for name, script, task_vars in ((f"{self.task}_stats", stats, flush_vars()),
+                                        (self.task, PROBE_SCRIPT.format(measurement=self.measurement), {})):
             self.kapacitor._call("POST", "/tasks", {"id": name, "type": "stream", "status": "enabled",
-                                                    "script": script})
+                                                    "script": script, "vars": task_vars})
         self._writer = threading.Thread(target=self._write, daemon=True)
         self._writer.start()
 

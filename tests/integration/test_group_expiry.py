@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from stackutil import wait_until
+from stackutil import flush_vars, wait_until
 from tickml.paths import ROOT
 
 pytestmark = pytest.mark.stack
@@ -30,7 +30,7 @@ def test_a_silent_devices_groups_are_freed_and_it_is_taken_back_when_it_returns(
     script = script.replace(".measurement('device_message')", f".measurement('{measurement}')")
     script = script.replace(".measurement('device_aggregates')", f".measurement('{out}')")
     task = f"{run_id}expiry".replace("-", "_")
-    kapacitor.create(task, script, {"idle": {"type": "duration", "value": 2 * 10**9}}, status="enabled")
+    kapacitor.create(task, script, flush_vars(idle={"type": "duration", "value": 2 * 10**9}), status="enabled")
     try:
         start = (time.time_ns() // 10**10) * 10**10 - 3600 * 10**9  # an hour ago, on a window's edge
 

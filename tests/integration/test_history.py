@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stackutil import wait_until
+from stackutil import flush_vars, wait_until
 from tickml.history.backfill import HISTORY_SUFFIX, Backfill
 from tickml.paths import DATA, ROOT
 from udfs.learn import ModelStore
@@ -43,9 +43,16 @@ def relation(k: int) -> tuple[float, float, float]:
 
 
 def _vars(**values) -> dict:
-    """Task vars as Kapacitor's API takes them: ``6h`` a duration, any other text a string."""
+    """Task vars as Kapacitor's API takes them: ``6h`` a duration, any other text a string; and the tests' flush
+    interval."""
     kind = lambda v: "duration" if re.fullmatch(r"\d+[smhd]", v) else "string"  # noqa: E731
-    return {name: {"type": kind(v), "value": v} for name, v in values.items()}
+    return flush_vars(**{name: {"type": kind(v), "value": v} for name, v in values.items()})
+
+
+def _emitted(kapacitor, task: str, node: str) -> int:
+    """Points the task's nodes of a kind (``from``: those of its measurement) passed on, by Kapacitor's statistics."""
+    stats = kapacitor.task(task)["stats"]["node-stats"]
+    return sum(v.get("emitted", 0) for name, v in stats.items() if name.rstrip("0123456789") == node)
 
 
 def _delete(kapacitor, *tasks):
@@ -202,8 +209,8 @@ def test_a_recording_replayed_into_the_tasks_gives_what_the_live_run_gave(stack,
     kapacitor.create(again["train"], TRAIN, _vars(measurement=measurement, model=f"{run}-again", database=database))
     recording = f"{run}-fleet"
     try:
-        stop = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 12))
-        kapacitor.record_stream(live["pre"], stop, recording)
+        stop_s = int(time.time()) + 12
+        kapacitor.record_stream(live["pre"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stop_s)), recording)
         # The demo fleet's power meters, with faults, three minutes of readings sent as fast as they go.
         from devices.simulator import fleet_messages
 
@@ -215,10 +222,13 @@ def test_a_recording_replayed_into_the_tasks_gives_what_the_live_run_gave(stack,
         lines = [f"{measurement},device_id={m['device_id']} voltage={float(m['voltage'])!r},current={float(m['current'])!r},"
                  f"power={float(m['power'])!r} {parse_time(m['timestamp'])}" for m in messages]
         influx.write(lines)
-        # A stream recording ends at the first point stamped after its stop (live data brings one; these
-        # readings are stamped in the past): a device of its own, so no window of the fleet's closes by it.
-        time.sleep(13)
-        influx.write(f"{measurement},device_id={run_id}closer voltage=1.0,current=1.0,power=1.0 {time.time_ns()}")
+        # A stream recording ends at the first point of its measurements stamped after its stop (these readings
+        # are stamped in the past). Once the live task has them all, so has the recording: a point stamped past
+        # the stop ends it, of a device of its own, so that no window of the fleet's closes by it.
+        wait_until(lambda: _emitted(kapacitor, live["pre"], "from") >= len(lines), timeout=30,
+                   what="the readings in Kapacitor's stream")
+        influx.write(f"{measurement},device_id={run_id}closer voltage=1.0,current=1.0,power=1.0 "
+                     f"{(stop_s + 1) * SECOND}")
         wait_until(lambda: (kapacitor.recording(recording) or {}).get("status") == "finished", timeout=60,
                    what="the recording to end")
         assert kapacitor.recording(recording)["size"] > 0

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
-from stackutil import mqtt_publish, wait_for_rows, wait_until
+from stackutil import FLUSH_INTERVAL, mqtt_publish, wait_for_rows, wait_until
 from tickml.paths import DATA
 from udfs.learn import FLEET_KEY, ModelStore, Predictor
 
@@ -113,7 +113,7 @@ def test_processlogic_drives_a_logistic_model_per_device(power_fleet, influx):
     trained = _query_run(influx, "trained_models", run_id, "AND model = 'failure_prob'")
     assert any(r["Status"] == "deployed" for r in trained)
     # The fixture waited for the power predictions; Kapacitor's influxDBOut
-    # flushes each task on its own (every 10 s at most), so wait for these too.
+    # flushes each task on its own (every flush interval), so wait for these too.
     query = (f"SELECT * FROM predictions WHERE device_id =~ /^{run_id}/ AND model = 'failure_prob' "
              f"AND time >= {power_fleet['held_out_from']} ORDER BY time")
     rows = wait_for_rows(influx, query, len(power_fleet["held_out"]))
@@ -172,6 +172,7 @@ stream
         .independentvariables('x1,x2')
         .algorithm('linear')
     |influxDBOut()
+        .flushInterval({flush_interval})
         .database('telemetry')
         .retentionPolicy('autogen')
         .measurement('{measurement}_models')
@@ -190,7 +191,8 @@ def test_worse_challenger_and_bad_windows_keep_the_champion(stack, influx, kapac
     model = f"{MODELS}-{run_id.strip('-')}"
     task = f"{measurement}_train"
     kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled",
-                                       "script": CHAMPION_TASK.format(measurement=measurement, model=model)})
+                                       "script": CHAMPION_TASK.format(measurement=measurement, model=model,
+                                                                                 flush_interval=FLUSH_INTERVAL)})
     try:
         rng = np.random.default_rng(11)
         base = (time.time_ns() // (40 * SECOND)) * 40 * SECOND - 10 * 40 * SECOND

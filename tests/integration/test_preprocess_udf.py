@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from devices.fleet import encode, format_timestamp
-from stackutil import mqtt_publish, wait_for_rows
+from stackutil import FLUSH_INTERVAL, mqtt_publish, wait_for_rows
 from udfs.windowstats import compute_many
 
 pytestmark = pytest.mark.stack
@@ -78,6 +78,7 @@ stream
         .fields('reading,{chained}')
         .types('count,countstr,uniquestr,consistency,avg,kurtosis')
     |influxDBOut()
+        .flushInterval({flush_interval})
         .database('telemetry')
         .retentionPolicy('autogen')
         .measurement('{measurement}_out')
@@ -89,7 +90,8 @@ def test_strings_are_data_and_short_windows_leave_types_out(stack, influx, kapac
     chained = "Current_preprocessed_AnomProb"
     task = f"{measurement}_pre"
     kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled",
-                                       "script": MIXED_TASK.format(measurement=measurement, chained=chained)})
+                                       "script": MIXED_TASK.format(measurement=measurement, chained=chained,
+                                                                              flush_interval=FLUSH_INTERVAL)})
     try:
         base = (time.time_ns() // (10 * SECOND)) * 10 * SECOND - 60 * SECOND
         device = f"{run_id}mixed"

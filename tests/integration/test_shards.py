@@ -251,22 +251,32 @@ def test_a_killed_shards_devices_move_to_the_other_with_their_models(pair, influ
                    for model in MODELS for d in moved)
 
     wait_until(moved_predicted_by_shard_1, timeout=90, interval=3, what="shard 1 predicting the moved devices")
-    time.sleep(11)  # each task's influxDBOut flushes every 10 s: the champions shard 1 deployed are written too
-    same = 0
-    for model in MODELS:
-        predicted = pair.predictions(influx, model, killed_at - 30 * SECOND)
-        deployed_by_1 = pair.deployed(influx, model)
-        for device in moved:
-            if device not in left[model]:
-                continue  # no champion of its own when shard 2 died (a constant failure label): the fleet's answers
-            first = next(p for p in predicted[device] if p[1] == 1)
-            _, _, version, answered_by = first
-            # At once its own model: the version shard 2 left, or one shard 1 deployed since.
-            assert answered_by == "entity", (model, device, first)
-            assert version >= left[model][device], (model, device, first, left[model][device])
-            assert version == left[model][device] or (1, version) in deployed_by_1.get(device, set()), \
-                (model, device, first, left[model][device])
-            same += version == left[model][device]
+
+    def first_predictions():
+        """What is wrong with each moved device's first prediction by shard 1, and how many used shard 2's model."""
+        problems, same = [], 0
+        for model in MODELS:
+            predicted = pair.predictions(influx, model, killed_at - 30 * SECOND)
+            deployed_by_1 = pair.deployed(influx, model)
+            for device in moved:
+                if device not in left[model]:
+                    continue  # no champion of its own when shard 2 died (a constant failure label): the fleet's answers
+                first = next(p for p in predicted[device] if p[1] == 1)
+                _, _, version, answered_by = first
+                # At once its own model: the version shard 2 left, or one shard 1 deployed since.
+                if answered_by != "entity" or version < left[model][device] or not (
+                        version == left[model][device] or (1, version) in deployed_by_1.get(device, set())):
+                    problems.append((model, device, first, left[model][device]))
+                same += version == left[model][device]
+        return problems, same
+
+    # The champions shard 1 deployed come out of its train tasks, whose influxDBOut flushes apart from the
+    # predict tasks': a version not placed yet may be one whose trained_models point is a flush away.
+    deadline = time.monotonic() + 15
+    while (checked := first_predictions())[0] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    problems, same = checked
+    assert not problems, problems[:20]
     print(f"\nshard 1 held all partitions {takeover:.1f} s after the kill; the first prediction of "
           f"{same} of {sum(d in left[m] for m in MODELS for d in moved)} moved device models used the version "
           f"shard 2 left, the others one shard 1 deployed since")
@@ -299,7 +309,16 @@ def test_a_restarted_shard_shares_the_partitions_again_and_no_version_goes_back(
 
     # Steady again: from 5 s after the rebalance, each device is predicted by one shard only.
     window = (settled_at + 5 * SECOND, settled_at + 15 * SECOND)
-    time.sleep(max(0.0, (window[1] - time.time_ns()) / 1e9) + 12)  # influxDBOut flushes every 10 s
+
+    def past_the_window(model: str) -> bool:
+        """Every device has a prediction stamped 3 s past the window: its owner has read and written beyond it,
+        and any other shard's prediction in the window (the flush interval, 1 s, behind at most) is written too."""
+        rows = influx.query(f"SELECT count(Modelversion) FROM {pair.measurement('predictions')} "
+                            f"WHERE model = '{model}' AND time >= {window[1] + 3 * SECOND} GROUP BY device_id")
+        return len(rows) == DEVICES
+
+    for model in MODELS:
+        wait_until(lambda: past_the_window(model), timeout=60, what=f"{model} predictions of every device past the window")
     for model in MODELS:
         shards = {}
         for device, ps in pair.predictions(influx, model, window[0]).items():

@@ -29,7 +29,7 @@ SECOND = 10**9
 
 
 @pytest.fixture(scope="module")
-def fleet(stack, tmp_path_factory):
+def fleet(stack, influx, tmp_path_factory):
     """Every device type publishing twice a second for the whole module."""
     log = tmp_path_factory.mktemp("fleet") / "simulator.log"
     prefix = f"rec{int(time.time()) % 100000}-"
@@ -39,7 +39,9 @@ def fleet(stack, tmp_path_factory):
                                  "--prefix", prefix, "--quiet"], cwd=stack.ROOT,
                                 stdout=subprocess.DEVNULL, stderr=out)
     proc.prefix = prefix
-    time.sleep(2)
+    wait_until(lambda: proc.poll() is not None or influx.query(f"SELECT count(value) FROM device_message "
+                                                                 f"WHERE device_id =~ /^{prefix}/ AND time > now() - 5m"),
+               timeout=30, what="the fleet's first readings in InfluxDB")
     assert proc.poll() is None, log.read_text()
     yield proc
     assert proc.poll() is None, f"the simulator stopped: {log.read_text()}"
