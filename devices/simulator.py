@@ -180,10 +180,11 @@ def open_transport(protocol: str, args: argparse.Namespace, processes: int):
     """The protocol's transport in this process, or spread over ``processes`` sending processes."""
     if processes == 1:
         return make_transport(protocol, args)
-    # The options travel to the sending processes; a caller's parser or functions in them (tickml's
-    # commands keep both there) do not, and the transports need neither.
+    # The options travel to the sending processes, and how a device's password is had (--per-device: a
+    # module's function, pickled by name); a caller's parser and its commands stay here.
     plain = argparse.Namespace(**{k: v for k, v in vars(args).items()
-                                  if isinstance(v, (str, int, float, bool, Path, type(None)))})
+                                  if isinstance(v, (str, int, float, bool, Path, type(None)))},
+                               device_password=getattr(args, "device_password", None))
     return ParallelTransport(functools.partial(make_transport, protocol, plain), processes,
                              with_message=protocol == "otlp")
 
