@@ -183,7 +183,7 @@ def open_transport(protocol: str, args: argparse.Namespace, processes: int):
     # The options travel to the sending processes, and how a device's password is had (--per-device: a
     # module's function, pickled by name); a caller's parser and its commands stay here.
     plain = argparse.Namespace(**{k: v for k, v in vars(args).items()
-                                  if isinstance(v, (str, int, float, bool, Path, type(None)))},
+                                  if isinstance(v, (str, int, float, bool, Path, type(None))) and k != "device_password"},
                                device_password=getattr(args, "device_password", None))
     return ParallelTransport(functools.partial(make_transport, protocol, plain), processes,
                              with_message=protocol == "otlp")

@@ -216,10 +216,11 @@ class Watcher:
         except Exception as exc:  # the task runs again; only its gap stays open
             log.warning("cannot fill the gap of %s: %s", name, exc)
         finally:
-            self._retire(copy)
+            self._retire(copy, flush_seconds(task_vars) + 1.0)
 
-    def _retire(self, copy: str, quiet: float = 2.0, flush: float = 11.0) -> None:
-        """Delete a gap copy once its counters stopped moving and its output had time to flush."""
+    def _retire(self, copy: str, flush: float, quiet: float = 2.0) -> None:
+        """Delete a gap copy once its counters stopped moving and its output had time to flush (``flush``
+        seconds: its influxDBOut's interval and a margin)."""
         try:
             last, still = None, 0.0
             while still < quiet:
@@ -228,12 +229,23 @@ class Watcher:
                 now = sorted((node, v.get("collected"), v.get("emitted")) for node, v in stats.items())
                 still = still + 0.5 if now == last else 0.0
                 last = now
-            time.sleep(flush)  # influxDBOut writes every 10 s at most
+            time.sleep(flush)
         finally:
             try:
                 self.kapacitor.delete(copy)
             except Exception as exc:
                 log.warning("cannot delete gap copy %s: %s", copy, exc)
+
+
+def flush_seconds(task_vars: dict) -> float:
+    """How often a task's influxDBOut writes: its ``flush_interval`` var (tick_scripts declare one), else
+    Kapacitor's default, 10 s.
+
+    >>> flush_seconds({"flush_interval": {"type": "duration", "value": 10**9}}), flush_seconds({})
+    (1.0, 10.0)
+    """
+    var = task_vars.get("flush_interval") or {}
+    return var["value"] / 1e9 if var.get("type") == "duration" and isinstance(var.get("value"), int) else 10.0
 
 
 GAP_RP = "tickml_gapfill"

@@ -26,11 +26,10 @@ def test_status_reports_every_service_running(stack):
 def _state_in(folder, monkeypatch) -> dict:
     """Pid files and logs of the services these tests make go to ``folder``: the folders the runner makes,
     and a service's own (its fields; pass what this returns to ``Service``)."""
-    from tickml.stack import catalog, runner
+    from tickml.stack import process
 
-    for module in (catalog, runner):
-        monkeypatch.setattr(module, "RUN", folder)
-        monkeypatch.setattr(module, "LOGS", folder)
+    monkeypatch.setattr(process, "RUN", folder)
+    monkeypatch.setattr(process, "LOGS", folder)
     return {"run_dir": folder, "log_dir": folder}
 
 
