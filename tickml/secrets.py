@@ -63,10 +63,11 @@ import os
 import secrets as _random
 import signal
 import ssl
+import time
 from pathlib import Path
 
 from tickml import gateways
-from tickml.paths import RUN, STATE
+from tickml.paths import LOGS, RUN, STATE
 
 SECRETS = STATE / "secrets"
 # The broker's certificate on the controller listener, signed by itself, not the CA (kafka/server.properties).
@@ -414,14 +415,36 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
     return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def reload_telegraf() -> bool:
-    """SIGHUP to the stack's Telegraf, which rereads its configuration files (the senders' among them); False
+# What Telegraf logs once a reload has its inputs running again: its MQTT input back on the broker.
+_TELEGRAF_RELOADED = ("Reloading Telegraf config", "[inputs.mqtt_consumer] Connected")
+
+
+def reload_telegraf(timeout: float = 15.0) -> bool:
+    """SIGHUP to the stack's Telegraf, which rereads its configuration files (the senders' among them), and
+    wait until its inputs run again (its log says so), so that what is sent next meets the new files; False
     when it is not running."""
+    log = LOGS / "telegraf.log"
+    try:
+        offset = log.stat().st_size
+    except FileNotFoundError:
+        offset = 0
     try:
         os.kill(int((RUN / "telegraf.pid").read_text()), signal.SIGHUP)
-        return True
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with log.open("rb") as fh:
+                fh.seek(offset)
+                since = fh.read().decode(errors="replace")
+        except FileNotFoundError:
+            since = ""
+        start = since.find(_TELEGRAF_RELOADED[0])
+        if start >= 0 and _TELEGRAF_RELOADED[1] in since[start:]:
+            return True
+        time.sleep(0.1)
+    return True  # signalled; its log did not show the reload in time (a slow broker), which its log will tell
 
 
 def reload_mosquitto() -> bool:
