@@ -151,9 +151,10 @@ def ensure() -> list[str]:
     if not (SECRETS / "ca.crt").exists() or not (SECRETS / "ca.key").exists():
         _write_ca()
         written += ["ca.crt", "ca.key"]
-    for name in (*SERVICES, KAFKA_CONTROLLER, *_clients()):
+    clients = _clients()
+    for name in (*SERVICES, KAFKA_CONTROLLER, *clients):
         files = [f"{name}.crt", f"{name}.key", *([f"{name}.pem"] if _keystore(name) else [])]
-        client = name in _clients()
+        client = name in clients
         # A client certificate made before certificates named their holder is made again: a listener that
         # allows one holder would refuse it.
         if not all((SECRETS / f).exists() for f in files) or client and not _names_holder(name):
@@ -173,9 +174,7 @@ def ensure() -> list[str]:
         write_service_files()
         written += list(service_files)
     else:  # gateways.toml edited since: the ACL and the senders' file follow it
-        declared, devices = gateways.load(), registered_devices()
-        for name, text in (("mosquitto.acl", acl(declared, devices)),
-                           (TELEGRAF_SENDERS, telegraf_senders(declared, devices))):
+        for name, text in _rule_files(gateways.load(), registered_devices()).items():
             if (SECRETS / name).read_text() != text:
                 write_private(SECRETS / name, text.encode())
                 written.append(name)
@@ -357,8 +356,8 @@ def write_service_files() -> None:
     write_private(SECRETS / "mosquitto.passwd", "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins).encode())
     write_private(SECRETS / "mosquitto-tools.passwd",
                    "".join(f"{user}:{mosquitto_hash(pw)}\n" for user, pw in logins if user in MQTT_TOOLS_ACCOUNTS).encode())
-    write_private(SECRETS / "mosquitto.acl", acl(declared, devices).encode())
-    write_private(SECRETS / TELEGRAF_SENDERS, telegraf_senders(declared, devices).encode())
+    for name, text in _rule_files(declared, devices).items():
+        write_private(SECRETS / name, text.encode())
     # Telegraf's, Kapacitor's and the dashboard's logins as environment files, for containers that cannot read JSON
     # (docker-compose.yml).
     write_private(SECRETS / "telegraf.env", (f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-telegraf']}\n"
@@ -370,6 +369,12 @@ def write_service_files() -> None:
                    f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
     write_private(SECRETS / "dashboard.env",
                    f"TICKML_INFLUXDB_DASHBOARD_PASSWORD={creds['influxdb']['tickml-dashboard']}\n".encode())
+
+
+def _rule_files(declared: dict, devices: list[str]) -> dict[str, str]:
+    """The files that say who may speak for which device, written from mosquitto/gateways.toml and the
+    registered devices: Mosquitto's ACL and Telegraf's senders' processor."""
+    return {"mosquitto.acl": acl(declared, devices), TELEGRAF_SENDERS: telegraf_senders(declared, devices)}
 
 
 def acl(declared: dict, devices: list[str]) -> str:
