@@ -96,13 +96,13 @@ def checked(config: TrainConfig, X: np.ndarray, y: np.ndarray, *, window_rows: i
     if n < k + 1:
         raise BadWindow("too_few_rows", f"{n} rows{after} for {k} features (need {k + 1})")
     if np.all(y == y[0]):
-        raise BadWindow("constant_target", f"{config.target!r} is always {y[0]!r}")
+        raise BadWindow("constant_target", f"{config.target!r} is always {float(y[0])!r}")
     n_train = int(round(n * (1.0 - config.holdout_fraction)))
     if n_train < k + 1 or n_train >= n:
         raise BadWindow("too_few_rows", f"training part has {n_train} of {n} rows{after}; "
                                         f"need {k + 1} and at least one hold-out row")
     if np.all(y[:n_train] == y[0]):
-        raise BadWindow("constant_target", f"{config.target!r} is always {y[0]!r} in the training part")
+        raise BadWindow("constant_target", f"{config.target!r} is always {float(y[0])!r} in the training part")
     return Window(X, y, n_train, window_rows, dropped)
 
 

@@ -13,6 +13,9 @@ A case is ``udfs/<name>/golden/<case>.json``::
       "tolerance": 1e-9                      (optional: relative, for doubles)
     }
 
+``golden.schema.json`` beside this module is the format's schema; ``load`` checks a case against it, so a
+misspelt key or a point without ``time`` fails as such, not as a puzzling difference.
+
 An ITEM is a stream point ``{"time": ns, "tags": {...}, "fields": {...}}``
 (``dimensions``, the group-by tags, default to every tag; ``name``
 defaults to ``m``) or a batch ``{"batch": {"tags": {...}, "tmax": ns,
@@ -25,17 +28,35 @@ difference.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from udfs.agent import udf_pb2
+
+SCHEMA = Path(__file__).with_name("golden.schema.json")
+
+
+class CaseError(ValueError):
+    """A golden case that does not follow the format; the message names the file and the place."""
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
 
 
 def load(path: Path) -> dict:
-    """A case with its defaults filled in."""
+    """A case, checked against the schema, with its defaults filled in."""
     case = json.loads(path.read_text())
+    errors = sorted(_validator().iter_errors(case), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise CaseError(f"{path}: " + "; ".join(f"at {'/'.join(map(str, e.absolute_path)) or 'the top'}: {e.message}"
+                                                for e in errors[:5]))
     case.setdefault("before", [])
     case.setdefault("ignore_fields", [])
     case.setdefault("tolerance", 1e-9)

@@ -296,3 +296,13 @@ def test_keepalives_are_answered_ahead_of_the_points_queued_behind_them(udf, mod
         # Answers to points sent after this keepalive come after its answer.
         late = [i for i, t in data if t >= chunk_starts[keepalive] and i < at]
         assert not late, f"keepalive {keepalive} answered behind {len(late)} answers to points sent after it"
+
+
+def test_a_case_off_the_format_is_refused_naming_the_place(tmp_path):
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"about": "x", "options": {}, "input": [{"tags": {}, "fields": {"v": 1.0}}],
+                                "expected": [], "bad_point": 0}))
+    with pytest.raises(golden.CaseError) as refused:
+        golden.load(case)
+    assert "'bad_point' was unexpected" in str(refused.value)
+    assert "at input/0: 'time' is a required property" in str(refused.value)
