@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 import through_kapacitor
-from tickml import stack as tickstack
-from tickml import tasks
+from tickml.kapacitor import Kapacitor
+from tickml.stack.catalog import services
 from tickml.history.backfill import HISTORY_SUFFIX, Backfill
 from tickml.influx import Influx
 from tickml.paths import ROOT
@@ -60,14 +60,14 @@ def main() -> None:
     args = parser.parse_args()
 
     run = f"bench_backfill_{os.getpid()}"
-    kapacitor, influx = tasks.Kapacitor(), Influx()
+    kapacitor, influx = Kapacitor(), Influx()
     script = (ROOT / "tick_scripts" / "power_train.tick").read_text()
     start = (time.time_ns() // (3600 * SECOND)) * 3600 * SECOND - 2 * 3600 * SECOND
     lines = readings(run, args.devices, args.seconds, start)
     for j in range(0, len(lines), 20_000):
         influx.write(lines[j:j + 20_000])
-    services = {s.name: s for s in tickstack.services()}
-    kapacitor_pid, udf_pid, influx_pid = (services[n].pid() for n in ("kapacitor", "udf-train", "influxdb"))
+    by_name = {s.name: s for s in services()}
+    kapacitor_pid, udf_pid, influx_pid = (by_name[n].pid() for n in ("kapacitor", "udf-train", "influxdb"))
     cpu = through_kapacitor.cpu_seconds
 
     def task_vars(model):

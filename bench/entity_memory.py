@@ -23,8 +23,8 @@ import argparse
 import sys
 import time
 
-from tickml import tasks
-from tickml import stack as tickstack
+from tickml.kapacitor import Kapacitor
+from tickml.stack.supervision import supervised_process
 from through_kapacitor import STREAM, node_emitted
 
 
@@ -44,7 +44,7 @@ stream
 """
 
 
-def heap_mb(kapacitor: tasks.Kapacitor) -> float:
+def heap_mb(kapacitor: Kapacitor) -> float:
     """kapacitord's live Go heap, after a collection (the pprof endpoint's gc=1 forces one)."""
     kapacitor.fetch("/debug/pprof/heap?gc=1", timeout=60)
     stats = kapacitor._call("GET", "/debug/vars")
@@ -52,18 +52,18 @@ def heap_mb(kapacitor: tasks.Kapacitor) -> float:
 
 
 def rss_mb(service: str) -> float:
-    pid = tickstack.supervised_process(service)["pid"]
+    pid = supervised_process(service)["pid"]
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20
 
 
 def write(lines: list[str]) -> None:
-    kapacitor = tasks.Kapacitor()
+    kapacitor = Kapacitor()
     for i in range(0, len(lines), 50_000):
         kapacitor.write(lines[i:i + 50_000])
 
 
-def run(entities: int, kapacitor: tasks.Kapacitor) -> None:
+def run(entities: int, kapacitor: Kapacitor) -> None:
     stamp = time.time_ns()
     names = {"moving": f"bench_mem_moving_{stamp}", "windowed": f"bench_mem_window_{stamp}",
              "barrier": f"bench_mem_barrier_{stamp}"}
@@ -124,7 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, nargs="*", default=[10_000, 100_000])
     args = parser.parse_args()
-    kapacitor = tasks.Kapacitor()
+    kapacitor = Kapacitor()
     for n in args.entities:
         run(n, kapacitor)
         print()

@@ -39,9 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 for folder in (ROOT / "tests", ROOT / "tests" / "integration"):
     sys.path.insert(0, str(folder))
 
-from tickml import tasks
-from tickml import stack as tickstack
+from tickml.kapacitor import Kapacitor
+from tickml.stack import process, supervision
+from tickml.stack.catalog import services
+from tickml.stack.service import Service
 from tickml.stack import probes
+from tickml.config import udf_sockets
 from devices.replay import parse_time  # noqa: E402
 from devices.simulator import fleet_messages  # noqa: E402
 from tickml.influx import Influx
@@ -51,17 +54,15 @@ TYPES = ["thermostat", "barometer"]  # one reading per message
 MODELS = ROOT / ".stack" / "data" / "models" / "power"
 
 
-def _service(name: str) -> tickstack.Service:
-    return next(s for s in tickstack.services() if s.name == name)
+def _service(name: str) -> Service:
+    return next(s for s in services() if s.name == name)
 
 
 def _restart(name: str, down: float):
     def fault() -> float:
-        tickstack.stop_service(_service(name))
+        process.stop_service(_service(name))
         time.sleep(down)
-        tickstack.start_service(_service(name))
-        if name == "influxdb":
-            tickstack.create_databases()
+        process.start_service(_service(name))  # InfluxDB's users and databases are its after_start
         return time.monotonic()
     return fault
 
@@ -71,13 +72,13 @@ def _kill_kapacitor() -> float:
     os.killpg(service.pid(), signal.SIGKILL)
     wait_until(lambda: service.pid() is None and not any(probes.port_in_use(h, p) for h, p in service.ports),
                timeout=30, what="kapacitord gone and its port free")
-    tickstack.start_service(service)
+    process.start_service(service)
     return time.monotonic()
 
 
 def _kill_udf(module: str):
     def fault() -> float:
-        os.kill(tickstack.supervised_process(f"udf-{module}")["pid"], signal.SIGKILL)
+        os.kill(supervision.supervised_process(f"udf-{module}")["pid"], signal.SIGKILL)
         return time.monotonic()
     return fault
 
@@ -95,7 +96,7 @@ def _read_only_store(seconds: float):
     return fault
 
 
-def _tasks_back(kapacitor: tasks.Kapacitor, since: float, timeout: float = 60) -> float:
+def _tasks_back(kapacitor: Kapacitor, since: float, timeout: float = 60) -> float:
     wait_until(lambda: all(t["executing"] for t in kapacitor.tasks() if t["status"] == "enabled"), timeout=timeout,
                interval=0.2, what="every enabled task executing")
     return time.monotonic() - since
@@ -110,14 +111,14 @@ def cases() -> dict[str, tuple[str, float, object]]:
         "telegraf restarted": ("mqtt", 5.0, _restart("telegraf", 5.0)),
         "kapacitord killed (-9)": ("mqtt", 0.0, _kill_kapacitor),
     }
-    for module in sorted(tickstack.udf_sockets()):
+    for module in sorted(udf_sockets()):
         found[f"udf {module} killed (-9)"] = ("mqtt", 0.0, _kill_udf(module))
     found["model store read-only 30 s"] = ("mqtt", 30.0, _read_only_store(30.0))
     return found
 
 
 def run_case(name: str, protocol: str, fault, devices: int, seconds: float, fault_at: float, influx: Influx,
-             kapacitor: tasks.Kapacitor) -> dict:
+             kapacitor: Kapacitor) -> dict:
     prefix = f"flt{int(time.time()) % 100000}-"
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
     ticks = int(seconds)
@@ -199,7 +200,7 @@ def main() -> int:
     parser.add_argument("--fault-at", type=float, default=15.0)
     parser.add_argument("--cases", nargs="*", help="case names (default: all)")
     args = parser.parse_args()
-    influx, kapacitor = Influx(), tasks.Kapacitor()
+    influx, kapacitor = Influx(), Kapacitor()
     chosen = {k: v for k, v in cases().items() if not args.cases or k in args.cases}
     print(f"{args.devices} devices, one message per second each over MQTT (Kafka for the broker case), "
           f"{args.seconds:.0f} s per case, fault at {args.fault_at:.0f} s\n")

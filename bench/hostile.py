@@ -52,7 +52,7 @@ from stackutil import telegraf_log_size, telegraf_log_since  # noqa: E402
 from tickml import secrets  # noqa: E402
 from tickml.influx import Influx  # noqa: E402
 from tickml.paths import STATE  # noqa: E402
-from tickml.stack import config  # noqa: E402
+from tickml import config  # noqa: E402
 
 FLEET_EVERY = 0.1  # seconds between two messages of one fleet device
 GATEWAY = "tickml-gateway"
@@ -340,7 +340,7 @@ class Arena:
 
     def take_telegrafs_client_id(self) -> tuple[str, str, int]:
         """probe-a connects again and again with Telegraf's client id."""
-        offset = telegraf_log_size(_stack())
+        offset = telegraf_log_size()
         deadline, k = time.monotonic() + self.flood_seconds(), 0
         while time.monotonic() < deadline:
             client = RawClient(self.attacker, secrets.device_password(self.attacker), "tickml-telegraf")
@@ -348,7 +348,7 @@ class Arena:
             k += 1
             time.sleep(0.3)
         time.sleep(1.0)
-        lost = [line for line in telegraf_log_since(_stack(), offset).splitlines()
+        lost = [line for line in telegraf_log_since(offset).splitlines()
                 if "mqtt_consumer" in line and ("lost" in line.lower() or "disconnect" in line.lower())]
         return ("refused" if not lost else "FAILED",
                 f"{k} connections; the broker takes the login as the client id" + (f"; Telegraf: {lost[0]}" if lost
@@ -457,12 +457,6 @@ def _eventually(predicate, timeout: float = 30.0) -> bool:
             return False
         time.sleep(0.5)
     return True
-
-
-def _stack():
-    from tickml import stack
-
-    return stack
 
 
 def _context() -> ssl.SSLContext:

@@ -64,9 +64,11 @@ REPO = Path(__file__).resolve().parents[1]
 # This checkout's code, not an installed copy's (an editable install may point at another work tree); the
 # sending processes inherit the path.
 sys.path.insert(0, str(REPO))
-from tickml import stack as tickstack
+from tickml import paths
+from tickml.stack.catalog import services
 from tickml import secrets
-from tickml.stack import config, kafka
+from tickml import config
+from tickml.stack import kafka
 from tickml.stack.telegraf import PRIVATE_LISTENERS, derived_config
 from tickml.stack.telegraf import environment as telegraf_environment
 from tickml.influx import Influx
@@ -84,7 +86,7 @@ PROCESSES = ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor"]
 
 
 def telegraf_batch_size() -> int:
-    return int(tickstack.read_toml(REPO / "telegraf" / "telegraf.conf")["agent"]["metric_batch_size"])
+    return int(config.read_toml(REPO / "telegraf" / "telegraf.conf")["agent"]["metric_batch_size"])
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -100,8 +102,8 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def cpu_snapshot() -> dict[str, float]:
-    services = {s.name: s for s in tickstack.services()}
-    out = {name: cpu_seconds(services[name].pid()) for name in PROCESSES if name in services}
+    by_name = {s.name: s for s in services()}
+    out = {name: cpu_seconds(by_name[name].pid()) for name in PROCESSES if name in by_name}
     out["simulator"] = time.process_time()
     return out
 
@@ -228,7 +230,7 @@ def settle(seconds: float = 30.0) -> None:
 
 def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
     """telegraf.conf for a private Telegraf: own MQTT client id and topics, own Kafka topic and group."""
-    path = tickstack.RUN / "bench-telegraf.conf"
+    path = paths.RUN / "bench-telegraf.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(derived_config(mqtt_topics=["bench/#"], mqtt_client_id="tickml-bench-telegraf",
                                    kafka_topic=kafka_topic, kafka_group=group, batch_size=batch))
@@ -238,8 +240,8 @@ def bench_telegraf_config(batch: int, kafka_topic: str, group: str) -> Path:
 @contextlib.contextmanager
 def bench_telegraf(config: Path):
     env = {**os.environ, **telegraf_environment("tickml-operator"), **PRIVATE_LISTENERS}
-    log = open(tickstack.LOGS / "bench-telegraf.log", "ab")
-    proc = subprocess.Popen([str(tickstack.BIN / "telegraf"), "--config", str(config)], env=env, stdout=log,
+    log = open(paths.LOGS / "bench-telegraf.log", "ab")
+    proc = subprocess.Popen([str(paths.BIN / "telegraf"), "--config", str(config)], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         yield proc
@@ -268,7 +270,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
     addresses = stack_addresses()
     if protocol == "mqtt":
         # A first connection makes the broker keep a session for the private Telegraf.
-        log = tickstack.LOGS / "bench-telegraf.log"
+        log = paths.LOGS / "bench-telegraf.log"
         offset = log.stat().st_size if log.exists() else 0
         with bench_telegraf(config):
             deadline = time.monotonic() + 20
@@ -316,7 +318,7 @@ def forget_bench_session() -> None:
     """Drop the private Telegraf's persistent MQTT session (a clean-session connect clears it)."""
     import paho.mqtt.client as mqtt
 
-    host, port = tickstack.mosquitto_port()
+    host, port = config.mosquitto_port()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tickml-bench-telegraf", clean_session=True)
     client.username_pw_set(*secrets.mqtt_login("tickml-operator"))
     client.connect(host, port)
@@ -331,7 +333,7 @@ def bench_mqtt(protocol: str, client_id: str, operator: bool = False) -> transpo
     ``mqtt-plain``: the plain loopback port, the operator's, beside it to show what TLS and the ACL cost.
     ``operator``: the operator over TLS, one connection, which may publish to the private Telegraf's topics."""
     if protocol == "mqtt-plain":
-        host, port = tickstack.mosquitto_port()
+        host, port = config.mosquitto_port()
         user, password = secrets.mqtt_login("tickml-operator")
         # One client id per sending process: the broker keeps one session per id.
         return transports.MqttTransport(f"tcp://{host}:{port}", client_id=f"{client_id}{os.getpid()}",
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's points in InfluxDB")
     args = parser.parse_args(argv)
 
-    down = [s.name for s in tickstack.services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
+    down = [s.name for s in services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
             and (s.pid() is None or not s.healthy())]  # fmt: skip
     if down:
         print(f"error: not running: {', '.join(down)}; start the stack with tickml stack start", file=sys.stderr)
@@ -400,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.no_drain and "mqtt" in args.protocols:
             forget_bench_session()
-        (tickstack.RUN / "bench-telegraf.conf").unlink(missing_ok=True)
+        (paths.RUN / "bench-telegraf.conf").unlink(missing_ok=True)
     direct_rate = results[0]["n"] / results[0]["landed_s"] if results[0]["landed_s"] else float("nan")
 
     cpu_names = [k for k in ["telegraf", "influxdb", "kafka", "mosquitto", "kapacitor", "simulator"]]

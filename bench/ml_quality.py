@@ -202,13 +202,13 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
         if str(ROOT / folder) not in sys.path:
             sys.path.insert(0, str(ROOT / folder))
 
-    from tickml import tasks
     from tickml.influx import Influx
+    from tickml.kapacitor import Kapacitor
     from stackutil import wait_until
 
     t0 = base_time(dataset) if t0 is None else t0
     run_id = f"{time.time_ns() // 10**6 % 10**9}"
-    kapacitor, influx = tasks.Kapacitor(), Influx()
+    kapacitor, influx = Kapacitor(), Influx()
     names = (*dataset.features, dataset.target)
     closing = t0 + dataset.train_rows * SECOND
     runs = {name: (f"mlq_{dataset.name}_{i}_{run_id}", f"mlq-{dataset.name}-{i}-{run_id}")

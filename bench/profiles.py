@@ -23,7 +23,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from tickml.tasks import Kapacitor
+from tickml.kapacitor import Kapacitor
 
 
 class Profiles:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from devices.fleet import DEVICE_TYPES, Fleet  # noqa: E402
 from entity_memory import heap_mb, rss_mb  # noqa: E402
-from tickml import tasks  # noqa: E402
+from tickml.kapacitor import Kapacitor
 from tickml.influx import Influx  # noqa: E402
 
 MINUTE = 60 * 10**9
@@ -44,7 +44,7 @@ TYPES = ",".join(DEVICE_TYPES)  # every device type, as the demo runs
 WATCHED = ("udf-preprocess", "udf-train", "udf-predict", "udf-moving_average")
 
 
-def memory(kapacitor: tasks.Kapacitor) -> dict[str, float]:
+def memory(kapacitor: Kapacitor) -> dict[str, float]:
     """MiB: kapacitord's live heap and each watched UDF server's resident memory."""
     out = {"kapacitord heap": heap_mb(kapacitor)}
     for service in WATCHED:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, help="sending processes (the simulator's default: one per CPU)")
     args = p.parse_args(argv)
 
-    kapacitor, influx = tasks.Kapacitor(), Influx()
+    kapacitor, influx = Kapacitor(), Influx()
     prefix = f"soak{int(time.time()) % 100000}-"
     command = [sys.executable, "-m", "devices.simulator", "--protocol", args.protocol, "--devices",
                str(args.devices), "--interval", str(args.interval), "--types", TYPES, "--prefix", prefix,

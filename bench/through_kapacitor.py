@@ -18,8 +18,8 @@ import os
 import time
 from pathlib import Path
 
-from tickml import tasks
-from tickml import stack as tickstack
+from tickml.kapacitor import Kapacitor
+from tickml.stack.catalog import services
 
 
 # Task scripts of the benchmarks: one entity per device_id, the measured node in
@@ -64,7 +64,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def node_emitted(kapacitor: tasks.Kapacitor, task: str, node: str) -> int:
+def node_emitted(kapacitor: Kapacitor, task: str, node: str) -> int:
     stats = kapacitor._call("GET", f"/tasks/{task}")["stats"]["node-stats"]
     return int(stats.get(node, {}).get("emitted", 0))
 
@@ -77,13 +77,13 @@ def run(script: str, lines: list[str], node: str, expected: int, udf_service: st
 
     ``profile``: (folder, label) to profile the UDF server and kapacitord during the run (``profiles.py``).
     """
-    kapacitor = tasks.Kapacitor()
+    kapacitor = Kapacitor()
     task = f"bench_{os.getpid()}_{int(time.time())}"
     kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script,
                                        "vars": task_vars or {}})
-    services = {s.name: s for s in tickstack.services()}
-    kapacitor_pid = services["kapacitor"].pid()
-    udf_pid = services[udf_service].pid() if udf_service else None
+    by_name = {s.name: s for s in services()}
+    kapacitor_pid = by_name["kapacitor"].pid()
+    udf_pid = by_name[udf_service].pid() if udf_service else None
     payloads = ["\n".join(lines[i:i + chunk]) for i in range(0, len(lines), chunk)]
     profiles = None
     if profile is not None:

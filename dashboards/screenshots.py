@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tickml.dashboard.probe import ALL_ANSWERED_JS, launch, new_page, panel_states
 from tickml.influx import Influx
-from tickml.stack.config import dashboard_address
+from tickml.config import dashboard_address
 
 OUT = Path(__file__).resolve().with_name("screenshots")
 PAGES = ("fleet", "device", "tasks")

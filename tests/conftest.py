@@ -16,6 +16,7 @@ define too (the shards' tasks, ``tickml tasks define`` run by a test) keeps it.
 from __future__ import annotations
 
 import os
+import types
 import uuid
 from pathlib import Path
 
@@ -24,18 +25,31 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _stack_handle() -> types.SimpleNamespace:
+    """What the tests reach the stack by (the ``stack`` fixture): its folders and the runner's calls."""
+    from tickml import paths
+    from tickml.stack import catalog, process, runner, supervision
+
+    return types.SimpleNamespace(
+        ROOT=paths.ROOT, BIN=paths.BIN, LOGS=paths.LOGS, RUN=paths.RUN, services=catalog.services,
+        start=runner.start, stop=runner.stop,
+        start_service=process.start_service, stop_service=process.stop_service,
+        supervised_process=supervision.supervised_process)
+
+
 @pytest.fixture(scope="session")
 def stack():
-    from tickml import stack as tickstack
     from tickml import tasks
+    from tickml.kapacitor import Kapacitor
 
     from stackutil import FLUSH_INTERVAL
 
     os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
+    tickstack = _stack_handle()
     started = [s.name for s in tickstack.services() if s.pid() is None]
     try:
         tickstack.start()
-        kapacitor = tasks.Kapacitor()
+        kapacitor = Kapacitor()
         for task in tasks.load_tasks():
             kapacitor.define(task)
         yield tickstack
@@ -55,9 +69,9 @@ def influx(stack):
 
 @pytest.fixture(scope="session")
 def kapacitor(stack):
-    from tickml import tasks
+    from tickml.kapacitor import Kapacitor
 
-    return tasks.Kapacitor()
+    return Kapacitor()
 
 
 @pytest.fixture

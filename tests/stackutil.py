@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from tickml.paths import LOGS
+
 # How often the tasks the tests define write to InfluxDB (influxDBOut's flushInterval): tests/conftest.py defines the
 # task list with it, and a test's own task takes it through flush_vars(). A result is in InfluxDB about this long
 # after a task emits it, so a test waits on it for seconds, not for Kapacitor's default 10 s.
@@ -44,14 +46,14 @@ def wait_for_rows(influx, query: str, n: int, timeout: float = 60.0) -> list[dic
     return wait_until(enough, timeout=timeout, what=f"{n} rows of {query!r}")
 
 
-def telegraf_log_size(stack) -> int:
+def telegraf_log_size() -> int:
     """Bytes in Telegraf's log now: read what comes after with :func:`telegraf_log_since`."""
-    path = stack.LOGS / "telegraf.log"
+    path = LOGS / "telegraf.log"
     return path.stat().st_size if path.exists() else 0
 
 
-def telegraf_log_since(stack, offset: int) -> str:
-    with open(stack.LOGS / "telegraf.log", "rb") as fh:
+def telegraf_log_since(offset: int) -> str:
+    with open(LOGS / "telegraf.log", "rb") as fh:
         fh.seek(offset)
         return fh.read().decode(errors="replace")
 
@@ -62,7 +64,7 @@ def operator_mqtt(client_id: str, **options):
     client id, and two operator connections would disconnect each other)."""
     from devices.transports import MqttTransport
     from tickml import secrets
-    from tickml.stack import config
+    from tickml import config
 
     host, port = config.mosquitto_port()
     user, password = secrets.mqtt_login("tickml-operator")

@@ -36,7 +36,7 @@ Runner = Callable[[argparse.Namespace], int]
 def _stack(args: argparse.Namespace) -> int:
     from tickml.paths import LOGS
     from tickml.stack import runner, supervision
-    from tickml.stack.config import StackError
+    from tickml.config import StackError
 
     sharded = {"shards": args.shards, "shards_conf": args.shards_conf}
     try:
@@ -57,7 +57,9 @@ def _stack(args: argparse.Namespace) -> int:
         elif args.action == "serve-udfs":
             supervision.serve_foreground()
         elif args.action == "init-influxdb":
-            runner.create_databases()
+            from tickml.stack import influx_users
+
+            influx_users.create_databases()
         elif args.action == "init-kafka-acls":
             from tickml.stack import kafka
 
@@ -78,7 +80,7 @@ def _stack(args: argparse.Namespace) -> int:
 
 def _udfs_status(args: argparse.Namespace) -> int:
     from tickml import udfcheck
-    from tickml.stack.config import socket_udfs
+    from tickml.config import socket_udfs
 
     silent = 0
     for name, path in sorted(socket_udfs().items()):
@@ -94,7 +96,7 @@ def _udfs_serve_metrics(args: argparse.Namespace) -> int:
 
     from tickml import udf_metrics
     from tickml.paths import UDF_METRICS
-    from tickml.stack.config import StackError, split_address, udf_metrics_address
+    from tickml.config import StackError, split_address, udf_metrics_address
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -114,7 +116,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _print_dashboard_login() -> None:
     from tickml.dashboard import server
-    from tickml.stack.config import dashboard_address
+    from tickml.config import dashboard_address
 
     host, port = dashboard_address()
     print(f"dashboard: http://{host}:{port}/; {server.login_hint()}")
@@ -167,7 +169,7 @@ def _client_environment(influxdb_account: str) -> str:
     import urllib.parse
 
     from tickml import secrets
-    from tickml.stack import config
+    from tickml import config
 
     user, password = secrets.kapacitor_login()
     scheme, address = config.kapacitor_url().split("://", 1)

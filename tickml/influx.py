@@ -1,18 +1,16 @@
 """A small InfluxDB 1.x HTTP client for the stack runner, tests and benchmarks.
 
 InfluxQL over ``/query`` and line protocol over ``/write``: the two calls the
-project's tooling needs, without pulling in a client library for them.
+project's tooling needs, on the tools' one HTTP client (``tickml.http``).
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from tickml import secrets
-from tickml.stack.config import influxdb_url
+from tickml.config import influxdb_url
+from tickml.http import Api, HttpError
 
 
 class InfluxError(RuntimeError):
@@ -31,26 +29,20 @@ class Influx:
     def __init__(self, url: str | None = None, database: str = "telemetry", username=_ADMIN,
                  password: str | None = None, timeout: float = 60.0):
         self.url = (url or influxdb_url()).rstrip("/")
-        self.timeout = timeout
-        self._tls = secrets.client_tls(self.url)
         self.database = database
         if username is _ADMIN:
             try:
                 username, password = secrets.influxdb_login("tickml-admin")
             except secrets.SecretsError:
                 username = None  # no secrets here: an InfluxDB without auth, or the caller's error
-        self._authorization = None if username is None else secrets.basic_auth(username, password or "")
+        self._api = Api("InfluxDB", self.url, None if username is None else secrets.basic_auth(username, password or ""),
+                        timeout)
 
     def _request(self, path: str, params: dict, data: bytes | None = None) -> bytes:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-        if self._authorization:
-            request.add_header("Authorization", self._authorization)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            raise InfluxError(f"InfluxDB {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
+            return self._api.request("POST" if data is not None else "GET", path, params, data)
+        except HttpError as exc:
+            raise InfluxError(str(exc)) from None
 
     def series(self, q: str, database: str | None = None, params: dict | None = None) -> list[dict]:
         """Run InfluxQL; InfluxDB's series as it answers them (``name``, ``tags``, ``columns``, ``values``;

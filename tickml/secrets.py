@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -62,7 +61,6 @@ import json
 import os
 import secrets as _random
 import signal
-import ssl
 import time
 from pathlib import Path
 
@@ -230,19 +228,6 @@ def ca_file() -> Path:
     if not path.exists():
         raise SecretsError(f"no {path}: run stack/install.sh (or tickml secrets ensure)")
     return path
-
-
-def client_tls(url: str) -> ssl.SSLContext | None:
-    """For an ``https`` URL, a client context trusting the stack's CA (and nothing else); None for plain HTTP.
-
-    Made once per process: loading the CA costs more than the request it secures.
-    """
-    return _client_tls() if url.startswith("https:") else None
-
-
-@functools.cache
-def _client_tls() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(ca_file()))
 
 
 def _clients() -> tuple[str, ...]:

@@ -12,7 +12,8 @@ import logging
 
 from devices.options import Defaults
 from tickml import secrets
-from tickml.stack import config, kafka
+from tickml import config
+from tickml.stack import kafka
 
 log = logging.getLogger("tickml.sender_defaults")
 

@@ -65,6 +65,7 @@ import threading
 import time
 from pathlib import Path
 
+from tickml.kapacitor import Kapacitor
 from tickml import tickscript, udfcheck
 from tickml.paths import RUN
 
@@ -308,12 +309,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from tickml import tasks
     from tickml.influx import Influx
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    watcher = Watcher(tasks.Kapacitor(args.kapacitor), Influx(args.influxdb), fill_gaps=args.fill_gaps)
+    watcher = Watcher(Kapacitor(args.kapacitor), Influx(args.influxdb), fill_gaps=args.fill_gaps)
     heartbeat = Path(args.heartbeat)
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
     log.info("watching %d socket UDFs: %s", len(watcher.sockets), ", ".join(sorted(watcher.sockets)))

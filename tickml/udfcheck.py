@@ -14,7 +14,7 @@ import socket
 import struct
 from pathlib import Path
 
-from tickml.stack.config import socket_udfs
+from tickml.config import socket_udfs
 
 _CALL = re.compile(r"@(\w+)\s*\(")
 

@@ -1,6 +1,6 @@
 """Every UDF of the project, one line each: what Kapacitor calls, how it is served, what it takes.
 
-The one list of UDFs. Its readers: ``tickml/stack/config.py`` (which socket
+The one list of UDFs. Its readers: ``tickml/config.py`` (which socket
 UDF servers the stack supervises, ``udf_sockets``), the unit test that holds
 ``kapacitor/kapacitor.conf``'s ``[udf.functions]`` to it
 (``tests/unit/udfs/test_registry.py``), the fuzz suite

@@ -25,10 +25,12 @@ import time
 from pathlib import Path
 
 from stackutil import flush_vars, wait_until
-from tickml import secrets, tasks
+from tickml.kapacitor import Kapacitor
+from tickml import secrets
 from tickml.dashboard import guard
 from tickml.paths import BIN, ROOT
-from tickml.stack import config, probes, telegraf
+from tickml import config
+from tickml.stack import probes, telegraf
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -141,7 +143,7 @@ class UdfPipeline:
                "KAPACITOR_INFLUXDB_0_DISABLE_SUBSCRIPTIONS": "true", "KAPACITOR_STATS_STATS_INTERVAL": "2s"}
         self.procs["kapacitor"] = _start([str(BIN / "kapacitord"), "-config", str(folder / "kapacitor.conf")],
                                          folder / "kapacitor.log", env)
-        self.kapacitor = tasks.Kapacitor(f"http://127.0.0.1:{port}", login=None)
+        self.kapacitor = Kapacitor(f"http://127.0.0.1:{port}", login=None)
         _up(self.procs["kapacitor"], lambda: probes.http_ok(f"http://127.0.0.1:{port}/kapacitor/v1/ping"),
             folder / "kapacitor.log", "Kapacitor")
         stats = (ROOT / "tick_scripts" / "kapacitor_stats.tick").read_text()

@@ -59,7 +59,7 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
     middle = len(publish) // 2
     publish[middle:middle] = bad
 
-    log_offset = telegraf_log_size(stack)
+    log_offset = telegraf_log_size()
     mqtt_publish(stack, publish, client_id=f"{run_id}test")
 
     ids = "|".join(d for d, _ in devices)
@@ -85,7 +85,7 @@ def test_window_aggregates_are_exact_and_bad_messages_are_rejected(stack, influx
 
     # The rejects: each named in Telegraf's log, and counted in InfluxDB.
     def rejects_logged():
-        text = telegraf_log_since(stack, log_offset)
+        text = telegraf_log_since(log_offset)
         return text if "not_a_number" in text and "id_mismatch" in text else None
 
     log_text = wait_until(rejects_logged, what="reject lines in telegraf.log")

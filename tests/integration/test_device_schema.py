@@ -29,7 +29,8 @@ from devices.fleet import encode, format_timestamp
 from stackutil import wait_for_rows, wait_until
 from tickml import device_types
 from tickml.paths import BIN, ROOT
-from tickml.stack import config, telegraf
+from tickml import config
+from tickml.stack import telegraf
 from udfs.windowstats import Plan, compute_many
 
 SECOND = 10**9

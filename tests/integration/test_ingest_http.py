@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 
 from tickml import secrets
-from tickml import stack as tickstack
-from tickml.stack import config
+from tickml.paths import ROOT
+from tickml import config
 from ingest_check import count, send_and_assert_exactly
 from stackutil import wait_until
 
@@ -28,12 +28,12 @@ T0_NS = 1767225600 * 10**9
 
 
 def _url(path: str = "/devices") -> str:
-    host, port = tickstack.telegraf_http_address()
+    host, port = config.telegraf_http_address()
     return f"https://{host}:{port}{path}"
 
 
 def _mapped_url() -> str:
-    conf = tickstack.read_toml(tickstack.ROOT / "telegraf" / "telegraf.conf")
+    conf = config.read_toml(ROOT / "telegraf" / "telegraf.conf")
     (mapped,) = [i for i in conf["inputs"]["http_listener_v2"] if i.get("alias") == "mapped"]
     host, port = config.split_address(config.expand(mapped["service_address"]))
     return f"https://{host}:{port}/mapped"

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tickml import stack as tickstack
+from tickml.stack.kafka import kafka_address, kafka_metadata
 from ingest_check import (
     assert_exactly,
     count,
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.stack
 
 
 def test_the_topic_exists_with_several_partitions(stack):
-    host, port = tickstack.kafka_address()
-    metadata = tickstack.kafka_metadata(host, port)
+    host, port = kafka_address()
+    metadata = kafka_metadata(host, port)
     assert metadata["controller_id"] == 1 and metadata["brokers"] == [(1, host, port)]
     assert metadata["topics"]["device_messages"] == 4
 
@@ -49,7 +49,7 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
     from confluent_kafka import Producer
 
     before = gather_errors(stack, influx, "kafka_consumer")
-    log_offset = telegraf_log_size(stack)
+    log_offset = telegraf_log_size()
     from tickml.stack import kafka
 
     producer = Producer(kafka.client_config(kafka.SENDER, acks="all"))  # as any sender, with its certificate
@@ -68,7 +68,7 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
         m["device_id"]: m["pressure"] for m in good}  # fmt: skip
 
     log = wait_until(
-        lambda: (text := telegraf_log_since(stack, log_offset)).count("E! [inputs.kafka_consumer]") >= 2 and text,
+        lambda: (text := telegraf_log_since(log_offset)).count("E! [inputs.kafka_consumer]") >= 2 and text,
         what="two parse errors in telegraf.log",
     )
     assert "invalid character 'o' in literal null" in log  # "not json" parsed as JSON

@@ -40,7 +40,7 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
     from stackutil import operator_mqtt, telegraf_log_since, telegraf_log_size, wait_until
 
     before = gather_errors(stack, influx, "mqtt_consumer")
-    log_offset = telegraf_log_size(stack)
+    log_offset = telegraf_log_size()
     good = [json.dumps({"device_id": f"{run_id}m-{i}", "timestamp": "2026-01-01T00:00:00Z", "tag": "Hygrometer",
                         "humidity": 40.0 + i}).encode() for i in range(2)]  # fmt: skip
     transport = operator_mqtt(f"{run_id}bad")
@@ -50,5 +50,5 @@ def test_a_message_telegraf_cannot_parse_is_logged_and_counted_and_its_neighbour
     finally:
         transport.close()
     wait_until(lambda: count(influx, run_id) == 2, what="the two valid messages")
-    wait_until(lambda: "E! [inputs.mqtt_consumer]" in telegraf_log_since(stack, log_offset), what="the error line")
+    wait_until(lambda: "E! [inputs.mqtt_consumer]" in telegraf_log_since(log_offset), what="the error line")
     wait_for_more_gather_errors(stack, influx, "mqtt_consumer", before, 1)

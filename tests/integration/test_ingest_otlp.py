@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tickml import secrets
-from tickml.stack import config
+from tickml import config
 from ingest_check import assert_exactly, count, run_with_telegraf_restart, send_and_assert_exactly, simulate
 from stackutil import wait_until
 
@@ -104,7 +104,7 @@ def test_readings_without_what_the_schema_needs_are_rejected_with_a_reason_and_t
     histogram = Metric("temperature", None, None, Histogram(
         [HistogramDataPoint(device(f"{run_id}hist"), 0, T0_NS, 2, 43.0, [1, 1], [21.0], 20.0, 23.0)],
         AggregationTemporality.CUMULATIVE))
-    log_offset = telegraf_log_size(stack)
+    log_offset = telegraf_log_size()
     result = export([
         gauge("temperature", (device(f"{run_id}ok-1"), T0_NS, 20.5), ({"device.type": "Thermostat"}, T0_NS, 1.0),
               (device(f"{run_id}nan"), T0_NS, float("nan")), (device(f"{run_id}no-time"), 0, 22.0)),
@@ -126,7 +126,7 @@ def test_readings_without_what_the_schema_needs_are_rejected_with_a_reason_and_t
     # time: one point).
     assert got[(f"{run_id}hist", "no_reading")].startswith("no sensor reading among temperature (got: temperature_")
     # The reading without a device id is rejected too; its reject has no device_id tag, its log line says it.
-    log = wait_until(lambda: (text := telegraf_log_since(stack, log_offset)).count(f"{run_id}") >= 4 and text,
+    log = wait_until(lambda: (text := telegraf_log_since(log_offset)).count(f"{run_id}") >= 4 and text,
                      what="the rejects in Telegraf's log")
     assert 'rejected device message from device_id="": missing_device_id' in log
     # A value that is not finite never reaches the validator: Telegraf keeps no non-finite field, and a

@@ -181,7 +181,7 @@ stream
 
 def _write_to_kapacitor(lines: list[str]) -> None:
     """Points straight into Kapacitor's stream (as Telegraf can send them), bypassing InfluxDB's typing."""
-    from tickml.tasks import Kapacitor
+    from tickml.kapacitor import Kapacitor
 
     Kapacitor().write(lines)
 

@@ -31,7 +31,7 @@ def _clear_session(client_id: str) -> None:
     import paho.mqtt.client as mqtt
 
     from tickml import secrets
-    from tickml.stack import config
+    from tickml import config
 
     host, port = config.mosquitto_port()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)

@@ -100,7 +100,7 @@ def test_strings_are_data_and_short_windows_leave_types_out(stack, influx, kapac
                  for k, v in enumerate(values)]
         lines.append(f"{measurement},device_id={device} reading=1.0,{chained}=1.0 {base + 10 * SECOND}")
         lines.append(f"{measurement},device_id={device} reading=1.0,{chained}=1.0 {base + 20 * SECOND}")
-        from tickml.tasks import Kapacitor
+        from tickml.kapacitor import Kapacitor
 
         Kapacitor().write(lines)
         rows = wait_for_rows(influx, f"SELECT * FROM {measurement}_out ORDER BY time", 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from stackutil import assert_tls_only
-from tickml import tasks
+from tickml.kapacitor import Kapacitor
 
 pytestmark = pytest.mark.stack
 
@@ -23,19 +23,19 @@ def _refused(call) -> str:
 
 def test_no_login_a_wrong_password_and_an_unknown_user_get_401(stack):
     for login in (("tickml-admin", "not-the-password"), ("nobody", "x")):
-        assert "HTTP 401" in _refused(lambda: tasks.Kapacitor(login=login).tasks())
-    anonymous = tasks.Kapacitor(login=None)
+        assert "HTTP 401" in _refused(lambda: Kapacitor(login=login).tasks())
+    anonymous = Kapacitor(login=None)
     assert "HTTP 401" in _refused(anonymous.tasks)
     assert "HTTP 401" in _refused(lambda: anonymous.write(["intruder value=1"]))
 
 
 def test_a_user_without_the_task_permission_can_neither_list_nor_define_tasks(stack, run_id):
-    admin = tasks.Kapacitor()
+    admin = Kapacitor()
     name, password = f"{run_id}config", "a-password-for-the-test"
     admin._call("POST", "/users", {"name": name, "password": password, "type": "normal",
                                    "permissions": ["config_api"]})
     try:
-        limited = tasks.Kapacitor(login=(name, password))
+        limited = Kapacitor(login=(name, password))
         assert "HTTP 403" in _refused(limited.tasks)
         script = 'dbrp "telemetry"."autogen"\nstream\n    |from().measurement(\'x\')\n'
         assert "HTTP 403" in _refused(lambda: limited._call("POST", "/tasks", {
@@ -52,4 +52,4 @@ def test_it_speaks_https_only_with_the_stacks_certificate(stack, kapacitor):
 
 
 def test_the_admin_lists_the_tasks(stack):
-    assert {t["id"] for t in tasks.Kapacitor().tasks()} >= {"device_aggregates"}
+    assert {t["id"] for t in Kapacitor().tasks()} >= {"device_aggregates"}

@@ -18,7 +18,7 @@ import pytest
 from devices.transports import MqttTransport
 from stackutil import operator_mqtt, wait_for_rows
 from tickml import secrets
-from tickml.stack import config
+from tickml import config
 
 pytestmark = pytest.mark.stack
 

@@ -383,7 +383,7 @@ def _stores_behind_topic(pair, model: str) -> list[str]:
 
 def test_shards_refuse_to_start_where_the_single_nodes_kapacitor_would_process_their_points(stack, tmp_path):
     from tickml.stack import runner
-    from tickml.stack.config import StackError
+    from tickml.config import StackError
 
     assert {s.name: s for s in stack.services()}["kapacitor"].pid() is not None
     conf = tmp_path / "shards.toml"

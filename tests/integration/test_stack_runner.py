@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
-from tickml import stack as tickstack
+from tickml.config import StackError
+from tickml.stack.catalog import services
+from tickml.stack.process import start_service
+from tickml.stack.service import Service
 
 pytestmark = pytest.mark.stack
 
@@ -18,7 +21,7 @@ def test_status_reports_every_service_running(stack):
         [sys.executable, "-m", "tickml", "stack", "status"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for service in tickstack.services():
+    for service in services():
         line = next(l for l in result.stdout.splitlines() if l.startswith(service.name + " "))
         assert "running (pid" in line
 
@@ -39,19 +42,19 @@ def test_a_port_in_use_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        service = tickstack.Service(
+        service = Service(
             "squatted", [sys.executable, "-c", "import time; time.sleep(60)"], [("127.0.0.1", port)], lambda: False,
             **folders)
-        with pytest.raises(tickstack.StackError, match=rf"squatted: port 127.0.0.1:{port} is in use by another process"):
-            tickstack.start_service(service)
+        with pytest.raises(StackError, match=rf"squatted: port 127.0.0.1:{port} is in use by another process"):
+            start_service(service)
     assert not (tmp_path / "squatted.pid").exists()
 
 
 def test_a_service_that_dies_at_start_reports_its_log(tmp_path, monkeypatch):
     folders = _state_in(tmp_path, monkeypatch)
-    service = tickstack.Service(
+    service = Service(
         "crasher", [sys.executable, "-c", "import sys; print('bad config line 3'); sys.exit(2)"], [], lambda: False,
         **folders)
-    with pytest.raises(tickstack.StackError, match=r"(?s)crasher exited with code 2 at start.*bad config line 3"):
-        tickstack.start_service(service)
+    with pytest.raises(StackError, match=r"(?s)crasher exited with code 2 at start.*bad config line 3"):
+        start_service(service)
     assert "bad config line 3" in (tmp_path / "crasher.log").read_text()

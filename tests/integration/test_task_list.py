@@ -13,7 +13,7 @@ import pytest
 
 from stackutil import flush_vars
 from tickml import tasks
-from tickml import stack as tickstack
+from tickml.paths import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -30,9 +30,9 @@ def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
         assert (held["type"], held["value"]) == ("duration", flush_vars()["flush_interval"]["value"]), name
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "tick_scripts").glob("*.tick")))
 def test_every_shipped_influxdbout_flushes_at_the_flush_interval_var(script):
-    text = (tickstack.ROOT / "tick_scripts" / script).read_text()
+    text = (ROOT / "tick_scripts" / script).read_text()
     assert re.search(r"^var flush_interval = 10s$", text, re.M), "Kapacitor's default, a var a task may shorten"
     outs = re.findall(r"\|influxDBOut\(\)\n(\s+\..*\n)", text)
     assert outs and all(o.strip() == ".flushInterval(flush_interval)" for o in outs), outs
@@ -50,7 +50,7 @@ def test_the_flush_interval_var_is_the_environments_else_the_scripts(monkeypatch
         tasks.load_tasks()
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in (tickstack.ROOT / "tick_scripts").glob("*.tick")))
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "tick_scripts").glob("*.tick")))
 def test_kapacitor_cli_defines_and_enables_each_shipped_script(stack, kapacitor, run_id, script):
     """`kapacitor define NAME -tick FILE && kapacitor enable NAME` works on the files as they are."""
     # As docs/install.md has users do it: the login and the CA from `tickml secrets env`.

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from stackutil import wait_until
+from tickml.kapacitor import UdfNotAnswering
 from tickml import tasks
 
 pytestmark = pytest.mark.stack
@@ -52,10 +53,10 @@ def fleet(stack, influx, tmp_path_factory):
 def _udfs():
     """(module, function) of every socket UDF a task of the task list calls."""
     from tickml import tasks
-    from tickml import stack as tickstack
+    from tickml.config import udf_sockets
     from tickml import udfcheck
 
-    by_path = {path: module for module, path in tickstack.udf_sockets().items()}
+    by_path = {path: module for module, path in udf_sockets().items()}
     called = {u for task in tasks.load_tasks() for u in task.udfs}
     return sorted((by_path[path], function) for function, path in udfcheck.socket_udfs().items() if function in called)
 
@@ -115,7 +116,7 @@ def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
         script = kapacitor.task(users[0])["script"]
         probe = tasks.Task("recovery_probe", stack.ROOT / "tick_scripts" / "humidity_classifier.tick", "stream",
                            "telemetry.autogen", ("humidity_classifier",), True)
-        with pytest.raises(tasks.UdfNotAnswering, match="humidity_classifier .* does not answer"):
+        with pytest.raises(UdfNotAnswering, match="humidity_classifier .* does not answer"):
             kapacitor.define(probe)
         assert "humidity_classifier" in script
         # The tasks that call it break at their next point; the watcher waits instead of enabling them

@@ -31,7 +31,8 @@ import yaml
 
 from tickml.paths import ROOT, STATE
 from tickml import paths
-from tickml.stack import catalog, config, kafka, supervision
+from tickml import config
+from tickml.stack import catalog, kafka, supervision
 from tickml.stack.catalog import services
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -10,7 +10,7 @@ import pytest
 
 from tickml import cli, secrets
 from tickml.dashboard import guard, settings
-from tickml.stack import config
+from tickml import config
 
 HOSTS = ("127.0.0.1:18050", "localhost:18050")
 

@@ -14,7 +14,7 @@ from tickml.dashboard import grafana, influxql, panels, settings
 from tickml.dashboard.panels import PANELS
 from tickml.dashboard.schema import MEASUREMENTS
 from tickml.dashboard.timerange import Range
-from tickml.stack import config
+from tickml import config
 from udfs.agent import metrics as udf_metrics
 from udfs.windowstats import registry
 

@@ -204,7 +204,8 @@ def test_tickml_devices_types_says_what_is_wrong_with_the_file(tmp_path, monkeyp
 
 
 def test_the_telegraf_environment_carries_the_schema_and_a_broken_file_stops_the_start(tmp_path, monkeypatch):
-    from tickml.stack import config, telegraf
+    from tickml import config
+    from tickml.stack import telegraf
 
     class NoSecrets:
         """Every login and file of the secrets a stand-in pair: only the device types matter here."""

@@ -12,7 +12,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tickml import secrets
-from tickml.stack import config, kafka
+from tickml import config
+from tickml.stack import kafka
 
 
 def _cn(path) -> str:

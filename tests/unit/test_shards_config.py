@@ -8,8 +8,9 @@ import tomllib
 
 import pytest
 
-from tickml.stack import config, kafka, shards, telegraf
-from tickml.stack.config import StackError
+from tickml import config
+from tickml.stack import kafka, shards, telegraf
+from tickml.config import StackError
 
 
 def shard_set(tmp_path, **changes) -> shards.ShardSet:

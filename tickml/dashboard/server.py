@@ -17,7 +17,7 @@ import sys
 
 from tickml import secrets
 from tickml.secrets import SecretsError
-from tickml.stack.config import StackError, split_address
+from tickml.config import StackError, split_address
 from tickml.tasks import TaskListError
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from tickml.stack.config import DASHBOARD_CONF, StackError, read_toml, split_address
+from tickml.config import DASHBOARD_CONF, StackError, read_toml, split_address
 
 from .timerange import parse_duration
 

@@ -15,7 +15,7 @@ import time
 
 from tickml import secrets
 from tickml.influx import Influx, InfluxError
-from tickml.stack import config
+from tickml import config
 
 from . import influxql
 from .panels import TASKS_NOW, Panel
@@ -77,7 +77,7 @@ class Source:
                 # A database no one has written to yet (Kapacitor's statistics before their first copy).
                 return Result([], text, time.perf_counter() - started, params)
             raise Unavailable(f"InfluxDB answered with an error: {message}") from None
-        except OSError as exc:  # refused, reset, timed out, TLS: urllib's URLError is an OSError
+        except OSError as exc:  # refused, reset, timed out, TLS: requests' errors are OSErrors
             reason = getattr(exc, "reason", exc)
             raise Unavailable(f"InfluxDB at {self.url} does not answer ({reason})") from None
         return Result(series, text, time.perf_counter() - started, params)

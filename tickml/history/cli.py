@@ -46,7 +46,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     from tickml.history import timerange
     from tickml.history.backfill import DEFAULT_TARGET_POINTS, Backfill, BackfillError
     from tickml.influx import Influx
-    from tickml.tasks import Kapacitor
+    from tickml.kapacitor import Kapacitor
     from tickml.tickscript import ScriptError
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s: %(message)s")

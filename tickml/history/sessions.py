@@ -110,7 +110,7 @@ def publish(args: argparse.Namespace, influx) -> str:
 def _to_sessions_listener(args: argparse.Namespace) -> None:
     """Post to Telegraf's sessions listener, the one input that may name a database, with its login."""
     from tickml import secrets
-    from tickml.stack import config
+    from tickml import config
 
     # mqtt is --protocol's default: a session kept apart goes over HTTP whatever the default says.
     if args.protocol not in ("http", "mqtt"):

@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 from tickml.paths import BIN, DATA, ROOT, RUN, UDF_METRICS
-from tickml.stack import kafka, kapacitor_users, probes, supervision, telegraf
+from tickml.stack import influx_users, kafka, kapacitor_users, probes, supervision, telegraf
 from tickml.stack.service import Service
 from tickml import secrets
-from tickml.stack.config import (
+from tickml.dashboard import guard
+from tickml.config import (
     MOSQUITTO_CONF, StackError, dashboard_address, in_state_folder, influxdb_address, influxdb_rpc_address, influxdb_url,
     kapacitor_address, kapacitor_url, mosquitto_listeners, mosquitto_port, telegraf_http_address, telegraf_otlp_address,
     udf_metrics_address, udf_metrics_url, udf_sockets,
@@ -57,7 +58,6 @@ def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
 
 
 def _dashboard_authorization() -> str | None:
-    from tickml.dashboard import guard
 
     try:
         return guard.authorization()
@@ -111,6 +111,7 @@ def services() -> list[Service]:
             [str(BIN / "influxd"), "run", "-config", str(ROOT / "influxdb" / "influxdb.conf")],
             [(ix_host, ix_port), influxdb_rpc_address()],
             lambda: probes.http_ok(f"{influxdb_url()}/ping"),
+            after_start=influx_users.create_databases,
             env={
                 "INFLUXDB_META_DIR": str(DATA / "influxdb" / "meta"),
                 "INFLUXDB_DATA_DIR": str(DATA / "influxdb" / "data"),

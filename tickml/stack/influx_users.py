@@ -1,4 +1,5 @@
-"""InfluxDB's users, made and kept in step with the secrets each time InfluxDB starts.
+"""InfluxDB's users and databases, made and kept in step with the secrets each time InfluxDB starts (the
+influxdb service's ``after_start``).
 
 InfluxDB 1.x with ``auth-enabled`` lets exactly one statement through
 without a login while it has no user at all: creating the first admin. So
@@ -11,7 +12,18 @@ takes effect at the next start) and grants what the table says.
 from __future__ import annotations
 
 from tickml import secrets
+from tickml.config import subscribed_databases
 from tickml.influx import Influx, InfluxError
+
+
+def create_databases() -> None:
+    """The users, then the databases the tasks read. Users first: with auth on, nothing else gets in.
+    Databases before Kapacitor starts: it subscribes at start to the databases that exist then, and to new
+    ones only at its next sync (a minute later), so a point written in between would escape the tasks."""
+    ensure_users()
+    client = Influx()
+    for db in subscribed_databases():
+        client.execute(f'CREATE DATABASE "{db}"')
 
 
 def ensure_users() -> list[str]:

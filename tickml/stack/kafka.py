@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tickml import gateways, secrets
 from tickml.paths import DATA, ROOT, RUN, STATE
-from tickml.stack.config import StackError, read_properties, split_address
+from tickml.config import StackError, read_properties, split_address
 
 KAFKA_DIR = ROOT / "kafka"
 KAFKA_LIBS = STATE / "kafka" / "libs"

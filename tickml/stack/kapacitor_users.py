@@ -22,7 +22,9 @@ from pathlib import Path
 from tickml import secrets
 from tickml.paths import DATA, LOGS, ROOT
 from tickml.stack import probes
-from tickml.stack.config import KAPACITOR_CONF, StackError, kapacitor_url, read_toml
+from tickml.config import KAPACITOR_CONF, StackError, kapacitor_url, read_toml
+from tickml.kapacitor import Kapacitor
+from tickml.stack.process import child_env
 
 STAMP_NAME = ".tickml-users"
 
@@ -58,8 +60,6 @@ def ensure_users(command: list[str], env: dict[str, str], data_dir: Path = DATA 
     if stamp.exists() and stamp.read_text() == _stamp():
         return False
     # Both import the stack's modules, which import this one.
-    from tickml.stack.process import child_env
-    from tickml.tasks import Kapacitor
 
     api = Kapacitor(url or kapacitor_url(), login=None)
     log_file = log_file or LOGS / "kapacitor.log"

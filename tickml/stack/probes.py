@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from tickml import secrets
+from tickml import http
 
 
 def tcp_open(host: str, port: int) -> bool:
@@ -19,12 +17,12 @@ def tcp_open(host: str, port: int) -> bool:
 
 def http_ok(url: str, authorization: str | None = None) -> bool:
     """A 2xx answer; an ``https`` URL must present a certificate of the stack's CA."""
-    request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
     try:
-        with urllib.request.urlopen(request, timeout=2, context=secrets.client_tls(url)) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError):
+        response = http.session().get(url, headers={"Authorization": authorization} if authorization else {},
+                                      timeout=2, verify=http.verify(url))
+    except OSError:  # refused, reset, timed out, TLS refused: requests' errors are OSErrors
         return False
+    return 200 <= response.status_code < 300
 
 
 def fresh(path: Path, seconds: float) -> bool:

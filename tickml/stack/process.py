@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tickml.paths import DATA, LOGS, ROOT, RUN, STATE
 from tickml.stack import probes
-from tickml.stack.config import StackError
+from tickml.config import StackError
 from tickml.stack.service import Service
 
 

@@ -4,16 +4,26 @@ sharded layout's. One service's process is process.py's business."""
 from __future__ import annotations
 
 from tickml.names import pick
-from tickml.stack.config import StackError, subscribed_databases
+from tickml.config import StackError
 from tickml.stack.catalog import services
 from tickml.stack.process import private_state, start_service, stop_service
 from tickml.stack.service import Service
+from tickml.stack.shards import ShardSet, bridge_service, prepare
 
 
-def select(names: list[str], shards: int | None = None, shards_conf: str | None = None) -> list[Service]:
+def _shard_set(shards: int | None, shards_conf: str | None) -> ShardSet | None:
+    """The sharded layout's settings, read once per command (None for the single node)."""
     if shards is None:
+        return None
+    if shards < 1:
+        raise StackError(f"--shards wants at least 1, got {shards}")
+    return ShardSet.load(shards_conf)
+
+
+def select(names: list[str], shards: int | None = None, shard_set: ShardSet | None = None) -> list[Service]:
+    if shard_set is None:
         return pick(services(), names, "service", StackError)
-    found = sharded_services(shards, shards_conf)
+    found = sharded_services(shards, shard_set)
     if not names:
         return found
     chosen = [s for s in found if any(s.name == n or s.name.startswith(f"{n}-") for n in names)]
@@ -24,14 +34,9 @@ def select(names: list[str], shards: int | None = None, shards_conf: str | None 
     return chosen
 
 
-def sharded_services(count: int, shards_conf: str | None = None) -> list[Service]:
+def sharded_services(count: int, shard_set: ShardSet) -> list[Service]:
     """The sharded layout: the brokers and InfluxDB the shards share, the MQTT bridge if configured,
     and shards 1..``count``."""
-    from tickml.stack.shards import ShardSet, bridge_service
-
-    if count < 1:
-        raise StackError(f"--shards wants at least 1, got {count}")
-    shard_set = ShardSet.load(shards_conf)
     shared = {"kafka", "influxdb"} | ({"mosquitto"} if shard_set.bridge_mqtt else set())
     out = [s for s in services() if s.name in shared]
     if shard_set.bridge_mqtt:
@@ -41,43 +46,23 @@ def sharded_services(count: int, shards_conf: str | None = None) -> list[Service
     return out
 
 
-def create_databases() -> None:
-    # Users first: with auth on, nothing else gets in. Then the databases:
-    # Kapacitor subscribes at start to the databases that exist then, and to
-    # new ones only at its next sync (a minute later): create them first so
-    # that no point written in between escapes the tasks.
-    from tickml.influx import Influx
-    from tickml.stack.influx_users import ensure_users
-
-    ensure_users()
-    client = Influx()
-    for db in subscribed_databases():
-        client.execute(f'CREATE DATABASE "{db}"')
-
-
 def start(names: list[str] | None = None, shards: int | None = None, shards_conf: str | None = None) -> None:
     """Start the single node's services (``shards`` None), or the sharded layout with that many shards."""
     private_state()
-    chosen = select(names or [], shards, shards_conf)
-    if shards is not None:
-        _refuse_double_processing(shards_conf)
+    shard_set = _shard_set(shards, shards_conf)
+    chosen = select(names or [], shards, shard_set)
+    if shard_set is not None:
+        _refuse_double_processing(shard_set)
     prepared = False
     for service in chosen:
-        if shards is not None and not prepared and service.name.startswith("shard"):
-            from tickml.stack.shards import ShardSet, prepare
-
-            prepare(ShardSet.load(shards_conf))
+        if shard_set is not None and not prepared and service.name.startswith("shard"):
+            prepare(shard_set)
             prepared = True
         print(f"{service.name:28s} {start_service(service)}", flush=True)
-        if service.name == "influxdb":
-            create_databases()
 
 
-def _refuse_double_processing(shards_conf: str | None) -> None:
+def _refuse_double_processing(shard_set: ShardSet) -> None:
     """The single node's Kapacitor subscribes to what shards would write to InfluxDB: every point twice."""
-    from tickml.stack.shards import ShardSet
-
-    shard_set = ShardSet.load(shards_conf)
     single = {s.name: s for s in services()}["kapacitor"]
     if single.pid() is not None and shard_set.retention_policy in ("", "autogen"):
         raise StackError(
@@ -88,7 +73,7 @@ def _refuse_double_processing(shards_conf: str | None) -> None:
 
 def stop(names: list[str] | None = None, shards: int | None = None, shards_conf: str | None = None) -> None:
     """Stop services; with ``shards``, the shards (and the MQTT bridge), never the services they share."""
-    chosen = select(names or [], shards, shards_conf)
+    chosen = select(names or [], shards, _shard_set(shards, shards_conf))
     if shards is not None:
         chosen = [s for s in chosen if s.name.startswith("shard") or s.name == "mqtt-kafka"]
     for service in reversed(chosen):
@@ -97,7 +82,7 @@ def stop(names: list[str] | None = None, shards: int | None = None, shards_conf:
 
 def status(shards: int | None = None, shards_conf: str | None = None) -> bool:
     all_up = True
-    chosen = select([], shards, shards_conf)
+    chosen = select([], shards, _shard_set(shards, shards_conf))
     width = max(28, *(len(s.name) + 1 for s in chosen))
     for service in chosen:
         pid = service.pid()

@@ -40,12 +40,15 @@ import threading
 from pathlib import Path
 
 from tickml import secrets
-from tickml.paths import BIN, ROOT
+from tickml.paths import BIN, LOGS, ROOT
 from tickml.stack import kafka, kapacitor_users, probes, telegraf
 from tickml.stack.process import start_service, stop_service
 from tickml.stack.service import Service
-from tickml.stack.config import KAPACITOR_CONF, StackError, in_state_folder, read_toml, udf_sockets
+from tickml.config import KAPACITOR_CONF, StackError, in_state_folder, read_toml, udf_sockets
 from tickml.stack.supervision import Program, Supervisor, udf_program
+from tickml.influx import Influx
+from tickml.kapacitor import Kapacitor
+from tickml.tasks import load_tasks
 
 SHARDS_CONF = ROOT / "shards" / "shards.toml"
 _UDF_SOCKET = ".stack/run/udf/"
@@ -111,7 +114,6 @@ class ShardSet:
         return Shard(self, number)
 
     def task_list(self):
-        from tickml.tasks import load_tasks
 
         tasks = load_tasks()
         if not self.tasks:
@@ -341,7 +343,6 @@ class Shard:
 
     def define_tasks(self) -> None:
         """The shard's task list on its Kapacitor; a task already defined the same is left running."""
-        from tickml.tasks import Kapacitor
 
         api = Kapacitor(self.kapacitor_url, conf=self.kapacitor_conf)
         for task in self.shards.task_list():
@@ -362,7 +363,6 @@ def _function_of(socket: Path) -> str:
 def prepare(shards: ShardSet) -> None:
     """What every shard needs before the first starts: its Kafka topic, its principals' ACLs and its retention
     policy."""
-    from tickml.influx import Influx
 
     host, port = kafka.kafka_address()
     if shards.kafka_topic not in kafka.kafka_metadata(host, port)["topics"]:
@@ -379,7 +379,6 @@ def prepare(shards: ShardSet) -> None:
 
 def bridge_service(shards: ShardSet) -> Service:
     """Telegraf as the MQTT to Kafka bridge (telegraf/mqtt_to_kafka.conf), producing to the shards' topic."""
-    from tickml.paths import LOGS
 
     env = {**telegraf.environment("tickml-bridge", kafka.SENDER), "TICKML_KAFKA_BROKERS": kafka.kafka_bootstrap(),
            "TICKML_BRIDGE_TOPIC": shards.kafka_topic}

@@ -18,7 +18,7 @@ import xmlrpc.client
 from pathlib import Path
 
 from tickml.paths import DATA, LOGS, ROOT, RUN, UDF_METRICS
-from tickml.stack.config import StackError, udf_sockets
+from tickml.config import StackError, udf_sockets
 
 # One BLAS thread: per-window algebra on small matrices gains nothing from more, and
 # OpenBLAS's idle threads spin (train over 3,000 windows: 14 % less CPU with one).

@@ -17,7 +17,7 @@ import re
 from tickml import device_types, gateways, secrets
 from tickml.paths import ROOT
 from tickml.stack import kafka
-from tickml.stack.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
+from tickml.config import TELEGRAF_CONF, StackError, influxdb_url, mosquitto_port
 
 SHARD_CONF = ROOT / "telegraf" / "shard.conf"
 BRIDGE_CONF = ROOT / "telegraf" / "mqtt_to_kafka.conf"

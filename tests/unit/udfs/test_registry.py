@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from tickml.stack.config import KAPACITOR_CONF, StackError, udf_sockets
+from tickml.config import KAPACITOR_CONF, StackError, udf_sockets
 from udfs import registry
 
 FUNCTIONS = tomllib.loads(KAPACITOR_CONF.read_text())["udf"]["functions"]
@@ -47,7 +47,7 @@ def test_a_socket_function_the_registry_does_not_know_is_refused(tmp_path, monke
     conf = tmp_path / "kapacitor.conf"
     conf.write_text(KAPACITOR_CONF.read_text() + '\n  [udf.functions.my_own]\n    socket = ".stack/run/udf/my_own.sock"\n'
                                                   '    timeout = "10s"\n')
-    monkeypatch.setattr("tickml.stack.config.KAPACITOR_CONF", conf)
+    monkeypatch.setattr("tickml.config.KAPACITOR_CONF", conf)
     with pytest.raises(StackError, match="my_own.*udfs/registry.py"):
         udf_sockets()
 
