@@ -75,30 +75,69 @@ if ! stamp_ok pkg-config "$PKG_CONFIG_VERSION"; then
   stamp_set pkg-config "$PKG_CONFIG_VERSION"
 fi
 
-if ! stamp_ok kapacitord "$KAPACITOR_VERSION"; then
-  log "building kapacitord and kapacitor $KAPACITOR_VERSION (first time: libflux with cargo, a few minutes)"
-  (
-    cd "$ROOT/stack/go/kapacitor"
-    go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
-      -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
-  )
-  stamp_set kapacitord "$KAPACITOR_VERSION"
+# Linked binaries are kept in a build cache keyed by everything they are built from (the version, the
+# flags, the module folder's files, Go's version and platform): a fresh clone on a machine that built
+# them before copies them in a second, where linking again from Go's cache takes half a minute.
+BUILD_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/tickml/bin"
+GO_ID="$(go env GOVERSION GOOS GOARCH | tr '\n' ' ')"
+cache_dir() { printf '%s/%s' "$BUILD_CACHE" "$(printf '%s' "$1" | sha256sum | cut -c1-24)"; }
+# `from_cache KEY`: copy the binaries built as KEY into .stack/bin (each renamed into place, so a running
+# one keeps its file); false when there are none.
+from_cache() {
+  local d f; d="$(cache_dir "$1")"
+  [[ -f "$d/.complete" ]] || return 1
+  for f in "$d"/*; do cp -p "$f" "$BIN/.${f##*/}.new" && mv -f "$BIN/.${f##*/}.new" "$BIN/${f##*/}" || return 1; done
+}
+# `to_cache KEY NAME...`: keep the named binaries of .stack/bin as KEY (whole, or not at all).
+to_cache() {
+  local d tmp key="$1"; shift
+  d="$(cache_dir "$key")"; tmp="$d.tmp.$$"
+  mkdir -p "$tmp" && for name in "$@"; do cp -p "$BIN/$name" "$tmp/"; done && touch "$tmp/.complete" \
+    && rm -rf "$d" && mv "$tmp" "$d" || rm -rf "$tmp"
+}
+
+kapacitor_key="kapacitor $KAPACITOR_VERSION $(cd "$ROOT/stack/go/kapacitor" && find . -type f | sort | xargs cat | sha256sum | cut -c1-16) $GO_ID"
+if ! stamp_ok kapacitord "$kapacitor_key"; then
+  if from_cache "$kapacitor_key"; then
+    log "kapacitord and kapacitor $KAPACITOR_VERSION from the build cache"
+  else
+    log "building kapacitord and kapacitor $KAPACITOR_VERSION (first time: libflux with cargo, a few minutes)"
+    (
+      cd "$ROOT/stack/go/kapacitor"
+      go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
+        -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
+    )
+    to_cache "$kapacitor_key" kapacitord kapacitor
+  fi
+  stamp_set kapacitord "$kapacitor_key"
 fi
 
-if ! stamp_ok influxd "$INFLUXDB_VERSION"; then
-  log "building influxd and influx $INFLUXDB_VERSION"
-  GOBIN="$BIN" go install -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.branch=release -X main.commit=module" \
-    "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION" \
-    "github.com/influxdata/influxdb/cmd/influx@$INFLUXDB_VERSION"
-  stamp_set influxd "$INFLUXDB_VERSION"
+influxdb_key="influxdb $INFLUXDB_VERSION $GO_ID"
+if ! stamp_ok influxd "$influxdb_key"; then
+  if from_cache "$influxdb_key"; then
+    log "influxd and influx $INFLUXDB_VERSION from the build cache"
+  else
+    log "building influxd and influx $INFLUXDB_VERSION"
+    GOBIN="$BIN" go install -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.branch=release -X main.commit=module" \
+      "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION" \
+      "github.com/influxdata/influxdb/cmd/influx@$INFLUXDB_VERSION"
+    to_cache "$influxdb_key" influxd influx
+  fi
+  stamp_set influxd "$influxdb_key"
 fi
 
-if ! stamp_ok telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"; then
-  log "building telegraf $TELEGRAF_VERSION with $TELEGRAF_PLUGINS"
-  GOBIN="$BIN" go install -tags "$TELEGRAF_PLUGINS" \
-    -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
-    "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
-  stamp_set telegraf "$TELEGRAF_VERSION $TELEGRAF_PLUGINS"
+telegraf_key="telegraf $TELEGRAF_VERSION $TELEGRAF_PLUGINS $GO_ID"
+if ! stamp_ok telegraf "$telegraf_key"; then
+  if from_cache "$telegraf_key"; then
+    log "telegraf $TELEGRAF_VERSION from the build cache"
+  else
+    log "building telegraf $TELEGRAF_VERSION with $TELEGRAF_PLUGINS"
+    GOBIN="$BIN" go install -tags "$TELEGRAF_PLUGINS" \
+      -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
+      "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
+    to_cache "$telegraf_key" telegraf
+  fi
+  stamp_set telegraf "$telegraf_key"
 fi
 
 # --- Kafka --------------------------------------------------------------------
