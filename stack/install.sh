@@ -96,49 +96,40 @@ to_cache() {
     && rm -rf "$d" && mv "$tmp" "$d" || rm -rf "$tmp"
 }
 
-kapacitor_key="kapacitor $KAPACITOR_VERSION $(cd "$ROOT/stack/go/kapacitor" && find . -type f | sort | xargs cat | sha256sum | cut -c1-16) $GO_ID"
-if ! stamp_ok kapacitord "$kapacitor_key"; then
-  if from_cache "$kapacitor_key"; then
-    log "kapacitord and kapacitor $KAPACITOR_VERSION from the build cache"
+# `link_binaries KEY WHAT "NAME..." COMMAND...`: the binaries NAME... in .stack/bin as built for KEY:
+# kept while their stamp says KEY, else copied from the build cache, else built by COMMAND and cached.
+link_binaries() {
+  local key="$1" what="$2" names="$3"; shift 3
+  stamp_ok "${names%% *}" "$key" && return 0
+  if from_cache "$key"; then
+    log "$what from the build cache"
   else
-    log "building kapacitord and kapacitor $KAPACITOR_VERSION (first time: libflux with cargo, a few minutes)"
-    (
-      cd "$ROOT/stack/go/kapacitor"
-      go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
-        -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
-    )
-    to_cache "$kapacitor_key" kapacitord kapacitor
+    log "building $what"
+    "$@"
+    to_cache "$key" $names
   fi
-  stamp_set kapacitord "$kapacitor_key"
-fi
+  stamp_set "${names%% *}" "$key"
+}
 
-influxdb_key="influxdb $INFLUXDB_VERSION $GO_ID"
-if ! stamp_ok influxd "$influxdb_key"; then
-  if from_cache "$influxdb_key"; then
-    log "influxd and influx $INFLUXDB_VERSION from the build cache"
-  else
-    log "building influxd and influx $INFLUXDB_VERSION"
-    GOBIN="$BIN" go install -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.branch=release -X main.commit=module" \
-      "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION" \
-      "github.com/influxdata/influxdb/cmd/influx@$INFLUXDB_VERSION"
-    to_cache "$influxdb_key" influxd influx
-  fi
-  stamp_set influxd "$influxdb_key"
-fi
+build_kapacitor() (
+  log "(the first build on a machine compiles libflux with cargo: a few minutes)"
+  cd "$ROOT/stack/go/kapacitor"
+  go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
+    -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
+)
+kapacitor_module="$(cd "$ROOT/stack/go/kapacitor" && find . -type f | sort | xargs cat | sha256sum | cut -c1-16)"
+link_binaries "kapacitor $KAPACITOR_VERSION $kapacitor_module $GO_ID" \
+  "kapacitord and kapacitor $KAPACITOR_VERSION" \
+  "kapacitord kapacitor" build_kapacitor
 
-telegraf_key="telegraf $TELEGRAF_VERSION $TELEGRAF_PLUGINS $GO_ID"
-if ! stamp_ok telegraf "$telegraf_key"; then
-  if from_cache "$telegraf_key"; then
-    log "telegraf $TELEGRAF_VERSION from the build cache"
-  else
-    log "building telegraf $TELEGRAF_VERSION with $TELEGRAF_PLUGINS"
-    GOBIN="$BIN" go install -tags "$TELEGRAF_PLUGINS" \
-      -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
-      "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
-    to_cache "$telegraf_key" telegraf
-  fi
-  stamp_set telegraf "$telegraf_key"
-fi
+link_binaries "influxdb $INFLUXDB_VERSION $GO_ID" "influxd and influx $INFLUXDB_VERSION" "influxd influx" \
+  env GOBIN="$BIN" go install -ldflags "-X main.version=${INFLUXDB_VERSION#v} -X main.branch=release -X main.commit=module" \
+    "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION" "github.com/influxdata/influxdb/cmd/influx@$INFLUXDB_VERSION"
+
+link_binaries "telegraf $TELEGRAF_VERSION $TELEGRAF_PLUGINS $GO_ID" "telegraf $TELEGRAF_VERSION with $TELEGRAF_PLUGINS" telegraf \
+  env GOBIN="$BIN" go install -tags "$TELEGRAF_PLUGINS" \
+    -ldflags "-X github.com/influxdata/telegraf/internal.Version=${TELEGRAF_VERSION#v}" \
+    "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
 
 # --- Kafka --------------------------------------------------------------------
 # The broker runs from its jars (tickml/stack/kafka.py: java -cp '.stack/kafka/libs/*'
