@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from stackutil import wait_until
+from stackutil import flush_vars, wait_until
 from tickml.kapacitor import UdfNotAnswering
 from tickml import tasks
 
@@ -133,48 +133,128 @@ def test_no_task_is_enabled_while_its_udf_is_down(stack, kapacitor):
                what=f"{users} running again")
 
 
+# The gap test's windows: device_preprocess's shape (a period of three everys) in seconds, not its 30 s every 10 s.
+GAP_PERIOD, GAP_EVERY = 6 * SECOND, 2 * SECOND
+
+
+def _short_window_script(root, out: str) -> str:
+    """device_preprocess.tick in GAP_PERIOD windows every GAP_EVERY, writing measurement ``out``: the script
+    declares no vars for its windows, so they are replaced in its text."""
+    script = (root / "tick_scripts" / "device_preprocess.tick").read_text()
+    for old, new in ((".period(30s)", f".period({GAP_PERIOD // SECOND}s)"),
+                     (".every(10s)", f".every({GAP_EVERY // SECOND}s)"),
+                     (".measurement('device_preprocessed')", f".measurement('{out}')")):
+        assert script.count(old) == 1, f"device_preprocess.tick no longer has {old}"
+        script = script.replace(old, new)
+    return script
+
+
+def _device_message_copies_done(kapacitor, influx):
+    """A predicate: no gap copy of a task that reads device_message alive, and none due. Every copy listens on the
+    watcher's one retention policy: one fed alongside the test's copy would be fed the test's points too, and the
+    test's copy its own (a kill of preprocess earlier in the module schedules device_preprocess's a window's
+    length, 30 s, after its re-enable)."""
+    from tickml import tickscript
+    from tickml.task_watcher import GAP_SUFFIX, window_length
+
+    windows = {}
+    for t in kapacitor.tasks():
+        task = kapacitor.task(t["id"]) if GAP_SUFFIX not in t["id"] else None
+        try:
+            if task and "device_message" in (tickscript.read(task["script"], task.get("vars")).measurements or ()):
+                windows[t["id"]] = window_length(task["script"], task.get("vars"))
+        except tickscript.ScriptError:
+            pass
+
+    def last(measurement: str, field: str) -> dict[str, int]:
+        rows = influx.query(f"SELECT last({field}) FROM {measurement} WHERE time > now() - 5m GROUP BY task")
+        return {r["task"]: r["time"] for r in rows}
+
+    def done():
+        if any(t["id"].partition(GAP_SUFFIX)[0] in windows for t in kapacitor.tasks() if GAP_SUFFIX in t["id"]):
+            return False
+        recovered, filled = last("task_recoveries", "down_seconds"), last("task_gap_fills", "seconds")
+        now = time.time_ns()
+        # The watcher feeds a copy a window's length and 2 s after the re-enable; one not fed by then has no points.
+        return not [task for task, at in recovered.items() if task in windows and at > filled.get(task, 0)
+                    and now < at + windows[task] + 10 * SECOND]
+
+    return done
+
+
 def test_the_windows_of_the_gap_are_written_whole(stack, kapacitor, influx, fleet):
-    """device_preprocess (30 s windows every 10 s): across a kill of its UDF, every window is there, with
-    every reading of its 30 s, whether the task's own restart or the watcher's gap copy wrote it."""
+    """A task of device_preprocess.tick (in 6 s windows every 2 s; 30 s every 10 s as shipped): across a kill of
+    its UDF, every window is there, with every reading of its period, whether the task's own restart or the
+    watcher's gap copy wrote it."""
     from tickml import udfcheck
+    from tickml.task_watcher import GAP_SUFFIX
 
     prefix = fleet.prefix
-    wait_until(lambda: influx.query(f"SELECT count(value_preprocessed_Count) FROM device_preprocessed "
-                                    f"WHERE device_id =~ /^{prefix}/ AND time > now() - 15s"), timeout=60,
-               what="preprocessed windows of the fleet")
-    time.sleep(25)  # a window's length of history before the kill
-    killed = time.time_ns()
-    os.kill(stack.supervised_process("udf-preprocess")["pid"], signal.SIGKILL)
-    wait_until(lambda: influx.query(f"SELECT seconds FROM task_gap_fills WHERE task = 'device_preprocess' "
-                                    f"AND time >= {killed}"), timeout=90, what="the gap fed to a copy of the task")
-    wait_until(lambda: not [t for t in kapacitor.tasks() if "__gapfill_" in t["id"]], timeout=60,
-               what="the gap copy retired")
-    assert udfcheck.answers(udfcheck.socket_udfs()["preprocess"])
-    first, last = (killed - 20 * SECOND) // (10 * SECOND) + 1, (killed + 30 * SECOND) // (10 * SECOND)
-    ends = [k * 10 * SECOND for k in range(first, last + 1)]
-    raw = influx.query(f"SELECT value FROM device_message WHERE device_id =~ /^{prefix}/ "
-                       f"AND time >= {ends[0] - 30 * SECOND} AND time < {ends[-1]} GROUP BY device_id, sensor")
-    by_series: dict[tuple, list[int]] = {}
-    for r in raw:
-        by_series.setdefault((r["device_id"], r["sensor"]), []).append(r["time"])
-    assert len(by_series) >= 12
-    # Kapacitor closes a window at a device's first reading after it: a device gone silent has none.
-    silent = sorted(f"{device} {sensor} (last reading {(max(times) - killed) / SECOND:+.1f} s)"
-                    for (device, sensor), times in by_series.items() if max(times) < ends[-1] - 5 * SECOND)
-    assert not silent, f"the simulated fleet stopped sending, not the task: {silent}"
-    out = influx.query(f"SELECT value_preprocessed_Count FROM device_preprocessed WHERE device_id =~ /^{prefix}/ "
-                       f"AND time >= {ends[0]} AND time <= {ends[-1]} GROUP BY device_id, sensor")
-    written = {(r["device_id"], r["sensor"], r["time"]): r["value_preprocessed_Count"] for r in out}
-    wrong = []
-    for (device, sensor), times in sorted(by_series.items()):
-        for end in ends:
-            expected = sum(1 for t in times if end - 30 * SECOND <= t < end)
-            got = written.get((device, sensor, end))
-            if got != expected:
-                wrong.append(f"{device} {sensor} window ending {(end - killed) / SECOND:+.1f} s: "
-                             f"{got} readings, {expected} expected")
-    assert not wrong, "\n".join([f"{len(wrong)} of {len(by_series) * len(ends)} windows wrong:", *wrong,
-                                  *_gap_evidence(stack, influx, killed)])
+    period, every = GAP_PERIOD, GAP_EVERY
+    run = prefix.rstrip("-")
+    task, out = f"{run}_gap_preprocess", f"{run}_gap_preprocessed"
+    kapacitor.create(task, _short_window_script(stack.ROOT, out), flush_vars())
+    try:
+        kapacitor.enable(task)
+        started = time.time_ns()
+        wait_until(lambda: influx.query(f'SELECT count(value_preprocessed_Count) FROM "{out}" '
+                                        f"WHERE device_id =~ /^{prefix}/"), timeout=30,
+                   what="preprocessed windows of the fleet")
+        # The windows checked begin up to two periods before the kill; the task saw every reading from its start.
+        time.sleep(max(0.0, (started + 2 * period + SECOND - time.time_ns()) / SECOND))
+        wait_until(_device_message_copies_done(kapacitor, influx), timeout=60,
+                   what="the gap copies of earlier kills retired")
+        killed = time.time_ns()
+        os.kill(stack.supervised_process("udf-preprocess")["pid"], signal.SIGKILL)
+        wait_until(lambda: influx.query(f"SELECT seconds FROM task_gap_fills WHERE task = '{task}' "
+                                        f"AND time >= {killed}"), timeout=60, what="the gap fed to a copy of the task")
+        wait_until(lambda: not [t for t in kapacitor.tasks() if t["id"].startswith(task + GAP_SUFFIX)], timeout=30,
+                   what="the gap copy retired")
+        assert udfcheck.answers(udfcheck.socket_udfs()["preprocess"])
+        recovered = influx.query(f"SELECT down_seconds FROM task_recoveries WHERE task = '{task}' "
+                                 f"AND time >= {killed}")[0]["time"]
+        # From the windows that may have been in flight at the kill to one past those the re-enabled task began
+        # without their earlier readings (the copy rewrites those, up to a period after the re-enable).
+        first, last = (killed - period) // every + 1, (recovered + period + every) // every
+        ends = [k * every for k in range(first, last + 1)]
+        raw_query = (f"SELECT value FROM device_message WHERE device_id =~ /^{prefix}/ "
+                     f"AND time >= {ends[0] - period} AND time < {ends[-1]} GROUP BY device_id, sensor")
+        out_query = (f'SELECT value_preprocessed_Count FROM "{out}" WHERE device_id =~ /^{prefix}/ '
+                     f"AND time >= {ends[0]} AND time <= {ends[-1]} GROUP BY device_id, sensor")
+
+        def closed():
+            # The task writes a series' last window checked at its first reading after it, and the earlier ones before.
+            series = {(r["device_id"], r["sensor"]) for r in influx.query(raw_query)}
+            done = {(r["device_id"], r["sensor"]) for r in influx.query(out_query) if r["time"] == ends[-1]}
+            return series and series <= done
+
+        wait_until(closed, timeout=20, what=f"the window ending {(ends[-1] - killed) / SECOND:+.1f} s after the kill "
+                                            f"of every series (a device gone silent has none)")
+        raw = influx.query(raw_query)
+        by_series: dict[tuple, list[int]] = {}
+        for r in raw:
+            by_series.setdefault((r["device_id"], r["sensor"]), []).append(r["time"])
+        assert len(by_series) >= 12
+        # Kapacitor closes a window at a device's first reading after it: a device gone silent has none.
+        silent = sorted(f"{device} {sensor} (last reading {(max(times) - killed) / SECOND:+.1f} s)"
+                        for (device, sensor), times in by_series.items() if max(times) < ends[-1] - every)
+        assert not silent, f"the simulated fleet stopped sending, not the task: {silent}"
+        written = {(r["device_id"], r["sensor"], r["time"]): r["value_preprocessed_Count"]
+                   for r in influx.query(out_query)}
+        wrong = []
+        for (device, sensor), times in sorted(by_series.items()):
+            for end in ends:
+                expected = sum(1 for t in times if end - period <= t < end)
+                got = written.get((device, sensor, end))
+                if got != expected:
+                    wrong.append(f"{device} {sensor} window ending {(end - killed) / SECOND:+.1f} s: "
+                                 f"{got} readings, {expected} expected")
+        assert not wrong, "\n".join([f"{len(wrong)} of {len(by_series) * len(ends)} windows wrong:", *wrong,
+                                      *_gap_evidence(stack, influx, killed)])
+    finally:
+        if kapacitor.task(task) is not None:
+            kapacitor.delete(task)
+        influx.execute(f'DROP MEASUREMENT "{out}"', database="telemetry")
 
 
 def _gap_evidence(stack, influx, killed: int) -> list[str]:
