@@ -74,7 +74,8 @@ class Outcome:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
+    ns = time.time_ns()  # one reading of the clock: two could straddle a second and stamp a second early
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
 def _message(device: str, value: float, **extra) -> bytes:
@@ -100,6 +101,7 @@ class RawClient:
         host, port = config.mosquitto_tls_port() if tls else config.mosquitto_port()
         self.disconnected = threading.Event()
         self.connected = threading.Event()
+        self.answered = threading.Event()  # the broker's CONNACK, yes or no, or the connection's end
         self.reason = None
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         if tls:
@@ -107,10 +109,10 @@ class RawClient:
         if user is not None:
             self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda c, u, f, rc, p=None: self.disconnected.set()
+        self.client.on_disconnect = self._on_disconnect
         self.client.connect(host, port)
         self.client.loop_start()
-        self.connected.wait(10)
+        self.answered.wait(10)  # a refusal is an answer: no waiting out the timeout for a CONNACK that said no
 
     def _on_connect(self, client, userdata, flags, reason, properties=None):
         self.reason = str(reason)
@@ -118,6 +120,11 @@ class RawClient:
             self.connected.set()
         else:
             self.disconnected.set()
+        self.answered.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties=None):
+        self.disconnected.set()
+        self.answered.set()
 
     def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
         """True once the broker acknowledged it (QoS 1); an ACL denial is acknowledged too (MQTT 3.1.1)."""
@@ -136,8 +143,11 @@ class RawClient:
 class Arena:
     """The run's devices, the fleet that publishes during each trick, and the counts."""
 
-    def __init__(self, influx: Influx, seconds: float = 3.0, fleet: int = 4, run: str | None = None):
+    def __init__(self, influx: Influx, seconds: float = 3.0, fleet: int = 4, run: str | None = None,
+                 lead_in: float | None = None):
         self.influx, self.seconds, self.fleet_size = influx, seconds, fleet
+        # Seconds the fleet publishes before each trick, once its first messages are acknowledged.
+        self.lead_in = min(1.0, seconds) if lead_in is None else lead_in
         self.run = run or f"h{uuid.uuid4().hex[:6]}-"
         self.attacker, self.victim = f"{self.run}probe-a", f"{self.run}probe-b"
         secrets.register_devices([self.attacker, self.victim])
@@ -145,30 +155,42 @@ class Arena:
     # -- the fleet ---------------------------------------------------------------
 
     def with_fleet(self, name: str, trick: Callable[[], tuple[str, str, int]]) -> Outcome:
-        """Run ``trick`` while the fleet publishes; the trick returns (verdict, detail, extra)."""
+        """Run ``trick`` while the fleet publishes (from before it starts to after it ends); the trick returns
+        (verdict, detail, extra)."""
         prefix = f"{self.run}{name}-fleet-"
         devices = [f"{prefix}thermostat-{i}" for i in range(self.fleet_size)]
-        stop = threading.Event()
-        sent = [0]
+        stop, flowing = threading.Event(), threading.Event()
+        sent, rounds = [0], [0]
 
         def publish() -> None:
-            transport = _gateway()
             try:
-                k = 0
-                while not stop.is_set():
-                    transport.send_many((f"devices/thermostat/{d}", _message(d, 20.0 + k)) for d in devices)
-                    sent[0] += len(devices)
-                    k += 1
-                    stop.wait(FLEET_EVERY)
-                transport.flush()
+                transport = _gateway()
+                try:
+                    while not stop.is_set():
+                        k = rounds[0]
+                        transport.send_many((f"devices/thermostat/{d}", _message(d, 20.0 + k)) for d in devices)
+                        sent[0] += len(devices)
+                        if not k:
+                            transport.flush()  # the broker took the first round: the fleet is flowing
+                            flowing.set()
+                        rounds[0] = k + 1
+                        stop.wait(FLEET_EVERY)
+                    transport.flush()
+                finally:
+                    transport.close()
             finally:
-                transport.close()
+                flowing.set()  # a fleet that failed has sent nothing, which the counts then say
 
         sender = threading.Thread(target=publish, name=f"fleet-{name}")
         sender.start()
         try:
-            time.sleep(min(1.0, self.seconds))  # the fleet is flowing before the trick starts
+            flowing.wait(30)
+            time.sleep(self.lead_in)
             verdict, detail, extra = trick()
+            # A round begun after the trick ended: the fleet published across the whole of it.
+            after = rounds[0] + 2
+            while rounds[0] < after and sender.is_alive():
+                time.sleep(FLEET_EVERY / 4)
         finally:
             stop.set()
             sender.join(60)
@@ -183,13 +205,26 @@ class Arena:
         deadline = time.monotonic() + timeout
         n = count()
         while n < sent and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.1)
             n = count()
         return n
 
     def count(self, where: str, database: str = "telemetry", measurement: str = "device_message") -> int:
         rows = self.influx.query(f'SELECT count(*) FROM "{measurement}" WHERE {where}', database=database)
-        return max((int(v) for r in rows for k, v in r.items() if k.startswith("count")), default=0)
+        counts = (int(v) for r in rows for k, v in r.items() if k.startswith("count") and v is not None)
+        return max(counts, default=0)
+
+    def readings(self, device: str, since: int) -> int:
+        """``device``'s readings in telemetry stamped from ``since`` on (each test message holds one)."""
+        return self.count(f"device_id = '{device}' AND sensor = 'temperature' AND time >= {since}")
+
+    def landed_after(self, device: str, send: Callable[[str, bytes], object]) -> bool:
+        """Send a reading of ``device`` by a way known to land, after a trick's messages, and wait for it: once it
+        is in InfluxDB, Telegraf has handled what the broker took before it (one broker, one consumer, one
+        output, in order), so what the trick sent would be in by now had it landed."""
+        since = time.time_ns()
+        send(f"devices/thermostat/{device}", _message(device, 0.5))
+        return _eventually(lambda: self.readings(device, since) >= 1)
 
     def flood_seconds(self) -> float:
         return max(self.seconds - 1.0, 1.0)
@@ -212,23 +247,34 @@ class Arena:
         """probe-a publishes under probe-b's topic."""
         client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
         client.publish(f"devices/thermostat/{self.victim}", _message(self.victim, 98.0))
+        passed = self.landed_after(self.attacker, client.publish)  # its own topic, once the broker acknowledged it
         client.close()
-        time.sleep(1.5)  # it would have landed by now (flush_interval 1 s)
         extra = self.count(f"device_id = '{self.victim}'")
-        return ("refused" if not extra else "FAILED", "the broker's ACL drops it", extra)
+        return ("refused" if passed and not extra else "FAILED",
+                "the broker's ACL drops it" + ("" if passed else "; probe-a's own reading after it never landed"),
+                extra)
 
     def gateway_for_registered(self) -> tuple[str, str, int]:
         """The simulator's gateway speaks for a registered device, also one topic level deeper."""
         transport = _gateway()
-        transport.send(f"devices/thermostat/{self.victim}", _message(self.victim, 97.0))
-        transport.send(f"devices/thermostat/{self.victim}/x", _message(self.victim, 96.0))
-        transport.close()
-        time.sleep(1.5)
+
+        def send(topic: str, payload: bytes) -> None:
+            transport.send(topic, payload)
+            transport.flush()
+
+        try:
+            send(f"devices/thermostat/{self.victim}", _message(self.victim, 97.0))
+            send(f"devices/thermostat/{self.victim}/x", _message(self.victim, 96.0))
+            passed = self.landed_after(f"{self.run}gateway-marker", send)  # a device of the gateway's own
+        finally:
+            transport.close()
         extra = self.count(f"device_id = '{self.victim}'")
-        return ("refused" if not extra else "FAILED", "the ACL denies a registered device's topics to gateways", extra)
+        return ("refused" if passed and not extra else "FAILED", "the ACL denies a registered device's topics to "
+                "gateways" + ("" if passed else "; a device of its own after them never landed"), extra)
 
     def route_database(self) -> tuple[str, str, int]:
         """probe-a's messages name databases: Telegraf's own, and ones that do not exist, 3 a second."""
+        since = time.time_ns()
         client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
         names = ["telegraf", "nope1", "nope2", "nope3"]
         deadline, k = time.monotonic() + self.flood_seconds(), 0
@@ -238,16 +284,20 @@ class Arena:
             k += 1
             time.sleep(1 / 3)
         client.close()
-        time.sleep(1.5)
+        # Telegraf's telemetry output takes only what has no database tag: once every message is there, none
+        # went to the output that routes by it, nor will.
+        landed = _eventually(lambda: self.readings(self.attacker, since) >= k)
         extra = self.count(f"device_id = '{self.attacker}'", database="telegraf")
-        return ("confined" if not extra else "FAILED",
-                f"{k} messages: the key is not a tag; each lands as probe-a's own reading in telemetry", extra)
+        return ("confined" if landed and not extra else "FAILED",
+                f"{k} messages: the key is not a tag; each lands as probe-a's own reading in telemetry"
+                + ("" if landed else f" (landed: {self.readings(self.attacker, since)})"), extra)
 
     def route_database_http(self) -> tuple[str, str, int]:
         """The HTTP sender's login posts messages naming databases; and tries the sessions listener."""
         host, port = config.telegraf_http_address()
         user, password = secrets.http_login()
         device = f"{self.run}http-probe"
+        since = time.time_ns()
         http = HttpTransport(f"https://{host}:{port}/devices", batch_size=10, username=user, password=password,
                              ca_file=str(secrets.ca_file()))
         deadline, k = time.monotonic() + self.flood_seconds(), 0
@@ -261,11 +311,13 @@ class Arena:
         s_host, s_port = config.telegraf_sessions_address()
         status = _post(f"https://{s_host}:{s_port}/sessions", _message(device, 2.0, tickml_database="nope2"),
                        user, password)
-        time.sleep(1.5)
+        # As over MQTT: every message in telemetry, through the output that takes none with a database tag.
+        landed = _eventually(lambda: self.readings(device, since) >= k)
         extra = self.count(f"device_id = '{device}'", database="telegraf")
-        ok = not extra and status == 401
+        ok = landed and not extra and status == 401
         return ("confined" if ok else "FAILED",
-                f"{k} messages land in telemetry; the sessions listener answers the sender's login {status}", extra)
+                f"{k} messages land in telemetry; the sessions listener answers the sender's login {status}"
+                + ("" if landed else f" (landed: {self.readings(device, since)})"), extra)
 
     def http_forged(self) -> tuple[str, str, int]:
         """The shared HTTP login names probe-b; the edge gateway names an id it does not declare on its own
@@ -297,7 +349,8 @@ class Arena:
         sender, gateway = secrets.client_certificate(), secrets.client_certificate(secrets.GATEWAY_CERT_PREFIX + EDGE)
 
         def export(url: str, cert: tuple[Path, Path], device: str) -> bool:
-            transport = OtlpTransport(url, str(secrets.ca_file()), str(cert[0]), str(cert[1]), timeout=3)
+            # 2 s: the exporter tries a refused one twice (a second apart), one taken in milliseconds.
+            transport = OtlpTransport(url, str(secrets.ca_file()), str(cert[0]), str(cert[1]), timeout=2)
             try:
                 transport.send_envelopes([envelope(json.loads(_message(device, 91.0)))])
                 transport.close()
@@ -305,8 +358,19 @@ class Arena:
             except ConnectionError:
                 return False
 
-        answered = [export(shared, sender, self.victim), export(own, gateway, outsider),
-                    export(shared, gateway, outsider), export(own, sender, outsider)]
+        # At once: each waits out the exporter's retries apart.
+        attempts = [(shared, sender, self.victim), (own, gateway, outsider), (shared, gateway, outsider),
+                    (own, sender, outsider)]
+        answered: list[bool | None] = [None] * len(attempts)
+
+        def attempt(i: int) -> None:
+            answered[i] = export(*attempts[i])
+
+        threads = [threading.Thread(target=attempt, args=(i,), name=f"otlp-{i}") for i in range(len(attempts))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
         refused = _eventually(lambda: self._not_its_device(since) >= 2)
         extra = self.count(f"device_id = '{self.victim}'") + self.count(f"device_id = '{outsider}'")
         ok = refused and answered == [True, True, False, False] and not extra
@@ -347,20 +411,29 @@ class Arena:
             client.close()
             k += 1
             time.sleep(0.3)
-        time.sleep(1.0)
+        # Telegraf's consumer has read past the connections (a kicked one logs that as it happens), or, kicked,
+        # reconnected to read its session's message.
+        client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
+        try:
+            passed = self.landed_after(self.attacker, client.publish)
+        finally:
+            client.close()
         lost = [line for line in telegraf_log_since(offset).splitlines()
                 if "mqtt_consumer" in line and ("lost" in line.lower() or "disconnect" in line.lower())]
-        return ("refused" if not lost else "FAILED",
+        return ("refused" if passed and not lost else "FAILED",
                 f"{k} connections; the broker takes the login as the client id" + (f"; Telegraf: {lost[0]}" if lost
-                                                                                    else ""), len(lost))
+                                                                                    else "")
+                + ("" if passed else "; probe-a's reading after them never landed"), len(lost))
 
     def oversized_packet(self) -> tuple[str, str, int]:
         """probe-a sends a 1 MiB message."""
         client = RawClient(self.attacker, secrets.device_password(self.attacker), self.attacker)
         payload = json.dumps({"device_id": self.attacker, "tag": "Thermostat", "temperature": 1.0,
                               "pad": "x" * (1 << 20)}).encode()
-        acknowledged = client.publish(f"devices/thermostat/{self.attacker}", payload, timeout=5)
+        info = client.client.publish(f"devices/thermostat/{self.attacker}", payload, qos=1)
         dropped = client.disconnected.wait(5)
+        # Read once the connection is gone: an acknowledgement comes before the broker hangs up, or never.
+        acknowledged = info.is_published()
         client.close()
         return ("refused" if dropped and not acknowledged else "FAILED",
                 "the broker disconnects it (max_packet_size 256 KiB)", int(acknowledged))
@@ -440,13 +513,27 @@ class Arena:
 
 
 def _produce(settings: dict, topic: str, key: str, value: bytes, timeout: float = 5.0) -> int:
-    """Records the broker took (0 or 1) of one produced with these librdkafka settings."""
-    from confluent_kafka import Producer
+    """Records the broker took (0 or 1) of one produced with these librdkafka settings: the delivery report, or
+    the broker hanging up on the client (no certificate, plaintext on its TLS listener), whichever comes first."""
+    from confluent_kafka import KafkaError, Producer
 
     taken: list[bool] = []
-    producer = Producer({**settings, "message.timeout.ms": int(timeout * 1000), "log_level": 0})
+    refused = threading.Event()
+
+    def on_error(err) -> None:
+        # The one broker dropped the connection (``_ALL_BROKERS_DOWN``) or refused the login: the record cannot
+        # be taken, and librdkafka would only retry until the message times out.
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION):
+            refused.set()
+
+    producer = Producer({**settings, "message.timeout.ms": int(timeout * 1000), "log_level": 0,
+                         "error_cb": on_error})
     producer.produce(topic, value, key.encode(), on_delivery=lambda err, msg: taken.append(err is None))
-    producer.flush(timeout + 5)
+    deadline = time.monotonic() + timeout + 5
+    while producer.flush(0.05) and not refused.is_set() and time.monotonic() < deadline:
+        pass
+    producer.purge()
+    producer.flush(1)  # the purged record's report, a failure
     return sum(taken)
 
 
@@ -455,7 +542,7 @@ def _eventually(predicate, timeout: float = 30.0) -> bool:
     while not predicate():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.5)
+        time.sleep(0.1)
     return True
 
 
