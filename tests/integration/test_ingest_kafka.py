@@ -40,7 +40,8 @@ def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
 
 
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
-    proc, expected = simulate(stack, "kafka", run_id, speed="12")
+    # 5 s of sending: Telegraf is stopped after about 2 s (1,000 points in), and back with seconds of it to go.
+    proc, expected = simulate(stack, "kafka", run_id, speed="20")
     run_with_telegraf_restart(stack, influx, proc, run_id)
     assert_exactly(influx, run_id, expected)
 
@@ -79,9 +80,11 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
 def test_telegraf_starts_while_kafka_is_down_and_reads_once_it_is_back(stack, influx, run_id):
     services = {s.name: s for s in stack.services()}
     kafka, telegraf = services["kafka"], services["telegraf"]
+    # Telegraf first: it leaves its group and closes its clients while the broker still answers (stopped after
+    # Kafka it spends seconds on a broker that is gone, and its member lingers in the group).
+    stack.stop_service(telegraf)
     stack.stop_service(kafka)
     try:
-        stack.stop_service(telegraf)
         # startup_error_behavior = "retry": Telegraf starts, MQTT and HTTP work meanwhile.
         stack.start_service(telegraf)
         assert telegraf.healthy()
@@ -116,7 +119,7 @@ def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx,
             return counts if sorted(counts) == [2, 2] else None
 
         # Until the group has rebalanced (a restarted Telegraf's old member may linger for its session timeout).
-        wait_until(members, timeout=60, interval=1, what="two members with 2 partitions each")
+        wait_until(members, timeout=60, interval=0.25, what="two members with 2 partitions each")
         proc, expected = simulate(stack, "kafka", run_id)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
