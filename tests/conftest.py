@@ -49,9 +49,7 @@ def stack():
     started = [s.name for s in tickstack.services() if s.pid() is None]
     try:
         tickstack.start()
-        kapacitor = Kapacitor()
-        for task in tasks.load_tasks():
-            kapacitor.define(task)
+        tasks.define_all(Kapacitor())
         yield tickstack
     finally:
         # Stop only what this session started (also when starting failed half-way):

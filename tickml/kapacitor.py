@@ -130,6 +130,25 @@ class Kapacitor:
         return self._call("POST", "/tasks", {"id": name, "type": type, "status": status, "script": script,
                                              "vars": task_vars or {}})
 
+    # -- alert topics and their handlers (``kapacitor define-topic-handler`` makes the same call) --
+
+    def define_handler(self, topic: str, handler_id: str, kind: str, options: dict) -> str:
+        """Create or replace a handler of an alert topic; ``unchanged`` when Kapacitor has it as given."""
+        spec = {"id": handler_id, "kind": kind, "options": options}
+        held = self._found(f"/alerts/topics/{topic}/handlers/{handler_id}")
+        if held is None:
+            self._call("POST", f"/alerts/topics/{topic}/handlers", spec)
+            return "defined"
+        if (held.get("kind"), held.get("options")) == (kind, options):
+            return "unchanged"
+        self._call("PUT", f"/alerts/topics/{topic}/handlers/{handler_id}", spec)
+        return "updated"
+
+    def topic_events(self, topic: str) -> list[dict]:
+        """An alert topic's events as Kapacitor holds them now: each alert's id and its last state."""
+        found = self._found(f"/alerts/topics/{topic}/events")
+        return found["events"] if found else []
+
     # -- recordings and replays (Kapacitor's own; ``kapacitor record|replay|replay-live`` use the same calls) --
 
     def replay_query(self, task: str, query: str, replay_id: str, clock: str = "fast",

@@ -7,7 +7,8 @@
 
 The task list is ``tick_scripts/tasks.json``. Each entry names the TICKscript,
 the task name, the type and the database/retention policy, and the UDFs it
-calls. The TICKscripts declare their own ``dbrp`` so that
+calls. ``define`` also puts the handlers of the alert topics the tasks publish
+to (``kapacitor/alert_handlers.json``). The TICKscripts declare their own ``dbrp`` so that
 ``kapacitor define NAME -tick FILE`` works on them as they are; this command
 checks that the list and the scripts agree, and that every UDF is configured
 in kapacitor/kapacitor.conf, before it talks to Kapacitor.
@@ -34,10 +35,11 @@ from pathlib import Path
 from tickml import config
 from tickml.kapacitor import Kapacitor
 from tickml.names import pick
-from tickml.paths import ROOT
+from tickml.paths import LOGS, ROOT
 from udfs.agent.durations import parse_duration
 
 TASK_LIST = ROOT / "tick_scripts" / "tasks.json"
+HANDLERS = ROOT / "kapacitor" / "alert_handlers.json"
 _DBRP = re.compile(r'^\s*dbrp\s+"([^"]+)"\s*\.\s*"([^"]+)"', re.MULTILINE)
 _FLUSH_VAR = re.compile(r"^\s*var\s+flush_interval\s*=\s*(\S+)\s*$", re.MULTILINE)
 FLUSH_INTERVAL_ENV = "TICKML_FLUSH_INTERVAL"
@@ -110,6 +112,39 @@ def load_tasks(path: Path = TASK_LIST) -> list[Task]:
     return tasks
 
 
+@dataclasses.dataclass(frozen=True)
+class Handler:
+    topic: str
+    id: str
+    kind: str
+    options: dict = dataclasses.field(hash=False)
+
+
+def load_handlers(path: Path = HANDLERS, logs: Path = LOGS) -> list[Handler]:
+    """The alert topics' handlers of ``kapacitor/alert_handlers.json``, a log handler's path made absolute
+    under the stack's log folder (Kapacitor wants one)."""
+    try:
+        entries = json.loads(path.read_text())["handlers"]
+        out = []
+        for entry in entries:
+            options = dict(entry.get("options", {}))
+            if entry["kind"] == "log":
+                options["path"] = str(logs / options["path"])
+            out.append(Handler(entry["topic"], entry["id"], entry["kind"], options))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TaskListError(f"{path}: {type(exc).__name__}: {exc}") from None
+    return out
+
+
+def define_all(kapacitor: Kapacitor, tasks: list[Task] | None = None) -> list[str]:
+    """Define the tasks (all of the list by default) and the alert topics' handlers; a line for each."""
+    lines = [f"{task.name:32s} {kapacitor.define(task)}" for task in (load_tasks() if tasks is None else tasks)]
+    for h in load_handlers():
+        lines.append(f"{'topic ' + h.topic + ' handler ' + h.id:32s} "
+                     f"{kapacitor.define_handler(h.topic, h.id, h.kind, h.options)}")
+    return lines
+
+
 def _flush_interval() -> int | None:
     """``TICKML_FLUSH_INTERVAL`` in nanoseconds (the form of a duration var in Kapacitor's API); None when unset."""
     text = os.environ.get(FLUSH_INTERVAL_ENV, "").strip()
@@ -139,10 +174,12 @@ def run(args: argparse.Namespace) -> int:
             for t in kapacitor.tasks():
                 print(f"{t['id']:32s} {t['type']:7s} {t['status']:9s} executing={t['executing']} {t.get('error', '')}")
             return 0
+        if args.action == "define":
+            for line in define_all(kapacitor, tasks):
+                print(line)
+            return 0
         for task in tasks:
-            if args.action == "define":
-                print(f"{task.name:32s} {kapacitor.define(task)}")
-            elif args.action == "disable":
+            if args.action == "disable":
                 kapacitor.set_status(task.name, "disabled")
                 print(f"{task.name:32s} disabled")
             else:

@@ -1,0 +1,126 @@
+"""The shipped alert tasks on the real stack: a device falling silent and coming back, a predicted failure,
+a flapping one, and the handler a topic is given (tick_scripts/device_silence.tick, failure_alert.tick,
+kapacitor/alert_handlers.json).
+
+Each test defines its own task from the shipped script with short vars (a silence of 2 s, not 2 minutes)
+and a topic of its own where it reads the topic's events, writes points as Telegraf and the predict task
+would (InfluxDB's /write; Kapacitor's subscription brings them), and reads what the alert wrote back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from stackutil import flush_vars, wait_until
+from tickml.influx import line
+from tickml.paths import LOGS, ROOT
+
+pytestmark = pytest.mark.stack
+
+SECOND = 10**9
+
+
+@pytest.fixture
+def alert_task(kapacitor):
+    """Define a task from a shipped alert script with vars; deleted afterwards."""
+    made = []
+
+    def define(script: str, name: str, **task_vars):
+        kapacitor.create(name, (ROOT / "tick_scripts" / script).read_text(), flush_vars(**task_vars), status="enabled")
+        made.append(name)
+
+    yield define
+    for name in made:
+        kapacitor.delete(name)
+
+
+def _alerts(influx, device: str, kind: str) -> list[dict]:
+    return influx.query(f"SELECT level, message, \"duration\" FROM alerts "
+                        f"WHERE device_id = '{device}' AND alert = '{kind}'")
+
+
+def _reading(device: str) -> str:
+    return line("device_message", {"device_id": device, "sensor": "temperature"}, {"value": 21.5}, time.time_ns())
+
+
+def test_a_silent_device_alerts_once_and_again_when_it_reports(influx, kapacitor, alert_task, run_id):
+    silent, steady, topic = f"{run_id}silent", f"{run_id}steady", f"{run_id}topic"
+    alert_task("device_silence.tick", f"{run_id}silence", silence={"type": "duration", "value": 2 * SECOND},
+               topic={"type": "string", "value": topic})
+    # Both report twice a second; one falls silent after 2 s, the other goes on to the end of the test.
+    stop = threading.Event()
+    silent_until = time.monotonic() + 2
+
+    def report():
+        while not stop.is_set():
+            influx.write([_reading(steady)] + ([_reading(silent)] if time.monotonic() < silent_until else []))
+            stop.wait(0.5)
+
+    sender = threading.Thread(target=report)
+    sender.start()
+    try:
+        critical = wait_until(lambda: _alerts(influx, silent, "silence"), timeout=15, what="the silence alert")
+        assert [a["level"] for a in critical] == ["CRITICAL"], critical
+        assert critical[0]["message"] == f"{silent} is silent"
+        events = {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)}
+        assert events.get(f"silence/{silent}") == "CRITICAL", events
+        # Still silent a silence later: no second alert (a change of level only); then it reports, and is OK.
+        time.sleep(2.5)
+        assert len(_alerts(influx, silent, "silence")) == 1
+        influx.write([_reading(silent)])
+        both = wait_until(lambda: len(a := _alerts(influx, silent, "silence")) >= 2 and a, timeout=15,
+                          what="the device back")
+        assert [a["level"] for a in both[:2]] == ["CRITICAL", "OK"] and both[1]["message"] == f"{silent} reports again"
+        assert both[1]["duration"] >= 2 * SECOND  # how long it was silent
+        assert _alerts(influx, steady, "silence") == [], "a device that kept reporting was called silent"
+    finally:
+        stop.set()
+        sender.join()
+
+
+def _predictions(influx, device: str, probabilities: list[float]) -> None:
+    start = time.time_ns()
+    influx.write([line("predictions", {"device_id": device, "model": "failure_prob"}, {"Probability1": p},
+                       start + k * 1_000_000) for k, p in enumerate(probabilities)])
+
+
+def test_a_likely_failure_alerts_at_the_threshold_and_clears_below_the_reset(influx, kapacitor, alert_task, run_id):
+    device, topic = f"{run_id}pm-1", f"{run_id}topic"
+    alert_task("failure_alert.tick", f"{run_id}failure", topic={"type": "string", "value": topic})
+    # 0.7 after 0.9 stays critical: under the threshold (0.8) but not under the reset (0.6).
+    _predictions(influx, device, [0.1, 0.2, 0.9, 0.95, 0.7, 0.65, 0.5, 0.3])
+    alerts = wait_until(lambda: len(a := _alerts(influx, device, "failure")) >= 2 and a, timeout=20,
+                        what="the failure alert and its end")
+    time.sleep(1.5)  # a flush interval more: a third alert would be written by now
+    alerts = _alerts(influx, device, "failure")
+    assert [(a["level"], a["message"]) for a in alerts] == [
+        ("CRITICAL", f"{device} is likely to fail: probability 0.90"), ("OK", f"{device} is no longer likely to fail")]
+    assert {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)} == {f"failure/{device}": "OK"}
+
+
+def test_a_flapping_failure_prediction_is_damped(influx, alert_task, run_id):
+    device = f"{run_id}pm-2"
+    alert_task("failure_alert.tick", f"{run_id}flapping", topic={"type": "string", "value": f"{run_id}topic"})
+    # Forty changes of level; once more than half of the last 21 points changed it, the alerts stop.
+    _predictions(influx, device, [0.95, 0.1] * 20 + [0.1] * 30)
+    wait_until(lambda: _alerts(influx, device, "failure"), timeout=20, what="the first alerts")
+    time.sleep(2.5)
+    levels = [a["level"] for a in _alerts(influx, device, "failure")]
+    assert 2 <= len(levels) < 20, levels
+
+
+def test_the_shipped_topic_handler_logs_an_alert(influx, kapacitor, alert_task, run_id):
+    """kapacitor/alert_handlers.json's log handler of the topic device-alerts, as `tickml tasks define` put it."""
+    from tickml.tasks import load_handlers
+
+    (handler,) = [h for h in load_handlers() if h.topic == "device-alerts" and h.kind == "log"]
+    assert kapacitor.define_handler(handler.topic, handler.id, handler.kind, handler.options) == "unchanged"
+    device = f"{run_id}pm-3"
+    alert_task("failure_alert.tick", f"{run_id}logged")  # the shipped topic
+    _predictions(influx, device, [0.1, 0.99])
+    log = LOGS / "alerts.log"
+    wait_until(lambda: log.exists() and f"failure/{device}" in log.read_text(), timeout=20,
+               what=f"the alert of {device} in {log}")
