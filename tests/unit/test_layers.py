@@ -31,7 +31,7 @@ def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
 
 
 # The UDFs' libraries import no protocol: Kapacitor's agent is the handlers' business alone.
-LIBRARIES = ("udfs/learn", "udfs/windowstats")
+LIBRARIES = ("udfs/learn", "udfs/windowstats", "udfs/detect")
 
 
 @pytest.mark.parametrize("folder", LIBRARIES)
