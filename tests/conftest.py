@@ -3,7 +3,9 @@
 The ``stack`` fixture starts Mosquitto, InfluxDB, the socket UDF servers,
 Kapacitor and Telegraf once per test session with ``tickml stack`` (the
 same runner users run), defines the task list, and stops the services it started
-when the session ends. Services that already ran (a developer's stack) are
+when the session ends. The start begins as soon as collection shows a test
+that needs the stack, in a thread, so the unit tests (stack/test.sh runs them
+first) run while the services come up. Services that already ran (a developer's stack) are
 reused and left running. Tests isolate their data by device ids unique to the session.
 
 The tasks are defined with a flush interval of 1 s (``TICKML_FLUSH_INTERVAL``,
@@ -16,6 +18,9 @@ define too (the shards' tasks, ``tickml tasks define`` run by a test) keeps it.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
 import types
 import uuid
 from pathlib import Path
@@ -37,25 +42,64 @@ def _stack_handle() -> types.SimpleNamespace:
         supervised_process=supervision.supervised_process)
 
 
+class _Start:
+    """The stack's start, begun as soon as the session knows a test needs it, so that the unit tests (which
+    run first) run meanwhile; and the services it found stopped (the ones to stop at the end).
+
+    The runner runs as a command of its own (``tickml stack start``, then ``tickml tasks define``), not in a
+    thread of this process: unit tests patch the tools' modules (the secrets' folder, the configuration's
+    paths), which a thread here would read half-way through its start."""
+
+    def __init__(self):
+        self.handle = _stack_handle()
+        self.started = [s.name for s in self.handle.services() if s.pid() is None]
+        self.thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    def begin(self) -> None:
+        from tickml import tasks
+
+        from stackutil import FLUSH_INTERVAL
+
+        os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
+        self.thread = threading.Thread(target=self._run, name="stack-start", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for command in (["stack", "start"], ["tasks", "define"]):
+            done = subprocess.run([sys.executable, "-m", "tickml", *command], cwd=ROOT, capture_output=True,
+                                  text=True)
+            if done.returncode != 0:
+                self.error = f"tickml {' '.join(command)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+                return
+
+
+_START: _Start | None = None
+
+
+def pytest_collection_finish(session):
+    global _START
+    if any("stack" in item.fixturenames for item in session.items):
+        _START = _Start()
+        _START.begin()
+
+
 @pytest.fixture(scope="session")
 def stack():
-    from tickml import tasks
-    from tickml.kapacitor import Kapacitor
-
-    from stackutil import FLUSH_INTERVAL
-
-    os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
-    tickstack = _stack_handle()
-    started = [s.name for s in tickstack.services() if s.pid() is None]
+    global _START
+    if _START is None:  # collected by a hook that did not see it (a plugin's run): start now
+        _START = _Start()
+        _START.begin()
+    _START.thread.join()
     try:
-        tickstack.start()
-        tasks.define_all(Kapacitor())
-        yield tickstack
+        if _START.error is not None:
+            raise RuntimeError(_START.error)
+        yield _START.handle
     finally:
         # Stop only what this session started (also when starting failed half-way):
         # a developer's stack stays up.
-        if started and not os.environ.get("TICKML_KEEP_STACK"):
-            tickstack.stop(started)
+        if _START.started and not os.environ.get("TICKML_KEEP_STACK"):
+            _START.handle.stop(_START.started)
 
 
 @pytest.fixture(scope="session")
