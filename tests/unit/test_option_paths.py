@@ -10,6 +10,7 @@ nothing on disk.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import shutil
@@ -44,6 +45,13 @@ def init(module: str, options: dict, cwd: Path) -> udf_pb2.InitResponse:
                                      cwd=cwd)
     assert responses and responses[0].WhichOneof("message") == "init", log
     return responses[0].init
+
+
+def init_each(calls: list[tuple[str, dict, Path]]) -> list[udf_pb2.InitResponse]:
+    """``init`` of each (module, options, cwd), every one a process of its own, all at once: the random forest's
+    processes each take a second or two to start and train, and share nothing."""
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: init(*call), calls))
 
 
 def tree(folder: Path) -> set[str]:
@@ -155,10 +163,11 @@ def test_a_data_set_outside_the_data_set_root_fails_init(roots, tmp_path, how):
 def test_the_default_data_set_root_is_training_data_sets(tmp_path, monkeypatch):
     monkeypatch.delenv("TICKML_DATA_SET_ROOT", raising=False)
     shutil.copy(DATA_SET, tmp_path / "room_climate.csv")
-    answer = init("udfs.rfc_classifier", {"data_set": str(tmp_path / "room_climate.csv")}, REPO)
-    _refused(answer, "data_set", str(tmp_path / "room_climate.csv"), REPO / "training_data_sets",
+    refused, accepted = init_each([("udfs.rfc_classifier", {"data_set": str(tmp_path / "room_climate.csv")}, REPO),
+                                   ("udfs.rfc_classifier", {"data_set": "training_data_sets/room_climate.csv"}, REPO)])
+    _refused(refused, "data_set", str(tmp_path / "room_climate.csv"), REPO / "training_data_sets",
              "TICKML_DATA_SET_ROOT")
-    assert init("udfs.rfc_classifier", {"data_set": "training_data_sets/room_climate.csv"}, REPO).success
+    assert accepted.success, accepted.error
 
 
 def test_data_sets_inside_the_root_keep_working(tmp_path, monkeypatch):
@@ -166,10 +175,10 @@ def test_data_sets_inside_the_root_keep_working(tmp_path, monkeypatch):
     shutil.copy(DATA_SET, tmp_path / "sets" / "room_climate.csv")
     shutil.copy(DATA_SET, tmp_path / "sets" / "more" / "rooms.csv")
     monkeypatch.setenv("TICKML_DATA_SET_ROOT", "sets")
-    for given in ({}, {"data_set": "sets/more/rooms.csv"}, {"data_set": "sets/more/../room_climate.csv"},
-                  {"data_set": str(tmp_path / "sets/room_climate.csv")}):
-        answer = init("udfs.rfc_classifier", given, cwd=tmp_path)
-        assert answer.success, (given, answer.error)
+    given = [{}, {"data_set": "sets/more/rooms.csv"}, {"data_set": "sets/more/../room_climate.csv"},
+             {"data_set": str(tmp_path / "sets/room_climate.csv")}]
+    for options, answer in zip(given, init_each([("udfs.rfc_classifier", options, tmp_path) for options in given])):
+        assert answer.success, (options, answer.error)
 
 
 # -- the shipped TICKscripts --------------------------------------------------------------
