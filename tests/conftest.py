@@ -4,8 +4,8 @@ The ``stack`` fixture starts Mosquitto, InfluxDB, the socket UDF servers,
 Kapacitor and Telegraf once per test session with ``tickml stack`` (the
 same runner users run), defines the task list, and stops the services it started
 when the session ends. The start begins as soon as collection shows a test
-that needs the stack, in a thread, so the unit tests (stack/test.sh runs them
-first) run while the services come up. Services that already ran (a developer's stack) are
+that needs the stack, as commands of their own, so the unit tests
+(stack/test.sh runs them first) run while the services come up. Services that already ran (a developer's stack) are
 reused and left running. Tests isolate their data by device ids unique to the session.
 
 The tasks are defined with a flush interval of 1 s (``TICKML_FLUSH_INTERVAL``,

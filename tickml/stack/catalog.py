@@ -58,7 +58,6 @@ def _kapacitor_prepare(command: list[str], env: dict[str, str]) -> None:
 
 
 def _dashboard_authorization() -> str | None:
-
     try:
         return guard.authorization()
     except secrets.SecretsError:

@@ -55,13 +55,10 @@ def start(names: list[str] | None = None, shards: int | None = None, shards_conf
     chosen = select(names or [], shards, shard_set)
     if shard_set is not None:
         _refuse_double_processing(shard_set)
-    shared = [s for s in chosen if _shard_of(s) is None]
-    for service in shared:
-        print(f"{service.name:28s} {start_service(service)}", flush=True)
-    groups: dict[str, list[Service]] = {}
+    groups: dict[str | None, list[Service]] = {}
     for service in chosen:
-        if _shard_of(service) is not None:
-            groups.setdefault(_shard_of(service), []).append(service)
+        groups.setdefault(_shard_of(service), []).append(service)
+    _start_in_order(groups.pop(None, []))  # the single node's services, or what the shards share
     if not groups:
         return
     prepare(shard_set)
