@@ -15,7 +15,10 @@ Shapes: stream → stream filter (``py_classifier``, every point passes so
 the output is the same size as the null's), batch → stream window statistics
 (``preprocess``, 30-point windows), batch → stream training (``train``,
 linear, 30-point windows), stream → stream prediction (``predict``, linear
-models of 1,000 devices trained beforehand).
+models of 1,000 devices trained beforehand), stream → stream anomaly score
+(``anomaly``, beside Kapacitor's running ``sigma()``, its own stateful
+per-point function; each device learns for 150 of its 300 points, then is
+scored).
 
 Printed per run: points/s from the first write to the last output, and CPU
 microseconds per point of kapacitord and of the UDF server; then ours/null
@@ -82,6 +85,11 @@ def shapes(args, model: str):
             ("null_stream", "@null_stream()", "null_stream2", "udf-null_stream"),
             ("predict", f"@predict().model('{model}')", "predict2", "udf-predict"),
         ], x_and_y, False),
+        "anomaly score (anomaly)": (STREAM, [
+            ("native sigma()", "|eval(lambda: sigma(\"value\")).as('sigma')", "eval2", None),
+            ("null_stream", "@null_stream()", "null_stream2", "udf-null_stream"),
+            ("anomaly", "@anomaly().field('value')", "anomaly2", "udf-anomaly"),
+        ], series, False),
     }
 
 

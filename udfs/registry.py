@@ -23,7 +23,7 @@ Examples
 >>> get("nope")
 Traceback (most recent call last):
 ...
-KeyError: "no UDF 'nope' in udfs/registry.py; registered: humidity_classifier, moving_average, null_batch, null_stream, predict, preprocess, py_classifier, rfc_classifier, train"
+KeyError: "no UDF 'nope' in udfs/registry.py; registered: anomaly, humidity_classifier, moving_average, null_batch, null_stream, predict, preprocess, py_classifier, rfc_classifier, train"
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ UDFS: tuple[Udf, ...] = (
          "algorithm": "linear", "model": "power"}, "tick_scripts/power_train.tick", bad_input="reported"),
     Udf("predict", "socket", "stream", "stream", "udfs.predict.handler:Predict", "30s",
         {"model": "power"}, "tick_scripts/power_predict.tick"),
+    # Per-entity anomaly score of every point (udfs/detect).
+    Udf("anomaly", "socket", "stream", "stream", "udfs.anomaly.handler:Anomaly", "20s",
+        {"field": "value"}, "tick_scripts/device_anomaly.tick"),
 )
 
 _BY_NAME = {udf.name: udf for udf in UDFS}

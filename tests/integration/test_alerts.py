@@ -124,3 +124,47 @@ def test_the_shipped_topic_handler_logs_an_alert(influx, kapacitor, alert_task, 
     log = LOGS / "alerts.log"
     wait_until(lambda: log.exists() and f"failure/{device}" in log.read_text(), timeout=20,
                what=f"the alert of {device} in {log}")
+
+
+def _anomaly_alerts(influx, device: str) -> list[dict]:
+    return influx.query(f"SELECT level, message, anomaly_score FROM alerts WHERE device_id = '{device}' "
+                        "AND alert = 'anomaly'")
+
+
+def test_an_anomalous_reading_alerts_once_and_a_healthy_device_never(influx, kapacitor, alert_task, run_id):
+    """device_anomaly.tick with its own defaults: @anomaly() learns each device's cycle, a spike is CRITICAL,
+    the device is OK again once its scores have been calm for calm_seconds, and its twin without the spike
+    is never alerted."""
+    import numpy as np
+
+    sick, healthy, topic = f"{run_id}sick", f"{run_id}healthy", f"{run_id}topic"
+    measurement = f"{run_id}readings"
+    alert_task("device_anomaly.tick", f"{run_id}anomaly", measurement={"type": "string", "value": measurement},
+               calm_seconds={"type": "float", "value": 1.0}, topic={"type": "string", "value": topic})
+    rng = np.random.default_rng(7)
+    n, spike = 500, 350
+    cycle = 20 + 2 * np.sin(2 * np.pi * np.arange(n) / 25)
+    start = time.time_ns() - n * 10_000_000  # 10 ms apart, ending now
+    lines = []
+    for device in (sick, healthy):
+        values = cycle + rng.normal(0, 0.05, n)
+        if device == sick:
+            values[spike] += 12
+        lines += [line(measurement, {"device_id": device, "sensor": "temperature"}, {"value": float(v)},
+                       start + k * 10_000_000) for k, v in enumerate(values)]
+    influx.write(lines)
+    scored = wait_until(lambda: len(r := influx.query(f"SELECT anomaly_score, anomaly_learning FROM anomaly "
+                                                      f"WHERE device_id = '{sick}'")) >= n and r,
+                        timeout=30, what="every reading of the sick device scored")
+    assert [r["anomaly_learning"] for r in scored[:150]] == [True] * 150 and not scored[150]["anomaly_learning"]
+    assert scored[spike]["anomaly_score"] >= 0.5
+    alerts = wait_until(lambda: len(a := _anomaly_alerts(influx, sick)) >= 2 and a, timeout=20,
+                        what="the anomaly alert and its end")
+    assert [a["level"] for a in alerts] == ["CRITICAL", "OK"], alerts
+    assert alerts[0]["time"] == start + spike * 10_000_000
+    assert alerts[0]["message"].startswith(f"{sick} temperature is anomalous: score ")
+    # OK once the scores had stayed under the reset for calm_seconds (1 s = 100 readings) of stream time.
+    assert alerts[1]["time"] - alerts[0]["time"] >= SECOND
+    assert {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)} == \
+        {f"anomaly/{sick}/temperature": "OK"}
+    assert _anomaly_alerts(influx, healthy) == [], "a healthy device was alerted"

@@ -15,6 +15,7 @@ from .framing import encode_varint
 
 _DOUBLE_MAP = 8  # Point.fieldsDouble
 _STRING_MAP = 10  # Point.fieldsString
+_BOOL_MAP = 12  # Point.fieldsBool
 _pack_double = struct.Struct("<d").pack
 
 
@@ -80,3 +81,22 @@ class StringField:
         data = value.encode()
         entry = self._entry_head + encode_varint(len(data)) + data
         return self._tag + encode_varint(len(entry)) + entry
+
+
+class BoolField:
+    """A ``fieldsBool`` entry of a fixed name; both encodings are built once.
+
+    >>> from udfs.agent import udf_pb2
+    >>> udf_pb2.Point.FromString(BoolField("b").encode(True)).fieldsBool["b"]
+    True
+    """
+
+    __slots__ = ("_false", "_true")
+
+    def __init__(self, name: str):
+        tag, entry_head = _key_prefix(_BOOL_MAP, name, 0x10)
+        head = tag + encode_varint(len(entry_head) + 1) + entry_head
+        self._false, self._true = head + b"\x00", head + b"\x01"
+
+    def encode(self, value: bool) -> bytes:
+        return self._true if value else self._false
