@@ -168,3 +168,45 @@ def test_an_anomalous_reading_alerts_once_and_a_healthy_device_never(influx, kap
     assert {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)} == \
         {f"anomaly/{sick}/temperature": "OK"}
     assert _anomaly_alerts(influx, healthy) == [], "a healthy device was alerted"
+
+
+def test_a_stopped_task_and_a_failing_node_alert(influx, kapacitor, alert_task, run_id):
+    """task_health.tick on Kapacitor's real statistics: one task deleted while a second fails on every point."""
+    victim, failing, topic = f"{run_id}victim", f"{run_id}failing", f"{run_id}topic"
+    alert_task("task_health.tick", f"{run_id}health", silence={"type": "duration", "value": 12 * SECOND},
+               topic={"type": "string", "value": topic})
+    kapacitor.create(victim, f'dbrp "telemetry"."autogen"\nstream\n    |from()\n        .measurement(\'{victim}\')\n'
+                             "    |httpOut('x')\n", status="enabled")
+    # "nope" is no field of these points: the eval node fails on every one.
+    kapacitor.create(failing, f'dbrp "telemetry"."autogen"\nstream\n    |from()\n        .measurement(\'{failing}\')\n'
+                              "    |eval(lambda: \"nope\" * 2.0)\n        .as('x')\n    |httpOut('x')\n", status="enabled")
+    stop = threading.Event()
+
+    def feed():
+        while not stop.is_set():
+            influx.write([line(failing, {"device_id": "d"}, {"value": 1.0}, time.time_ns())])
+            stop.wait(0.5)
+
+    sender = threading.Thread(target=feed)
+    sender.start()
+    try:
+        # The health task has seen the victim run once its statistics reach InfluxDB (kapacitor_stats copies them).
+        wait_until(lambda: influx.query(f"SELECT count(errors) FROM nodes WHERE task = '{victim}'", "_kapacitor"),
+                   timeout=30, what="the victim's statistics")
+        kapacitor.delete(victim)
+        stopped = wait_until(lambda: influx.query(f"SELECT level, message FROM alerts WHERE task = '{victim}' "
+                                                  "AND alert = 'task_stopped'"), timeout=40, what="the stopped alert")
+        assert [(a["level"], a["message"]) for a in stopped] == [("CRITICAL", f"task {victim} has stopped")]
+        errors = wait_until(lambda: influx.query(f"SELECT level, message FROM alerts WHERE task = '{failing}' "
+                                                 "AND alert = 'node_errors'"), timeout=30, what="the errors alert")
+        assert errors[0]["level"] == "CRITICAL" and errors[0]["message"].startswith("eval2 of task ")
+        assert "keeps failing" in errors[0]["message"]
+        events = {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)}
+        assert events.get(f"task/{victim}") == "CRITICAL" and events.get(f"task/{failing}") is None, events
+        assert influx.query(f"SELECT level FROM alerts WHERE task = '{failing}' AND alert = 'task_stopped'") == []
+    finally:
+        stop.set()
+        sender.join()
+        for name in (victim, failing):
+            if kapacitor.task(name):
+                kapacitor.delete(name)
