@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class ShapeMemory:
         return (shape * LEVELS + 0.5).astype(np.uint8)
 
     def add(self, code: np.ndarray) -> None:
-        self.shapes[self.pos] = code * (1.0 / LEVELS)
+        np.multiply(code, 1.0 / LEVELS, out=self.shapes[self.pos])
         self.pos = (self.pos + 1) % self.capacity
         self.count = min(self.count + 1, self.capacity)
 
@@ -39,10 +40,10 @@ class ShapeMemory:
         """(distance, row) of the nearest remembered shape; (0, -1) while the memory is empty."""
         if not self.count:
             return 0.0, -1
-        diff = self.shapes[: self.count] - shape
+        diff = (self.shapes if self.count == self.capacity else self.shapes[: self.count]) - shape
         d2 = np.einsum("ij,ij->i", diff, diff)
         row = int(d2.argmin())
-        return float(np.sqrt(d2[row])), row
+        return math.sqrt(d2[row]), row  # the same correctly rounded root as np.sqrt, cheaper on a scalar
 
     def state(self) -> dict:
         codes = np.rint(self.shapes[: self.count] * LEVELS).astype(np.uint8)
