@@ -45,6 +45,8 @@ class Detector:
         self.typical = 0.0  # the mean novelty, decaying
         self.held_until = 0
         self.step = 0.0  # the median step between neighbouring values (a running estimate)
+        self.run = 0  # values in a row equal to the one before
+        self.longest = 0  # the longest such run seen before this one
         self.last_time: int | None = None
         # The hour-of-day profile: per hour (UTC), the mean of the smoothed value, its visits, the largest
         # deviation from that mean it has had, and the days it was seen on (counted once the calibration has
@@ -93,6 +95,10 @@ class Detector:
             else:
                 # The median by small multiplicative steps: a spike or a level shift moves it by one step only.
                 self.step *= self._step_up if step > self.step else self._step_down
+            if step == 0.0:
+                self.run += 1
+            else:
+                self.longest, self.run = max(self.longest, self.run), 0
         self.lo, self.hi = min(self.lo, v), max(self.hi, v)
         self.values.append(v)
         self.seen += 1
@@ -105,6 +111,8 @@ class Detector:
         d, row = self.memory.nearest(shape)
         learning = self.seen <= p.learning
         cause = "shape"
+        if not learning and p.stuck and self.run == max(p.stuck, p.stuck_margin * self.longest + 1):
+            d, cause = max(d, 1.5 * self.record + 1e-12), "stuck"
         if not learning and outside > p.outside and excess > p.outside_steps * self.step:
             before = hist[-p.window - 1:-1].mean() if len(hist) > p.window else v
             if abs(v - before) > p.jump * span and d < 1.5 * self.record + 1e-12:
@@ -202,7 +210,8 @@ class Detector:
                 "pending": [c.tobytes().hex() for c in self.pending], "memory": self.memory.state(),
                 "seen": self.seen, "lo": self.lo if self.seen else None, "hi": self.hi if self.seen else None,
                 "record": self.record, "typical": self.typical, "held_until": self.held_until,
-                "last_time": self.last_time, "step": self.step, "hour_mean": list(self.hour_mean),
+                "last_time": self.last_time, "step": self.step, "run": self.run, "longest": self.longest,
+                "hour_mean": list(self.hour_mean),
                 "hour_count": list(self.hour_count), "hour_record": list(self.hour_record),
                 "hour_days": list(self.hour_days), "hour_last_day": list(self.hour_last_day),
                 "offset": self.offset, "profile_record": self.profile_record,
@@ -229,6 +238,8 @@ class Detector:
             det.last_time = None if doc["last_time"] is None else int(doc["last_time"])
             if doc["version"] >= 2:
                 det.step = float(doc["step"])
+                det.run = int(doc["run"])
+                det.longest = int(doc["longest"])
                 det.hour_mean = [float(x) for x in doc["hour_mean"]]
                 det.hour_count = [int(x) for x in doc["hour_count"]]
                 det.hour_record = [float(x) for x in doc["hour_record"]]

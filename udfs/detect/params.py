@@ -48,6 +48,11 @@ class Params:
     # fleet 1.0 raises three times the false alarms of 1.5 (24 against 8 over 3 seeds).
     outside_steps: float = 1.5
     step_rate: float = 0.02
+    # A value repeated `stuck` times in a row is a stuck sensor (a run of repeats is no new shape, and no level
+    # beyond the range), unless the series has had runs of repeats before: then the run must be `stuck_margin`
+    # times its longest (a plateau of a daily cycle, a quantised reading). 0 turns it off.
+    stuck: int = 10
+    stuck_margin: float = 2.0
     # After an alarm, scores are held below the alarm level this many points: one detection per event
     # (NAB counts the first detection in a window, and every later one outside it is a false positive).
     hold: int = 100
@@ -95,7 +100,7 @@ class Params:
                      "profile_rate", "profile_half_life", "profile_record_half_life", "step_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, not {getattr(self, name)!r}")
-        for name in ("context_blocks", "gap", "learning", "floor", "outside", "jump", "outside_steps", "hold",
+        for name in ("context_blocks", "gap", "learning", "floor", "outside", "jump", "outside_steps", "stuck", "stuck_margin", "hold",
                      "profile_min", "profile_weight", "profile_days", "profile_offset_half_life"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")

@@ -293,3 +293,17 @@ def test_new_extremes_of_healthy_noise_do_not_alarm_and_a_level_shift_does_and_s
     det = Detector()
     below = [s.cause for s in (det.update(v, k) for k, v in enumerate(quiet)) if s.anomaly_score < 0.5]
     assert set(below) == {""}, "a cause is named only for an alarm"
+
+
+def test_a_stuck_reading_alarms_once_and_a_series_with_plateaus_does_not():
+    rng = np.random.default_rng(3)
+    values = 50 + rng.normal(0, 1, 1000)
+    values[600:] = values[600]
+    det = Detector()
+    alarms = [(k, s.cause) for k, s in ((k, det.update(v, k)) for k, v in enumerate(values)) if s.anomaly_score >= 0.5]
+    assert alarms == [(610, "stuck")], alarms
+    # A cycle with a flat top of 30 readings, for ever: its runs of repeats are routine once seen.
+    cycle = np.concatenate([np.linspace(0, 10, 30), np.full(30, 10.0), np.linspace(10, 0, 30)])
+    det = Detector()
+    causes = [s.cause for s in (det.update(v, k) for k, v in enumerate(np.tile(cycle, 30))) if s.anomaly_score >= 0.5]
+    assert "stuck" not in causes, causes
