@@ -18,7 +18,18 @@ reproducible and enabling one fault does not change what another one does.
 ``late``           a message is held back with probability P and sent 1 to
                    TICKS ticks later with its original timestamp, after newer
                    messages of the same device: late and out of order
+``incident``       one chosen device, from one chosen tick (``Incident``): a
+                   ``spike`` (its message at the tick off by SIZE sd), a level
+                   ``shift`` (every message from the tick off by SIZE sd), a
+                   ``drift`` (SIZE sd more per message), a ``stuck`` value
+                   (its readings frozen at the tick's), ``silence`` (nothing
+                   sent from the tick)
 =================  ============================================================
+
+The random faults strike wherever their generator says; an incident is what a
+test or a benchmark plants where it will look for it (bench/alerts.py). A
+standard deviation (sd) is the sensor's in ``DEVICE_TYPES``: the spread of
+levels between devices, five times a reading's own noise.
 
 >>> from devices.fleet import Fleet
 >>> fleet = Fleet.create(4, ["thermostat"], seed=1)
@@ -198,9 +209,89 @@ class Late(Fault):
         return out
 
 
+INCIDENT_KINDS = ("spike", "shift", "drift", "stuck", "silence")
+# SIZE when the specification leaves it out: sd for a spike and a shift, sd per message for a drift.
+INCIDENT_SIZES = {"spike": 8.0, "shift": 4.0, "drift": 0.05, "stuck": 0.0, "silence": 0.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Incident:
+    """A fault planted on one device (its index in the fleet) from one tick on; ``size`` as ``INCIDENT_SIZES``."""
+
+    kind: str
+    device: int
+    tick: int
+    size: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in INCIDENT_KINDS:
+            raise ValueError(f"an incident is one of {', '.join(INCIDENT_KINDS)}, got {self.kind!r}")
+        if self.device < 0 or self.tick < 0:
+            raise ValueError(f"an incident's device and tick are 0 or more, got {self.device} and {self.tick}")
+
+    def spec(self) -> str:
+        """The ``--incident`` specification that gives this incident back (``parse_incident``)."""
+        return f"{self.kind}:{self.device}:{self.tick}" + (f":{self.size:g}" if INCIDENT_SIZES[self.kind] else "")
+
+
+class Incidents(Fault):
+    """The planted incidents, each on its device from its tick; other devices and earlier ticks pass untouched.
+
+    The offsets are in each reading's own sd; a stuck device repeats the readings of its first message at or
+    after the tick (as the faults before this one left them); a silent device's samples are dropped.
+
+    >>> from devices.fleet import Sample
+    >>> f = Incidents([Incident("shift", 0, 2, 1.0), Incident("stuck", 1, 1), Incident("silence", 2, 3)])
+    >>> def tick(t):
+    ...     batch = [Sample(i, f"b-{i}", "barometer", t, {"pressure": 1000.0 + t}) for i in range(3)]
+    ...     return [(s.device_id, s.readings["pressure"]) for s in f.apply(t, batch)]
+    >>> [tick(t) for t in range(4)][2:]
+    [[('b-0', 1010.0), ('b-1', 1001.0), ('b-2', 1002.0)], [('b-0', 1011.0), ('b-1', 1001.0)]]
+    """
+
+    name = "incident"
+
+    def __init__(self, incidents: list[Incident]):
+        by_device: dict[int, Incident] = {}
+        for incident in incidents:
+            if incident.device in by_device:
+                raise ValueError(f"device {incident.device} has two incidents; one incident per device")
+            by_device[incident.device] = incident
+        self.incidents = by_device
+        self._frozen: dict[int, dict[str, float | None]] = {}  # stuck device -> the readings it repeats
+
+    def _offset(self, incident: Incident, tick: int) -> float:
+        """sd added to each reading at ``tick``."""
+        if incident.kind == "spike":
+            return incident.size if tick == incident.tick else 0.0
+        if incident.kind == "shift":
+            return incident.size
+        if incident.kind == "drift":
+            return incident.size * (tick - incident.tick + 1)
+        return 0.0
+
+    def apply(self, tick, samples):
+        out = []
+        for sample in samples:
+            incident = self.incidents.get(sample.index)
+            if incident is None or tick < incident.tick:
+                out.append(sample)
+            elif incident.kind == "silence":
+                continue
+            elif incident.kind == "stuck":
+                frozen = self._frozen.setdefault(sample.index, dict(sample.readings))
+                out.append(dataclasses.replace(sample, readings=dict(frozen)))
+            else:
+                offset = self._offset(incident, tick)
+                readings = {k: (None if v is None else round(v + offset * _sd(sample, k), 3))
+                            for k, v in sample.readings.items()}
+                out.append(dataclasses.replace(sample, readings=readings) if offset else sample)
+        return out
+
+
 @dataclasses.dataclass
 class FaultChain:
-    """The faults of one run, applied in a fixed order: onoff, drift, spikes, missing, late."""
+    """The faults of one run, applied in a fixed order: onoff, drift, spikes, missing, incidents, late."""
 
     faults: list[Fault]
 
@@ -214,6 +305,7 @@ class FaultChain:
         drift: tuple[float, float] | None = None,
         onoff: tuple[float, int, int] | None = None,
         late: tuple[float, int] | None = None,
+        incidents: list[Incident] | None = None,
     ) -> "FaultChain":
         faults: list[Fault] = []
         if onoff:
@@ -224,6 +316,12 @@ class FaultChain:
             faults.append(Spikes(spikes[0], spikes[1], seed))
         if missing:
             faults.append(MissingValues(missing, seed))
+        if incidents:
+            beyond = [i for i in incidents if i.device >= n_devices]
+            if beyond:
+                raise ValueError(f"incident on device {beyond[0].device}, but the fleet has devices 0 to "
+                                 f"{n_devices - 1}")
+            faults.append(Incidents(incidents))
         if late:
             faults.append(Late(late[0], late[1], seed))
         return cls(faults)
@@ -325,3 +423,28 @@ def parse_late(spec: str) -> tuple[float, int]:
     if ticks < 1:
         raise ValueError(f"--late: TICKS must be at least 1, got {ticks}")
     return _probability(p, "late", "P"), ticks
+
+
+def parse_incident(spec: str) -> Incident:
+    """``KIND:DEVICE:TICK[:SIZE]``: a fault of KIND on the device numbered DEVICE (thermostat-3 is 3) from its
+    message number TICK (0: the first), SIZE as ``INCIDENT_SIZES``.
+
+    >>> parse_incident("shift:3:200:6")
+    Incident(kind='shift', device=3, tick=200, size=6.0)
+    >>> parse_incident("silence:0:10").spec(), parse_incident("spike:1:5").spec()
+    ('silence:0:10', 'spike:1:5:8')
+    >>> parse_incident("melt:1:5")
+    Traceback (most recent call last):
+    ...
+    ValueError: --incident: KIND must be one of spike, shift, drift, stuck, silence, got 'melt'
+    """
+    kind, _, rest = spec.partition(":")
+    if kind not in INCIDENT_KINDS:
+        raise ValueError(f"--incident: KIND must be one of {', '.join(INCIDENT_KINDS)}, got {kind!r}")
+    if not 2 <= len(rest.split(":")) <= 3:
+        raise ValueError(f"--incident wants KIND:DEVICE:TICK[:SIZE], got {spec!r}")
+    device, tick, size = _numbers(rest, "incident", [("DEVICE", int, None), ("TICK", int, None),
+                                                     ("SIZE", float, INCIDENT_SIZES[kind])])
+    if device < 0 or tick < 0:
+        raise ValueError(f"--incident: DEVICE and TICK must be 0 or more, got {device} and {tick}")
+    return Incident(kind, device, tick, size)

@@ -163,6 +163,10 @@ def _add_fleet(p: argparse.ArgumentParser) -> None:
                      help="a FRACTION of devices read 0 for OFF messages after every ON (30:10)")  # fmt: skip
     bad.add_argument("--late", type=_arg(p, faultlib.parse_late), default=None, metavar="P[:TICKS]",
                      help="a message is sent up to TICKS ticks (3) late, out of order, with probability P")  # fmt: skip
+    bad.add_argument("--incident", type=_arg(p, faultlib.parse_incident), action="append", default=None,
+                     metavar="KIND:DEVICE:TICK[:SIZE]",
+                     help="device number DEVICE, from its message TICK on: spike (SIZE sd, 8), shift (SIZE "
+                     "sd, 4), drift (SIZE sd a message, 0.05), stuck or silence; once per device")  # fmt: skip
     replay = p.add_argument_group("file replay (devices/replay.py), instead of a fleet")
     replay.add_argument("--file", type=Path, default=None, help="a .csv or JSON-lines (.jsonl/.json/.ndjson) file")
     _add_replay(p)

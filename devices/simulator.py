@@ -20,10 +20,11 @@ wall clock: 1 is real time, 10 ten times faster, 0 as fast as the transport
 goes. The same ``--seed`` gives the same devices, readings and faults.
 
 Faults on request (devices/faults.py): ``--missing``, ``--spikes``,
-``--drift``, ``--onoff``, ``--late``. ``--file`` replays a CSV or JSON-lines
-file instead of a fleet (devices/replay.py). The message schema is in
-devices/README.md. Under ``tickml devices`` the addresses and logins default to
-the native stack's, read from its configuration files and secrets.
+``--drift``, ``--onoff``, ``--late``, and ``--incident`` on a chosen device.
+``--file`` replays a CSV or JSON-lines file instead of a fleet
+(devices/replay.py). The message schema is in devices/README.md. Under
+``tickml devices`` the addresses and logins default to the native stack's,
+read from its configuration files and secrets.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def build_fleet(
     drift=None,
     onoff=None,
     late=None,
+    incidents=None,
 ) -> tuple[Fleet, faultlib.FaultChain, dict]:
     """The fleet, its fault chain, and the keyword arguments of ``fleet_ticks`` for one run."""
     if not 1 <= devices <= MAX_DEVICES:
@@ -140,7 +142,8 @@ def build_fleet(
         raise ValueError(f"interval must be positive, got {interval}")
     fleet = Fleet.create(devices, types, seed=seed, prefix=prefix)
     chain = faultlib.FaultChain.create(
-        devices, seed=seed, missing=missing, spikes=spikes, drift=drift, onoff=onoff, late=late
+        devices, seed=seed, missing=missing, spikes=spikes, drift=drift, onoff=onoff, late=late,
+        incidents=incidents,
     )
     run = {"start_ns": start_ns, "interval_ns": int(round(interval * 1e9)), "ticks": ticks, "messages": messages}
     return fleet, chain, run
@@ -249,7 +252,7 @@ def run(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             fleet, chain, run = build_fleet(
                 args.devices, types, seed=args.seed, prefix=args.prefix, start_ns=start_ns, interval=interval,
                 ticks=args.ticks, messages=args.messages, missing=args.missing, spikes=args.spikes,
-                drift=args.drift, onoff=args.onoff, late=args.late,
+                drift=args.drift, onoff=args.onoff, late=args.late, incidents=args.incident,
             )  # fmt: skip
         except ValueError as exc:
             p.error(str(exc))

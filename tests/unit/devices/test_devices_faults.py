@@ -171,3 +171,80 @@ def test_fault_specs_take_defaults_for_what_is_left_out():
     assert faults.parse_onoff("0.1") == (0.1, 30, 10)
     assert faults.parse_spikes("0.2") == (0.2, 8.0)
     assert faults.parse_late("0.2") == (0.2, 3)
+
+
+# --- incidents: one chosen device, from one chosen tick ----------------------------------------------------
+
+
+def _pressures(result) -> dict[str, list[float | None]]:
+    """device -> its pressure readings, tick by tick (a tick it sends nothing: absent)."""
+    out: dict[str, list] = {}
+    for _, batch in result:
+        for s in batch:
+            out.setdefault(s.device_id, []).append(s.readings["pressure"])
+    return out
+
+
+@pytest.mark.parametrize("kind", faults.INCIDENT_KINDS)
+def test_an_incident_changes_its_device_from_its_tick_and_nothing_else(kind):
+    plain = _pressures(ticks(n_devices=4, n_ticks=12, types=("barometer",)))
+    planted = _pressures(ticks(n_devices=4, n_ticks=12, types=("barometer",),
+                               incidents=[faults.Incident(kind, 2, 5, 2.0)]))
+    sd = DEVICE_TYPES["barometer"].sensors["pressure"][1]
+    for device in ("barometer-0", "barometer-1", "barometer-3"):
+        assert planted[device] == plain[device]
+    before, after = plain["barometer-2"], planted["barometer-2"]
+    assert after[:5] == before[:5]
+    expected = {
+        "spike": [before[5] + 2 * sd] + before[6:],
+        "shift": [v + 2 * sd for v in before[5:]],
+        "drift": [v + 2 * sd * (k + 1) for k, v in enumerate(before[5:])],
+        "stuck": [before[5]] * 7,
+        "silence": [],
+    }[kind]
+    assert after[5:] == pytest.approx(expected, abs=2e-3)
+
+
+def test_incidents_are_reproducible_and_leave_the_other_faults_where_they_were():
+    planted = [faults.Incident("shift", 1, 3, 4.0), faults.Incident("silence", 4, 2)]
+    assert ticks(incidents=planted, missing=0.2) == ticks(incidents=planted, missing=0.2)
+    # The random faults draw as they would without the incidents (their own generators).
+    with_them = [s for s in samples_of(ticks(incidents=planted, missing=0.2)) if s.index not in (1, 4)]
+    without = [s for s in samples_of(ticks(missing=0.2)) if s.index not in (1, 4)]
+    assert with_them == without
+
+
+def test_an_incident_never_changes_the_samples_it_is_given():
+    fault = faults.Incidents([faults.Incident(k, i, 1, 3.0) for i, k in enumerate(faults.INCIDENT_KINDS)])
+    batch = Fleet.create(5, ["temp_sensor"], seed=0).samples(T0)
+    before = copy.deepcopy(batch)
+    for tick in range(4):
+        fault.apply(tick, batch)
+    assert batch == before
+
+
+def test_a_device_takes_one_incident_and_one_the_fleet_has():
+    with pytest.raises(ValueError, match="device 1 has two incidents"):
+        faults.Incidents([faults.Incident("shift", 1, 3), faults.Incident("spike", 1, 5)])
+    with pytest.raises(ValueError, match="incident on device 9, but the fleet has devices 0 to 3"):
+        ticks(n_devices=4, incidents=[faults.Incident("stuck", 9, 3)])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("melt:1:5", "KIND must be one of spike, shift, drift, stuck, silence, got 'melt'"),
+        ("shift:3", "--incident wants KIND:DEVICE:TICK[:SIZE], got 'shift:3'"),
+        ("shift:x:3", "DEVICE must be a int, got 'x'"),
+        ("shift:1:-3", "DEVICE and TICK must be 0 or more, got 1 and -3"),
+    ],
+)
+def test_bad_incident_specs_say_what_is_wrong(spec, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        faults.parse_incident(spec)
+
+
+def test_incident_specs_take_their_kinds_default_size():
+    assert faults.parse_incident("spike:0:9") == faults.Incident("spike", 0, 9, 8.0)
+    assert faults.parse_incident("drift:2:9") == faults.Incident("drift", 2, 9, 0.05)
+    assert faults.parse_incident("stuck:2:9:5").size == 5.0  # accepted, unused
