@@ -87,7 +87,19 @@ class Influx:
                     fields = {c: v for c, v in zip(columns[1:], values[1:]) if v is not None and c not in tags}
                     if fields:
                         out.append((series["name"], {k: v for k, v in tags.items() if v != ""}, fields, values[0]))
+        # JSON writes a float that is a whole number as one (21.0 as 21): written back as it reads, it would be
+        # an integer, which the measurement's float field refuses. The field's type says what it is.
+        floats = {m: self.float_fields(m, database) for m in {p[0] for p in out}}
+        for measurement, _, fields, _ in out:
+            for name in floats[measurement] & fields.keys():
+                if isinstance(fields[name], int) and not isinstance(fields[name], bool):
+                    fields[name] = float(fields[name])
         return out
+
+    def float_fields(self, measurement: str, database: str | None = None) -> set[str]:
+        """The fields of ``measurement`` that InfluxDB holds as floats."""
+        rows = self.query(f'SHOW FIELD KEYS FROM "{measurement}"', database)
+        return {r["fieldKey"] for r in rows if r.get("fieldType") == "float"}
 
     def execute(self, q: str, database: str | None = None) -> None:
         """Run a statement that returns no rows (CREATE DATABASE; DROP SERIES with ``database``)."""

@@ -23,6 +23,10 @@ that someone's job through Kapacitor's HTTP API:
   ``task_recoveries`` point (tags ``task``; fields ``udfs``, ``down_seconds``,
   ``reason``) in the ``telemetry`` database, for the dashboards.
 
+A task that fails again as it starts (a snapshot it cannot restore, say) is
+re-enabled after 1, 2, 4 ... up to 60 s, until a pass sees it running; its
+gap is filled once it runs, by one copy at a time.
+
 The gap is filled: a window's length after re-enabling a stream task, the
 watcher reads what InfluxDB holds of the measurements the task reads, from
 two window lengths before the last pass that saw the task healthy to a
@@ -89,6 +93,13 @@ class Watcher:
         self.healthy_at: dict[str, int] = {}  # task -> wall time (ns) of the last pass that saw it healthy
         self.incarnations: dict[str, str] = {}
         self.recoveries = 0
+        # A task re-enabled whose gap is filled once it is seen healthy again (a task that fails as it starts,
+        # on a snapshot it cannot restore say, would otherwise start a copy at every pass): task -> (from, to).
+        self.gaps: dict[str, tuple[int, int]] = {}
+        self.filling: dict[str, threading.Thread] = {}
+        # Re-enables of a task that fails again before a pass sees it healthy are spaced out (1, 2, 4 ... 60 s).
+        self.retries: dict[str, int] = {}
+        self.next_try: dict[str, float] = {}
 
     def check(self) -> list[str]:
         """One pass; returns the tasks re-enabled."""
@@ -111,8 +122,12 @@ class Watcher:
             reason = self._broken(name, task)
             if reason is None:
                 self.healthy_at[name] = pass_started
+                self.retries.pop(name, None)
+                self._fill_pending(name)
                 continue
             self.broken_since.setdefault(name, self.clock())
+            if self.clock() < self.next_try.get(name, 0.0):
+                continue
             udfs = self._udfs_of(name)
             down = [u for u in udfs if self.servers.get(u) is None]
             if down:
@@ -168,12 +183,25 @@ class Watcher:
                                   f'down_seconds={down_for:.3f},reason="{reason_text}" {time.time_ns()}')
             except Exception as exc:  # the recovery happened; only its record is missing
                 log.warning("cannot record the recovery of %s in InfluxDB: %s", name, exc)
+        tries = self.retries[name] = self.retries.get(name, 0) + 1
+        self.next_try[name] = self.clock() + min(60.0, 2.0 ** (tries - 1))
         since = self.healthy_at.get(name)
         if since is not None and self.fill_gaps:
-            try:
-                self.fill_gap(name, since, enabled_at)
-            except Exception as exc:  # the task runs again; only its gap stays open
-                log.warning("cannot fill the gap of %s: %s", name, exc)
+            earlier = self.gaps.get(name)
+            self.gaps[name] = (min(since, earlier[0]) if earlier else since, enabled_at)
+
+    def _fill_pending(self, name: str) -> None:
+        """Fill the gap of a task seen healthy after its re-enable, unless a copy of it is still filling one."""
+        running = self.filling.get(name)
+        if name not in self.gaps or (running is not None and running.is_alive()):
+            return
+        since, until = self.gaps.pop(name)
+        try:
+            thread = self.fill_gap(name, since, until)
+            if thread is not None:
+                self.filling[name] = thread
+        except Exception as exc:  # the task runs again; only its gap stays open
+            log.warning("cannot fill the gap of %s: %s", name, exc)
 
     def fill_gap(self, name: str, since_ns: int, until_ns: int) -> threading.Thread | None:
         """Fill a stream task's gap with a temporary copy of it, in a thread; the thread."""

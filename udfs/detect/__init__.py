@@ -84,8 +84,8 @@ exchange-4's second windows. On long noisy daily cycles at 5 minutes, the shape 
 alarms just above 0.5 (its 400 shapes cover a day and a third); the profile adds none (a unit test).
 
 State: ``state()`` is JSON (about 11.5 KB with the defaults once the memory and every hour are full);
-``Detector.restore`` of it continues with identical scores (a version 1 state, from before the profile, is
-restored with an empty profile). Deterministic, numpy only; about 31,000-34,000 points/s in one process on
+``Detector.restore`` of it continues with identical scores; a state of another version is refused (the UDF
+then starts that entity afresh). Deterministic, numpy only; about 31,000-34,000 points/s in one process on
 this 2-core machine under load (the profile costs about 15 %; the bench prints it).
 """
 

@@ -11,7 +11,7 @@ import numpy as np
 from .params import Params
 from .shapes import ShapeMemory
 
-STATE_VERSION = 2  # 2 added the hour-of-day profile; a version 1 state is restored with an empty profile
+STATE_VERSION = 3  # 2 added the hour-of-day profile, 3 the median step and the runs of repeats
 ALARM = 0.5  # the score at which novelty equals the (floored, decaying) record, on every series
 HOUR_NS = 3_600_000_000_000
 HOURS = 24
@@ -220,7 +220,7 @@ class Detector:
     @classmethod
     def restore(cls, doc: dict) -> "Detector":
         try:
-            if doc.get("version") not in (1, STATE_VERSION):
+            if doc.get("version") != STATE_VERSION:
                 raise ValueError(f"detector state version {doc.get('version')!r}; this code reads {STATE_VERSION}")
             det = cls(Params.from_dict(doc["params"]))
             p = det.params
@@ -236,21 +236,20 @@ class Detector:
             det.typical = float(doc["typical"])
             det.held_until = int(doc["held_until"])
             det.last_time = None if doc["last_time"] is None else int(doc["last_time"])
-            if doc["version"] >= 2:
-                det.step = float(doc["step"])
-                det.run = int(doc["run"])
-                det.longest = int(doc["longest"])
-                det.hour_mean = [float(x) for x in doc["hour_mean"]]
-                det.hour_count = [int(x) for x in doc["hour_count"]]
-                det.hour_record = [float(x) for x in doc["hour_record"]]
-                det.hour_days = [int(x) for x in doc["hour_days"]]
-                det.hour_last_day = [None if x is None else int(x) for x in doc["hour_last_day"]]
-                if any(len(x) != HOURS for x in (det.hour_mean, det.hour_count, det.hour_record, det.hour_days,
-                                                 det.hour_last_day)):
-                    raise ValueError(f"the hour-of-day profile must have {HOURS} hours")
-                det.offset = None if doc["offset"] is None else float(doc["offset"])
-                det.profile_record = float(doc["profile_record"])
-                det.profile_typical = float(doc["profile_typical"])
+            det.step = float(doc["step"])
+            det.run = int(doc["run"])
+            det.longest = int(doc["longest"])
+            det.hour_mean = [float(x) for x in doc["hour_mean"]]
+            det.hour_count = [int(x) for x in doc["hour_count"]]
+            det.hour_record = [float(x) for x in doc["hour_record"]]
+            det.hour_days = [int(x) for x in doc["hour_days"]]
+            det.hour_last_day = [None if x is None else int(x) for x in doc["hour_last_day"]]
+            if any(len(x) != HOURS for x in (det.hour_mean, det.hour_count, det.hour_record, det.hour_days,
+                                             det.hour_last_day)):
+                raise ValueError(f"the hour-of-day profile must have {HOURS} hours")
+            det.offset = None if doc["offset"] is None else float(doc["offset"])
+            det.profile_record = float(doc["profile_record"])
+            det.profile_typical = float(doc["profile_typical"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a detector state: {exc!r}") from None
         return det

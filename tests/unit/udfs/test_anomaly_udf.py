@@ -3,6 +3,7 @@ entity learned, and the shipped task runs it with the defaults the benchmark mea
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -114,3 +115,22 @@ def test_the_shipped_task_runs_the_detector_with_the_defaults_the_benchmark_meas
     assert math.isclose(float(declared["sensitivity"]), defaults.sensitivity)
     assert ".learning(learning)" in text and ".sensitivity(sensitivity)" in text
     assert {o.name: o.default for o in Anomaly.options}["learning"] == defaults.learning
+
+
+def test_an_entity_whose_state_cannot_be_read_learns_afresh_and_the_others_go_on(caplog):
+    values = series(400, 6)
+    taken = json.loads(snapshot_after({"field": "value"}, points("a", values[:300]) + points("b", values[:300])))
+    state = taken["state"] if "state" in taken else taken
+    entities = state["entities"]
+    entities[0][2] = {**entities[0][2], "version": 1}  # a state this code does not read
+    resumed = InProcessUdf(Anomaly)
+    assert resumed.init({"field": "value"}).success
+    restore = udf_pb2.Request(restore=udf_pb2.RestoreRequest(snapshot=json.dumps(taken).encode()))
+    assert resumed.request(restore, "restore")[-1].restore.success
+    resumed.send(golden.requests(points("a", values[300:310], offset=300) + points("b", values[300:310], offset=300)))
+    got = answers(resumed.finish())
+    first, second = entities[0][0], entities[1][0]
+    fresh, kept = ("a", "b") if "device_id=a" in first else ("b", "a")
+    assert all(f["anomaly_learning"] for f in got[fresh]), "the unreadable entity did not start afresh"
+    assert not any(f["anomaly_learning"] for f in got[kept])
+    assert "1 of 2 entities' detector states not restored" in caplog.text
