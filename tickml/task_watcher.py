@@ -23,6 +23,12 @@ that someone's job through Kapacitor's HTTP API:
   ``task_recoveries`` point (tags ``task``; fields ``udfs``, ``down_seconds``,
   ``reason``) in the ``telemetry`` database, for the dashboards.
 
+Each enabled task that stops without being told to is reported as a
+``task_state`` point (tag ``task``; fields ``state`` stopped or running,
+``reason``) into Kapacitor's ``_kapacitor`` stream when a pass first sees it
+stopped and when a pass first sees it running again;
+``tick_scripts/task_health.tick`` alerts on them.
+
 A task that fails again as it starts (a snapshot it cannot restore, say) is
 re-enabled after 1, 2, 4 ... up to 60 s, until a pass sees it running; its
 gap is filled once it runs, by one copy at a time.
@@ -100,6 +106,7 @@ class Watcher:
         # Re-enables of a task that fails again before a pass sees it healthy are spaced out (1, 2, 4 ... 60 s).
         self.retries: dict[str, int] = {}
         self.next_try: dict[str, float] = {}
+        self.stopped: set[str] = set()  # tasks reported stopped (a task_state point), not yet seen running again
 
     def check(self) -> list[str]:
         """One pass; returns the tasks re-enabled."""
@@ -123,9 +130,15 @@ class Watcher:
             if reason is None:
                 self.healthy_at[name] = pass_started
                 self.retries.pop(name, None)
+                if name in self.stopped:
+                    self.stopped.discard(name)
+                    self._report(name, "running", "")
                 self._fill_pending(name)
                 continue
             self.broken_since.setdefault(name, self.clock())
+            if name not in self.stopped:
+                self.stopped.add(name)
+                self._report(name, "stopped", reason)
             if self.clock() < self.next_try.get(name, 0.0):
                 continue
             udfs = self._udfs_of(name)
@@ -189,6 +202,18 @@ class Watcher:
         if since is not None and self.fill_gaps:
             earlier = self.gaps.get(name)
             self.gaps[name] = (min(since, earlier[0]) if earlier else since, enabled_at)
+
+    def _report(self, name: str, state: str, reason: str) -> None:
+        """A ``task_state`` point into Kapacitor's own statistics stream (``_kapacitor``), where
+        tick_scripts/task_health.tick alerts on it and kapacitor_stats copies it to InfluxDB: an enabled task
+        that stopped without being told to (a task disabled or deleted on purpose is never reported)."""
+        from tickml.influx import line
+
+        try:
+            self.kapacitor.write(line("task_state", {"task": name}, {"state": state, "reason": reason},
+                                      time.time_ns()), database="_kapacitor", rp="autogen")
+        except Exception as exc:  # the watcher goes on; only the record (and its alert) is missing
+            log.warning("cannot report task %s %s: %s", name, state, exc)
 
     def _fill_pending(self, name: str) -> None:
         """Fill the gap of a task seen healthy after its re-enable, unless a copy of it is still filling one."""

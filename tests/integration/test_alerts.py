@@ -170,11 +170,15 @@ def test_an_anomalous_reading_alerts_once_and_a_healthy_device_never(influx, kap
     assert _anomaly_alerts(influx, healthy) == [], "a healthy device was alerted"
 
 
-def test_a_stopped_task_and_a_failing_node_alert(influx, kapacitor, alert_task, run_id):
-    """task_health.tick on Kapacitor's real statistics: one task deleted while a second fails on every point."""
+def test_a_stopped_task_and_a_failing_node_alert(stack, influx, kapacitor, alert_task, run_id):
+    """task_health.tick: the moving_average task stopped by killing its UDF server (the watcher reports it and
+    brings it back), a task deleted on purpose (not alerted), and a task whose eval fails on every point."""
+    import os
+    import signal
+
     victim, failing, topic = f"{run_id}victim", f"{run_id}failing", f"{run_id}topic"
-    alert_task("task_health.tick", f"{run_id}health", silence={"type": "duration", "value": 12 * SECOND},
-               topic={"type": "string", "value": topic})
+    started = time.time_ns()
+    alert_task("task_health.tick", f"{run_id}health", topic={"type": "string", "value": topic})
     kapacitor.create(victim, f'dbrp "telemetry"."autogen"\nstream\n    |from()\n        .measurement(\'{victim}\')\n'
                              "    |httpOut('x')\n", status="enabled")
     # "nope" is no field of these points: the eval node fails on every one.
@@ -189,21 +193,30 @@ def test_a_stopped_task_and_a_failing_node_alert(influx, kapacitor, alert_task, 
 
     sender = threading.Thread(target=feed)
     sender.start()
+
+    def task_alerts(task: str) -> list[dict]:
+        return influx.query(f"SELECT level, message FROM alerts WHERE task = '{task}' AND alert = 'task_stopped' "
+                            f"AND time >= {started}")
+
     try:
-        # The health task has seen the victim run once its statistics reach InfluxDB (kapacitor_stats copies them).
-        wait_until(lambda: influx.query(f"SELECT count(errors) FROM nodes WHERE task = '{victim}'", "_kapacitor"),
-                   timeout=30, what="the victim's statistics")
         kapacitor.delete(victim)
-        stopped = wait_until(lambda: influx.query(f"SELECT level, message FROM alerts WHERE task = '{victim}' "
-                                                  "AND alert = 'task_stopped'"), timeout=40, what="the stopped alert")
-        assert [(a["level"], a["message"]) for a in stopped] == [("CRITICAL", f"task {victim} has stopped")]
+        os.kill(stack.supervised_process("udf-moving_average")["pid"], signal.SIGKILL)
+        def stopped_and_back():
+            rows = task_alerts("moving_average")
+            return rows if {"CRITICAL", "OK"} <= {a["level"] for a in rows} else None
+
+        both = wait_until(stopped_and_back, timeout=40, what="moving_average stopped and running again")
+        stopped = [a for a in both if a["level"] == "CRITICAL"][0]
+        assert stopped["message"] == "task moving_average has stopped: UDF moving_average went away", stopped
+        assert any(a["message"] == "task moving_average runs again" for a in both)
+        events = {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)}
+        assert events.get("task/moving_average") == "OK", events
         errors = wait_until(lambda: influx.query(f"SELECT level, message FROM alerts WHERE task = '{failing}' "
                                                  "AND alert = 'node_errors'"), timeout=30, what="the errors alert")
         assert errors[0]["level"] == "CRITICAL" and errors[0]["message"].startswith("eval2 of task ")
         assert "keeps failing" in errors[0]["message"]
-        events = {e["id"]: e["state"]["level"] for e in kapacitor.topic_events(topic)}
-        assert events.get(f"task/{victim}") == "CRITICAL" and events.get(f"task/{failing}") is None, events
-        assert influx.query(f"SELECT level FROM alerts WHERE task = '{failing}' AND alert = 'task_stopped'") == []
+        # Deleted on purpose: never reported stopped (the watcher reports enabled tasks only).
+        assert task_alerts(victim) == [] and task_alerts(failing) == []
     finally:
         stop.set()
         sender.join()
