@@ -36,7 +36,10 @@ Mosquitto at once).
   reread by Telegraf on SIGHUP as Mosquitto rereads the ACL.
 
 MQTT accounts: ``tickml-telegraf`` reads ``devices/#`` (and ``tickml-bridge``,
-the MQTT-to-Kafka bridge of the shards); a device, whose user name is its id,
+the MQTT-to-Kafka bridge of the shards); ``tickml-kapacitor`` (Kapacitor's
+MQTT alert handler, kapacitor/kapacitor.conf ``[[mqtt]]``) publishes under
+``alerts/#`` and ``tickml-alerts-reader`` reads there, the only two logins
+besides the operator that may; a device, whose user name is its id,
 may publish under ``devices/<type>/<its id>`` and read nothing; a gateway
 (``mosquitto/gateways.toml``, the simulator's ``tickml-gateway`` among them)
 publishes for the ids it declares (tickml/gateways.py); ``tickml-operator`` may
@@ -76,11 +79,16 @@ SERVICES = ("mosquitto", "telegraf", "influxdb", "kapacitor", "kafka")
 # Kafka's principals (kafka/server.properties maps a certificate to one by its CN; tickml/stack/kafka.py grants
 # each its ACLs): the admin (the runner, tools, tests; a super user), Telegraf (reads the device topics in its
 # groups), senders (write the device topics only: simulator, gateways, the MQTT bridge), the train UDF servers
-# (write the model topics) and the shards' materialisers (read them).
-KAFKA_PRINCIPALS = ("kafka-admin", "kafka-telegraf", "kafka-sender", "kafka-udf", "kafka-materialiser")
+# (write the model topics), the shards' materialisers (read them) and Kapacitor (its alert handler writes the
+# alerts' topic, kapacitor/kapacitor.conf [[kafka]]).
+KAFKA_PRINCIPALS = ("kafka-admin", "kafka-telegraf", "kafka-sender", "kafka-udf", "kafka-materialiser",
+                    "kafka-kapacitor")
 CLIENTS = ("sender", *KAFKA_PRINCIPALS)
 # The service accounts; the gateways' accounts come from mosquitto/gateways.toml (``mqtt_accounts``).
-MQTT_SERVICE_ACCOUNTS = ("tickml-telegraf", "tickml-bridge", "tickml-operator")
+# Kapacitor's alert handler publishes alerts (kapacitor/kapacitor.conf [[mqtt]]); the alerts' reader is the login
+# a person's or a system's subscriber reads them with.
+MQTT_SERVICE_ACCOUNTS = ("tickml-telegraf", "tickml-bridge", "tickml-operator", "tickml-kapacitor",
+                         "tickml-alerts-reader")
 # Logins of the plain loopback listener (tools on this machine): no device or gateway may connect there,
 # where client ids are not bound to user names.
 MQTT_TOOLS_ACCOUNTS = ("tickml-operator",)
@@ -128,6 +136,15 @@ topic read devices/#
 # Tests, benchmarks and operators' tools.
 user tickml-operator
 topic readwrite #
+
+# Alerts: Kapacitor's MQTT handler publishes them under alerts/ (alerts/<device id>,
+# alerts/stack/<task>), the alerts' reader reads them; no other login (devices
+# and gateways included) may publish or read there.
+user tickml-kapacitor
+topic write alerts/#
+
+user tickml-alerts-reader
+topic read alerts/#
 
 # Every other user is a device: its user name is its id, and it may publish
 # under its own topic only (any device type), and read nothing.
@@ -351,7 +368,8 @@ def write_service_files() -> None:
                                              f"TICKML_SESSIONS_PASSWORD={creds['http']['tickml-sessions']}\n").encode())
     write_private(SECRETS / "bridge.env", f"TICKML_MQTT_PASSWORD={creds['mqtt']['tickml-bridge']}\n".encode())
     write_private(SECRETS / "kapacitor.env",
-                   f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n".encode())
+                   (f"KAPACITOR_INFLUXDB_0_PASSWORD={creds['influxdb']['tickml-kapacitor']}\n"
+                    f"KAPACITOR_MQTT_0_PASSWORD={creds['mqtt']['tickml-kapacitor']}\n").encode())
     write_private(SECRETS / "dashboard.env",
                    f"TICKML_INFLUXDB_DASHBOARD_PASSWORD={creds['influxdb']['tickml-dashboard']}\n".encode())
 

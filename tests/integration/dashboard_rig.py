@@ -140,7 +140,9 @@ class UdfPipeline:
                "KAPACITOR_INFLUXDB_0_SSL_CA": str(secrets.ca_file()),
                "KAPACITOR_INFLUXDB_0_USERNAME": admin, "KAPACITOR_INFLUXDB_0_PASSWORD": password,
                # Its own statistics only: the stack's Kapacitor keeps the subscriptions.
-               "KAPACITOR_INFLUXDB_0_DISABLE_SUBSCRIPTIONS": "true", "KAPACITOR_STATS_STATS_INTERVAL": "2s"}
+               "KAPACITOR_INFLUXDB_0_DISABLE_SUBSCRIPTIONS": "true", "KAPACITOR_STATS_STATS_INTERVAL": "2s",
+               # No alert handlers; the stack's Kapacitor holds the alerts' MQTT login (one session per login).
+               "KAPACITOR_MQTT_0_ENABLED": "false"}
         self.procs["kapacitor"] = _start([str(BIN / "kapacitord"), "-config", str(folder / "kapacitor.conf")],
                                          folder / "kapacitor.log", env)
         self.kapacitor = Kapacitor(f"http://127.0.0.1:{port}", login=None)

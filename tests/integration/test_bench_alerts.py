@@ -3,8 +3,10 @@
 What is asserted is what the alert tasks must do whatever the detector: the table names every kind; the
 silent device is alerted by device_silence once, between one and two silences after it fell silent; no
 healthy device is called silent; every alert the run's tasks wrote to InfluxDB reached the topic's log
-handler; and the device whose level shifted by 8 sd is flagged (a new anomaly alert at or after the shift,
-or one still CRITICAL when it came). The anomaly alerts on healthy devices are printed, named, not asserted:
+handler; the first alert after the incident of each faulted device that was alerted arrived through every
+shipped handler of device-alerts (log, mqtt, kafka, webhook, email, copied onto the run's topic, each to its
+real receiver); and the device whose level shifted by 8 sd is flagged (a new anomaly alert at or after the
+shift, or one still CRITICAL when it came). The anomaly alerts on healthy devices are printed, named, not asserted:
 the detector is being reworked (bench/alerts.py's table gives the figures).
 """
 
@@ -56,6 +58,13 @@ def test_no_device_that_kept_sending_is_called_silent(result):
 
 def test_every_alert_in_influxdb_reached_the_log_handler(result):
     assert result.alerts and result.logged == len(result.alerts)
+
+
+def test_each_alerted_faulted_device_was_alerted_through_every_handler(result):
+    assert result.handlers == ["log", "mqtt", "kafka", "webhook", "email"]
+    alerted = [d for d in result.incidents if result.after(d)]
+    assert alerted, "no faulted device alerted"
+    assert result.unreached() == [], {d: result.not_reached(result.after(d)[0]) for d in result.unreached()}
 
 
 def test_a_large_level_shift_is_flagged(result):

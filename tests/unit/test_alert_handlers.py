@@ -34,3 +34,79 @@ def test_a_broken_handlers_file_is_an_error_naming_it(tmp_path, text, named):
     path.write_text(text)
     with pytest.raises(tasks.TaskListError, match=rf"{path}: {named}"):
         tasks.load_handlers(path)
+
+
+# -- the shipped handlers and the services they go through (kapacitor/kapacitor.conf) --
+
+KINDS = {"log", "mqtt", "kafka", "post", "smtp"}
+
+
+def _conf() -> dict:
+    from tickml import config
+
+    return config.read_toml(config.KAPACITOR_CONF)
+
+
+@pytest.mark.parametrize("topic", ["device-alerts", "stack-health"])
+def test_each_shipped_topic_reaches_every_kind_of_receiver(topic):
+    assert {h.kind for h in tasks.load_handlers() if h.topic == topic} == KINDS
+
+
+def test_the_handlers_name_services_kapacitor_conf_enables():
+    """A handler naming a broker, cluster or endpoint kapacitor.conf lacks, or a service it leaves off, would be
+    refused by Kapacitor when `tickml tasks define` puts it."""
+    from tickml.stack import kafka
+
+    conf = _conf()
+    brokers = {m["name"] for m in conf["mqtt"] if m.get("enabled")}
+    clusters = {k["id"] for k in conf["kafka"] if k.get("enabled")}
+    endpoints = {e["endpoint"] for e in conf["httppost"]}
+    assert conf["smtp"]["enabled"] and conf["smtp"]["from"] and conf["smtp"]["to"]
+    for h in tasks.load_handlers():
+        if h.kind == "mqtt":
+            assert h.options["broker-name"] in brokers and h.options["topic"].startswith("alerts/"), h
+            # A tag rendered raw could hold +, # or /: no topic level (test_alert_handlers.py, integration).
+            assert "| urlquery | urlquery }}" in h.options["topic"], h
+        elif h.kind == "kafka":
+            assert h.options["cluster"] in clusters and h.options["topic"] == kafka.ALERTS_TOPIC, h
+        elif h.kind == "post":
+            assert h.options["endpoint"] in endpoints, h
+
+
+def test_no_secret_is_written_in_kapacitor_conf():
+    """The MQTT login's password comes from the secrets (KAPACITOR_MQTT_0_PASSWORD), SMTP's from
+    KAPACITOR_SMTP_PASSWORD; Kafka's login is a certificate in .stack/secrets."""
+    conf = _conf()
+    assert all(not m.get("password") for m in conf["mqtt"]) and not conf["smtp"].get("password")
+    assert all(k["ssl-key"].startswith(".stack/secrets/") for k in conf["kafka"])
+
+
+def test_only_kapacitor_publishes_alerts_and_only_the_reader_and_the_operator_read_them():
+    """Mosquitto's ACL: alerts/ is written by tickml-kapacitor alone (besides the operator, who may do anything),
+    read by tickml-alerts-reader; devices (the `pattern` lines, every login) and gateways get nothing there."""
+    from tickml import gateways, secrets
+
+    acl = secrets.acl(gateways.load(), ["pm-1"])
+    rules, user = {}, None
+    for text in acl.splitlines():
+        words = text.split()
+        if words[:1] == ["user"]:
+            user = words[1]
+        elif words[:1] == ["pattern"]:
+            rules.setdefault("*pattern", []).append(tuple(words[1:]))
+        elif words[:1] == ["topic"]:
+            rules.setdefault(user, []).append(tuple(words[1:]))
+    touching = {who: [r for r in found if r[-1].startswith(("alerts", "#", "+"))] for who, found in rules.items()}
+    touching = {who: found for who, found in touching.items() if found}
+    assert touching == {"tickml-operator": [("readwrite", "#")], "tickml-kapacitor": [("write", "alerts/#")],
+                        "tickml-alerts-reader": [("read", "alerts/#")]}
+    # Neither may do anything else.
+    assert rules["tickml-kapacitor"] == [("write", "alerts/#")] and rules["tickml-alerts-reader"] == [("read", "alerts/#")]
+
+
+def test_only_kapacitors_principal_is_granted_the_kafka_alerts_topic():
+    from tickml.stack import kafka
+
+    granted = {(b.principal, b.operation.name) for b in kafka.stack_acls() if b.name == kafka.ALERTS_TOPIC}
+    assert granted == {(f"User:{kafka.KAPACITOR}", "WRITE"), (f"User:{kafka.KAPACITOR}", "DESCRIBE")}
+    assert kafka.ALERTS_TOPIC not in {name for name, _, _ in kafka.kafka_topics()}  # not a device topic

@@ -58,3 +58,52 @@ def test_an_alert_still_critical_at_the_incident_is_named_and_the_incident_misse
     result = _result([_alert("a", 20), _alert("b", 61, alert="silence")])
     assert result.open_at("a") == ["anomaly temperature"] and result.missed() == ["a"]
     assert "| shift | 8 sd | 1 | 0 | - | - | 0.0 | 1 |" in alerts.table(result)
+
+
+def _got(task, alert_id, t, level="CRITICAL", message="m"):
+    return {"id": alert_id, "level": level, "time": t * S, "message": message, "task": task,
+            "device": alert_id.split("/")[1]}
+
+
+def test_an_alert_reaches_a_handler_that_names_the_task_only_with_the_runs_task_id_level_and_time():
+    row = dict(_alert("a", 55), message="a temperature is anomalous: score 0.90")
+    result = _result([row])
+    result.tasks = {"anomaly": "run_anomaly", "silence": "run_silence"}
+    result.received = {"webhook": [_got("device_anomaly", "anomaly/a/temperature", 55)],  # the shipped task's copy
+                       "kafka": [_got("run_anomaly", "anomaly/a/temperature", 56)],  # another time
+                       "email": [_got("run_anomaly", "anomaly/a/temperature", 55, level="OK")],
+                       "log": [_got("run_anomaly", "anomaly/a/temperature", 55)]}
+    assert result.not_reached(row) == ["webhook", "kafka", "email"]
+    assert result.through("log") == ["a"] and result.through("webhook") == [] and result.unreached() == ["a"]
+
+
+def test_an_mqtt_message_counts_for_the_run_only_beyond_the_other_tasks_copies_of_it():
+    message = "a temperature is anomalous: score 0.90"
+    row = dict(_alert("a", 55), message=message)
+    result = _result([row])
+    result.tasks = {"anomaly": "run_anomaly", "silence": "run_silence"}
+    shipped = _got("device_anomaly", "anomaly/a/temperature", 55, message=message)
+    once = [{"id": None, "level": None, "time": None, "message": message, "task": None, "device": "a"}]
+    # The shipped task raised the same message and a handler that names tasks saw it: one MQTT copy is its.
+    result.received = {"mqtt": once, "webhook": [shipped, shipped]}  # a duplicate post is one alert
+    assert not result.reached(row, "mqtt")
+    result.received["mqtt"] = once * 2
+    assert result.reached(row, "mqtt")
+    # Without the shipped task's copy, one message on the device's topic is the run's.
+    result.received = {"mqtt": once, "webhook": []}
+    assert result.reached(row, "mqtt")
+    text = alerts.table(result)
+    assert "| shift | 8 sd | 1 | 1 | anomaly 1 | 5.0 | 1.0 | 0 | 1/1 | 0/1 |" in text and "not by webhook" in text
+
+
+def test_the_receivers_read_the_task_from_the_details_and_the_device_from_the_mqtt_topic():
+    from urllib.parse import quote_plus
+
+    from alert_receivers import alert_of, mqtt_device
+
+    details = '{&#34;TaskName&#34;:&#34;device_anomaly&#34;,&#34;ID&#34;:&#34;anomaly/a/t&#34;}\n'
+    assert alert_of({"id": "anomaly/a/t", "details": details})["task"] == "device_anomaly"
+    assert alert_of({"id": "x", "details": "its own words"})["task"] is None
+    hostile = "p-a+b#c/d e"
+    assert mqtt_device("alerts/" + quote_plus(quote_plus(hostile, safe=""), safe="")) == hostile
+    assert mqtt_device("alerts/stack/task") is None and mqtt_device("other/x") is None

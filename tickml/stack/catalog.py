@@ -31,6 +31,10 @@ from udfs import registry
 
 def _mosquitto_prepare() -> None:
     """mosquitto.conf with its secrets' paths in the state folder; the secrets must exist."""
+    # Accounts added since the secrets were made (Kapacitor's alert publisher and the alerts' reader, say) get their
+    # passwords and ACL lines before the broker reads the files; the rest is kept.
+    if (secrets.SECRETS / "credentials.json").exists():
+        secrets.ensure()
     missing = [name for name in ("mosquitto.passwd", "mosquitto-tools.passwd", "mosquitto.acl", "mosquitto.crt", "ca.crt")
                if not (secrets.SECRETS / name).exists()]
     if missing:
@@ -82,6 +86,11 @@ def services() -> list[Service]:
         "KAPACITOR_HTTP_HTTPS_CERTIFICATE": str(secrets.SECRETS / "kapacitor.crt"),
         "KAPACITOR_HTTP_HTTPS_PRIVATE_KEY": str(secrets.SECRETS / "kapacitor.key"),
         "KAPACITOR_INFLUXDB_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
+        # Its alert handlers' brokers: Mosquitto's CA, and its Kafka principal's certificate.
+        "KAPACITOR_MQTT_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
+        "KAPACITOR_KAFKA_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
+        "KAPACITOR_KAFKA_0_SSL_CERT": str(secrets.SECRETS / "kafka-kapacitor.crt"),
+        "KAPACITOR_KAFKA_0_SSL_KEY": str(secrets.SECRETS / "kafka-kapacitor.key"),
         # The process UDFs it starts inherit it: where their counters go (udfs/agent/metrics.py).
         "PROMETHEUS_MULTIPROC_DIR": str(UDF_METRICS),
     }

@@ -36,6 +36,12 @@ TELEGRAF = "kafka-telegraf"
 SENDER = "kafka-sender"
 UDF = "kafka-udf"
 MATERIALISER = "kafka-materialiser"
+KAPACITOR = "kafka-kapacitor"
+# The alerts' topic Kapacitor's kafka handler writes (kapacitor/alert_handlers.json, kapacitor.conf [[kafka]]):
+# one partition, so a consumer reads every alert in the order Kapacitor raised them (a few a minute, not a
+# stream to share out); kept a week, a weekend's alerts still there on Monday.
+ALERTS_TOPIC = "tickml-alerts"
+ALERTS_TOPIC_CONFIGS = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 # The consumer groups of the device topics: the single node's Telegraf (telegraf/telegraf.conf).
 TELEGRAF_GROUP = "tickml-telegraf"
 # The materialisers' group ids (udfs/learn/materialise.py): they join no group, but librdkafka wants one.
@@ -197,7 +203,12 @@ def kafka_create_topics() -> list[str]:
     names."""
     host, port = kafka_address()
     existing = kafka_metadata(host, port)["topics"]
-    return create_topics([t for t in kafka_topics() + gateway_topics() if t[0] not in existing])
+    return create_topics([t for t in kafka_topics() + gateway_topics() + alert_topics() if t[0] not in existing])
+
+
+def alert_topics() -> list[tuple[str, int, dict[str, str]]]:
+    """The alerts' topic, not a device topic of kafka/topics.conf: Kapacitor alone writes it."""
+    return [(ALERTS_TOPIC, 1, dict(ALERTS_TOPIC_CONFIGS))]
 
 
 def after_start() -> None:
@@ -242,6 +253,12 @@ def gateway_topic_acls(gateway) -> list:
     return out + [_acl("GROUP", gateway_group(gateway), TELEGRAF, "READ")]
 
 
+def alert_topic_acls(topic: str = ALERTS_TOPIC) -> list:
+    """The alerts' topic: Kapacitor writes it, and no other principal but the admin (a super user) may touch it;
+    a consumer of yours is given READ on it (and its group) as the admin."""
+    return [_acl("TOPIC", topic, KAPACITOR, op) for op in ("WRITE", "DESCRIBE")]
+
+
 def gateway_group(gateway) -> str:
     return f"{TELEGRAF_GROUP}.{gateway.account}"
 
@@ -254,8 +271,9 @@ def gateway_topics() -> list[tuple[str, int, dict[str, str]]]:
 
 def stack_acls() -> list:
     """The single node's ACLs: each topic of kafka/topics.conf is a device topic of Telegraf's group; each
-    gateway's own topic is its alone to write."""
+    gateway's own topic is its alone to write; the alerts' topic is Kapacitor's."""
     out = [acl for name, _, _ in kafka_topics() for acl in device_topic_acls(name)]
+    out += alert_topic_acls()
     return out + [acl for g in gateways.load().values() if g.kafka for acl in gateway_topic_acls(g)]
 
 

@@ -34,9 +34,12 @@ def _stamp() -> str:
 
 
 def login_env() -> dict[str, str]:
-    """Kapacitor's InfluxDB login (kapacitor.conf's first [[influxdb]]) from the secrets."""
-    return dict(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
-                    secrets.influxdb_login("tickml-kapacitor")))
+    """Kapacitor's logins from the secrets: InfluxDB's (kapacitor.conf's first [[influxdb]]) and Mosquitto's (its
+    [[mqtt]], the alert handler's broker, which Kapacitor logs in to as it starts: without the password it would
+    not start)."""
+    return {**dict(zip(("KAPACITOR_INFLUXDB_0_USERNAME", "KAPACITOR_INFLUXDB_0_PASSWORD"),
+                       secrets.influxdb_login("tickml-kapacitor"))),
+            "KAPACITOR_MQTT_0_PASSWORD": secrets.mqtt_login("tickml-kapacitor")[1]}
 
 
 def ensure_users_here() -> bool:

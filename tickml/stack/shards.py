@@ -229,6 +229,9 @@ class Shard:
             "KAPACITOR_INFLUXDB_0_COMPRESSION": "none",
             "KAPACITOR_INFLUXDB_0_SSL_CA": str(secrets.SECRETS / "ca.crt"),
             "KAPACITOR_INFLUXDB_0_USERNAME": influx_user, "KAPACITOR_INFLUXDB_0_PASSWORD": influx_password,
+            # No alert handlers here (the shard defines its tasks, not the topics' handlers), and the broker takes
+            # one session per login: the single node's Kapacitor holds the alerts' MQTT login.
+            "KAPACITOR_MQTT_0_ENABLED": "false",
             # The process UDFs it starts (python3 -m udfs.<name>) run from this virtual environment.
             "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
         }
