@@ -3,6 +3,7 @@
     tickml stack start|stop|status|restart [SERVICE ...] [--shards N [--shards-conf PATH]]
     tickml stack serve-udfs|init-influxdb|init-kafka-acls|init-kapacitor|shard
     tickml tasks define|disable|delete|list [TASK ...]
+    tickml alerts list [--topic TOPIC] [--level critical|warning|info|ok] [--json]   open alerts of Kapacitor's topics
     tickml devices simulate [--devices N --interval S --protocol mqtt|http|kafka|otlp ...]
     tickml devices replay FILE [--speed X --restamp ...]
     tickml devices add DEVICE_ID ...
@@ -63,9 +64,10 @@ def _stack(args: argparse.Namespace) -> int:
         elif args.action == "init-kafka-acls":
             from tickml.stack import kafka
 
-            kafka.create_topics(kafka.gateway_topics())  # the gateways' own (kafka/topics.conf's: kafka-topics)
+            # The gateways' own and the alerts' (kafka/topics.conf's: kafka-topics).
+            kafka.create_topics(kafka.gateway_topics() + kafka.alert_topics())
             kafka.ensure_acls(kafka.stack_acls())
-            print("kafka: the gateways' topics and the ACLs of the device topics made (or there, kept)")
+            print("kafka: the gateways' and the alerts' topics and their ACLs made (or there, kept)")
         elif args.action == "init-kapacitor":
             from tickml.stack import kapacitor_users
 
@@ -233,6 +235,12 @@ def _tasks(args: argparse.Namespace) -> int:
     return tasks.run(args)
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from tickml import alerts
+
+    return alerts.run(args)
+
+
 def _watch(args: argparse.Namespace) -> int:
     from tickml import task_watcher
 
@@ -266,7 +274,8 @@ def parser() -> argparse.ArgumentParser:
                        help="start (waits until healthy), stop, status (exit 3 when anything is down), restart, "
                             "serve-udfs (only the socket UDF servers under supervisord, in the foreground), "
                             "init-influxdb (InfluxDB's users from the secrets, and the databases; start does it), "
-                            "init-kafka-acls (what each Kafka principal may do on the device topics; start does it), "
+                            "init-kafka-acls (the gateways' and the alerts' topics, and what each Kafka principal "
+                            "may do on them and on the device topics; start does it), "
                             "init-kapacitor (Kapacitor's users, with the kapacitord on PATH, for docker-compose; "
                             "start does it natively), or shard (one shard in the foreground, numbered by the first "
                             "free slot: docker-compose's scaled shard service)")
@@ -284,6 +293,11 @@ def parser() -> argparse.ArgumentParser:
 
     tasks.add_arguments(_subcommand(subs, "tasks", "define, enable and list the tasks of tick_scripts/tasks.json",
                                     _tasks, description=tasks.__doc__))
+
+    from tickml import alerts
+
+    alerts.add_arguments(_subcommand(subs, "alerts", "list the open alerts of Kapacitor's alert topics", _alerts,
+                                     description=alerts.__doc__))
 
     devices = _subcommand(subs, "devices", "simulated devices publishing to the stack", None)
     device_subs = devices.add_subparsers(title="commands", required=True)

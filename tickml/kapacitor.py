@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from tickml import config, secrets, udfcheck
 from tickml.http import Api, HttpError
@@ -144,10 +144,15 @@ class Kapacitor:
         self._call("PUT", f"/alerts/topics/{topic}/handlers/{handler_id}", spec)
         return "updated"
 
-    def topic_events(self, topic: str) -> list[dict]:
-        """An alert topic's events as Kapacitor holds them now: each alert's id and its last state."""
-        found = self._found(f"/alerts/topics/{topic}/events")
+    def topic_events(self, topic: str, min_level: str = "OK") -> list[dict]:
+        """An alert topic's events as Kapacitor holds them now: each alert's id and its last state; those at
+        ``min_level`` or above (OK: every one)."""
+        found = self._found(f"/alerts/topics/{quote(topic, safe='')}/events?{urlencode({'min-level': min_level})}")
         return found["events"] if found else []
+
+    def topics(self, min_level: str = "OK") -> list[dict]:
+        """The alert topics whose highest event is at ``min_level`` or above: each one's id and level."""
+        return self._call("GET", f"/alerts/topics?{urlencode({'min-level': min_level})}")["topics"]
 
     # -- recordings and replays (Kapacitor's own; ``kapacitor record|replay|replay-live`` use the same calls) --
 

@@ -156,22 +156,97 @@ def test_the_fleet_page_draws_every_panel(activity, page, screens, dashboard):
     assert {t.name for t in tasks.load_tasks()} <= set(task_rows)
     assert task_rows[activity.task] == "running", task_rows
     assert int(states["devices_now"]["number"].replace(",", "")) >= 6
+    assert states["top_anomaly"]["rows"] and all(0 <= float(row[2]) <= 1 for row in states["top_anomaly"]["rows"]), \
+        "the detector's scores, 0 to 1"
     assert any(name.startswith("not_a_number") for name in states["rejects"]["traces"]), states["rejects"]
 
 
-def test_the_device_page_draws_every_panel_of_a_power_meter(activity, prefix, page, screens, dashboard):
+# The sensor of the power meter that the test spikes (the fleet's own sensors keep their readings).
+PROBE = "probe"
+
+
+@pytest.fixture(scope="module")
+def spiked(activity, prefix) -> str:
+    """A power meter of the fleet with an anomaly the stack's own device_anomaly task scored and alerted.
+
+    A sensor of its own on that device gets 500 readings of a 25-point cycle, 10 ms apart and ending now, one
+    of them spiked (test_alerts.py's recipe): written to InfluxDB as Telegraf writes readings, Kapacitor's
+    subscription brings them to the shipped task, which learns the series from its first 150 and writes every
+    score (``anomaly``) and the alert (``alerts``; CRITICAL until the scores have been calm for 300 s of the
+    series' time, so it stays open for the rest of the module). Fast (the points go at once) and honest: the
+    score, the expected value and the alert are the detector's and Kapacitor's, not written by the test.
+    """
+    import numpy as np
+
     device = _power_meter(prefix)
+    influx = Influx()
+    n, spike = 500, 350
+    values = 20 + 2 * np.sin(2 * np.pi * np.arange(n) / 25) + np.random.default_rng(7).normal(0, 0.05, n)
+    values[spike] += 12
+    start = time.time_ns() - n * 10_000_000
+    influx.write([line("device_message", {"device_id": device, "sensor": PROBE}, {"value": float(v)},
+                       start + k * 10_000_000) for k, v in enumerate(values)])
+    wait_until(lambda: influx.query(f"SELECT level, message FROM alerts WHERE device_id = '{device}' "
+                                    f"AND sensor = '{PROBE}' AND alert = 'anomaly'"),
+               timeout=60, what=f"the anomaly alert of {device}")
+    return device
+
+
+def _panel_section(page, name: str):
+    return page.locator(f"section.panel[id*='\"{name}\"']")
+
+
+def test_the_device_page_draws_every_panel_of_a_power_meter(spiked, page, screens, dashboard):
+    device = spiked
     page.goto(f"{dashboard}/device/{urllib.parse.quote(device, safe='')}?range=15m&refresh=5")
     states = _wait_for_panels(page, _all_drawn)
-    page.screenshot(path=str(screens / "device.png"), full_page=True)
     assert set(states) == {p.name for p in page_panels("device")}
     assert {"current", "power", "voltage"} <= set(states["readings"]["traces"])
     assert "power replaced" in states["champion"]["traces"], "the first champion is marked"
+    # Its alerts: the anomaly the test made, on its sensor.
+    (alert,) = [row for row in states["device_alerts"]["rows"] if row[2] == "anomaly"]
+    assert alert[1] == "CRITICAL" and alert[3] == f"{device} {PROBE}", alert
+    assert alert[4].startswith(f"{device} {PROBE} is anomalous: score "), alert
     # Another statistic chosen: the panel draws it.
     page.get_by_label("Variance").check()
     states = _wait_for_panels(page, lambda s: "value_preprocessed_Variance" in s["preprocessed"]["traces"],
                               what="the variance drawn")
     assert states["preprocessed"]["points"] > 0
+    # The spiked sensor chosen for the anomaly panel: its readings, the value expected and the score.
+    _panel_section(page, "anomaly").locator(".dash-dropdown").first.click()
+    page.locator(".dash-dropdown-option", has_text=PROBE).first.click()
+    states = _wait_for_panels(page, lambda s: s["anomaly"]["traces"] == ["reading", "expected", "anomaly score"],
+                              what=f"the anomaly panel of sensor {PROBE}")
+    page.screenshot(path=str(screens / "device.png"), full_page=True)
+    scores = page.evaluate("""() => [...document.querySelectorAll('section.panel')]
+        .filter(s => JSON.parse(s.id).panel === 'anomaly')[0].querySelector('.js-plotly-plot').data
+        .map(t => ({name: t.name, y: Array.from(t.y)}))""")
+    by_name = {t["name"]: t["y"] for t in scores}
+    assert max(by_name["anomaly score"]) >= 0.5, "the spike's score reached the alarm level"
+    assert any(v is not None for v in by_name["expected"]), "the detector's expected value is drawn"
+
+
+def test_the_alerts_page_draws_every_panel_with_the_open_anomaly(spiked, page, screens, dashboard):
+    device = spiked
+
+    def with_alert(states):
+        return _all_drawn(states) and any(row[4] == f"{device} {PROBE}" for row in states["open_alerts"]["rows"])
+
+    page.goto(f"{dashboard}/alerts?range=15m&refresh=5")
+    states = _wait_for_panels(page, with_alert, what=f"every panel, with the open alert of {device}")
+    page.screenshot(path=str(screens / "alerts.png"))  # the viewport: the lists scroll inside their panels
+    assert set(states) == {p.name for p in page_panels("alerts")}
+    (opened,) = [row for row in states["open_alerts"]["rows"] if row[4] == f"{device} {PROBE}"]
+    assert (opened[0], opened[3]) == ("CRITICAL", "anomaly") and "is anomalous" in opened[5], opened
+    assert all(row[0] != "OK" for row in states["open_alerts"]["rows"]), "an alert that ended is not open"
+    # The history holds the newest max-events events of the range: on a busy stack the probe's may be older.
+    history = states["alert_history"]["rows"]
+    assert history and {row[1] for row in history} <= {"CRITICAL", "WARNING", "INFO", "OK"}, history[:3]
+    assert "anomaly" in states["alert_counts"]["traces"]
+    # Each device listed links to its page, where its alerts are.
+    page.locator(".panel table a", has_text=device).first.click()
+    page.wait_for_url(f"**/device/{urllib.parse.quote(device, safe='')}")
+    _wait_for_panels(page, lambda s: _drew_data(s["device_alerts"]), what="the device's alerts")
 
 
 def test_the_tasks_page_draws_every_panel_with_the_tests_task(activity, page, screens, dashboard):

@@ -11,7 +11,7 @@ from tickml import cli
 from tickml.paths import ROOT
 
 COMMANDS = [
-    ["stack"], ["tasks"], ["devices"], ["devices", "simulate"], ["devices", "replay"],
+    ["stack"], ["tasks"], ["alerts"], ["devices"], ["devices", "simulate"], ["devices", "replay"],
     ["devices", "add"], ["devices", "types"], ["secrets"], ["udfs"], ["udfs", "status"], ["watch"], ["history"], ["history", "backfill"],
     ["history", "repair"], ["history", "session"], ["history", "session", "publish"], ["history", "session", "status"],
 ]

@@ -81,3 +81,59 @@ def test_training_windows_are_grouped_bars_per_model():
     assert [(t.name, list(t.x), list(t.y)) for t in fig.data] == [
         ("deployed", ["power", "failure"], [3, 4]), ("kept", ["power", "failure"], [10, 11]),
         ("bad", ["power", "failure"], [1, 2])]
+
+
+def _alert_events(*rows) -> Result:
+    """Rows of the alert panels' queries, newest first, as InfluxDB returns a raw select of fields and tags."""
+    columns = ["time", "level", "message", "duration", "alert", "device_id", "sensor", "task", "node"]
+    return _result({"name": "alerts", "columns": columns, "values": [list(r) for r in rows]})
+
+
+def _cells(table) -> list[list]:
+    return [[cell.children for cell in row.children] for row in table.children[1].children]
+
+
+def test_an_alert_is_open_while_its_latest_event_is_not_ok():
+    """Each alert (its kind and what it is about) counts by its newest event: a device's silence that ended
+    is not open, its anomaly on one sensor is, the same on another sensor that ended is not, a task stopped is."""
+    events = _alert_events(
+        (1890 * S, "OK", "pump-1 reports again", 300 * S, "silence", "pump-1", None, None, None),
+        (1800 * S, "CRITICAL", "pump-1 temperature is anomalous: score 0.91", 0, "anomaly", "pump-1", "temperature",
+         None, None),
+        (1700 * S, "OK", "pump-1 power is behaving as it used to", 60 * S, "anomaly", "pump-1", "power", None, None),
+        (1650 * S, "CRITICAL", "task device_anomaly has stopped", 0, "task_stopped", None, None, "device_anomaly",
+         "stream0"),
+        (1640 * S, "CRITICAL", "pump-1 power is anomalous: score 0.7", 0, "anomaly", "pump-1", "power", None, None),
+        (1590 * S, "CRITICAL", "pump-1 is silent", 0, "silence", "pump-1", None, None, None))
+    table = figures.panel_body(BY_NAME["open_alerts"], [events], WHEN, [], 30)
+    rows = _cells(table)
+    assert [(r[0], r[2], r[3], r[5]) for r in rows] == [
+        ("CRITICAL", "4m 10s", "task_stopped", "task device_anomaly has stopped"),
+        ("CRITICAL", "1m 40s", "anomaly", "pump-1 temperature is anomalous: score 0.91")]
+    assert rows[0][4] == "task device_anomaly"
+    link, sensor = rows[1][4]
+    assert (link.children, link.href, sensor) == ("pump-1", "/device/pump-1", " temperature")
+    assert table.children[1].children[0].children[0].className == "level-critical"
+
+
+def test_no_open_alert_is_said_and_the_events_are_listed_newest_first():
+    events = _alert_events((1890 * S, "OK", "pump-1 reports again", 125 * S, "silence", "pump-1", None, None, None),
+                           (1765 * S, "CRITICAL", "pump-1 is silent", 0, "silence", "pump-1", None, None, None))
+    said = figures.panel_body(BY_NAME["open_alerts"], [events], WHEN, [], 30)
+    assert said.children == "No alert is open: every alert's latest event up to the range's end is OK."
+    rows = _cells(figures.panel_body(BY_NAME["alert_history"], [events], WHEN, [], 30))
+    assert [(r[1], r[2], r[4], r[5]) for r in rows] == [("OK", "silence", "pump-1 reports again", "2m 5s"),
+                                                         ("CRITICAL", "silence", "pump-1 is silent", "")]
+    assert rows[0][0] == "1970-01-01 00:31:30 UTC"
+    assert figures.panel_body(BY_NAME["device_alerts"], [_result()], WHEN, [], 30) is None
+
+
+def test_the_anomaly_score_is_on_its_own_axis_with_the_alarm_level():
+    panel = BY_NAME["anomaly"]
+    fig = figures.time_figure(panel, [_result(_series(["reading", "expected"], [[1000 * S, 20.0, 20.1],
+                                                                                [1010 * S, 32.0, 20.2]])),
+                                      _result(_series(["anomaly score"], [[1000 * S, 0.1], [1010 * S, 0.93]]))], WHEN)
+    assert [(t.name, t.yaxis) for t in fig.data] == [("reading", "y"), ("expected", "y"), ("anomaly score", "y2")]
+    (alarm,) = fig.layout.shapes
+    assert (alarm.yref, alarm.y0, alarm.y1, alarm.line.dash) == ("y2", 0.5, 0.5, "dash")
+    assert list(fig.layout.yaxis2.range) == [0, 1.05]

@@ -31,14 +31,26 @@ def _ids(item) -> str:
 # Who writes what: read from the writers' own sources
 
 
-def _tick_outputs() -> dict[str, str]:
-    """Measurement -> the TICKscript whose influxDBOut writes it (vars resolved as Kapacitor does)."""
-    out = {}
-    for script in (ROOT / "tick_scripts").glob("*.tick"):
+def _tick_writers() -> dict[str, list[str]]:
+    """Measurement -> every TICKscript whose influxDBOut writes it (vars resolved as Kapacitor does)."""
+    out: dict[str, list[str]] = {}
+    for script in sorted((ROOT / "tick_scripts").glob("*.tick")):
         text = script.read_text()
-        for output in tickscript.read(text).outputs:
-            out[output.measurement] = text
+        for measurement in {output.measurement for output in tickscript.read(text).outputs}:
+            out.setdefault(measurement, []).append(text)
     return out
+
+
+def _tick_outputs() -> dict[str, str]:
+    """Measurement -> the TICKscript whose influxDBOut writes it; ``alerts``, which every alert task writes,
+    is checked on its alert nodes (``_alert_fields``)."""
+    return {m: texts[0] for m, texts in _tick_writers().items() if m != "alerts"}
+
+
+def _alert_fields(script: str) -> set[str]:
+    """The fields an alert or deadman node adds to the events it writes: its message and duration fields."""
+    assert "|alert()" in script or "|deadman(" in script, "alerts are written by alert nodes"
+    return set(re.findall(r"\.(?:messageField|durationField|detailsField|idField)\('(\w+)'\)", script))
 
 
 def _quoted_keys(*paths: str) -> set[str]:
@@ -67,6 +79,8 @@ def _script_fields(script: str, outputs: dict[str, str]) -> set[str]:
         return fields | _quoted_keys("udfs/train/handler.py", "udfs/learn/fields.py")
     if "@predict(" in script:
         fields |= _quoted_keys("udfs/predict/handler.py", "udfs/learn/fields.py")
+    if "@anomaly(" in script:
+        fields |= _quoted_keys("udfs/anomaly/handler.py")
     # A filter or a predictor passes the input's fields on.
     (source,) = tickscript.read(script).measurements
     return fields | (_script_fields(outputs[source], outputs) if source in outputs else _writer_fields(source, outputs))
@@ -74,6 +88,9 @@ def _script_fields(script: str, outputs: dict[str, str]) -> set[str]:
 
 def _writer_fields(measurement: str, outputs: dict[str, str]) -> set[str]:
     writer = MEASUREMENTS[measurement].writer
+    if writer == "task" and measurement == "alerts":
+        # A panel reads every kind of alert at once: the fields every alert task writes.
+        return set.intersection(*(_alert_fields(script) for script in _tick_writers()["alerts"]))
     if writer == "task":
         return _script_fields(outputs[measurement], outputs)
     if writer == "telegraf":
@@ -102,7 +119,7 @@ def test_every_measurement_read_has_a_shipped_writer():
     assert read == set(MEASUREMENTS), "MEASUREMENTS lists exactly what the panels read"
     for name, measurement in MEASUREMENTS.items():
         if measurement.writer == "task":
-            assert name in outputs, name
+            assert name in _tick_writers(), name
         elif measurement.writer == "telegraf":
             assert f'Metric("{name}")' in star, name
         elif measurement.writer == "task-watcher":
@@ -140,6 +157,9 @@ def test_the_fields_check_catches_a_misspelt_field():
     assert _writer_fields("fleet_activity", outputs) == {"devices"}
     assert {"value_preprocessed_AnomProb", "Numberofmessages"} <= _writer_fields("device_preprocessed", outputs)
     assert {"Hyperprediction", "Answeredby", "power"} <= _writer_fields("predictions", outputs)
+    assert {"value", "anomaly_score", "anomaly_expected", "anomaly_learning"} <= _writer_fields("anomaly", outputs)
+    assert _writer_fields("alerts", outputs) == {"message", "duration"}
+    assert len(_tick_writers()["alerts"]) == 4, "device_silence, failure_alert, device_anomaly, task_health"
 
 
 # ---------------------------------------------------------------------------

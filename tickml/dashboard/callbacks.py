@@ -19,7 +19,7 @@ from dash import ALL, MATCH, Input, Output, State, html, no_update
 
 from . import figures, layout
 from .influxql import QueryError
-from .panels import BY_NAME, DEVICE, FLEET, TASKS_PAGE
+from .panels import ALERTS_PAGE, BY_NAME, DEVICE, FLEET, TASKS_PAGE
 from .source import Source, Unavailable
 from .timerange import Range, resolve
 
@@ -36,11 +36,13 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
             return layout.fleet_page(), None
         if page == TASKS_PAGE:
             return layout.tasks_page(), None
+        if page == ALERTS_PAGE:
+            return layout.alerts_page(), None
         if page == DEVICE:
             return layout.device_page(device), device
         return [html.H1("No such page"), html.P(
-            f"There is no page at {pathname}. The pages are Fleet (/), One device (/device/<device id>) and "
-            f"Tasks and UDFs (/tasks).", className="message")], None
+            f"There is no page at {pathname}. The pages are Fleet (/), One device (/device/<device id>), "
+            f"Alerts (/alerts) and Tasks and UDFs (/tasks).", className="message")], None
 
     @app.callback(Output("range-choice", "value"), Output("range-start", "value"), Output("range-end", "value"),
                   Output("range-typed", "data"), Output("refresh", "value"), Input("url", "search"))
@@ -116,13 +118,15 @@ def register(app: dash.Dash, source: Source, task_names: list[str]) -> None:
             if not device:
                 return no_update, "no device", f"{base} empty"
             variables["device"] = device
-            chosen = dict(zip(("sensor", "stats"), choices))
+            chosen = dict(zip(layout.panel_choices(panel), choices))
             if "sensor" in chosen:
                 if not chosen["sensor"]:
                     return None, "Pick a sensor above.", f"{base} empty"
-                if not chosen.get("stats"):
+                variables["sensor"] = chosen["sensor"]
+            if "stats" in chosen:
+                if not chosen["stats"]:
                     return None, "Pick one or more statistics above.", f"{base} empty"
-                variables.update(sensor=chosen["sensor"], stats="|".join(chosen["stats"]))
+                variables["stats"] = "|".join(chosen["stats"])
         try:
             results = source.panel(panel, when, variables, task_names)
         except Unavailable as exc:

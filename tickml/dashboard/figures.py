@@ -12,8 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from .panels import (BAND, BAR, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, SECOND_AXIS, SHADE, TABLE, TASKS,
-                     Panel, Query)
+from .panels import (ALERT_EVENTS, BAND, BAR, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, OPEN_ALERTS,
+                     SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .timerange import Range, format_instant
 
 _SHADE_COLOUR = "rgba(214, 39, 40, 0.15)"
@@ -167,6 +167,11 @@ def time_figure(panel: Panel, results: list, when: Range) -> go.Figure:
         layout["yaxis2"] = {"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": panel.unit2}}
     if panel.kind == BARS:
         layout["barmode"] = "stack"
+    if panel.level2 is not None:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y2", "y0": panel.level2,
+                       "y1": panel.level2, "line": {"dash": "dash", "width": 1, "color": "#8a1f11"}})
+        # The score's whole scale, so the alarm level stands where it is whatever the scores.
+        layout["yaxis2"]["range"] = [0, 1.05]
     fig.update_layout(**layout)
     return fig
 
@@ -232,6 +237,90 @@ def task_table(results: list, task_names: list[str], when: Range, stale_seconds:
     return html.Table([html.Thead(header), html.Tbody(rows)], className="tasks")
 
 
+# What an alert is about, as its task tags it: a device's alerts name the device (and the sensor), the stack's
+# own name a task (and its node). Together with the alert's kind they are its identity: Kapacitor's alert ids
+# (tick_scripts/*.tick ``.id(...)``) are made of the same tags.
+ALERT_KEY = ("alert", "device_id", "sensor", "task", "node")
+
+
+def _alert_rows(results: list) -> list[dict]:
+    """The events of the query's one series, as dicts by column name, in the query's order (newest first)."""
+    rows = []
+    for result in results:
+        for series in result.series:
+            columns = series["columns"]
+            rows += [dict(zip(columns, row)) for row in series["values"]]
+    return rows
+
+
+def span(ns: int | float | None) -> str:
+    """A duration for a person: the two largest units.
+
+    >>> span(0), span(42 * 10**9), span(3725 * 10**9), span(90061 * 10**9), span(None)
+    ('0s', '42s', '1h 2m', '1d 1h', '')
+    """
+    if ns is None:
+        return ""
+    seconds = int(ns // 10**9)
+    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n]
+    return " ".join(shown[:2]) or "0s"
+
+
+def _subject(row: dict):
+    """What the alert is about: a device linked to its page (and the sensor), or a task (and its node)."""
+    device = row.get("device_id")
+    if device:
+        sensor = f" {row['sensor']}" if row.get("sensor") else ""
+        return [dcc.Link(device, href=device_href(device)), sensor]
+    task = row.get("task") or ""
+    return f"task {task}" + (f" ({row['node']})" if row.get("node") and row.get("alert") != "task_stopped" else "")
+
+
+def _level_cell(level: str | None) -> html.Td:
+    return html.Td(level or "", className=f"level-{(level or '').lower()}")
+
+
+def open_alerts(rows: list[dict]) -> list[dict]:
+    """The alerts whose latest event in ``rows`` (newest first) is not OK, longest open first.
+
+    >>> rows = [{"time": 3, "alert": "silence", "device_id": "a", "level": "OK"},
+    ...         {"time": 2, "alert": "anomaly", "device_id": "a", "sensor": "t", "level": "CRITICAL"},
+    ...         {"time": 1, "alert": "silence", "device_id": "a", "level": "CRITICAL"}]
+    >>> [(r["alert"], r["time"]) for r in open_alerts(rows)]
+    [('anomaly', 2)]
+    """
+    latest = {}
+    for row in rows:
+        latest.setdefault(tuple(row.get(key) or "" for key in ALERT_KEY), row)
+    return sorted((row for row in latest.values() if row.get("level") != "OK"), key=lambda r: r["time"])
+
+
+def open_alerts_table(results: list, when: Range):
+    """The open alerts: since when, for how long at the range's end, what about, and the message."""
+    rows = _alert_rows(results)
+    opened = open_alerts(rows)
+    if not opened:
+        return html.P("No alert is open: every alert's latest event up to the range's end is OK.", className="hint")
+    header = html.Tr([html.Th(c) for c in ("level", "since", "open for", "alert", "about", "message")])
+    body = [html.Tr([_level_cell(r.get("level")), html.Td(format_instant(r["time"])),
+                     html.Td(span(when.end - r["time"])), html.Td(r.get("alert") or ""), html.Td(_subject(r)),
+                     html.Td(r.get("message") or "")])
+            for r in opened]
+    return html.Table([html.Thead(header), html.Tbody(body)], className="alerts open")
+
+
+def alert_events_table(results: list) -> html.Table:
+    """Alert events as the query returns them (newest first): an OK's duration is how long the alert lasted."""
+    rows = _alert_rows(results)
+    header = html.Tr([html.Th(c) for c in ("time", "level", "alert", "about", "message", "lasted")])
+    body = [html.Tr([html.Td(format_instant(r["time"])), _level_cell(r.get("level")), html.Td(r.get("alert") or ""),
+                     html.Td(_subject(r)), html.Td(r.get("message") or ""),
+                     html.Td(span(r.get("duration")) if r.get("level") == "OK" else "")])
+            for r in rows]
+    return html.Table([html.Thead(header), html.Tbody(body)], className="alerts")
+
+
 def panel_body(panel: Panel, results: list, when: Range, task_names: list[str], stale_seconds: int):
     """What the panel shows for ``results``; None when they hold no point (the caller says so in words)."""
     if panel.kind == TASKS:
@@ -247,4 +336,8 @@ def panel_body(panel: Panel, results: list, when: Range, task_names: list[str], 
         return device_table(results)
     if panel.kind == NUMBER:
         return number(results, panel.help)
+    if panel.kind == ALERT_EVENTS:
+        return alert_events_table(results)
+    if panel.kind == OPEN_ALERTS:
+        return open_alerts_table(results, when)
     raise ValueError(f"panel {panel.name}: no drawing for kind {panel.kind!r}")

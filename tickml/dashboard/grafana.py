@@ -23,8 +23,8 @@ from pathlib import Path
 from tickml.paths import ROOT
 
 from . import settings as settings_module
-from .panels import (BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, PAGE_TITLES, PANELS, SECOND_AXIS, SHADE,
-                     TABLE, TASKS, Panel, Query)
+from .panels import (ALERT_EVENTS, BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, OPEN_ALERTS, PAGE_TITLES,
+                     PANELS, SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .schema import PREPROCESSED_STATS
 from .settings import Settings
 from .source import udf_names
@@ -33,8 +33,8 @@ DASHBOARD = ROOT / "dashboards" / "grafana" / "tickml.json"
 #: The data source of each database key (uids of dashboards/grafana/provisioning/datasources/influxdb.yml).
 DATASOURCES = {"telemetry": "tickml-influxdb", "telegraf": "tickml-telegraf", "kapacitor": "tickml-kapacitor"}
 _TYPES = {LINES: "timeseries", BARS: "timeseries", TASKS: "timeseries", CATEGORY_BARS: "barchart", TABLE: "table",
-          NUMBER: "stat"}
-_TABLE_FORMAT = (CATEGORY_BARS, TABLE)
+          NUMBER: "stat", ALERT_EVENTS: "table", OPEN_ALERTS: "table"}
+_TABLE_FORMAT = (CATEGORY_BARS, TABLE, ALERT_EVENTS, OPEN_ALERTS)
 
 
 def alias(query: Query) -> str:
@@ -87,6 +87,8 @@ def _panel(panel: Panel, ident: int, x: int, y: int) -> dict:
                                            for ref in second]
     if any(q.role == BAND for q in panel.queries):
         out["description"] += " (the 10 s aggregates as min, avg and max lines)"
+    if panel.kind == OPEN_ALERTS:
+        out["description"] += " (Grafana lists each alert's latest event that is not OK)"
     return out
 
 

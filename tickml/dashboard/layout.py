@@ -10,7 +10,7 @@ import urllib.parse
 
 from dash import dcc, html
 
-from .panels import DEVICE, FLEET, PAGE_TITLES, TASKS_PAGE, Panel, page_panels
+from .panels import ALERTS_PAGE, DEVICE, FLEET, PAGE_TITLES, TASKS_PAGE, Panel, page_panels
 from .schema import PREPROCESSED_STATS
 from .settings import Settings
 from .timerange import RELATIVE
@@ -19,7 +19,7 @@ from .timerange import RELATIVE
 DEVICE_MESSAGE = {"type": "device-message", "device": "page"}
 DEVICE_PANELS = {"type": "device-panels", "device": "page"}
 
-ROUTES = {"/": FLEET, "/device": DEVICE, "/tasks": TASKS_PAGE}
+ROUTES = {"/": FLEET, "/device": DEVICE, "/alerts": ALERTS_PAGE, "/tasks": TASKS_PAGE}
 REFRESH_CHOICES = (0, 5, 10, 30, 60)
 
 # The device picker lists this many matching ids, and counts the matches up to this many (past it, "over ...").
@@ -84,6 +84,23 @@ def fleet_page() -> list:
     return [html.H1(PAGE_TITLES[FLEET]), html.Div([_panel(p) for p in page_panels(FLEET)], className="grid")]
 
 
+def alerts_page() -> list:
+    return [html.H1(PAGE_TITLES[ALERTS_PAGE]),
+            html.Div([_panel(p) for p in page_panels(ALERTS_PAGE)], className="grid")]
+
+
+def panel_choices(panel: Panel) -> tuple[str, ...]:
+    """The page's choices a device panel's queries take, in the order of its controls: the sensor, and the
+    window statistics.
+
+    >>> from .panels import BY_NAME
+    >>> panel_choices(BY_NAME["preprocessed"]), panel_choices(BY_NAME["anomaly"]), panel_choices(BY_NAME["readings"])
+    (('sensor', 'stats'), ('sensor',), ())
+    """
+    text = " ".join(q.text for q in panel.queries)
+    return tuple(name for name in ("sensor", "stats") if f"${name}" in text)
+
+
 def tasks_page() -> list:
     return [html.H1(PAGE_TITLES[TASKS_PAGE]), html.Div([_panel(p) for p in page_panels(TASKS_PAGE)], className="grid")]
 
@@ -112,13 +129,14 @@ def device_page(device: str | None) -> list:
     panels = []
     for panel in page_panels(DEVICE):
         choices = None
-        if "$sensor" in " ".join(q.text for q in panel.queries):
-            choices = [html.Div([
-                dcc.Dropdown(id=choice_id(panel, "sensor"), placeholder="sensor", clearable=False,
-                             className="choice"),
-                dcc.Checklist(id=choice_id(panel, "stats"), options=list(PREPROCESSED_STATS),
-                              value=["Avg", "Median"], inline=True, className="choice"),
-            ], className="choices")]
+        wanted = panel_choices(panel)
+        if wanted:
+            controls = [dcc.Dropdown(id=choice_id(panel, "sensor"), placeholder="sensor", clearable=False,
+                                     className="choice")]
+            if "stats" in wanted:
+                controls.append(dcc.Checklist(id=choice_id(panel, "stats"), options=list(PREPROCESSED_STATS),
+                                              value=["Avg", "Median"], inline=True, className="choice"))
+            choices = [html.Div(controls, className="choices")]
         panels.append(_panel(panel, choices))
     return head + [html.Div(id=DEVICE_MESSAGE, className="message"), html.Div(panels, id=DEVICE_PANELS, className="grid")]
 
@@ -126,8 +144,8 @@ def device_page(device: str | None) -> list:
 def route(pathname: str | None) -> tuple[str | None, str | None]:
     """(page, device) of a path; page None for a path the dashboard does not have.
 
-    >>> route("/"), route("/device/boiler%207"), route("/device"), route("/nope")
-    (('fleet', None), ('device', 'boiler 7'), ('device', None), (None, None))
+    >>> route("/"), route("/device/boiler%207"), route("/device"), route("/alerts"), route("/nope")
+    (('fleet', None), ('device', 'boiler 7'), ('device', None), ('alerts', None), (None, None))
     """
     path = (pathname or "/").rstrip("/") or "/"
     if path.startswith("/device/"):

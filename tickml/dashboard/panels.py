@@ -35,12 +35,18 @@ from .schema import MEASUREMENTS
 
 # Panel kinds: how the app draws a panel (grafana.py maps them to Grafana's panel types).
 LINES, BARS, CATEGORY_BARS, TABLE, NUMBER, TASKS = "lines", "bars", "category_bars", "table", "number", "tasks"
+# Alert events newest first (the query's ORDER BY time DESC), and the alerts whose latest event is not OK.
+ALERT_EVENTS, OPEN_ALERTS = "alert_events", "open_alerts"
 # Query roles inside a panel: a line per series, min-max bands with the mean, event markers,
 # anomalous windows shaded, the second axis of a two-axis panel, bars.
 LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR = "line", "band", "markers", "shade", "second_axis", "bar"
 
-FLEET, DEVICE, TASKS_PAGE = "fleet", "device", "tasks"
-PAGE_TITLES = {FLEET: "Fleet", DEVICE: "One device", TASKS_PAGE: "Tasks and UDFs"}
+FLEET, DEVICE, ALERTS_PAGE, TASKS_PAGE = "fleet", "device", "alerts", "tasks"
+PAGE_TITLES = {FLEET: "Fleet", DEVICE: "One device", ALERTS_PAGE: "Alerts", TASKS_PAGE: "Tasks and UDFs"}
+
+# The detector's alarm level: @anomaly() calibrates its score so that 0.5 is an alarm on every series
+# (udfs/anomaly/handler.py; device_anomaly.tick's threshold).
+ANOMALY_ALARM = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Panel:
     wide: bool = False  # the page's whole width, not half
     unit: str = ""
     unit2: str = ""  # of the second axis, when a query has that role
+    level2: float | None = None  # a dashed line across the second axis at this value (an alarm level)
 
     @property
     def database(self) -> str:
@@ -130,11 +137,11 @@ PANELS: tuple[Panel, ...] = (
                  "GROUP BY \"device_id\", \"model\") GROUP BY \"model\" SLIMIT $slimit", legend="{model}"),
            help="per model, the devices whose predictions came from the fleet-wide model (no champion of their own "
                 "yet) and from their own champion, in the last minute of the range"),
-    _panel("top_anomaly", FLEET, "Highest anomaly probability (%)", TABLE,
-           Query('SELECT top("anomprob", "device_id", $top) AS "anomaly probability" FROM '
-                 '(SELECT max("value_preprocessed_AnomProb") AS "anomprob" FROM "device_preprocessed" '
-                 'WHERE $timeFilter GROUP BY "device_id")'),
-           help="the top devices by their highest window anomaly probability in the range"),
+    _panel("top_anomaly", FLEET, "Highest anomaly score (0.5 and above: an alarm)", TABLE,
+           Query('SELECT top("score", "device_id", $top) AS "anomaly score" FROM '
+                 '(SELECT max("anomaly_score") AS "score" FROM "anomaly" WHERE $timeFilter GROUP BY "device_id")'),
+           help="the top devices by the highest score the detector (@anomaly(), task device_anomaly) gave any of "
+                "their readings in the range; 0 while a series learns"),
     _panel("top_error", FLEET, "Largest prediction error (power model, W)", TABLE,
            Query('SELECT top("error", "device_id", $top) AS "mean absolute error" FROM '
                  '(SELECT mean("error") AS "error" FROM (SELECT abs("power" - "Hyperprediction") AS "error" '
@@ -159,10 +166,21 @@ PANELS: tuple[Panel, ...] = (
            Query("SELECT mean(/^value_preprocessed_($stats)$/) FROM \"device_preprocessed\" WHERE $timeFilter "
                  "AND \"device_id\" = '$device' AND \"sensor\" = '$sensor' GROUP BY time($__interval) fill(none)"),
            help="30 s windows every 10 s; choose the sensor and the statistics"),
-    _panel("anomaly", DEVICE, "Anomaly probability (%)", LINES,
-           Query("SELECT max(\"value_preprocessed_AnomProb\") AS \"anomaly probability\" FROM \"device_preprocessed\" "
-                 "WHERE $timeFilter AND \"device_id\" = '$device' GROUP BY time($__interval), \"sensor\" fill(none)",
-                 legend="{sensor}"), unit="%"),
+    _panel("anomaly", DEVICE, "Anomaly score, the reading and the value expected", LINES,
+           Query("SELECT mean(\"value\") AS \"reading\", mean(\"anomaly_expected\") AS \"expected\" FROM \"anomaly\" "
+                 "WHERE $timeFilter AND \"device_id\" = '$device' AND \"sensor\" = '$sensor' "
+                 "GROUP BY time($__interval) fill(none)"),
+           Query("SELECT max(\"anomaly_score\") AS \"anomaly score\" FROM \"anomaly\" WHERE $timeFilter "
+                 "AND \"device_id\" = '$device' AND \"sensor\" = '$sensor' GROUP BY time($__interval) fill(none)",
+                 role=SECOND_AXIS),
+           help="the detector's score of each reading (@anomaly(), task device_anomaly; 0 while the series learns, "
+                "its first 150 points), the dashed line its alarm level; expected: the value the nearest familiar "
+                "pattern had", wide=True, unit="reading", unit2="anomaly score", level2=ANOMALY_ALARM),
+    _panel("device_alerts", DEVICE, "Its alerts", ALERT_EVENTS,
+           Query("SELECT \"level\", \"message\", \"duration\", \"alert\", \"device_id\", \"sensor\" FROM \"alerts\" "
+                 "WHERE $timeFilter AND \"device_id\" = '$device' ORDER BY time DESC LIMIT $limit"),
+           help="every alert event of the device in the range, newest first: silence, failure, anomaly (per "
+                "sensor); an OK says how long the alert lasted", wide=True),
     _panel("prediction", DEVICE, "Power predicted by the model vs measured, and the residual (W)", LINES,
            Query("SELECT mean(\"Hyperprediction\") AS \"predicted\", mean(\"power\") AS \"measured\" "
                  "FROM \"predictions\" WHERE $timeFilter AND \"device_id\" = '$device' AND \"model\" = 'power' "
@@ -189,6 +207,34 @@ PANELS: tuple[Panel, ...] = (
                  "LIMIT $limit SLIMIT $slimit", legend="{model} replaced", role=MARKERS),
            help="accuracy of the champion on each window's newest quarter; a marker where a challenger replaced it "
                 "(its version, algorithm and metric on hover)", wide=True),
+
+    # ---------------------------------------------------------------- Alerts
+    # Each alert's events, as its task writes them (tick_scripts/device_silence.tick, failure_alert.tick,
+    # device_anomaly.tick, task_health.tick): a point at each change of level, tagged with what the alert is
+    # about. An alert is the tags' combination (Kapacitor's alert id is made of them).
+    _panel("open_alerts", ALERTS_PAGE, "Open alerts at the end of the range", OPEN_ALERTS,
+           # Each alert's latest event (a selector per alert, whatever the range's start), those not OK.
+           Query("SELECT \"level\", \"message\", \"alert\", \"device_id\", \"sensor\", \"task\", \"node\" "
+                 "FROM (SELECT last(\"message\") AS \"message\", \"level\" FROM \"alerts\" WHERE time <= ${__to}ms "
+                 "GROUP BY \"alert\", \"device_id\", \"sensor\", \"task\", \"node\") WHERE \"level\" != 'OK' "
+                 "ORDER BY time DESC LIMIT $limit"),
+           help="the alerts whose latest event, up to the range's end, is not OK, longest open first (at most "
+                "max-events); an alert opened before the range's start is open here too", wide=True),
+    _panel("alert_counts", ALERTS_PAGE, "Alerts raised, by kind", BARS,
+           Query("SELECT count(\"message\") AS \"raised\" FROM \"alerts\" WHERE $timeFilter AND \"level\" != 'OK' "
+                 "GROUP BY time($__interval), \"alert\" fill(none) SLIMIT $slimit", legend="{alert}", role=BAR),
+           help="events that raised an alert (a level other than OK): silence, failure, anomaly, task_stopped, "
+                "node_errors"),
+    _panel("top_alerted", ALERTS_PAGE, "Devices alerted most often", TABLE,
+           Query("SELECT top(\"raised\", \"device_id\", $top) AS \"alerts raised\" FROM (SELECT count(\"message\") "
+                 "AS \"raised\" FROM \"alerts\" WHERE $timeFilter AND \"level\" != 'OK' AND \"device_id\" != '' "
+                 "GROUP BY \"device_id\")"),
+           help="the top devices by alerts raised in the range, each linked to its page (its alerts are there)"),
+    _panel("alert_history", ALERTS_PAGE, "Alert events", ALERT_EVENTS,
+           Query("SELECT \"level\", \"message\", \"duration\", \"alert\", \"device_id\", \"sensor\", \"task\", "
+                 "\"node\" FROM \"alerts\" WHERE $timeFilter ORDER BY time DESC LIMIT $limit"),
+           help="every alert event in the range, newest first (at most max-events); an OK says how long the alert "
+                "lasted", wide=True),
 
     # ---------------------------------------------------------------- Tasks and UDFs
     _panel("udf_points", TASKS_PAGE, "UDF points in and out per second", LINES,

@@ -24,6 +24,10 @@ MEASUREMENTS = {
     "device_preprocessed": Measurement("telemetry", ("device_id", "sensor"), "task"),
     "trained_models": Measurement("telemetry", ("device_id", "model"), "task"),
     "predictions": Measurement("telemetry", ("device_id", "model"), "task"),
+    "anomaly": Measurement("telemetry", ("device_id", "sensor"), "task"),
+    # Written by the alert nodes of device_silence, failure_alert, device_anomaly and task_health: a device's
+    # alerts carry device_id (and sensor), the stack's own task (and node).
+    "alerts": Measurement("telemetry", ("device_id", "sensor", "task", "node", "alert", "level"), "task"),
     "task_recoveries": Measurement("telemetry", ("task",), "task-watcher"),
     "task_gap_fills": Measurement("telemetry", ("task",), "task-watcher"),
     "internal_gather": Measurement("telegraf", ("input", "alias", "version"), "telegraf-internal"),
