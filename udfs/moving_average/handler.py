@@ -64,10 +64,7 @@ class MovingAverage(Handler):
         return self.windows.to_json(list)
 
     def shrink_state(self, state, size, limit):
-        # Keep the most recently seen entities that fit (to_json lists the least recent first).
-        entities = state["entities"]
-        keep = int(len(entities) * limit / size * 0.9)
-        return {"entities": entities[len(entities) - keep:] if keep else []}
+        return EntityStore.most_recent(state, size, limit)
 
     def set_state(self, state):
         self.windows = self._new_store(state)
