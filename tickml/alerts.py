@@ -24,6 +24,7 @@ import sys
 import time
 
 from devices.replay import parse_time
+from tickml.dashboard.timerange import span
 from tickml.http import HttpError
 from tickml.kapacitor import Kapacitor
 from udfs.agent.durations import parse_duration
@@ -94,17 +95,6 @@ def collect(kapacitor: Kapacitor, topics: list[str] | None, min_level: str) -> l
     return order(alerts)
 
 
-def span(seconds: float) -> str:
-    """How long, for a person: the two largest units.
-
-    >>> span(42), span(3725), span(90061), span(-3)
-    ('42s', '1h 2m', '1d 1h', '0s')
-    """
-    seconds = max(int(seconds), 0)
-    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
-    return " ".join([f"{n}{unit}" for n, unit in parts if n][:2]) or "0s"
-
-
 def order(alerts: list[dict]) -> list[dict]:
     """Worst level first, then the newest, then by topic and id.
 
@@ -129,7 +119,7 @@ def table(alerts: list[dict], min_level: str, now_ns: int | None = None) -> str:
 
     def lasted(alert: dict) -> str:
         began = parse_time(alert["since"])
-        return "" if began is None else span((now_ns - began) / 1e9)
+        return "" if began is None else span(now_ns - began)
 
     columns = ("level", "since", "for", "topic", "id", "message")
     rows = [(a["level"], a["since"], lasted(a), a["topic"], a["id"], a["message"]) for a in alerts]

@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from .panels import (ALERT_EVENTS, BAND, BAR, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, OPEN_ALERTS,
                      SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
-from .timerange import Range, format_instant
+from .timerange import Range, format_instant, span
 
 _SHADE_COLOUR = "rgba(214, 39, 40, 0.15)"
 _MARKED = 60  # series up to this long show their points
@@ -251,20 +251,6 @@ def _alert_rows(results: list) -> list[dict]:
             columns = series["columns"]
             rows += [dict(zip(columns, row)) for row in series["values"]]
     return rows
-
-
-def span(ns: int | float | None) -> str:
-    """A duration for a person: the two largest units.
-
-    >>> span(0), span(42 * 10**9), span(3725 * 10**9), span(90061 * 10**9), span(None)
-    ('0s', '42s', '1h 2m', '1d 1h', '')
-    """
-    if ns is None:
-        return ""
-    seconds = int(ns // 10**9)
-    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n]
-    return " ".join(shown[:2]) or "0s"
 
 
 def _subject(row: dict):

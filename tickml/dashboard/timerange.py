@@ -95,6 +95,19 @@ def resolve(choice: str, start: str | None, end: str | None, now_ns: int) -> Ran
     return Range(first, last)
 
 
+def span(ns: int | float | None) -> str:
+    """A duration for a person: the two largest units (a negative one, a clock's skew, is 0s).
+
+    >>> span(0), span(42 * 10**9), span(3725 * 10**9), span(90061 * 10**9), span(-3 * 10**9), span(None)
+    ('0s', '42s', '1h 2m', '1d 1h', '0s', '')
+    """
+    if ns is None:
+        return ""
+    seconds = max(int(ns // 10**9), 0)
+    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
+    return " ".join([f"{n}{unit}" for n, unit in parts if n][:2]) or "0s"
+
+
 def bucket(seconds: float, max_points: int, minimum: int = 1) -> int:
     """The GROUP BY time() width, in seconds, that keeps a series of a range at most ``max_points`` long.
 
