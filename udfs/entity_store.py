@@ -19,6 +19,14 @@ Examples
 >>> restored = EntityStore.from_json(store.to_json(), dict, max_entities=2)
 >>> restored.peek("device_id=a,")
 {'n': 2}
+>>> dropped = []
+>>> def decode(state):
+...     if "n" not in state:
+...         raise ValueError("no n")
+...     return state
+>>> kept = EntityStore.from_json({"entities": [["a", 1, {"n": 1}], ["b", 2, {}]]}, dict, decode, dropped)
+>>> list(kept), dropped
+(['a'], ['b: no n'])
 """
 
 from __future__ import annotations
@@ -161,12 +169,16 @@ class EntityStore(Generic[S]):
         data: dict,
         factory: Callable[[], S],
         decode: Callable[[Any], S] = lambda s: s,
+        dropped: list[str] | None = None,
         **bounds: Any,
     ) -> "EntityStore[S]":
         """Rebuild a store from :meth:`to_json` output.
 
         Builds a new store and leaves any existing one alone, so a failed
-        restore changes nothing.
+        restore changes nothing. With a ``dropped`` list, an entity whose
+        state ``decode`` refuses (ValueError, TypeError) is left out, and
+        ``"key: why"`` appended to the list, rather than failing the whole
+        restore: that entity starts afresh.
 
         Raises
         ------
@@ -179,7 +191,13 @@ class EntityStore(Generic[S]):
             for key, last_seen, state in entries:
                 if not isinstance(key, str) or not isinstance(last_seen, int):
                     raise TypeError(f"bad entity entry for {key!r}")
-                store._items[key] = [decode(state), last_seen]
+                if dropped is None:
+                    store._items[key] = [decode(state), last_seen]
+                    continue
+                try:
+                    store._items[key] = [decode(state), last_seen]
+                except (TypeError, ValueError) as exc:
+                    dropped.append(f"{key}: {exc}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"entity store snapshot is malformed: {exc}") from exc
         while len(store._items) > store.max_entities:

@@ -70,22 +70,15 @@ class Anomaly(Handler):
         # The options the task runs with now, not those of the snapshot: a user who changes the
         # sensitivity and restarts keeps what each device has learned.
         params = self.params.to_dict()
-        entries = data.get("entities") if isinstance(data, dict) else None
-        if not isinstance(entries, list):
-            raise ValueError(f"anomaly snapshot is malformed: no list of entities in {str(data)[:80]!r}")
-        kept, dropped = [], []
-        for entry in entries:
-            try:
-                key, last_seen, state = entry
-                kept.append([key, last_seen, Detector.restore({**state, "params": params})])
-            except (ValueError, TypeError) as exc:
-                dropped.append(f"{entry[0] if isinstance(entry, list) and entry else '?'}: {exc}")
+        dropped: list[str] = []
+        store = EntityStore.from_json(data, factory, decode=lambda s: Detector.restore({**s, "params": params}),
+                                      dropped=dropped, **bounds)
         if dropped:
             # One entity's state this code cannot read (another version, damage) must not keep the task from
             # starting: that entity learns afresh.
             log.error("%s: %d of %d entities' detector states not restored, each learns afresh: %s",
-                      self.task_id or "anomaly", len(dropped), len(entries), "; ".join(dropped[:3]))
-        return EntityStore.from_json({"entities": kept}, factory, **bounds)
+                      self.task_id or "anomaly", len(dropped), len(data["entities"]), "; ".join(dropped[:3]))
+        return store
 
     def point(self, p):
         msg = p.numeric()
