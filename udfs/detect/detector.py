@@ -47,7 +47,6 @@ class Detector:
         self.step = 0.0  # the median step between neighbouring values (a running estimate)
         self.run = 0  # values in a row equal to the one before
         self.longest = 0  # the longest such run seen before this one
-        self.last_time: int | None = None
         # The hour-of-day profile: per hour (UTC), the mean of the smoothed value, its visits, the largest
         # deviation from that mean it has had, and the days it was seen on (counted once the calibration has
         # started) with the last of them; the offset all hours share (a drift of the whole level); a record and
@@ -82,7 +81,6 @@ class Detector:
             raise ValueError(f"time_ns must be an integer, not {time_ns!r}")
         # A time before the previous one is taken as it comes: points are scored in arrival order (NAB's own
         # realAdExchange files step back in time).
-        self.last_time = int(time_ns)
 
         p = self.params
         span_before = self.hi - self.lo
@@ -111,12 +109,15 @@ class Detector:
         d, row = self.memory.nearest(shape)
         learning = self.seen <= p.learning
         cause = "shape"
+        # A stuck reading and a level beyond the range are new whatever their shape: they count as half again
+        # the largest recent novelty (a score of 0.6 at sensitivity 1).
+        forced = 1.5 * self.record + 1e-12
         if not learning and p.stuck and self.run == max(p.stuck, p.stuck_margin * self.longest + 1):
-            d, cause = max(d, 1.5 * self.record + 1e-12), "stuck"
+            d, cause = max(d, forced), "stuck"
         if not learning and outside > p.outside and excess > p.outside_steps * self.step:
             before = hist[-p.window - 1:-1].mean() if len(hist) > p.window else v
-            if abs(v - before) > p.jump * span and d < 1.5 * self.record + 1e-12:
-                d, cause = 1.5 * self.record + 1e-12, "level"
+            if abs(v - before) > p.jump * span and d < forced:
+                d, cause = forced, "level"
 
         hour, dp, ready = self._profile(hist, span, int(time_ns)) if p.profile_weight else (0, 0.0, False)
 
@@ -210,7 +211,7 @@ class Detector:
                 "pending": [c.tobytes().hex() for c in self.pending], "memory": self.memory.state(),
                 "seen": self.seen, "lo": self.lo if self.seen else None, "hi": self.hi if self.seen else None,
                 "record": self.record, "typical": self.typical, "held_until": self.held_until,
-                "last_time": self.last_time, "step": self.step, "run": self.run, "longest": self.longest,
+                "step": self.step, "run": self.run, "longest": self.longest,
                 "hour_mean": list(self.hour_mean),
                 "hour_count": list(self.hour_count), "hour_record": list(self.hour_record),
                 "hour_days": list(self.hour_days), "hour_last_day": list(self.hour_last_day),
@@ -235,7 +236,6 @@ class Detector:
             det.record = float(doc["record"])
             det.typical = float(doc["typical"])
             det.held_until = int(doc["held_until"])
-            det.last_time = None if doc["last_time"] is None else int(doc["last_time"])
             det.step = float(doc["step"])
             det.run = int(doc["run"])
             det.longest = int(doc["longest"])
