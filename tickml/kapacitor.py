@@ -147,7 +147,14 @@ class Kapacitor:
     def topic_events(self, topic: str, min_level: str = "OK") -> list[dict]:
         """An alert topic's events as Kapacitor holds them now: each alert's id and its last state; those at
         ``min_level`` or above (OK: every one)."""
-        found = self._found(f"/alerts/topics/{quote(topic, safe='')}/events?{urlencode({'min-level': min_level})}")
+        try:
+            found = self._found(f"/alerts/topics/{quote(topic, safe='')}/events?{urlencode({'min-level': min_level})}")
+        except HttpError as exc:
+            # A topic no alert has reached yet does not exist, and Kapacitor answers its events with a 500, not
+            # a 404: it has no events.
+            if exc.status == 500 and "unknown topic" in str(exc):
+                return []
+            raise
         return found["events"] if found else []
 
     def topics(self, min_level: str = "OK") -> list[dict]:
