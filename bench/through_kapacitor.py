@@ -71,18 +71,19 @@ def node_emitted(kapacitor: Kapacitor, task: str, node: str) -> int:
 
 def run(script: str, lines: list[str], node: str, expected: int, udf_service: str | None,
         chunk: int = 20_000, timeout: float = 600.0, profile: tuple[Path, str] | None = None,
-        task_vars: dict | None = None) -> Run:
+        task_vars: dict | None = None, kapacitor: Kapacitor | None = None, kapacitor_pid: int | None = None) -> Run:
     """Define ``script`` (with ``task_vars``) as a task, write ``lines``, wait until ``node`` emitted ``expected``;
     delete the task.
 
     ``profile``: (folder, label) to profile the UDF server and kapacitord during the run (``profiles.py``).
+    ``kapacitor`` and ``kapacitor_pid``: another kapacitord than the stack's (``private_kapacitor.py``).
     """
-    kapacitor = Kapacitor()
+    kapacitor = kapacitor or Kapacitor()
     task = f"bench_{os.getpid()}_{int(time.time())}"
     kapacitor._call("POST", "/tasks", {"id": task, "type": "stream", "status": "enabled", "script": script,
                                        "vars": task_vars or {}})
     by_name = {s.name: s for s in services()}
-    kapacitor_pid = by_name["kapacitor"].pid()
+    kapacitor_pid = kapacitor_pid or by_name["kapacitor"].pid()
     udf_pid = by_name[udf_service].pid() if udf_service else None
     payloads = ["\n".join(lines[i:i + chunk]) for i in range(0, len(lines), chunk)]
     profiles = None

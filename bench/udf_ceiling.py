@@ -25,7 +25,14 @@ microseconds per point of kapacitord and of the UDF server; then ours/null
 and ours/native. Absolute figures move by tens of per cent on a shared
 machine; the ratios of one run are the figures to quote.
 
-Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--shapes predict]``
+Two builds side by side: ``--stock DIR/kapacitord`` (the release as published:
+``stack/go/kapacitor/build.sh --stock DIR``) runs every run through two
+kapacitords of the bench's own (``private_kapacitor.py``: same configuration,
+the stack's UDF servers, nothing else), that one and ``--patched`` (default
+the stack's binary, built with our patches), one after the other; each row
+says which, and the summary adds the null UDF's patched / stock.
+
+Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--shapes predict] [--stock PATH]``
 (stack running: ``tickml stack start``). ``--profile DIR`` also prints where
 the CPU goes during the null and our runs, on both sides (``profiles.py``):
 ``KAPACITOR_HTTP_PPROF_ENABLED=true tickml stack restart kapacitor`` first.
@@ -34,6 +41,7 @@ the CPU goes during the null and our runs, on both sides (``profiles.py``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -41,8 +49,10 @@ from pathlib import Path
 import numpy as np
 
 import through_kapacitor
+from private_kapacitor import private_kapacitor
 from through_kapacitor import STREAM, WINDOWED
-from tickml.paths import ROOT
+from tickml.config import udf_sockets
+from tickml.paths import BIN, ROOT
 from udfs.learn import ModelStore, TrainConfig, Trainer
 
 
@@ -113,14 +123,36 @@ def main() -> int:
                         help="profile the UDF server (py-spy) and kapacitord (pprof: start it with "
                              "KAPACITOR_HTTP_PPROF_ENABLED=true) during the null and our runs; print where "
                              "the CPU goes and keep the profiles in DIR")
+    parser.add_argument("--stock", type=Path, metavar="KAPACITORD",
+                        help="also through this kapacitord (the release: stack/go/kapacitor/build.sh --stock DIR), "
+                             "beside --patched, both run by the bench")
+    parser.add_argument("--patched", type=Path, metavar="KAPACITORD", default=BIN / "kapacitord",
+                        help="with --stock: the other kapacitord (default: the stack's, %(default)s)")
     args = parser.parse_args()
+    if args.stock and args.profile:
+        parser.error("--profile profiles the stack's kapacitord; not with --stock")
+    with contextlib.ExitStack() as stack:
+        if args.stock:
+            # (name, client, pid) per build: kapacitords of the bench's own, the stack's UDF servers.
+            builds = []
+            for name, binary in (("stock", args.stock), ("patched", args.patched)):
+                kapacitord = stack.enter_context(private_kapacitor(binary, udf_sockets()))
+                builds.append((name, kapacitord.client(), kapacitord.pid))
+        else:
+            builds = [(None, None, None)]  # the stack's kapacitord
+        return _bench(args, builds)
+
+
+def _bench(args, builds) -> int:
     model = f"bench-predict-{int(time.time())}"
     train_prediction_models(model, args.stream_entities)
     rng = np.random.default_rng(0)
-    print(f"through the running stack's Kapacitor; windowed shapes {args.entities:,} devices x {args.points} "
+    where = ("the running stack's Kapacitor" if builds[0][0] is None else
+             "two kapacitords of the bench's own, " + " and ".join(name for name, *_ in builds))
+    print(f"through {where}; windowed shapes {args.entities:,} devices x {args.points} "
           f"points, stream shapes {args.stream_entities:,} devices x {args.points * 10} points\n")
     print(f"{'shape / run':<44}{'points/s':>11}{'kapacitord us/pt':>18}{'udf us/pt':>11}")
-    summary = []
+    summary, null_builds = [], []
     for shape, (template, runs, fields, windowed) in shapes(args, model).items():
         if args.shapes and not any(s in shape for s in args.shapes):
             continue
@@ -128,36 +160,53 @@ def main() -> int:
         points = args.points if windowed else args.points * 10
         base = (time.time_ns() // 10**9 // points) * points * 10**9 - 7200 * 10**9
         print(shape)
-        rates = {}
+        rates, kapacitor_us = {}, {}
         for label, node, node_id, service in runs:
-            measurement = f"bench_ceiling_{node_id}_{time.time_ns()}"
-            lines = _lines(measurement, entities, points, base, rng, fields)
-            expected = entities * points
-            if windowed:
-                # One point per device past its window closes it; one output per window.
-                lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 {base + points * 10**9}"
-                          for e in range(entities)]
-                expected = entities
-            script = template.format(measurement=measurement, node=node, period=points)
-            profile = (args.profile, f"{shape}-{label}") if args.profile and service else None
-            run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile)
-            total = entities * points
-            rates[label] = total / run.seconds
-            udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
-            print(f"  {label:<42}{total / run.seconds:>11,.0f}{run.kapacitor_cpu / total * 1e6:>18.2f}{udf}")
-            if run.profiles is not None:
-                for title, rows in (("UDF server (py-spy)", run.profiles.udf_summary()),
-                                    ("kapacitord (pprof, first 5 s)", run.profiles.go_summary())):
-                    print(f"    {title}:")
-                    print("\n".join(f"      {row}" for row in rows))
+            for build, kapacitor, kapacitor_pid in builds:
+                measurement = f"bench_ceiling_{node_id}_{time.time_ns()}"
+                lines = _lines(measurement, entities, points, base, rng, fields)
+                expected = entities * points
+                if windowed:
+                    # One point per device past its window closes it; one output per window.
+                    lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 {base + points * 10**9}"
+                              for e in range(entities)]
+                    expected = entities
+                script = template.format(measurement=measurement, node=node, period=points)
+                profile = (args.profile, f"{shape}-{label}") if args.profile and service else None
+                run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile,
+                                            kapacitor=kapacitor, kapacitor_pid=kapacitor_pid)
+                total = entities * points
+                rates[label, build] = total / run.seconds
+                kapacitor_us[label, build] = run.kapacitor_cpu / total * 1e6
+                udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
+                row = f"{label} [{build}]" if build else label
+                print(f"  {row:<42}{total / run.seconds:>11,.0f}{kapacitor_us[label, build]:>18.2f}{udf}")
+                if run.profiles is not None:
+                    for title, rows in (("UDF server (py-spy)", run.profiles.udf_summary()),
+                                        ("kapacitord (pprof, first 5 s)", run.profiles.go_summary())):
+                        print(f"    {title}:")
+                        print("\n".join(f"      {row}" for row in rows))
         ours = runs[-1][0]
         null = next(label for label, *_ in runs if label.startswith("null"))
         native = next((label for label, *_ in runs if label.startswith("native")), None)
-        ratio_native = f"{rates[ours] / rates[native]:.2f}" if native else "-"
-        summary.append((shape, rates[ours] / rates[null], ratio_native))
-    print(f"\n{'shape':<44}{'ours/null':>10}{'ours/native':>12}")
+        for build, *_ in builds:
+            ratio_native = f"{rates[ours, build] / rates[native, build]:.2f}" if native else "-"
+            summary.append((f"{shape} [{build}]" if build else shape, rates[ours, build] / rates[null, build],
+                            ratio_native))
+        if len(builds) == 2:
+            (old, *_), (new, *_) = builds
+            null_builds.append((shape, null, rates[null, old], rates[null, new], kapacitor_us[null, old],
+                                kapacitor_us[null, new]))
+    print(f"\n{'shape':<54}{'ours/null':>10}{'ours/native':>12}")
     for shape, to_null, to_native in summary:
-        print(f"{shape:<44}{to_null:>10.2f}{to_native:>12}")
+        print(f"{shape:<54}{to_null:>10.2f}{to_native:>12}")
+    if null_builds:
+        (old, *_), (new, *_) = builds
+        print(f"\n{'null UDF':<44}{old + ' pts/s':>14}{new + ' pts/s':>16}{new + '/' + old:>15}"
+              f"{'kapacitord us/pt ' + old + ' -> ' + new:>36}")
+        for shape, null, old_rate, new_rate, old_us, new_us in null_builds:
+            print(f"{shape + ' (' + null + ')':<44}{old_rate:>14,.0f}{new_rate:>16,.0f}{new_rate / old_rate:>15.2f}"
+                  f"{old_us:>26.2f} -> {new_us:.2f}")
     return 0
 
 

@@ -111,15 +111,23 @@ link_binaries() {
   stamp_set "${names%% *}" "$key"
 }
 
-build_kapacitor() (
+# Kapacitor with our patches (stack/go/kapacitor/patches/, README.md there says what each is for), built
+# by stack/go/kapacitor/build.sh from the release's module; TICKML_KAPACITOR_STOCK=1 builds the release as
+# published instead (the bench compares the two: bench/udf_ceiling.py --stock).
+kapacitor_build="patched"
+[[ -n "${TICKML_KAPACITOR_STOCK:-}" ]] && kapacitor_build="stock"
+build_kapacitor() {
   log "(the first build on a machine compiles libflux with cargo: a few minutes)"
-  cd "$ROOT/stack/go/kapacitor"
-  go build -ldflags "-X main.version=${KAPACITOR_VERSION#v} -X main.branch=release -X main.commit=module" \
-    -o "$BIN/" github.com/influxdata/kapacitor/cmd/kapacitord github.com/influxdata/kapacitor/cmd/kapacitor
-)
+  if [[ "$kapacitor_build" == stock ]]; then
+    "$ROOT/stack/go/kapacitor/build.sh" --stock "$BIN"
+  else
+    "$ROOT/stack/go/kapacitor/build.sh" "$BIN"
+  fi
+}
+# Every file of the module folder is in the key: go.mod, go.sum, build.sh and the patches.
 kapacitor_module="$(cd "$ROOT/stack/go/kapacitor" && find . -type f | sort | xargs cat | sha256sum | cut -c1-16)"
-link_binaries "kapacitor $KAPACITOR_VERSION $kapacitor_module $GO_ID" \
-  "kapacitord and kapacitor $KAPACITOR_VERSION" \
+link_binaries "kapacitor $KAPACITOR_VERSION $kapacitor_build $kapacitor_module $GO_ID" \
+  "kapacitord and kapacitor $KAPACITOR_VERSION ($kapacitor_build)" \
   "kapacitord kapacitor" build_kapacitor
 
 link_binaries "influxdb $INFLUXDB_VERSION $GO_ID" "influxd and influx $INFLUXDB_VERSION" "influxd influx" \
