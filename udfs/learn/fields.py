@@ -11,7 +11,8 @@ the same style: ``Modelversion``, ``Answeredby`` (``entity`` or ``fleet``),
 ``Championaccuracy``, ``Trainingrows`` (rows the model was fitted on),
 ``Holdoutrows`` (rows that judged it), ``Shrinkage`` and ``Levelshrinkage``
 (how many rows the fleet's slopes and level counted as, for a model shrunk
-towards the fleet).
+towards the fleet), ``Halflife`` (for least squares weighted towards the
+newest rows: the weights' half-life as a share of the window).
 Values that would be missing are left out (InfluxDB fields cannot be null).
 """
 
@@ -82,6 +83,8 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
         fields["Forecastaccuracy"] = accuracy
     if "holdout_rows" in doc:
         fields["Holdoutrows"] = doc["holdout_rows"]
+    if "halflife" in doc.get("hyper", {}):
+        fields["Halflife"] = float(doc["hyper"]["halflife"])
     if "prior_rows" in doc.get("hyper", {}):
         fields["Shrinkage"] = float(doc["hyper"]["prior_rows"])
         fields["Levelshrinkage"] = float(doc["hyper"]["level_rows"])

@@ -26,6 +26,12 @@ boosting and a neural network, and random hyperparameters of those, until
 the cost). Measured on public panel data with 6 to 15 rows
 per entity (``bench/ml_quality.py``), choosing between forms inside such a
 window lost to plain least squares on every set, hence the thresholds.
+
+What one window cannot see, its fleet can: the trainer's board
+(``evidence``) scores every form of ``forms`` on every window, and a form
+the fleet's evidence backs beyond noise is offered to windows of any length
+as the candidate after the base model. The one-standard-error rule above
+still judges it on the entity's own rows, towards the base model.
 """
 
 from __future__ import annotations
@@ -130,20 +136,10 @@ def candidates(task: str, base: Candidate, n_rows: int, *, modelruns: int, seed:
     ['linear', 'ridge(alpha=1.0)', 'linear(halflife=0.25)', 'linear/log-lin', 'linear/lin-log', 'linear/log-log', 'quadratic']
     """
     transform = base.transform
-    if task == CLASSIFICATION:
-        forms = [Candidate(LogisticRegression, (("C", 0.1),), transform),
-                 Candidate(LogisticRegression, (("C", 10.0),), transform)]
-        flexible = [GradientBoosting, NeuralNetwork]
-    else:
-        forms = [Candidate(RidgeRegression, (("alpha", 1.0),), transform),
-                 Candidate(LinearRegression, (("halflife", 0.25),), transform)]
-        if search_transforms:
-            forms += [Candidate(LinearRegression, (), TRANSFORMS[name]) for name in ("log-lin", "lin-log", "log-log")]
-        forms.append(Candidate(QuadraticRegression, (), transform))
-        flexible = [GradientBoosting, NeuralNetwork]
+    flexible = [GradientBoosting, NeuralNetwork]
     found = [base]
     if n_rows >= FORM_MIN_ROWS:
-        found += forms
+        found += forms(task, transform, search_transforms)
     if n_rows >= FLEXIBLE_MIN_ROWS:
         found += [Candidate(cls, (), transform) for cls in flexible]
         rng = np.random.default_rng(seed)
@@ -156,6 +152,26 @@ def candidates(task: str, base: Candidate, n_rows: int, *, modelruns: int, seed:
             if drawn not in found:
                 found.append(drawn)
     return found[:max(1, modelruns)]
+
+
+def forms(task: str, transform: Transform, search_transforms: bool) -> list[Candidate]:
+    """The closed-form alternatives to the base model, simplest first: what a window of ``FORM_MIN_ROWS``
+    rows searches, and what the fleet's board (``evidence``) weighs on windows of any length.
+
+    Examples
+    --------
+    >>> [c.name for c in forms("regression", TRANSFORMS["log-log"], search_transforms=False)]
+    ['ridge(alpha=1.0)/log-log', 'linear(halflife=0.25)/log-log', 'quadratic/log-log']
+    """
+    if task == CLASSIFICATION:
+        return [Candidate(LogisticRegression, (("C", 0.1),), transform),
+                Candidate(LogisticRegression, (("C", 10.0),), transform)]
+    found = [Candidate(RidgeRegression, (("alpha", 1.0),), transform),
+             Candidate(LinearRegression, (("halflife", 0.25),), transform)]
+    if search_transforms:
+        found += [Candidate(LinearRegression, (), TRANSFORMS[name]) for name in ("log-lin", "lin-log", "log-log")]
+    found.append(Candidate(QuadraticRegression, (), transform))
+    return found
 
 
 def search(found: list[Candidate], X: np.ndarray, y: np.ndarray, *, task: str, metric: str,
@@ -177,7 +193,7 @@ def search(found: list[Candidate], X: np.ndarray, y: np.ndarray, *, task: str, m
     if len(usable) <= 1:
         return (usable or found)[0], {}
     flexible = any(c.algorithm.flexible for c in usable)
-    at = origins(len(y), first=_min_rows(X.shape[1], usable),
+    at = origins(len(y), first=min_rows(X.shape[1], usable),
                  max_origins=MAX_FLEXIBLE_ORIGINS if flexible else MAX_ORIGINS)
     if len(at) == 0:
         return usable[0], {}
@@ -188,7 +204,7 @@ def search(found: list[Candidate], X: np.ndarray, y: np.ndarray, *, task: str, m
     return usable[chosen if chosen is not None else 0], means
 
 
-def _min_rows(k: int, found: list[Candidate]) -> int:
+def min_rows(k: int, found: list[Candidate]) -> int:
     # Enough rows before the first origin for the widest candidate's parameters.
     return (2 * k + 2) if any(c.algorithm is QuadraticRegression for c in found) else k + 2
 

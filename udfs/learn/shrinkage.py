@@ -16,23 +16,19 @@ close to the fleet and moves to its own estimates as its rows accumulate.
     empirical Bayes, ``level_rows = noise variance / between-entity variance
     of levels`` (method of moments), so a fleet of alike devices pools its
     levels and a fleet of different ones keeps each device's own.
-- ``ShrinkageBoard`` chooses the slopes' ``prior_rows`` from the data. Every
-  window scores each value of ``GRID`` by rolling-origin error inside the
-  window (``selection``), each relative to the window's mean over the grid
-  so devices of any scale weigh the same, and the board keeps the sums. The
-  choice is the strength with the lowest mean, and none before
-  ``MIN_WINDOWS`` windows. Unlike the choice between model forms inside one
-  window (``selection``), this one rests on every window of the fleet, so
-  its noise is small; the one-standard-error rule here kept too little
-  shrinkage on every data set of ``bench/ml_quality.py`` where shrinking
-  helped (Munnell 0.887 against 0.846 with the best mean).
+- How strongly slopes are pulled (``prior_rows``, one of ``GRID``) is chosen
+  by the fleet's board (``evidence``): every window scores every strength by
+  rolling-origin error against its own least squares (``grid_losses``, all
+  strengths in one solve per origin), and a strength is used only when the
+  fleet's paired evidence shows a gain beyond noise; otherwise an entity
+  fits its own least squares, its level included. Taking the strength with
+  the lowest mean instead made ``auto`` 12 % worse than least squares on two
+  small fleets of short windows (issue 25).
 
 Both are per task (one trainer) and carried in the trainer's snapshot.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -43,7 +39,7 @@ from .scaling import fit_minmax, span
 from .transforms import Transform
 
 GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-MIN_WINDOWS = 10
+MIN_WINDOWS = 10  # before these, the fleet's level counts as no rows: too few windows to tell its spread
 MAX_LEVEL_ROWS = 1e6
 
 
@@ -151,60 +147,10 @@ class FleetPrior:
         self.windows = windows
 
 
-class ShrinkageBoard:
-    """Accumulated rolling-origin losses of every ``prior_rows`` in ``GRID``, across windows.
-
-    Examples
-    --------
-    >>> board = ShrinkageBoard()
-    >>> board.choice()
-    0.0
-    >>> for _ in range(12):
-    ...     board.add(np.array([4.0, 3.0, 2.0, 1.5, 1.2, 1.0, 0.9, 1.1]))
-    >>> board.choice()
-    32.0
-    """
-
-    def __init__(self, memory: int = 1000):
-        self.decay = 1.0 - 1.0 / memory
-        self._sum = np.zeros(len(GRID))
-        self._weight = 0.0
-
-    @property
-    def windows(self) -> float:
-        return self._weight
-
-    def add(self, losses: np.ndarray) -> None:
-        """One window's mean rolling-origin loss per ``GRID`` value (made relative here)."""
-        scale = float(np.mean(losses))
-        if not (math.isfinite(scale) and scale > 0):
-            return
-        r = np.asarray(losses, dtype=float) / scale
-        self._sum = self.decay * self._sum + r
-        self._weight = self.decay * self._weight + 1.0
-
-    def means(self) -> np.ndarray:
-        return self._sum / self._weight if self._weight else np.zeros(len(GRID))
-
-    def choice(self) -> float:
-        """The ``prior_rows`` with the lowest mean relative loss (0 before ``MIN_WINDOWS`` windows)."""
-        if self._weight < MIN_WINDOWS:
-            return GRID[0]
-        return GRID[int(np.argmin(self.means()))]
-
-    def export_state(self) -> dict:
-        return {"sum": self._sum.tolist(), "weight": self._weight}
-
-    def import_state(self, state: dict) -> None:
-        s = np.asarray(state["sum"], dtype=float)
-        if s.shape != (len(GRID),) or not np.isfinite(s).all():
-            raise ValueError(f"shrinkage board state must have {len(GRID)} finite values")
-        self._sum, self._weight = s, float(state["weight"])
-
-
 def grid_losses(X: np.ndarray, y: np.ndarray, at: np.ndarray, prior: Prior, transform: Transform, *,
-                task: str, metric: str) -> np.ndarray | None:
-    """Mean rolling-origin loss of every ``GRID`` strength on one window (each origin predicts the rest).
+                task: str, metric: str, grid: np.ndarray | None = None) -> np.ndarray | None:
+    """Mean rolling-origin loss of every strength of ``grid`` (``GRID`` by default) on one window (each
+    origin predicts the rest).
 
     The same fit as ``Candidate(LinearRegression, (("prior_rows", r),))`` for
     every ``r`` of the grid, solved at once per origin (a test checks they agree).
@@ -215,7 +161,7 @@ def grid_losses(X: np.ndarray, y: np.ndarray, at: np.ndarray, prior: Prior, tran
     width = span(lo, hi)
     Zs = (Z - lo) / width
     coef, spread, centre = prior.coef * width, prior.spread / width**2, (prior.centre - lo) / width
-    grid = np.asarray(GRID)
+    grid = np.asarray(GRID if grid is None else grid, dtype=float)
     total = np.zeros(len(grid))
     for m in at:
         slopes, intercepts = shrunk_solutions(Zs[:m], t[:m], grid, prior.level_rows, coef, spread, centre, prior.level)

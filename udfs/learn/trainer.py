@@ -25,7 +25,12 @@ the challenger, fitted on newer data, is deployed.
 What is fitted: the configured algorithm, or for ``auto`` the candidate
 ``selection`` chooses on the training part; for regression with shrinkage,
 least squares pulled towards the fleet's slopes (``shrinkage``), with the
-strength the fleet's evidence chose.
+strength the fleet's evidence chose. What the fleet chooses (the strength,
+and for ``auto`` a model form the fleet's windows prefer) passes the no-harm
+guard of ``evidence`` first; a form the fleet chose is then one more
+candidate for the entity, taken only if its own rolling-origin error beats
+its least squares' by more than a standard error (``selection``), since a
+form that suits most of a fleet need not suit every device in it.
 
 A window that cannot judge a challenger (see ``reasons``) leaves the champion
 in place; the outcome carries the reason and the trainer counts it.
@@ -59,8 +64,9 @@ from .fleet import FLEET_KEY, FleetKey, FleetRows, document_key
 from .metrics import score_key, scores
 from .outcome import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome
 from .reasons import BadWindow
-from .selection import base_candidate, candidates, origins, search
-from .shrinkage import FleetPrior, ShrinkageBoard, grid_losses
+from .evidence import FleetBoard, window_ratios
+from .selection import base_candidate, candidates, forms, search
+from .shrinkage import GRID, FleetPrior
 from .store import ModelStore
 from .window import Window, checked, prepare, window_length
 
@@ -114,7 +120,9 @@ class Trainer:
         self.fleet_rows_ = FleetRows(len(config.features), fleet_max_rows, fleet_rows_per_window,
                                      config.seed) if fleet_retrain_every else None
         self.fleet_prior_ = FleetPrior(len(config.features), config.transform) if config.prior_rows else None
-        self.board_ = ShrinkageBoard() if config.prior_rows == "auto" else None
+        self.options_ = self._board_options()
+        self.board_ = FleetBoard([c.name for c in self.options_], corrections=_corrections(self.options_)) \
+            if self.options_ else None
         self._good_windows = 0
 
     # -- public ----------------------------------------------------------------
@@ -139,8 +147,8 @@ class Trainer:
         prior = self._prior()
         outcome = self._judge(key, window, prior, newest)
         if outcome.status != BAD:
-            if self.board_ is not None and prior is not None:
-                self._score_shrinkage(window, prior)
+            if self.board_ is not None:
+                self._score_fleet(window, prior)
             if self.fleet_prior_ is not None:
                 self.fleet_prior_.add(window.X, window.y)
             if self.fleet_rows_ is not None:
@@ -161,14 +169,14 @@ class Trainer:
         return self._judge(FLEET_KEY, window, None)
 
     def export_state(self, models: bool = True) -> dict:
-        """Counters, the fleet's prior and shrinkage evidence, and every model (unless ``models=False``),
+        """Counters, the fleet's prior and evidence, and every model (unless ``models=False``),
         JSON-able (for Kapacitor snapshots)."""
         state = {"schema": SCHEMA_VERSION, "counts": dict(self.counts_), "reasons": dict(self.reasons_),
                  "store": self.store.export_state(models)}
         if self.fleet_prior_ is not None:
             state["fleet_prior"] = self.fleet_prior_.export_state()
         if self.board_ is not None:
-            state["shrinkage_board"] = self.board_.export_state()
+            state["fleet_board"] = self.board_.export_state()
         return state
 
     def import_state(self, state: dict) -> None:
@@ -183,11 +191,12 @@ class Trainer:
             if prior is not None and "fleet_prior" in state:
                 prior = FleetPrior(len(self.config.features), self.config.transform)
                 prior.import_state(state["fleet_prior"])
-            if board is not None and "shrinkage_board" in state:
-                board = ShrinkageBoard()
-                board.import_state(state["shrinkage_board"])
+            # A snapshot from before the board (its "shrinkage_board" kept no paired evidence) starts it empty.
+            if board is not None and "fleet_board" in state:
+                board = FleetBoard(self.board_.options, corrections=self.board_.corrections)
+                board.import_state(state["fleet_board"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"trainer state: bad fleet prior or shrinkage board: {exc}") from None
+            raise ValueError(f"trainer state: bad fleet prior or fleet board: {exc}") from None
         self.store.import_state(state.get("store"))
         self.counts_ = Counter(counts)
         self.reasons_ = Counter(reasons)
@@ -286,9 +295,10 @@ class Trainer:
     def _choose(self, X: np.ndarray, y: np.ndarray, prior: Prior | None) -> Candidate:
         """The candidate to fit on this window's training part."""
         config = self.config
+        shrunk, form = self._fleet_choice(prior)
         prior_rows = None
         if prior is not None:
-            prior_rows = self.board_.choice() if config.prior_rows == "auto" else float(config.prior_rows)
+            prior_rows = shrunk if config.prior_rows == "auto" else float(config.prior_rows)
         if config.algorithm != AUTO:
             cls = ALGORITHMS[config.algorithm]
             return base_candidate(config.task, config.transform, prior_rows) if cls is ALGORITHMS["linear"] \
@@ -296,22 +306,51 @@ class Trainer:
         base = base_candidate(config.task, config.transform, prior_rows)
         found = candidates(config.task, base, len(y), modelruns=config.modelruns, seed=config.seed,
                            search_transforms=not config.transformtype.strip())
+        if form is not None:
+            found = [base, form, *(c for c in found[1:] if c != form)]
         chosen, _ = search(found, X, y, task=config.task, metric=config.metric, features=config.features,
                            seed=config.seed, prior=prior)
         return chosen
 
-    def _score_shrinkage(self, w: Window, prior: Prior) -> None:
-        """Add this window's evidence to the fleet's board: every strength's rolling-origin error on the whole window.
+    def _board_options(self) -> list[Candidate]:
+        """What the fleet's board weighs against each entity's own least squares: the strengths of shrinkage
+        (``shrinkage='auto'``) and, for ``auto``, the closed forms (``selection.forms``)."""
+        config = self.config
+        if config.task == CLASSIFICATION:
+            return []
+        found = [base_candidate(config.task, config.transform, r) for r in GRID] if config.prior_rows == "auto" else []
+        if config.algorithm == AUTO:
+            found += forms(config.task, config.transform, search_transforms=not config.transformtype.strip())
+        return found
+
+    def fleet_choice(self) -> tuple[float | None, Candidate | None]:
+        """What the fleet's evidence lets every entity borrow now: the strength of shrinkage (None: none,
+        not even the level) and a model form (None: least squares), both through the guard of ``evidence``."""
+        return self._fleet_choice(self._prior())
+
+    def _fleet_choice(self, prior: Prior | None) -> tuple[float | None, Candidate | None]:
+        if self.board_ is None:
+            return None, None
+        passed = self.board_.passing()
+        by_name = {c.name: c for c in self.options_}
+        shrunk = min((n for n in passed if by_name[n].shrunk and prior is not None), key=passed.get, default=None)
+        # A form is offered only where it gains more than the best shrinkage does (which stays the base).
+        bar = passed[shrunk] if shrunk is not None else 0.0
+        form = min((n for n in passed if not by_name[n].shrunk and passed[n] < bar), key=passed.get, default=None)
+        return (None if shrunk is None else float(dict(by_name[shrunk].hyper)["prior_rows"]),
+                None if form is None else by_name[form])
+
+    def _score_fleet(self, w: Window, prior: Prior | None) -> None:
+        """Add this window's evidence to the fleet's board: every option's rolling-origin error on the whole
+        window against its own least squares'.
 
         It runs after the window was judged, so a window's own rows never
-        chose the strength its challenger was judged with.
+        chose what its challenger was judged with.
         """
         config = self.config
-        at = origins(len(w.y), first=len(config.features) + 2)
-        if len(at):
-            losses = grid_losses(w.X, w.y, at, prior, config.transform, task=config.task, metric=config.metric)
-            if losses is not None:
-                self.board_.add(losses)
+        ratios = window_ratios(w.X, w.y, self.options_, config.transform, task=config.task, metric=config.metric,
+                               features=config.features, prior=prior)
+        self.board_.add(ratios)
 
     def _fit(self, candidate: Candidate, X, y, prior: Prior | None) -> Fitted:
         return candidate.fit(X, y, task=self.config.task, features=self.config.features, seed=self.config.seed,
@@ -339,6 +378,13 @@ class Trainer:
         self.counts_[BAD] += 1
         self.reasons_[bad.reason] += 1
         return TrainOutcome(key=key, status=BAD, window_rows=n, reason=bad.reason, detail=bad.detail)
+
+
+def _corrections(options: list[Candidate]) -> list[int]:
+    """What the guard corrects each option for: whether to shrink is one claim, whatever the strength; which
+    form, one claim per form."""
+    forms = sum(1 for c in options if not c.shrunk)
+    return [1 if c.shrunk else forms for c in options]
 
 
 def _newest(times) -> int | float | None:

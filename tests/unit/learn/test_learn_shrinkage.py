@@ -7,7 +7,7 @@ from udfs.learn import ModelStore, TrainConfig, Trainer, model_fields
 from udfs.learn.algorithms import LinearRegression
 from udfs.learn.candidate import Candidate
 from udfs.learn.selection import origins, rolling_losses
-from udfs.learn.shrinkage import GRID, MIN_WINDOWS, FleetPrior, ShrinkageBoard, grid_losses
+from udfs.learn.shrinkage import GRID, MIN_WINDOWS, FleetPrior, grid_losses
 from udfs.learn.transforms import TRANSFORMS
 
 
@@ -62,18 +62,6 @@ def test_grid_losses_equal_the_generic_candidate_path(rng):
         assert value == pytest.approx(slow.mean(), rel=1e-9)
 
 
-def test_board_keeps_own_slopes_until_the_evidence_is_clear():
-    board = ShrinkageBoard()
-    rng = np.random.default_rng(0)
-    assert board.choice() == 0.0  # no evidence yet
-    for _ in range(40):  # shrinking predicts worse
-        board.add(np.linspace(1.0, 1.3, len(GRID)) + rng.normal(0, 0.05, len(GRID)))
-    assert board.choice() == 0.0
-    for _ in range(40):  # now 8 prior rows are clearly best
-        board.add(np.array([2.0, 1.6, 1.3, 1.1, 1.0, 1.2, 1.5, 2.0]) + rng.normal(0, 0.02, len(GRID)))
-    assert board.choice() == 8.0
-
-
 def test_trainer_shrinks_new_entities_towards_the_fleet_and_reports_it(rng):
     trainer = Trainer(TrainConfig(["x"], "y", shrinkage="auto"), ModelStore(), fleet_retrain_every=0)
     for e, (X, y) in enumerate(fleet_of(rng, 30, 40, level_sd=10.0, slope_sd=0.1, noise=3.0)):
@@ -100,7 +88,7 @@ def test_shrinkage_state_survives_a_snapshot_and_a_bad_one_changes_nothing(rng):
     restored.import_state(state)
     assert restored.export_state() == state
     np.testing.assert_array_equal(restored.fleet_prior_.prior().coef, trainer.fleet_prior_.prior().coef)
-    assert restored.board_.choice() == trainer.board_.choice()
+    assert restored.fleet_choice() == trainer.fleet_choice()
     broken = dict(state, fleet_prior=dict(state["fleet_prior"], gram=[[1.0, 2.0]]))
     with pytest.raises(ValueError, match="fleet prior"):
         restored.import_state(broken)

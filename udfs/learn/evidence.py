@@ -1,0 +1,208 @@
+"""The no-harm guard: what is learned from the fleet is used only where the fleet's evidence shows a gain.
+
+The rule, in one sentence: an option learned from the fleet (a strength of
+shrinkage, a model form) is used only when, over at least ``MIN_WINDOWS``
+windows, the mean of its per-window log ratio of rolling-origin loss to the
+entity's own least squares is below ``-MIN_GAIN`` and below zero by a
+one-sided paired t-test at ``LEVEL`` for each decision (whether to shrink:
+all strengths together one claim; which form: Bonferroni-corrected over the
+forms); of the options that pass, the one with the lowest mean is taken, and
+when none passes each entity's own least squares stands.
+
+Why paired log ratios: every window scores every option and its own least
+squares on the same rows (``selection.rolling_losses``, each origin predicting
+the rest of the window), so a window's noise cancels in the pair; the log of
+the ratio makes a device of any scale weigh the same and tames the one window
+where least squares on four rows explodes. Why a test and not the lowest mean:
+the lowest mean of many options is below zero by chance on a small fleet; on
+five public panels of 11 to 48 short windows the strength with the lowest
+mean made ``auto`` 12 % worse than least squares on two (issue 25). Why
+Bonferroni over the forms: the guard must hold for the best-looking form,
+not for one named in advance. Why the strengths of shrinkage count once:
+they are nested versions of one claim (pulling towards the fleet helps)
+whose statistics move together, so the best of them is barely more extreme
+than one of them. Why the two decisions are tested apart: they are taken
+apart (a shrunk base and a form can both apply), and correcting each for the
+other's options kept shrinkage from Munnell and Gasoline, where it gains 9
+and 5 %, with no panel where it saved a loss.
+
+Where the origins start (``START``, a share of the window): the evidence
+fits on the rows before an origin, fewer than the deployed model sees, and
+fewer rows flatter shrinkage; later origins ask a question closer to the
+deployed one, at the price of fewer rows to score.
+
+``LEVEL`` and ``START`` were chosen by leave-one-data-set-out over the real
+panels of ``bench/ml_quality.py`` (``--loso`` prints the check).
+
+``FleetBoard`` keeps, per option, decayed sums of the windows' log ratios
+(``memory`` windows of forgetting, so a fleet whose behaviour changes moves
+its choice), and travels in the trainer's snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Sequence
+
+import numpy as np
+
+from .algorithms import LinearRegression
+from .candidate import Candidate, Prior
+from .selection import min_rows, origins, rolling_losses
+from .shrinkage import grid_losses
+from .transforms import Transform
+
+LEVEL = 0.2   # chosen by leave-one-set-out from 0.01, 0.05, 0.2 (bench/ml_quality.py --loso)
+START = 0.5   # ... from 0.5, 0.75
+MIN_WINDOWS = 10
+MIN_GAIN = 0.005  # half a percent: a consistent gain of a millionth (a level pulled by 1e-6 rows) is no gain
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Upper ``p`` quantile of Student's t with ``df`` degrees of freedom (Cornish-Fisher, ~1e-3 from df 5).
+
+    Examples
+    --------
+    >>> round(t_quantile(0.05, 9), 2), round(t_quantile(0.05, 1e6), 3)
+    (1.83, 1.645)
+    """
+    z = NormalDist().inv_cdf(1.0 - p)
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2) \
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+
+
+class FleetBoard:
+    """Per option, the fleet's paired evidence against each entity's own least squares.
+
+    Examples
+    --------
+    >>> board = FleetBoard(["shrink", "curve"])
+    >>> board.choice(["shrink", "curve"]) is None     # no evidence yet
+    True
+    >>> rng = np.random.default_rng(0)
+    >>> for _ in range(30):      # shrinking wins every window by about 10 %; the curve is noise
+    ...     board.add({"shrink": np.log(0.9) + rng.normal(0, 0.05), "curve": rng.normal(0, 0.3)})
+    >>> board.choice(["shrink", "curve"]), board.choice(["curve"])
+    ('shrink', None)
+    """
+
+    def __init__(self, options: Sequence[str], memory: int = 1000, level: float | None = None,
+                 corrections: Sequence[int] | None = None):
+        self.options = tuple(options)
+        self.level = LEVEL if level is None else level
+        # Per option, how many claims its decision is Bonferroni-corrected over (default: every option's).
+        self.corrections = tuple(corrections) if corrections is not None else (len(self.options),) * len(self.options)
+        if len(self.corrections) != len(self.options) or min(self.corrections, default=1) < 1:
+            raise ValueError("fleet board: one correction >= 1 per option")
+        self.decay = 1.0 - 1.0 / memory
+        k = len(self.options)
+        self._weight = np.zeros(k)   # windows that scored the option (decayed)
+        self._sum = np.zeros(k)      # sum of log ratios
+        self._squares = np.zeros(k)  # sum of squared log ratios
+        self._index = {name: i for i, name in enumerate(self.options)}
+
+    @property
+    def windows(self) -> float:
+        """Windows that brought evidence (decayed)."""
+        return float(self._weight.max()) if len(self._weight) else 0.0
+
+    def add(self, ratios: dict[str, float]) -> None:
+        """One window's log ratio of loss to its own least squares' per option (missing or non-finite: none)."""
+        self._weight *= self.decay
+        self._sum *= self.decay
+        self._squares *= self.decay
+        for name, value in ratios.items():
+            i = self._index.get(name)
+            if i is None or not math.isfinite(value):
+                continue
+            self._weight[i] += 1.0
+            self._sum[i] += value
+            self._squares[i] += value * value
+
+    def statistics(self) -> dict[str, tuple[float, float, float]]:
+        """Per option with evidence: ``(windows, mean log ratio, t statistic)`` (negative t: the option gains)."""
+        out = {}
+        for name, i in self._index.items():
+            n = self._weight[i]
+            if n < 2:
+                continue
+            mean = self._sum[i] / n
+            var = max(self._squares[i] / n - mean * mean, 0.0) * n / (n - 1.0)
+            se = math.sqrt(var / n)
+            out[name] = (float(n), float(mean), (mean / se) if se > 0 else (-math.inf if mean < 0 else math.inf))
+        return out
+
+    def passing(self) -> dict[str, float]:
+        """Options whose gain is beyond noise by the rule of this module, with their mean log ratio."""
+        stats = self.statistics()
+        return {name: mean for name, (n, mean, t) in stats.items()
+                if n >= MIN_WINDOWS and mean < -MIN_GAIN
+                and t < -t_quantile(self.level / self.corrections[self._index[name]], n - 1.0)}
+
+    def choice(self, among: Sequence[str]) -> str | None:
+        """Of ``among``, the passing option with the lowest mean log ratio; None: own least squares stands."""
+        passed = {k: v for k, v in self.passing().items() if k in among}
+        return min(passed, key=passed.get) if passed else None
+
+    def export_state(self) -> dict:
+        return {"options": list(self.options), "weight": self._weight.tolist(), "sum": self._sum.tolist(),
+                "squares": self._squares.tolist()}
+
+    def import_state(self, state: dict) -> None:
+        if list(state["options"]) != list(self.options):
+            raise ValueError(f"fleet board options {state['options']} differ from {list(self.options)}")
+        arrays = [np.asarray(state[name], dtype=float) for name in ("weight", "sum", "squares")]
+        if any(a.shape != (len(self.options),) or not np.isfinite(a).all() for a in arrays):
+            raise ValueError(f"fleet board state must hold {len(self.options)} finite values per sum")
+        self._weight, self._sum, self._squares = arrays
+
+
+
+def window_ratios(X: np.ndarray, y: np.ndarray, options: Sequence[Candidate], transform: Transform, *,
+                  task: str, metric: str, features: Sequence[str], prior: Prior | None = None) -> dict[str, float]:
+    """One window's evidence: per option, the log ratio of its mean rolling-origin loss to least squares'.
+
+    Least squares is the entity's own (in the configured ``transform``,
+    unshrunk), what it deploys when the guard abstains. Both are scored at the
+    same origins, each origin predicting the rest of the window (the option's
+    origins leave it enough rows for its parameters). Shrunk options come
+    from ``shrinkage.grid_losses`` (every strength in one solve per origin);
+    an option that cannot fit the window (a log of a value <= 0, a failed
+    fold) brings no evidence.
+    """
+    k = X.shape[1]
+    own = Candidate(LinearRegression, (), transform)
+    own_means: dict[tuple, float | None] = {}
+
+    def own_mean(at: np.ndarray) -> float | None:
+        if tuple(at) not in own_means:
+            losses = rolling_losses(own, X, y, at, task=task, metric=metric, features=features, rest=True)
+            own_means[tuple(at)] = None if losses is None else float(losses.mean())
+        return own_means[tuple(at)]
+
+    out: dict[str, float] = {}
+    shrunk = [c for c in options if c.shrunk]
+    at = origins(len(y), first=k + 2, start=START)
+    if shrunk and prior is not None and len(at) and own_mean(at) is not None:
+        strengths = np.array([dict(c.hyper)["prior_rows"] for c in shrunk])
+        grid = grid_losses(X, y, at, prior, transform, task=task, metric=metric, grid=strengths)
+        if grid is not None:
+            out.update({c.name: _log_ratio(value, own_mean(at)) for c, value in zip(shrunk, grid)})
+    for c in options:
+        if c.shrunk or not c.usable(X, y):
+            continue
+        at = origins(len(y), first=min_rows(k, [c]), start=START)
+        if not len(at) or own_mean(at) is None:
+            continue
+        losses = rolling_losses(c, X, y, at, task=task, metric=metric, features=features, rest=True)
+        if losses is not None:
+            out[c.name] = _log_ratio(float(losses.mean()), own_mean(at))
+    return out
+
+
+def _log_ratio(loss: float, own: float) -> float:
+    """log(loss / own); 0 when both are 0 (a perfect fit either way); NaN when it means nothing."""
+    if loss == own:
+        return 0.0
+    return math.log(loss / own) if loss > 0 and own > 0 and math.isfinite(loss) and math.isfinite(own) else math.nan
