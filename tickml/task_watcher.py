@@ -31,7 +31,11 @@ stopped and when a pass first sees it running again;
 
 A task that fails again as it starts (a snapshot it cannot restore, say) is
 re-enabled after 1, 2, 4 ... up to 60 s, until a pass sees it running; its
-gap is filled once it runs, by one copy at a time.
+gap is filled once it runs, by one copy at a time. A task the watcher
+disabled to restart but could not enable (its UDF went down again in
+between) stays the watcher's to enable, though Kapacitor says disabled; a
+gap copy it could not delete (Kapacitor restarting) is deleted at a later
+pass, as is any gap copy no thread of this watcher runs.
 
 The gap is filled: a window's length after re-enabling a stream task, the
 watcher reads what InfluxDB holds of the measurements the task reads, from
@@ -107,6 +111,12 @@ class Watcher:
         self.retries: dict[str, int] = {}
         self.next_try: dict[str, float] = {}
         self.stopped: set[str] = set()  # tasks reported stopped (a task_state point), not yet seen running again
+        # Tasks this watcher disabled to restart and has not enabled yet (the enable failed: a UDF went down again
+        # in between): still the watcher's to enable, though Kapacitor says disabled.
+        self.reenabling: set[str] = set()
+        # The gap copies this watcher's threads run now; any other task named as a gap copy is left over (a delete
+        # that failed while Kapacitor restarted, a watcher that died) and is deleted at the next pass.
+        self.copies: set[str] = set()
 
     def check(self) -> list[str]:
         """One pass; returns the tasks re-enabled."""
@@ -115,18 +125,22 @@ class Watcher:
         incarnations = self._incarnations()
         pass_started = time.time_ns()
         recovered = []
-        for task in self.kapacitor.tasks():
-            if GAP_SUFFIX in task["id"]:
-                continue  # a copy filling a gap: it lives a few seconds
-            if task.get("status") != "enabled":
-                self.seen.pop(task["id"], None)
-                continue
+        tasks = self.kapacitor.tasks()
+        self.reenabling &= {t["id"] for t in tasks}  # one deleted meanwhile is nobody's to enable
+        for task in tasks:
             name = task["id"]
+            if GAP_SUFFIX in name:
+                if name not in self.copies:
+                    self._delete_left_over(name)
+                continue  # a copy filling a gap: it lives a few seconds
+            if task.get("status") != "enabled" and name not in self.reenabling:
+                self.seen.pop(name, None)
+                continue
             if incarnations.get(name) != self.incarnations.get(name):
                 # Started since the last pass: connected to the servers answering now.
                 self.incarnations[name] = incarnations.get(name)
                 self.seen.pop(name, None)
-            reason = self._broken(name, task)
+            reason = "its re-enable failed" if name in self.reenabling else self._broken(name, task)
             if reason is None:
                 self.healthy_at[name] = pass_started
                 self.retries.pop(name, None)
@@ -145,9 +159,16 @@ class Watcher:
             down = [u for u in udfs if self.servers.get(u) is None]
             if down:
                 continue  # enabling now would crash Kapacitor; the next pass tries again
-            self._restart(name, udfs, reason)
-            recovered.append(name)
+            if self._restart(name, udfs, reason):
+                recovered.append(name)
         return recovered
+
+    def _delete_left_over(self, copy: str) -> None:
+        try:
+            self.kapacitor.delete(copy)
+            log.warning("deleted gap copy %s, left over by an earlier delete that failed", copy)
+        except Exception as exc:  # the next pass tries again
+            log.warning("cannot delete left-over gap copy %s: %s", copy, exc)
 
     def _incarnations(self) -> dict[str, str]:
         """Per task, one id of its nodes' statistics: a new id is a new start of the task."""
@@ -179,10 +200,19 @@ class Watcher:
                 return f"UDF {u} was down"
         return None
 
-    def _restart(self, name: str, udfs: list[str], reason: str) -> None:
+    def _restart(self, name: str, udfs: list[str], reason: str) -> bool:
+        """Disable and enable ``name``; False when the enable failed (it is tried again at a later pass)."""
+        self.reenabling.add(name)
+        tries = self.retries[name] = self.retries.get(name, 0) + 1
+        self.next_try[name] = self.clock() + min(60.0, 2.0 ** (tries - 1))
+        try:
+            self.kapacitor.set_status(name, "disabled")
+            self.kapacitor.enable(name)
+        except Exception as exc:
+            log.warning("task %s not re-enabled yet (%s): %s", name, reason, exc)
+            return False
+        self.reenabling.discard(name)
         down_for = self.clock() - self.broken_since.pop(name)
-        self.kapacitor.set_status(name, "disabled")
-        self.kapacitor.enable(name)
         enabled_at = time.time_ns()
         self.seen[name] = {u: self.servers.get(u) for u in udfs}
         self.incarnations[name] = self._incarnations().get(name)
@@ -196,12 +226,11 @@ class Watcher:
                                   f'down_seconds={down_for:.3f},reason="{reason_text}" {time.time_ns()}')
             except Exception as exc:  # the recovery happened; only its record is missing
                 log.warning("cannot record the recovery of %s in InfluxDB: %s", name, exc)
-        tries = self.retries[name] = self.retries.get(name, 0) + 1
-        self.next_try[name] = self.clock() + min(60.0, 2.0 ** (tries - 1))
         since = self.healthy_at.get(name)
         if since is not None and self.fill_gaps:
             earlier = self.gaps.get(name)
             self.gaps[name] = (min(since, earlier[0]) if earlier else since, enabled_at)
+        return True
 
     def _report(self, name: str, state: str, reason: str) -> None:
         """A ``task_state`` point into Kapacitor's own statistics stream (``_kapacitor``), where
@@ -256,6 +285,7 @@ class Watcher:
         if not points:
             return
         copy = f"{name}{GAP_SUFFIX}{until_ns}"
+        self.copies.add(copy)
         database = _DBRP.search(script).group(1)
         try:
             self.kapacitor._call("POST", "/tasks", {"id": copy, "type": "stream", "status": "disabled", "vars": task_vars,
@@ -287,8 +317,9 @@ class Watcher:
         finally:
             try:
                 self.kapacitor.delete(copy)
-            except Exception as exc:
+            except Exception as exc:  # no longer one of ours: the next pass deletes it as left over
                 log.warning("cannot delete gap copy %s: %s", copy, exc)
+            self.copies.discard(copy)
 
 
 def flush_seconds(task_vars: dict) -> float:

@@ -270,3 +270,17 @@ def _gap_evidence(stack, influx, killed: int) -> list[str]:
             if stamp and " ".join(stamp.groups()) >= since and "preprocess" in line and "http request" not in line:
                 lines.append(f"{log}: {line[:300]}")
     return lines
+
+
+def test_a_gap_copy_left_over_is_deleted(kapacitor, run_id):
+    """A task named as a gap copy that no thread of the watcher runs (its delete failed while Kapacitor
+    restarted, or the watcher died while it ran) is deleted at the watcher's next pass."""
+    from tickml.task_watcher import GAP_SUFFIX
+
+    copy = f"{run_id.rstrip('-')}{GAP_SUFFIX}1"
+    kapacitor.create(copy, "dbrp \"telemetry\".\"autogen\"\nstream\n    |from()\n        .measurement('nowhere')\n")
+    try:
+        wait_until(lambda: kapacitor.task(copy) is None, timeout=RECOVERY_SECONDS, what=f"{copy} deleted")
+    finally:
+        if kapacitor.task(copy) is not None:
+            kapacitor.delete(copy)
