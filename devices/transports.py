@@ -66,6 +66,10 @@ def envelope(message: dict | bytes) -> Envelope:
                     encode(message), True, message)
 
 
+# How long an HTTP sender tries again while the listener refuses connections (Telegraf closes its listeners
+# while it rereads its configuration, which it does when a device registers) before it gives up.
+REFUSED_FOR = 30.0
+
 # MQTT 3.1.1's CONNACK return codes (section 3.2.2.3): why the broker refused a login.
 CONNACK_REFUSALS = {1: "Unacceptable protocol version", 2: "Identifier rejected", 3: "Server unavailable",
                     4: "Bad user name or password", 5: "Not authorized"}
@@ -456,7 +460,10 @@ class HttpTransport:
         self.refused = 0
 
     def _post(self, body: bytes) -> int:
-        for attempt in (1, 2):  # a kept-alive connection the server closed is opened again once
+        refused_until = time.monotonic() + REFUSED_FOR
+        pause = 0.05
+        reopened = False
+        while True:
             if self._connection is None:
                 self._connection = (
                     http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._tls)
@@ -466,12 +473,22 @@ class HttpTransport:
                 response = self._connection.getresponse()
                 detail = response.read()
                 return response.status if response.status < 300 else _raise_or(response.status, detail)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except ConnectionRefusedError:
+                # Nothing was sent, so sending again cannot double it: the listener is closed for a moment
+                # (Telegraf rereads its configuration when a device registers) or for good.
                 self._connection.close()
                 self._connection = None
-                if attempt == 2:
+                if time.monotonic() + pause > refused_until:
                     raise
-        raise AssertionError("unreachable")
+                time.sleep(pause)
+                pause = min(2 * pause, 1.0)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A kept-alive connection the server closed is opened again, once.
+                self._connection.close()
+                self._connection = None
+                if reopened:
+                    raise
+                reopened = True
 
     def _post_batch(self) -> None:
         if not self._batch:

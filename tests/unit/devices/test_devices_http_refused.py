@@ -1,0 +1,69 @@
+"""The simulator's HTTP sender and a listener that refuses connections for a moment (Telegraf closes its listeners
+while it rereads its configuration, as it does when a device registers): it sends again, and nothing is doubled;
+a listener that stays closed is an error once devices.transports.REFUSED_FOR has passed."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+
+from devices import transports
+from devices.transports import HttpTransport
+
+
+class _Collect(http.server.BaseHTTPRequestHandler):
+    bodies: list[bytes] = []
+
+    def do_POST(self):
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_listener_closed_for_a_moment_gets_each_batch_once():
+    _Collect.bodies = []
+    port = _free_port()
+    servers = []
+
+    def open_later():
+        time.sleep(0.4)
+        servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", port), _Collect))
+        servers[0].serve_forever()
+
+    threading.Thread(target=open_later, daemon=True).start()
+    transport = HttpTransport(f"http://127.0.0.1:{port}/devices", batch_size=1)
+    try:
+        started = time.monotonic()
+        transport.send_envelopes([transports.envelope({"device_id": "d1", "value": 1.0})])
+        assert time.monotonic() - started >= 0.3, "sent before the listener was there"
+        transport.send_envelopes([transports.envelope({"device_id": "d1", "value": 2.0})])
+        transport.flush()
+    finally:
+        transport.close()
+        if servers:
+            servers[0].shutdown()
+    assert [b.count(b"device_id") for b in _Collect.bodies] == [1, 1]
+    assert transport.sent == 2
+
+
+def test_a_listener_that_stays_closed_is_an_error_after_the_bound(monkeypatch):
+    monkeypatch.setattr(transports, "REFUSED_FOR", 0.3)
+    transport = HttpTransport(f"http://127.0.0.1:{_free_port()}/devices", batch_size=1)
+    started = time.monotonic()
+    with pytest.raises(ConnectionRefusedError):
+        transport.send_envelopes([transports.envelope({"device_id": "d1", "value": 1.0})])
+    assert 0.1 <= time.monotonic() - started < 2.0
