@@ -41,6 +41,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 from .fleet import FLEET_KEY, FleetKey
@@ -204,7 +205,16 @@ def ensure_topic(settings: TopicSettings, model: str, timeout: float = 30.0) -> 
     except Exception as exc:
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             raise RuntimeError(f"cannot create model topic {name!r} on Kafka at {settings.bootstrap}: {exc}") from None
-    return name
+    # Created is not yet known to every part of the broker: a call right after may still hear "unknown topic".
+    deadline = time.monotonic() + timeout
+    while True:
+        found = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
+        if found is not None and found.error is None and found.partitions:
+            return name
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"model topic {name!r} created on Kafka at {settings.bootstrap} but not listed "
+                               f"within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 class ModelTopic:
