@@ -69,6 +69,8 @@ def envelope(message: dict | bytes) -> Envelope:
 # How long an HTTP sender tries again while the listener refuses connections (Telegraf closes its listeners
 # while it rereads its configuration, which it does when a device registers) before it gives up.
 REFUSED_FOR = 30.0
+# What Telegraf's HTTP listener answers, before it reads the body, to a request that comes while it stops.
+CLOSING = 410
 
 # MQTT 3.1.1's CONNACK return codes (section 3.2.2.3): why the broker refused a login.
 CONNACK_REFUSALS = {1: "Unacceptable protocol version", 2: "Identifier rejected", 3: "Server unavailable",
@@ -472,16 +474,11 @@ class HttpTransport:
                 self._connection.request("POST", self._path, body, self._headers)
                 response = self._connection.getresponse()
                 detail = response.read()
-                return response.status if response.status < 300 else _raise_or(response.status, detail)
+                if response.status != CLOSING or time.monotonic() + pause > refused_until:
+                    return response.status if response.status < 300 else _raise_or(response.status, detail)
             except ConnectionRefusedError:
-                # Nothing was sent, so sending again cannot double it: the listener is closed for a moment
-                # (Telegraf rereads its configuration when a device registers) or for good.
-                self._connection.close()
-                self._connection = None
                 if time.monotonic() + pause > refused_until:
                     raise
-                time.sleep(pause)
-                pause = min(2 * pause, 1.0)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 # A kept-alive connection the server closed is opened again, once.
                 self._connection.close()
@@ -489,6 +486,14 @@ class HttpTransport:
                 if reopened:
                     raise
                 reopened = True
+                continue
+            # Refused, or answered "closing" before the body was read: nothing was taken, so sending again cannot
+            # double it. The listener is closed for a moment (Telegraf rereads its configuration when a device
+            # registers) or for good.
+            self._connection.close()
+            self._connection = None
+            time.sleep(pause)
+            pause = min(2 * pause, 1.0)
 
     def _post_batch(self) -> None:
         if not self._batch:

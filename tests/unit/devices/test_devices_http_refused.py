@@ -67,3 +67,40 @@ def test_a_listener_that_stays_closed_is_an_error_after_the_bound(monkeypatch):
     with pytest.raises(ConnectionRefusedError):
         transport.send_envelopes([transports.envelope({"device_id": "d1", "value": 1.0})])
     assert 0.1 <= time.monotonic() - started < 2.0
+
+
+class _ClosingOnce(http.server.BaseHTTPRequestHandler):
+    """Answers 410 to the first request without reading its body, as Telegraf's listener does while it stops."""
+    bodies: list[bytes] = []
+    answered = 0
+
+    def do_POST(self):
+        type(self).answered += 1
+        if type(self).answered == 1:
+            self.send_response(410)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_listener_that_answers_closing_gets_the_batch_again_once():
+    _ClosingOnce.bodies, _ClosingOnce.answered = [], 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosingOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    transport = HttpTransport(f"http://127.0.0.1:{server.server_port}/devices", batch_size=1)
+    try:
+        transport.send_envelopes([transports.envelope({"device_id": "d1", "value": 1.0})])
+        transport.flush()
+    finally:
+        transport.close()
+        server.shutdown()
+    assert _ClosingOnce.answered == 2 and len(_ClosingOnce.bodies) == 1 and transport.sent == 1
