@@ -17,7 +17,8 @@ outputs are written to it as well), and the time a month of one reading a second
 1,000 devices (2.59 billion points) would take at the measured backfill rate:
 an extrapolation from the measured run, not a measured month.
 
-Run: ``python bench/backfill.py [--devices 1000] [--seconds 300]`` (stack running).
+Run: ``python bench/backfill.py [--devices 1000] [--seconds 300]`` (stack running); ``--smoke``: 20 devices x
+120 s, seconds (tests/integration/test_bench_backfill.py runs it, so that the bench cannot rot).
 """
 
 from __future__ import annotations
@@ -52,12 +53,16 @@ def readings(measurement: str, devices: int, seconds: int, start: int, seed: int
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed, by row label: points/s and entity-windows/s."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=300, help="seconds of readings per device")
     parser.add_argument("--chunk-points", type=int, default=100_000)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="20 devices x 120 s: that it runs, not a figure")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.devices, args.seconds = 20, 120
 
     run = f"bench_backfill_{os.getpid()}"
     kapacitor, influx = Kapacitor(), Influx()
@@ -89,7 +94,7 @@ def main() -> None:
                 pass
     windows = summary.windows
     i0 = cpu(influx_pid)
-    live = through_kapacitor.run(script, lines, "train3", windows, "udf-train", task_vars=task_vars(f"{run}-live"))
+    live = through_kapacitor.run(script, lines, "train", windows, "udf-train", task_vars=task_vars(f"{run}-live"))
     live_influx = cpu(influx_pid) - i0
 
     rows = [("backfill (replay of a query, chunks)", len(lines), windows, backfill_s, *backfill_cpu),
@@ -107,6 +112,7 @@ def main() -> None:
     print(f"a month of one reading a second for 1,000 devices ({MONTH_POINTS / 1e9:.2f} billion points) at the "
           f"measured backfill rate: {MONTH_POINTS / rate / 3600:,.1f} h (extrapolated from this run, not measured)")
     influx.execute(f'DROP MEASUREMENT "{run}"')
+    return {label: (points / seconds, w / seconds) for label, points, w, seconds, *_ in rows}
 
 
 if __name__ == "__main__":

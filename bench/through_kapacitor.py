@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import time
 from pathlib import Path
 
@@ -65,7 +66,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def node_emitted(kapacitor: Kapacitor, task: str, node: str) -> int:
+    """What ``node`` of ``task`` emitted. ``node`` is a node's id (``train4``) or its kind without the number
+    (``train``, when the task has one node of that kind): Kapacitor numbers nodes by their place in the script,
+    which moves when a node is added before it."""
     stats = kapacitor._call("GET", f"/tasks/{task}")["stats"]["node-stats"]
+    if node not in stats:
+        kind = [n for n in stats if re.fullmatch(rf"{re.escape(node)}\d+", n)]
+        if len(kind) > 1:
+            raise ValueError(f"task {task} has {len(kind)} nodes {node}N ({', '.join(sorted(kind))}): name one")
+        node = kind[0] if kind else node
     return int(stats.get(node, {}).get("emitted", 0))
 
 
