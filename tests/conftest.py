@@ -8,6 +8,12 @@ that needs the stack, as commands of their own, so the unit tests
 (stack/test.sh runs them first) run while the services come up. Services that already ran (a developer's stack) are
 reused and left running. Tests isolate their data by device ids unique to the session.
 
+Side by side (stack/test.sh runs pytest-xdist workers, each a process of its own): the first worker to need the
+stack starts it, under a lock, and writes what it started to a file of the session's; the others find it there
+and wait for the same start; the session's controller stops what was started once every worker is done. A test
+marked ``serial`` (it stops, restarts or kills a service the others use) runs with no other test on the stack
+(tests/stackturns.py), and all of them on one worker.
+
 The tasks are defined with a flush interval of 1 s (``TICKML_FLUSH_INTERVAL``,
 tickml/tasks.py): a task's result is in InfluxDB a second after it comes out,
 not up to Kapacitor's default 10 s, so tests wait on it rather than sit out
@@ -17,6 +23,8 @@ define too (the shards' tasks, ``tickml tasks define`` run by a test) keeps it.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +36,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session's id, set by the process pytest was started as and inherited by its xdist workers.
+SESSION_ENV = "TICKML_TEST_SESSION"
 
 
 def _stack_handle() -> types.SimpleNamespace:
@@ -42,46 +52,128 @@ def _stack_handle() -> types.SimpleNamespace:
         supervised_process=supervision.supervised_process)
 
 
+def _session_folder() -> Path:
+    from tickml import paths
+
+    return paths.RUN / "tests" / os.environ[SESSION_ENV]
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 class _Start:
     """The stack's start, begun as soon as the session knows a test needs it, so that the unit tests (which
-    run first) run meanwhile; and the services it found stopped (the ones to stop at the end).
+    run first) run meanwhile.
 
-    The runner runs as a command of its own (``tickml stack start``, then ``tickml tasks define``), not in a
-    thread of this process: unit tests patch the tools' modules (the secrets' folder, the configuration's
-    paths), which a thread here would read half-way through its start."""
+    The first process of the session to get here starts it and writes ``started.json`` (the services it found
+    stopped, which the session stops at its end, and the error if the start failed); a process that comes later
+    (another xdist worker) waits on the lock and reads the file. The runner runs as a command of its own
+    (``tickml stack start``, then ``tickml tasks define``), not in a thread of this process: unit tests patch
+    the tools' modules (the secrets' folder, the configuration's paths), which a thread here would read half-way
+    through its start."""
 
     def __init__(self):
         self.handle = _stack_handle()
-        self.started = [s.name for s in self.handle.services() if s.pid() is None]
-        self.thread: threading.Thread | None = None
-        self.error: str | None = None
-
-    def begin(self) -> None:
-        from tickml import tasks
-
-        from stackutil import FLUSH_INTERVAL
-
-        os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
+        # Read here, before the unit tests run beside the thread (they patch the runner's folders).
+        self.stopped = [s.name for s in self.handle.services() if s.pid() is None]
         self.thread = threading.Thread(target=self._run, name="stack-start", daemon=True)
+        self.error: str | None = None
         self.thread.start()
 
     def _run(self) -> None:
+        folder = _session_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        record = folder / "started.json"
+        with open(folder / "start.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not record.exists():
+                record.write_text(json.dumps({"started": self.stopped, "error": self._start()}))
+        self.error = json.loads(record.read_text())["error"]
+
+    @staticmethod
+    def _start() -> str | None:
         for command in (["stack", "start"], ["tasks", "define"]):
             done = subprocess.run([sys.executable, "-m", "tickml", *command], cwd=ROOT, capture_output=True,
                                   text=True)
             if done.returncode != 0:
-                self.error = f"tickml {' '.join(command)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
-                return
+                return f"tickml {' '.join(command)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+        return None
 
 
 _START: _Start | None = None
+_TURNS = None
+
+
+def pytest_configure(config):
+    from tickml import tasks
+
+    from stackutil import FLUSH_INTERVAL
+
+    if not _is_worker(config):
+        os.environ[SESSION_ENV] = uuid.uuid4().hex[:12]
+    os.environ.setdefault(tasks.FLUSH_INTERVAL_ENV, FLUSH_INTERVAL)
+
+
+# The longest modules on the stack, started first among them so that none is left running alone at the end of a
+# run side by side (stack/test.sh). Only an order: a module missing here runs in its place.
+LONGEST_FIRST = ("test_dashboard.py", "test_shards.py", "test_bench_alerts.py", "test_learning.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The unit tests first, as collected (they run while the stack starts), then the tests on the stack, the
+    longest modules first. stack/test.sh keeps this order across its workers (``--no-loadscope-reorder``)."""
+    def rank(item):
+        # By folder, not by fixture: a module's tests keep their order (a test without the stack fixture may
+        # come after others in its module that set up what it shares with them).
+        if item.path.parent.name != "integration":
+            return 0
+        name = item.path.name
+        return 1 + (LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each rank is collection's
 
 
 def pytest_collection_finish(session):
     global _START
-    if any("stack" in item.fixturenames for item in session.items):
+    if _START is None and any("stack" in item.fixturenames for item in session.items):
         _START = _Start()
-        _START.begin()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test on the stack takes its turn (setup, call and teardown): shared, or alone if it is serial; and first
+    whatever it holds exclusively (``exclusive(name, ...)``), waited for outside the turn."""
+    global _TURNS
+    if "stack" not in item.fixturenames:
+        yield
+        return
+    if _TURNS is None:
+        from stackturns import StackTurns
+
+        _TURNS = StackTurns(_session_folder())
+    held = sorted({name for mark in item.iter_markers("exclusive") for name in mark.args})
+    with _TURNS.holding(held), (_TURNS.alone() if item.get_closest_marker("serial") else _TURNS.shared()):
+        yield
+
+
+def pytest_sessionfinish(session):
+    """Stop what the session started (also when starting failed half-way): a developer's stack stays up. Only the
+    process pytest was started as, once its workers are done."""
+    import shutil
+
+    if _is_worker(session.config) or SESSION_ENV not in os.environ:
+        return
+    if _START is not None:
+        _START.thread.join()
+    folder = _session_folder()
+    record = folder / "started.json"
+    try:
+        started = json.loads(record.read_text())["started"] if record.exists() else []
+        if started and not os.environ.get("TICKML_KEEP_STACK"):
+            _stack_handle().stop(started)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -89,17 +181,10 @@ def stack():
     global _START
     if _START is None:  # collected by a hook that did not see it (a plugin's run): start now
         _START = _Start()
-        _START.begin()
     _START.thread.join()
-    try:
-        if _START.error is not None:
-            raise RuntimeError(_START.error)
-        yield _START.handle
-    finally:
-        # Stop only what this session started (also when starting failed half-way):
-        # a developer's stack stays up.
-        if _START.started and not os.environ.get("TICKML_KEEP_STACK"):
-            _START.handle.stop(_START.started)
+    if _START.error is not None:
+        raise RuntimeError(_START.error)
+    return _START.handle
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,9 @@ from tickml.influx import line
 from tickml.paths import LOGS, ROOT
 from tickml.tasks import load_handlers
 
-pytestmark = pytest.mark.stack
+# The alert receivers listen on fixed ports (tests/alert_receivers.py), and the tests count what reaches them: not
+# beside the other tests of alerts.
+pytestmark = [pytest.mark.stack, pytest.mark.exclusive("alerts")]
 
 READER = "tickml-alerts-reader"
 # failure_alert.tick's defaults: CRITICAL at 0.90 (threshold 0.8), still CRITICAL at 0.7 and 0.65 (over the reset,

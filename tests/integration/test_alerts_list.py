@@ -31,13 +31,15 @@ def _tickml(*args: str) -> str:
 def test_the_open_alerts_of_a_topic_are_listed(influx, kapacitor, run_id):
     topic, task = f"{run_id}topic", f"{run_id}listed"
     failing, recovered = f"{run_id}pm-1", f"{run_id}pm-2"
+    # A model of the run's own: the task reads no failure_predict of the fleets of tests running beside it.
+    model = {"type": "string", "value": f"{run_id}failure_prob"}
     kapacitor.create(task, (ROOT / "tick_scripts" / "failure_alert.tick").read_text(),
-                     flush_vars(topic={"type": "string", "value": topic}), status="enabled")
+                     flush_vars(topic={"type": "string", "value": topic}, model=model), status="enabled")
     try:
         start = time.time_ns()
         # failure_prob's probabilities as failure_predict writes them: one device stays over the threshold (0.8),
         # the other falls under the reset (0.6).
-        influx.write([line("predictions", {"device_id": device, "model": "failure_prob"}, {"Probability1": p},
+        influx.write([line("predictions", {"device_id": device, "model": model["value"]}, {"Probability1": p},
                            start + k * 1_000_000)
                       for device, probabilities in ((failing, (0.1, 0.95)), (recovered, (0.2, 0.9, 0.3)))
                       for k, p in enumerate(probabilities)])

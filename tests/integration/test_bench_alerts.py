@@ -16,7 +16,9 @@ import pytest
 
 import alerts
 
-pytestmark = pytest.mark.stack
+# The alert receivers listen on fixed ports (tests/alert_receivers.py), and the tests count what reaches them: not
+# beside the other tests of alerts.
+pytestmark = [pytest.mark.stack, pytest.mark.exclusive("alerts")]
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,9 @@ def screens(tmp_path_factory) -> Path:
 def page(browser):
     """A page, logged in to the dashboard, that fails the test on a console error or a request off the machine."""
     page = new_page(browser, viewport={"width": 1400, "height": 1000})
+    # Loading, clicking and screenshots wait as long as panels do: beside the other tests on two cores, the browser
+    # may be slow to start a page; 30 s (Playwright's default) was not always enough.
+    page.set_default_timeout(PAGE_TIMEOUT * 1000)
     errors, hosts = [], set()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -488,6 +491,8 @@ def test_influxdb_down_is_said_in_words_and_the_page_recovers_on_its_own(tmp_pat
         _wait_for_panels(page, lambda s: _drew_data(s["readings"]), timeout=30, what="the readings back")
         wait_until(lambda: page.inner_text("#status") == "", timeout=30, what="the status line cleared")
     finally:
+        # Off the page first: a refresh in flight when its server stops is a console error of the browser's.
+        page.goto("about:blank")
         if dashboard is not None:
             dashboard.stop()
         influxd.stop()

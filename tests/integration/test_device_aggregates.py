@@ -16,7 +16,8 @@ import pytest
 from devices.fleet import DEVICE_TYPES, encode, message, topic
 from stackutil import mqtt_publish, telegraf_log_since, telegraf_log_size, wait_for_rows, wait_until
 
-pytestmark = pytest.mark.stack
+# Beside test_docs_commands.py never: it defines this task again.
+pytestmark = [pytest.mark.stack, pytest.mark.exclusive("device_aggregates")]
 
 WINDOW_NS = 10 * 10**9
 TYPES = ["thermostat", "barometer", "hygrometer", "heart_rate_meter"]

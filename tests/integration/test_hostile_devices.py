@@ -12,7 +12,8 @@ import pytest
 
 from hostile import Arena, table
 
-pytestmark = pytest.mark.stack
+# Reads Telegraf's log and the fleet's losses around each trick: nobody else's faults may show there.
+pytestmark = [pytest.mark.stack, pytest.mark.serial]
 
 TRICKS = ["forged_id", "other_topic", "kafka_forged", "gateway_for_registered", "route_database", "route_database_http",
           "http_forged", "otlp_forged", "kafka_gateway_forged", "take_telegrafs_client_id", "oversized_packet", "no_credentials", "influx_debug", "state_folder"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 
@@ -41,16 +42,27 @@ def _mapped_url() -> str:
 
 def post(url: str, body: bytes | str, method: str = "POST", login: tuple[str, str] | None = None,
          context: ssl.SSLContext | None = None) -> int:
-    """POST as a sender would: HTTPS trusting the stack's CA, basic auth (the sender's login by default)."""
+    """POST as a sender would: HTTPS trusting the stack's CA, basic auth (the sender's login by default), sent
+    again while the listener refuses the connection or answers that it is closing (Telegraf rereads its
+    configuration when a test beside this one registers a device; devices.transports.REFUSED_FOR)."""
+    from devices.transports import CLOSING, REFUSED_FOR
+
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Content-Type": "application/json", "Authorization": secrets.basic_auth(*(login or secrets.http_login()))})
     context = context or ssl.create_default_context(cafile=str(secrets.ca_file()))
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=context) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    deadline = time.monotonic() + REFUSED_FOR
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            if exc.code != CLOSING or time.monotonic() > deadline:
+                return exc.code
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def points(influx, prefix: str) -> list[dict]:

@@ -39,6 +39,7 @@ def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
     send_and_assert_exactly(stack, influx, "kafka", run_id)
 
 
+@pytest.mark.serial
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
     # 5 s of sending: Telegraf is stopped after about 2 s (1,000 points in), and back with seconds of it to go.
     proc, expected = simulate(stack, "kafka", run_id, speed="20")
@@ -77,6 +78,7 @@ def test_a_record_telegraf_cannot_parse_is_logged_and_counted(stack, influx, run
     wait_for_more_gather_errors(stack, influx, "kafka_consumer", before, 2)
 
 
+@pytest.mark.serial
 def test_telegraf_starts_while_kafka_is_down_and_reads_once_it_is_back(stack, influx, run_id):
     services = {s.name: s for s in stack.services()}
     kafka, telegraf = services["kafka"], services["telegraf"]
@@ -96,6 +98,7 @@ def test_telegraf_starts_while_kafka_is_down_and_reads_once_it_is_back(stack, in
     assert_exactly(influx, run_id, expected, timeout=60)
 
 
+@pytest.mark.serial
 def test_two_telegraf_instances_share_the_partitions_of_one_group(stack, influx, run_id, tmp_path):
     import os
     import signal

@@ -26,6 +26,7 @@ def test_each_device_logged_in_as_itself_lands_exactly_once(stack, influx, run_i
     send_and_assert_exactly(stack, influx, "mqtt", run_id, "--per-device")
 
 
+@pytest.mark.serial
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
     # 10,000 messages over about 8 s of wall time (100 simulated seconds at speed 12).
     proc, expected = simulate(stack, "mqtt", run_id, speed="12")

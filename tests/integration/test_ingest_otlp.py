@@ -70,6 +70,7 @@ def test_ten_thousand_messages_land_exactly_once(stack, influx, run_id):
     send_and_assert_exactly(stack, influx, "otlp", run_id)
 
 
+@pytest.mark.serial
 def test_nothing_lost_or_doubled_across_a_telegraf_restart(stack, influx, run_id):
     # 10,000 messages over about 8 s of wall time, exported 100 at a time: exports meet the stopped Telegraf.
     proc, expected = simulate(stack, "otlp", run_id, "--batch", "100", speed="12")

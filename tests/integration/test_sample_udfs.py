@@ -107,6 +107,7 @@ def test_rfc_classifier_predicts_every_point_of_each_window(stack, influx, run_i
     assert [r["prediction_probability"] for r in rows] == pytest.approx(proba.tolist(), abs=1e-12)
 
 
+@pytest.mark.serial
 def test_state_survives_a_kapacitor_restart(stack, influx, kapacitor, run_id):
     """moving_average keeps each device's last 5 values; Kapacitor's snapshot brings them back."""
     base = past_base()
@@ -123,7 +124,8 @@ def test_state_survives_a_kapacitor_restart(stack, influx, kapacitor, run_id):
                what=f"a snapshot of moving_average with the four values of {device}")
     stack.stop(["kapacitor"])
     stack.start(["kapacitor"])
-    wait_until(lambda: all(t["executing"] for t in kapacitor.tasks()), what="every task executing again")
+    wait_until(lambda: all(t["executing"] for t in kapacitor.tasks() if t["status"] == "enabled"),
+               what="every enabled task executing again")
 
     publish(stack, run_id, [(device, "thermostat", base + 10 * SECOND, {"temperature": 10.0})])
     after = rows_of(influx, "device_moving_average", run_id, expected=5)

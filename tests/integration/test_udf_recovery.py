@@ -22,7 +22,8 @@ from stackutil import flush_vars, wait_until
 from tickml.kapacitor import UdfNotAnswering
 from tickml import tasks
 
-pytestmark = pytest.mark.stack
+# Kills UDF servers and fills Kapacitor's gaps: alone on the stack.
+pytestmark = [pytest.mark.stack, pytest.mark.serial]
 
 RECOVERY_SECONDS = 15
 UNFED = {"device_text_geo"}  # tasks of readings the simulated fleet does not send (strings, positions)
