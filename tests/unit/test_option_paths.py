@@ -136,12 +136,12 @@ def test_model_dirs_inside_the_root_keep_working(tmp_path, monkeypatch):
     # The root relative to the UDF's working directory, as the default is.
     (tmp_path / "state" / "models").mkdir(parents=True)
     monkeypatch.setenv("TICKML_MODEL_ROOT", "state/models")
-    for module, options in (("udfs.train", TRAIN), ("udfs.predict", PREDICT)):
-        for model_dir in (None, "state/models", "state/models/team", "state/models/a/../team",
-                          str(tmp_path / "state/models/abs")):
-            given = dict(options) if model_dir is None else {**options, "model_dir": model_dir}
-            answer = init(module, given, cwd=tmp_path)
-            assert answer.success, (module, model_dir, answer.error)
+    calls = [(module, dict(options) if model_dir is None else {**options, "model_dir": model_dir}, tmp_path)
+             for module, options in (("udfs.train", TRAIN), ("udfs.predict", PREDICT))
+             for model_dir in (None, "state/models", "state/models/team", "state/models/a/../team",
+                               str(tmp_path / "state/models/abs"))]
+    for (module, given, _), answer in zip(calls, init_each(calls)):
+        assert answer.success, (module, given, answer.error)
     assert (tmp_path / "state/models/power").is_dir() and (tmp_path / "state/models/team/power").is_dir()
     assert sorted(os.listdir(tmp_path)) == ["state"]
 
