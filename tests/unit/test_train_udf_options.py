@@ -28,6 +28,7 @@ EXPECTED = {
     "processlogic": ("string", "", None, None, None),
     "holdout_fraction": ("double", 0.25, 0.05, 0.9, None),
     "metric": ("string", "", None, None, ("", "mape", "smape", "mae", "rmse")),
+    "accuracythreshold": ("double", 0.0, 0.0, None, None),
     "shrinkage": ("string", "", None, None, None),
     "model": ("string", "", None, None, None),
     "model_dir": ("string", MODEL_ROOT.path, None, None, None),  # the model root: .stack/data/models unless set

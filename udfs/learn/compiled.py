@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .algorithms import ALGORITHMS, CLASSIFICATION, Algorithm, sigmoid
-from .scaling import apply_minmax, span
+from .scaling import apply_minmax, unscaled
 from .transforms import TRANSFORMS, Transform
 
 _shared: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -54,10 +54,10 @@ class CompiledModel:
         lo = np.asarray(doc["min"], dtype=float)
         hi = np.asarray(doc["max"], dtype=float)
         if self.algorithm.linear:
-            coef = np.asarray(doc["params"]["coef"], dtype=float) / span(lo, hi)
+            intercept, coef = unscaled(doc["params"]["coef"], doc["params"]["intercept"], lo, hi)
             # A tuple of Python floats: the single-row path multiplies them
             # without numpy's per-call set-up, and it is no larger in memory.
-            self._weights = tuple(np.concatenate([[doc["params"]["intercept"] - coef @ lo], coef]).tolist())
+            self._weights = tuple(np.concatenate([[intercept], coef]).tolist())
             self._other = None
         else:
             self._weights = None

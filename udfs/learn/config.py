@@ -95,6 +95,12 @@ class TrainConfig:
     metric: str = _option("string", "", choices=("", *REGRESSION_METRICS),
                           help="What judges regression models (see metrics); empty is mape, the seed's. "
                                "Classification is judged by accuracy, then log-loss.")
+    accuracythreshold: float = _option("double", 0.0, min=0.0,
+                                       help="The accuracy gate, in the judging metric's own terms: a challenger "
+                                            "whose hold-out accuracy is below it (classification) or whose "
+                                            "regression metric is above it (mape and smape as fractions, mae "
+                                            "and rmse in the target's units) is not deployed, an entity's first "
+                                            "model too; the point's Reason says so. 0: off.")
     shrinkage: str = _option("string", "", help="Borrowing strength from the fleet (see shrinkage), for linear and "
                                                 "auto regression: off, auto (the slopes' strength chosen from the "
                                                 "fleet's evidence) or a number of prior rows for the slopes (0: levels "
@@ -164,6 +170,10 @@ class TrainConfig:
         elif metric not in REGRESSION_METRICS:
             errors.append(f"metric must be one of {', '.join(REGRESSION_METRICS)}, got {self.metric!r}")
         put("metric", metric)
+        if task == CLASSIFICATION and isinstance(self.accuracythreshold, (int, float)) \
+                and self.accuracythreshold > 1:
+            errors.append(f"accuracythreshold {self.accuracythreshold!r} is above 1, which no classifier's "
+                          "accuracy reaches; give a share between 0 and 1 (0: off)")
         put("prior_rows", self._prior_rows(task, algorithm, errors))
         if errors:
             raise ValueError("bad training options: " + "; ".join(errors))

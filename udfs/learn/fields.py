@@ -12,7 +12,9 @@ the same style: ``Modelversion``, ``Answeredby`` (``entity`` or ``fleet``),
 ``Holdoutrows`` (rows that judged it), ``Shrinkage`` and ``Levelshrinkage``
 (how many rows the fleet's slopes and level counted as, for a model shrunk
 towards the fleet), ``Halflife`` (for least squares weighted towards the
-newest rows: the weights' half-life as a share of the window).
+newest rows: the weights' half-life as a share of the window); for
+linear-in-parameters models (linear, ridge, logistic) ``coef_<feature>`` per
+input and ``intercept``, TML's coefficients per field (below).
 Values that would be missing are left out (InfluxDB fields cannot be null).
 """
 
@@ -23,6 +25,7 @@ from typing import Sequence
 from .algorithms import ALGORITHMS, CLASSIFICATION
 from .compiled import CompiledModel
 from .metrics import DEFAULT_METRIC, forecast_accuracy, primary_metric
+from .scaling import unscaled
 
 _fieldnames: dict[tuple[str, ...], str] = {}
 
@@ -45,6 +48,14 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     for regression (left out when every hold-out target was 0); ``ParameterEstimates`` (constant first, on min-max scaled
     inputs, as in the seed) exist for linear models only.
 
+    Linear models also get ``coef_<feature>`` and ``intercept``: the same
+    model on the original scale of each input (the min-max scaling folded
+    in, as the predictions use it), so ``intercept + sum(coef_f * f)`` is
+    the model's linear predictor for raw inputs. Under a log transform the
+    sum is over ``log(f)`` (``lin-log``, ``log-log``) and gives ``log`` of the
+    target (``log-lin``, ``log-log``); for logistic models it is the log-odds
+    of 1.
+
     Examples
     --------
     >>> doc = {"key": "d1", "version": 2, "algorithm": "logistic", "task": "classification",
@@ -55,6 +66,8 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     >>> f = model_fields(doc, deployed=True)
     >>> f["Minmax"], f["ParameterEstimates"], f["Forecastaccuracy"], f["Numberofmessages"], f["Deployed"]
     ('27.774:82.392,27.592:82.013', '-2.8284930,0.8076427,2.7328265', 0.747, 239, 1)
+    >>> round(f["coef_V"], 6), round(f["coef_C"], 6), round(f["intercept"], 6)
+    (0.014787, 0.050216, -4.624761)
     """
     cls = ALGORITHMS[doc["algorithm"]]
     task = doc["task"]
@@ -91,6 +104,9 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     if cls.linear:
         estimates = [doc["params"]["intercept"], *doc["params"]["coef"]]
         fields["ParameterEstimates"] = ",".join(f"{v:.7f}" for v in estimates)
+        intercept, coef = unscaled(doc["params"]["coef"], doc["params"]["intercept"], doc["min"], doc["max"])
+        fields.update({f"coef_{name}": float(c) for name, c in zip(doc["features"], coef)})
+        fields["intercept"] = float(intercept)
     if "logloss" in metric:
         fields["Logloss"] = metric["logloss"]
     if doc.get("replaced") and forecast_accuracy(task, doc["replaced"]) is not None:

@@ -169,6 +169,33 @@ def score_key(task: str, metric: dict[str, float], name: str | None = None) -> t
     return key if all(math.isfinite(v) for v in key) else None
 
 
+def below_threshold(task: str, metric: dict[str, float], threshold: float, name: str | None = None) -> str | None:
+    """Why hold-out scores fail the accuracy gate ``threshold``, in the judging metric's own terms; None when
+    they pass or the gate is off (``threshold`` 0).
+
+    Classification fails below the threshold (accuracy); regression above it (every regression metric is an
+    error). A score exactly at the threshold passes. ``name`` is the judging metric, as for ``score_key``.
+
+    Examples
+    --------
+    >>> below_threshold("classification", {"accuracy": 0.71, "logloss": 0.5}, 0.8)
+    'below accuracythreshold 0.8: accuracy 0.71'
+    >>> below_threshold("regression", {"mae": 7.25, "mape": 0.1}, 5.0, "mae")
+    'above accuracythreshold 5 (mae is an error): mae 7.25'
+    >>> below_threshold("regression", {"mae": 5.0}, 5.0, "mae") is None, below_threshold("regression", {"mae": 9.0}, 0.0) is None
+    (True, True)
+    """
+    if not threshold:
+        return None
+    if task == CLASSIFICATION:
+        value = metric["accuracy"]
+        return f"below accuracythreshold {threshold:g}: accuracy {value:.6g}" if value < threshold else None
+    name = name or next(iter(metric))
+    value = metric[name]
+    return f"above accuracythreshold {threshold:g} ({name} is an error): {name} {value:.6g}" \
+        if value > threshold else None
+
+
 def forecast_accuracy(task: str, metric: dict[str, float]) -> float | None:
     """The seed's ``Forecastaccuracy``: accuracy, or ``max(0, 1 - MAPE)`` for regression.
 

@@ -15,7 +15,9 @@ class TrainOutcome:
     """What one window did to one entity.
 
     ``status`` is ``deployed`` (challenger became champion), ``kept`` (the
-    champion scored better or equal), ``bad`` (no challenger; see ``reason``)
+    challenger was not deployed: the champion scored better or equal, or the
+    challenger failed the accuracy gate, which ``reason`` and ``detail`` then
+    say; the champion, if any, stays), ``bad`` (no challenger; see ``reason``)
     or ``skipped`` (the entity's training had taken in every row of the window
     already: nothing was fitted, nothing changed).
     ``challenger`` is the challenger's document: the deployed one (fitted on

@@ -1,8 +1,11 @@
-"""Why a window could not train a challenger: one name per reason, countable.
+"""Why a window could not train a challenger, or why its challenger was not deployed: one name per reason,
+countable.
 
 A bad window never replaces the champion; the trainer returns the reason
 (and counts it) instead of raising, so one entity's bad data never stops the
-others.
+others. A challenger that fails the accuracy gate (``BELOW_THRESHOLD``) is
+not bad: it was judged, and the window counts as good for the fleet, but it
+is not deployed; its outcome is ``kept`` with that reason.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ REASONS: dict[str, str] = {
     "constant_target": "the dependent variable has one value (in the window or in its training part)",
     "zero_target_holdout": "every hold-out target is 0, so MAPE is undefined",
     "fit_failed": "the algorithm failed or produced non-finite parameters",
+    "below_accuracythreshold": "the challenger's hold-out score fails accuracythreshold, so it is not deployed: "
+                               "the champion, if any, stays; an entity without one is answered by the fleet "
+                               "model (or by none, as predict's fallback says)",
     "store_unwritable": "the new champion could not be written to the model store (disk full, read-only); "
                         "the old champion keeps answering",
 }
+
+BELOW_THRESHOLD = "below_accuracythreshold"
 
 
 class BadWindow(ValueError):

@@ -38,3 +38,17 @@ def apply_minmax(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     [[0.5, 0.0]]
     """
     return (X - lo) / span(lo, hi)
+
+
+def unscaled(coef, intercept: float, lo, hi) -> tuple[float, np.ndarray]:
+    """A linear model's ``(intercept, coef)`` on the inputs as they come to it (before min-max scaling):
+    ``b + sum(c_j * (z_j - lo_j) / span_j) = (b - sum(c_j * lo_j / span_j)) + sum((c_j / span_j) * z_j)``.
+
+    Examples
+    --------
+    >>> b, c = unscaled([20.0], 1.0, [2.0], [12.0])
+    >>> float(b), c.tolist()
+    (-3.0, [2.0])
+    """
+    coef = np.asarray(coef, dtype=float) / span(lo, hi)
+    return intercept - coef @ np.asarray(lo, dtype=float), coef

@@ -35,6 +35,17 @@ form that suits most of a fleet need not suit every device in it.
 A window that cannot judge a challenger (see ``reasons``) leaves the champion
 in place; the outcome carries the reason and the trainer counts it.
 
+The accuracy gate (``accuracythreshold``, off at 0): a challenger whose
+hold-out score, the one its point reports as ``Metricvalue``, fails the
+threshold (``metrics.below_threshold``) is not deployed, whatever the champion
+scored and also when there is no champion: an entity's first model must pass
+too, and until one does the entity has no champion, so predict answers it with
+the fleet model (or not at all). The outcome is ``kept`` with the reason
+``below_accuracythreshold``. The fleet model passes the same gate, so a
+pooled model that fails it answers nobody. A gated window of an entity
+without a champion records nothing in the store (there is no document to
+carry ``windows_until``), so a replay of it is judged again.
+
 Why a window is skipped when the entity's training has seen its newest row:
 history replayed through the task again (a backfill resumed after a stop, the
 lead-in a chunk of history starts with, a gap refilled from InfluxDB) brings
@@ -61,9 +72,9 @@ from .candidate import Candidate, Fitted, Prior
 from .config import TrainConfig
 from .document import SCHEMA_VERSION
 from .fleet import FLEET_KEY, FleetKey, FleetRows, document_key
-from .metrics import score_key, scores
+from .metrics import below_threshold, score_key, scores
 from .outcome import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome
-from .reasons import BadWindow
+from .reasons import BELOW_THRESHOLD, BadWindow
 from .evidence import FleetBoard, window_ratios
 from .selection import base_candidate, candidates, forms, search
 from .shrinkage import GRID, FleetPrior
@@ -242,7 +253,10 @@ class Trainer:
                     # Judge both on the same rows.
                     challenger_key = score_key(config.task, scores(config.task, y_test[unseen], predicted[unseen],
                                                                    config.metric), config.metric)
-        deploy = champion_key is None or (challenger_key is not None and challenger_key < champion_key)
+        # The accuracy gate: a challenger that fails it is never deployed, not even as an entity's first model.
+        gated = below_threshold(config.task, challenger_score, config.accuracythreshold, config.metric)
+        deploy = gated is None and (champion_key is None or
+                                    (challenger_key is not None and challenger_key < champion_key))
         fitted, rows = judged, w.n_train
         if deploy:
             try:
@@ -256,8 +270,9 @@ class Trainer:
         marked = self._judged_marks(key, newest)
         doc.update(marked)
         stored = doc if deploy else None
-        if not deploy and marked:
-            stored = {**self.store.document(key), **marked}
+        kept = None if deploy else self.store.document(key)
+        if kept is not None and marked:  # (none when a gated challenger had no champion to keep)
+            stored = {**kept, **marked}
         if stored is not None:
             try:
                 # False: a store shared between shards (``shared``) already holds a newer champion, come
@@ -268,9 +283,12 @@ class Trainer:
                 return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT
         self.counts_[status] += 1
+        if gated is not None:
+            self.reasons_[BELOW_THRESHOLD] += 1
         return TrainOutcome(key=key, status=status, window_rows=w.window_rows, challenger=doc,
                             challenger_score=challenger_score, champion_score=champion_score,
-                            dropped_rows=w.dropped_rows)
+                            dropped_rows=w.dropped_rows, reason=BELOW_THRESHOLD if gated else None,
+                            detail=gated or "")
 
     def _judged_marks(self, key: str | FleetKey, newest) -> dict:
         """``windows_until`` and ``windows`` after judging a window whose newest row is ``newest``."""

@@ -17,7 +17,10 @@ skipped: a bad point, never a handler error or a NaN prediction.
 
 Options: ``model`` (the name train stores under: its ``model`` option or its
 target), ``model_dir`` (default the model root), ``max_resident``, ``refresh``
-(how often a model held in memory is checked against the disk). The store
+(how often a model held in memory is checked against the disk), ``fallback``
+(``fleet``, the default, or ``none``: whether the fleet model answers an
+entity without a champion of its own, which is also an entity whose every
+challenger failed train's ``accuracythreshold``). The store
 must be inside the model root the UDF service sets (``TICKML_MODEL_ROOT``,
 default ``.stack/data/models``; ``udfs.learn.paths``): a ``model_dir`` that
 leads out of it, or a ``model`` that is not a plain folder name, fails
@@ -59,6 +62,10 @@ class Predict(Handler):
         Option("model", "string", help="Model name, as the train task stores it."),
         *field_options(StoreOptions),
         Option("refresh", "duration", "1s", min=0, help="How often a model in memory is checked against disk."),
+        Option("fallback", "string", "fleet", choices=("fleet", "none"),
+               help="Who answers an entity without a champion of its own (none trained yet, or none passed "
+                    "train's accuracythreshold): fleet, the fleet model; none, nobody (the point is skipped "
+                    "and counted)."),
     )
 
     def check_options(self, opts):
@@ -67,7 +74,7 @@ class Predict(Handler):
     def setup(self):
         directory = store_directory(self.opts.model_dir, self.opts.model)
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
-        self.predictor = Predictor(store)
+        self.predictor = Predictor(store, use_fleet=self.opts.fallback == "fleet")
         self._keys: dict[str, str] = {}  # group -> entity key
         self._constants: dict[tuple, bytes] = {}  # (answering key, version) -> serialized constant fields
 
@@ -81,6 +88,9 @@ class Predict(Handler):
         try:
             answer_key, model, answered_by = self.predictor.model_for(key)
         except NoModel:
+            if not self.predictor.use_fleet:
+                raise BadPoint(f"no model yet: entity {key!r} has no {self.opts.model!r} champion of its own "
+                               "(fallback 'none')") from None
             raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} model") from None
         doubles, ints = msg.fieldsDouble, msg.fieldsInt
         values = []

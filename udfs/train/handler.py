@@ -18,7 +18,12 @@ JSON (``Algokey``, ``Algo``, ``Forecastaccuracy``, ``ParameterEstimates``,
 (``deployed``, ``kept`` or ``bad``); a bad window (constant target, too few
 rows, non-numeric or missing values) gives ``Status="bad"`` with ``Reason``
 and ``Detail`` instead, is logged (rate-limited) and counted, and the entity
-keeps its champion. A window whose newest row is not newer than the newest of
+keeps its champion. A challenger that fails the accuracy gate
+(``accuracythreshold``) is not deployed, not even as the entity's first model:
+its point has ``Status="kept"``, ``Deployed=0``, ``Reason``
+(``below_accuracythreshold``) and ``Detail`` (the threshold and the score). Linear
+and logistic models add ``coef_<feature>`` and ``intercept`` (on the inputs'
+original scale; ``udfs.learn.fields``). A window whose newest row is not newer than the newest of
 the last window judged for the entity (``windows_until`` in its model
 document: replayed history, a backfill's chunk lead-in, a repaired gap) is
 skipped: nothing is trained and no point comes out.
@@ -27,7 +32,7 @@ Options: every field of ``udfs.learn.TrainConfig``, where each is declared
 with its type, default, bounds and meaning (the seed's names:
 ``independentvariables``, ``dependentvariable``, ``islogistic``,
 ``algorithm``, ``modelruns``, ``seed``, ``transformtype``, ``processlogic``,
-``holdout_fraction``, ``metric``, ``shrinkage``); and, declared here,
+``holdout_fraction``, ``metric``, ``accuracythreshold``, ``shrinkage``); and, declared here,
 ``model`` (the model's name, default the target), ``model_dir`` (default the model root),
 ``max_resident``, ``snapshot_max_models``, ``fleet_retrain_every`` and
 ``fleet_rows_per_window`` (the fleet-wide model that answers entities without
@@ -133,12 +138,13 @@ class Train(Handler):
                 f"entity {key!r}: {outcome.detail}",
                 prefix=self.prefix,
             )
-            fields = {"Status": "bad", "Reason": outcome.reason, "Detail": outcome.detail,
-                      "Numberofmessages": len(b.points), "Algokey": key}
+            fields = {"Status": "bad", "Numberofmessages": len(b.points), "Algokey": key}
         else:
             fields = model_fields(outcome.challenger, deployed=outcome.deployed)
             fields["Status"] = outcome.status
             fields["Model"] = self.model_name
+        if outcome.reason:  # a bad window's, or why a judged challenger was not deployed (the accuracy gate)
+            fields["Reason"], fields["Detail"] = outcome.reason, outcome.detail
         self.emit(new_point(b, fields))
 
     def get_state(self):
