@@ -7,7 +7,9 @@ by side: the agent as shipped (input bounded at ``--max-queued-bytes``, after
 which it stops reading and the feeder's writes block), and the same agent
 with the bound lifted (the reference: what an unbounded queue costs).
 
-Run: ``python bench/agent_pressure.py [--seconds 30] [--max-queued-bytes 33554432]``.
+Run: ``python bench/agent_pressure.py [--seconds 30] [--max-queued-bytes 33554432]``; ``--smoke``: 2 s with
+the bound at 1 MiB, so that it is reached (tests/unit/test_bench_agent_pressure_smoke.py runs it, so that the
+bench cannot rot).
 """
 
 from __future__ import annotations
@@ -96,20 +98,27 @@ def run(max_queued_bytes: int, seconds: float) -> tuple[float, float, int, float
             proc.wait()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, dict]:
+    """Run; the figures printed, by row label: peak and growth (MB), points accepted, the feeder's rate."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--max-queued-bytes", type=int, default=DEFAULT_MAX_QUEUED_BYTES)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="2 s, bound 1 MiB: that it runs, not a figure")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds, args.max_queued_bytes = 2.0, 2**20
     bound = args.max_queued_bytes / 2**20
     print(f"socket UDF, handler 1,000 points/s, fed {RATE:,} points/s for {args.seconds:.0f} s "
           f"(~250-byte points)\n")
     print(f"{'run':<34}{'peak RSS MB':>12}{'growth MB':>11}{'accepted':>10}{'fed/s':>9}  bound")
+    rows = {}
     for label, limit in ((f"bounded at {bound:.0f} MiB (as shipped)", args.max_queued_bytes),
                          ("unbounded (reference)", 1 << 40)):
         peak, start, sent, rate = run(limit, args.seconds)
         target = f"growth <= {bound * 1.5:.0f} MB" if limit == args.max_queued_bytes else ""
         print(f"{label:<34}{peak:>12.1f}{peak - start:>11.1f}{sent:>10,}{rate:>9,.0f}  {target}")
+        rows[label] = {"peak_mb": peak, "growth_mb": peak - start, "accepted": sent, "fed_per_s": rate}
+    return rows
 
 
 if __name__ == "__main__":

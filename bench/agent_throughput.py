@@ -13,7 +13,10 @@ Usage::
 
     python bench/agent_throughput.py [--points 200000] [--repeat 3] [--harness pipe socket]
                                      [--handler passthrough filter]
-                                     [--reference PATH/TO/kapacitor/udf/agent/py]
+                                     [--reference PATH/TO/kapacitor/udf/agent/py] [--smoke]
+
+``--smoke``: 2,000 points, one run of each (tests/unit/test_bench_agent_throughput_smoke.py runs it, so that
+the bench cannot rot).
 
 Prints, per handler, harness and agent, the best of ``--repeat`` runs as
 points per wall-clock second and points per CPU-second of the UDF process
@@ -272,7 +275,9 @@ def run_once(program: str, handler: str, harness: str, head: bytes, body: bytes,
             proc.wait(10)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed: ``{(handler, harness, agent): (wall points/s, cpu points/s or None)}``, and
+    ``"official"``: why the official agent was not run, or None."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -281,7 +286,10 @@ def main() -> int:
                         default=["passthrough", "filter"],
                         help="passthrough forwards every point unread; filter reads a field first")
     parser.add_argument("--reference", help="path of Kapacitor's udf/agent/py directory")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="2,000 points, one run: that it runs, not a figure")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.points, args.repeat = 2_000, 1
 
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
@@ -301,6 +309,7 @@ def main() -> int:
           "alternate so that machine load hits both alike")
     print("wall = points/s seen by the feeder; cpu = points per CPU-second of the UDF process")
     agents = [("tickml", OURS)] + ([("official", REFERENCE)] if why_not is None else [])
+    figures: dict = {"official": why_not}
     for handler in args.handler:
         for harness in args.harness:
             wall: dict[str, list[float]] = {a: [] for a, _ in agents}
@@ -314,14 +323,15 @@ def main() -> int:
             for label, _ in agents:
                 best_cpu = f"{max(cpu[label]):>12,.0f}" if cpu[label] else f"{'n/a':>12s}"
                 print(f"{handler:11s} {harness:6s} {label:8s} wall {max(wall[label]):>12,.0f}   cpu {best_cpu}")
+                figures[handler, harness, label] = (max(wall[label]), max(cpu[label]) if cpu[label] else None)
             if len(agents) == 2:
                 ratio_wall = max(wall["tickml"]) / max(wall["official"])
                 ratio_cpu = (f"{max(cpu['tickml']) / max(cpu['official']):.2f}x"
                              if cpu["tickml"] and cpu["official"] else "n/a")
                 print(f"{handler:11s} {harness:6s} ratio    wall {ratio_wall:>11.2f}x   cpu {ratio_cpu:>12s}"
                       "   (tickml / official)")
-    return 0
+    return figures
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

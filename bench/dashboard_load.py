@@ -34,7 +34,11 @@ References, side by side in the same run:
 Usage (the stack must run: tickml stack start; the test extra for Playwright)::
 
     python bench/dashboard_load.py [--devices 10000] [--minutes 15] [--loads 3]
-        [--demo-seconds 120] [--no-demo] [--no-fleet] [--keep]
+        [--demo-seconds 120] [--no-demo] [--no-fleet] [--keep] [--smoke]
+
+``--smoke``: the synthetic fleet only, 12 devices (two of each type) over 2 minutes, one load of each page
+after the warm-up, seconds (tests/integration/test_bench_dashboard_load.py runs it, so that the bench cannot
+rot). The demo fleet is not in it: its power meters have predictions only minutes after they start.
 """
 
 from __future__ import annotations
@@ -249,7 +253,9 @@ def measure(browser, url: str, source: Source, device: str, loads: int, database
     return rows
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Run; the rows printed: fleet, page, load seconds and points fetched (None for the reference), panels
+    drawn ("n/m"), and the seconds and points of InfluxDB alone."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--minutes", type=int, default=15)
@@ -258,7 +264,11 @@ def main() -> int:
     parser.add_argument("--no-demo", action="store_true", help="skip the demo fleet")
     parser.add_argument("--no-fleet", action="store_true", help="skip the synthetic fleet")
     parser.add_argument("--keep", action="store_true", help=f"keep the database {BENCH_DB}")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="12 synthetic devices, 2 minutes, one load, no demo "
+                        "fleet: that it runs, not a figure")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.devices, args.minutes, args.loads, args.no_demo = 12, 2, 1, True
 
     from playwright.sync_api import sync_playwright
 
@@ -310,8 +320,9 @@ def main() -> int:
         load = f"{seconds:.2f}" if seconds is not None else "-"
         fetched = f"{points:,}" if points is not None else "-"
         print(f"{label:<34}{page:<31}{load:>8}{fetched:>9}{drawn:>7}{alone_s:>18.2f}{alone_points:>11,}")
-    return 0
+    return [dict(zip(("fleet", "page", "load_s", "points", "drawn", "influx_s", "influx_points"), row))
+            for row in rows]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -15,7 +15,10 @@ Mosquitto without subscribers, a Telegraf with only its OpenTelemetry input
 and an output to an InfluxDB no one listens on (its bounded buffer drops
 what overflows). The shared stack receives nothing.
 
-    python bench/fleet_memory.py [--devices 100000] [--ticks 4] [--protocol stdout|mqtt|otlp]
+    python bench/fleet_memory.py [--devices 100000] [--ticks 4] [--protocol stdout|mqtt|otlp] [--smoke]
+
+``--smoke``: 200 devices, 2 and 4 ticks, seconds (tests/unit/test_bench_fleet_memory_smoke.py runs it for each
+protocol, so that the bench cannot rot).
 """
 
 from __future__ import annotations
@@ -100,14 +103,19 @@ def receiver(protocol: str):
             process.wait(30)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed: ``baseline`` (MB), ``runs`` ({ticks: (peak MB, seconds)}), ``per_device`` (KB at
+    1 tick and at ``--ticks``) and ``per_message`` (bytes)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--ticks", type=int, default=4, help="ticks of the longer run; the longest has twice as many (%(default)s)")
     parser.add_argument("--protocol", choices=["stdout", "mqtt", "otlp"], default="stdout",
                         help="stdout: building the messages only; mqtt, otlp: sending them too, to a receiver of the "
                         "bench's own (%(default)s)")
+    parser.add_argument("--smoke", action="store_true", help="200 devices, 2 ticks: that it runs, not a figure")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.devices, args.ticks = 200, 2
     assert resource.getrusage  # Linux: maxrss in KB
     with receiver(args.protocol) as sending:
         base, _ = peak_mb(1, 1, sending)
@@ -121,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     # A tick is built whole, and the next one begins before the last is freed: the first few ticks raise
     # the peak; a cost per message would go on raising it.
-    print(f"per device: {(one - base) * 1024 / args.devices:.2f} KB at 1 tick, {(some - base) * 1024 / args.devices:.2f} "
-          f"KB at {args.ticks}; per message from {args.ticks} to {2 * args.ticks} ticks: "
-          f"{(twice - some) * 1024 * 1024 / (args.devices * args.ticks):.1f} bytes")
-    return 0
+    per_device = ((one - base) * 1024 / args.devices, (some - base) * 1024 / args.devices)
+    per_message = (twice - some) * 1024 * 1024 / (args.devices * args.ticks)
+    print(f"per device: {per_device[0]:.2f} KB at 1 tick, {per_device[1]:.2f} "
+          f"KB at {args.ticks}; per message from {args.ticks} to {2 * args.ticks} ticks: {per_message:.1f} bytes")
+    return {"baseline": base, "runs": {ticks: (mb, seconds) for ticks, mb, seconds in runs},
+            "per_device": per_device, "per_message": per_message}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -42,6 +42,11 @@ Usage (the stack must run: tickml stack start)::
 
     python bench/ingest_throughput.py [--messages 50000] [--devices 1000]
         [--protocols mqtt mqtt-plain http kafka otlp] [--batch 1000] [--processes N] [--no-drain] [--keep]
+        [--smoke]
+
+``--smoke``: 500 messages from 50 devices, every protocol and drain at Telegraf's batch size only, without
+waiting for the stack to fall idle between runs, seconds (tests/integration/test_bench_ingest_throughput.py
+runs it, so that the bench cannot rot).
 
 Points are written under device ids ``bench-<run>-...`` stamped a day ago and
 deleted at the end (unless ``--keep``).
@@ -218,7 +223,8 @@ def run_direct(args, influx: Influx, batch: int) -> dict:
 
 
 def settle(seconds: float = 30.0) -> None:
-    """Wait until Kapacitor (which gets every point by subscription) and InfluxDB are idle again."""
+    """Wait until Kapacitor (which gets every point by subscription) and InfluxDB are idle again, at most
+    ``seconds`` (0: not at all)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         before = cpu_snapshot()
@@ -290,7 +296,7 @@ def run_drain(protocol: str, batch: int, args, influx: Influx) -> dict:
     transport.close()
     # The hand-over to the broker with nothing else running: one sending process's rate.
     fill_s = time.monotonic() - fill0
-    settle()
+    settle(args.settle)
     cpu0 = cpu_snapshot()
     started = time.monotonic()
     with bench_telegraf(config) as proc:
@@ -353,7 +359,10 @@ def drop(influx: Influx, prefix: str) -> None:
     influx.execute(f"DROP SERIES FROM device_message WHERE device_id =~ /^{prefix}/", database=influx.database)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict[str, dict]:
+    """Run; the figures printed, by run: ``landed`` (points that landed, points sent), ``rate`` (landed/s, NaN
+    when not all landed in time), ``sender_rate`` (handed over/s; None for the direct writes) and ``cpu`` (CPU
+    seconds by process)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000, help="messages per protocol (%(default)s)")
     parser.add_argument("--devices", type=int, default=1000, help="devices sending them (%(default)s)")
@@ -367,13 +376,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a run to land")
     parser.add_argument("--no-drain", action="store_true", help="skip the drain runs of a private Telegraf")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's points in InfluxDB")
+    parser.add_argument("--smoke", action="store_true",
+                        help="500 messages, one batch size, no settling: that every run works, not a figure")
     args = parser.parse_args(argv)
+    # Each run waits (up to this) for the stack to fall idle after the last one, so that runs do not overlap.
+    args.settle = 30.0
+    sizes = (telegraf_batch_size(), telegraf_batch_size() * 4)
+    if args.smoke:
+        args.messages, args.devices, args.timeout, args.settle, sizes = 500, 50, 60.0, 0.0, sizes[:1]
 
     down = [s.name for s in services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
             and (s.pid() is None or not s.healthy())]  # fmt: skip
     if down:
-        print(f"error: not running: {', '.join(down)}; start the stack with tickml stack start", file=sys.stderr)
-        return 1
+        raise SystemExit(f"error: not running: {', '.join(down)}; start the stack with tickml stack start")
     influx = Influx()
     batch = telegraf_batch_size()
     print(f"# {args.messages} messages per run from {args.devices} devices, one reading each; "
@@ -381,11 +396,11 @@ def main(argv: list[str] | None = None) -> int:
           f"process(es)")  # fmt: skip
     results = []
     try:
-        for size in (batch, batch * 4):
+        for size in sizes:
             # Direct writes take well under a second: the best of three is steadier than one.
             runs = []
             for _ in range(3):
-                settle()
+                settle(args.settle)
                 runs.append(run_direct(args, influx, size))
             best = min(runs, key=lambda r: r["landed_s"] or float("inf"))
             results.append(best)
@@ -393,11 +408,11 @@ def main(argv: list[str] | None = None) -> int:
                 if r is not best:
                     drop(influx, r["prefix"])
         for protocol in args.protocols:
-            settle()
+            settle(args.settle)
             results.append(run_protocol(protocol, args, influx))
         if not args.no_drain:
             for protocol in [p for p in args.protocols if p in ("mqtt", "kafka")]:
-                for size in (batch, batch * 4):
+                for size in sizes:
                     results.append(run_drain(protocol, size, args, influx))
     finally:
         if not args.no_drain and "mqtt" in args.protocols:
@@ -429,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']:24s} {landed:>11s} {sender_text} {rate:9.0f} {per_core} {times} {per_message} "
               f"{rate / direct_rate:9.2f} {cores:6.2f}  CPU s: {cpu}")  # fmt: skip
     print()
-    for r in results[2:]:
+    for r in results[len(sizes):]:
         cpu = {k: v for k, v in r["cpu"].items() if k != "simulator" or r.get("sent_s")}
         top = max(cpu, key=cpu.get)
         rate = r["n"] / r["landed_s"] if r["landed_s"] else float("nan")
@@ -449,8 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         for r in results:
             drop(influx, r["prefix"])
-    return 0 if all(r["landed_n"] == r["n"] for r in results) else 1
+    return {r["name"]: {"landed": (r["landed_n"], r["n"]),
+                        "rate": r["n"] / r["landed_s"] if r["landed_s"] else float("nan"),
+                        "sender_rate": None if r["name"].startswith("direct") else
+                        r["n"] / (r.get("sent_s") or r["fill_s"]),
+                        "cpu": r["cpu"]} for r in results}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(0 if all(landed == sent for landed, sent in (r["landed"] for r in main().values())) else 1)

@@ -27,7 +27,9 @@ scikit-learn estimator, and calls scikit-learn per row. Ratios are
 ratio above 1 means ours is better.
 
 Run: ``python bench/learn_scale.py`` (``--entities 100000`` by default;
-``--quick`` for a smaller run).
+``--quick`` for a smaller run; ``--smoke``: a few entities and windows of each
+figure, seconds: tests/unit/test_bench_learn_scale_smoke.py runs it, so that
+the bench cannot rot).
 """
 
 from __future__ import annotations
@@ -108,14 +110,14 @@ def time_training(logistic: bool, windows: int, seed: int) -> tuple[float, float
     return ours, ours_disk, naive
 
 
-def time_configured(options: dict, rows: int, windows: int, seed: int) -> float:
-    """Median ms per window for a configuration, over a fleet of 50 entities, after 20 warm-up windows."""
+def time_configured(options: dict, rows: int, windows: int, seed: int, warm: int = 20) -> float:
+    """Median ms per window for a configuration, over a fleet of 50 entities, after ``warm`` warm-up windows."""
     rng = np.random.default_rng(seed)
-    data = [{k: v[:rows] for k, v in window(rng, False).items()} for _ in range(windows + 20)]
+    data = [{k: v[:rows] for k, v in window(rng, False).items()} for _ in range(windows + warm)]
     trainer = Trainer(TrainConfig(FEATURES, "y", **options), ModelStore(), fleet_retrain_every=0)
-    for i, cols in enumerate(data[:20]):
+    for i, cols in enumerate(data[:warm]):
         trainer.train_window(f"dev-{i % 50}", cols)
-    return median_ms(lambda i, cols: trainer.train_window(f"dev-{i % 50}", cols), data[20:])
+    return median_ms(lambda i, cols: trainer.train_window(f"dev-{i % 50}", cols), data[warm:])
 
 
 def naive_auto(cols: dict) -> object:
@@ -235,11 +237,12 @@ def time_predictions(entities: int, seconds: float, seed: int) -> dict[str, floa
     naive_keys = list(naive)
     lists = [list(r) for r in rows]
 
+    nn = len(naive_keys)  # 1,000, or every entity when there are fewer
     figures["naive_single"] = calls_per_second(
-        seconds, lambda n: naive_predict_one(naive[naive_keys[n % 1000]], lists[n % 1000], bool(n % 2)), inner=100)
+        seconds, lambda n: naive_predict_one(naive[naive_keys[n % nn]], lists[n % 1000], bool(n % 2)), inner=100)
 
     def naive_batch(n):
-        scaler, model = naive[naive_keys[n % 1000]]
+        scaler, model = naive[naive_keys[n % nn]]
         x = scaler.transform(rows[:500])
         return model.predict_proba(x)[:, 1] if n % 2 else model.predict(x)
 
@@ -316,10 +319,12 @@ def predict_handler_rate(entities: int, n: int, seed: int, algorithm: str = "lin
         proc.stdin.close()
         proc.wait(timeout=30)
         assert seen_init
-    return n / elapsed, n / cpu
+    # A run shorter than the kernel's CPU clock tick (10 ms) has no CPU figure.
+    return n / elapsed, n / cpu if cpu > 0 else float("nan")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed, by row label: (ours, naive or None)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, default=100_000, help="models for the memory figure")
     parser.add_argument("--windows", type=int, default=300, help="windows timed per algorithm")
@@ -328,14 +333,21 @@ def main() -> None:
     parser.add_argument("--handler-points", type=int, default=200_000, help="points sent through the predict UDF")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="10,000 entities, fewer windows")
+    parser.add_argument("--smoke", action="store_true", help="a few of everything, seconds: that it runs, not a figure")
     parser.add_argument("--memory-child", choices=["ours", "naive"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.memory_child:
         memory_child(args.memory_child, args.entities, args.seed)
-        return
+        return {}
+    warm, auto500_windows, heavy_entities = 20, min(args.windows, 20), 50
     if args.quick:
         args.entities, args.windows, args.predict_entities, args.seconds = 10_000, 50, 2_000, 0.5
         args.handler_points = 50_000
+    if args.smoke:
+        args.entities, args.windows, args.predict_entities, args.seconds = 200, 2, 20, 0.05
+        # Boosting and the network take about two seconds a window of 500 rows: one window, no warm-up.
+        args.handler_points, warm, auto500_windows, heavy_entities = 4_000, 1, 1, 5
+    figures: dict[str, tuple[float, float | None]] = {}  # by row (and algorithm): ours, naive
 
     print(f"udfs.learn scale bench ({ROWS} rows x {len(FEATURES)} features per window; naive = "
           "MinMaxScaler + scikit-learn estimator per entity)\n")
@@ -343,38 +355,53 @@ def main() -> None:
     for logistic, name in ((True, "logistic"), (False, "linear")):
         ours, ours_disk, naive = time_training(logistic, args.windows, args.seed)
         print(f"{'training ms per entity window, ' + name:<52}{ours:>12.3f}{naive:>12.3f}{naive / ours:>8.1f}  <= 5 ms")
+        figures[f"training ms, {name}"] = (ours, naive)
         print(f"{'  same, champion also written to disk':<52}{ours_disk:>12.3f}{naive:>12.3f}"
               f"{naive / ours_disk:>8.1f}  <= 5 ms")
-    shrink = time_configured({"algorithm": "linear", "shrinkage": "auto"}, ROWS, args.windows, args.seed)
+        figures[f"training ms, {name}, on disk"] = (ours_disk, naive)
+    shrink = time_configured({"algorithm": "linear", "shrinkage": "auto"}, ROWS, args.windows, args.seed, warm)
     _, _, naive = time_training(False, min(args.windows, 50), args.seed)
     print(f"{'  linear with shrinkage=auto':<52}{shrink:>12.3f}{naive:>12.3f}{naive / shrink:>8.1f}  <= 5 ms")
+    figures["training ms, linear, shrinkage=auto"] = (shrink, naive)
     rng = np.random.default_rng(args.seed)
-    auto30 = time_configured({"algorithm": "auto"}, 30, args.windows, args.seed)
+    auto30 = time_configured({"algorithm": "auto"}, 30, args.windows, args.seed, warm)
     naive30 = median_ms(lambda i, cols: naive_auto(cols),
                         [{k: v[:30] for k, v in window(rng, False).items()} for _ in range(min(args.windows, 50))])
     print(f"{'training ms per entity window, auto, 30 rows':<52}{auto30:>12.3f}{naive30:>12.3f}"
           f"{naive30 / auto30:>8.1f}  <= 20 ms")
-    auto500 = time_configured({"algorithm": "auto"}, ROWS, min(args.windows, 20), args.seed)
+    figures["training ms, auto, 30 rows"] = (auto30, naive30)
+    auto500 = time_configured({"algorithm": "auto"}, ROWS, auto500_windows, args.seed,
+                              warm if auto500_windows > 1 else 0)
     print(f"{'  auto, 500 rows (with boosting and a network)':<52}{auto500:>12.3f}")
+    figures["training ms, auto, 500 rows"] = (auto500, None)
     ours_mb = measure_memory("ours", args.entities, args.seed)
     naive_mb = measure_memory("naive", args.entities, args.seed)
     label = f"resident MB for {args.entities:,} models (half logistic)"
     target = "<= 200 MB" if args.entities == 100_000 else f"<= {200 * args.entities / 100_000:.0f} MB (scaled)"
     print(f"{label:<52}{ours_mb:>12.1f}{naive_mb:>12.1f}{naive_mb / ours_mb:>8.1f}  {target}")
+    figures["resident MB"] = (ours_mb, naive_mb)
     rates = time_predictions(args.predict_entities, args.seconds, args.seed)
     print(f"{'single-row predictions/s from store (seed fields)':<52}{rates['ours_single']:>12,.0f}"
           f"{rates['naive_single']:>12,.0f}{rates['ours_single'] / rates['naive_single']:>8.1f}  >= 50,000/s")
+    figures["single-row predictions/s"] = (rates["ours_single"], rates["naive_single"])
     print(f"{'batch predictions/s (500 rows per call)':<52}{rates['ours_batch']:>12,.0f}"
           f"{rates['naive_batch']:>12,.0f}{rates['ours_batch'] / rates['naive_batch']:>8.1f}")
+    figures["batch predictions/s"] = (rates["ours_batch"], rates["naive_batch"])
     handler_rate, handler_cpu_rate = predict_handler_rate(args.predict_entities, args.handler_points, args.seed)
     print(f"{'predictions/s through the predict UDF (pipe, wall)':<52}{handler_rate:>12,.0f}{'':>12}{'':>8}  >= 50,000/s")
     print(f"{'  same, per CPU-second of the UDF process':<52}{handler_cpu_rate:>12,.0f}{'':>12}{'':>8}  >= 50,000/s")
+    figures["predict UDF predictions/s, wall"] = (handler_rate, None)
+    figures["predict UDF predictions/s, per CPU-second"] = (handler_cpu_rate, None)
     for algorithm, logistic, entities in (("logistic", True, args.predict_entities),
-                                          ("gradient_boosting", False, 50), ("neural_network", False, 50)):
+                                          ("gradient_boosting", False, heavy_entities),
+                                          ("neural_network", False, heavy_entities)):
         _, cpu_rate = predict_handler_rate(entities, args.handler_points // 4, args.seed, algorithm, logistic)
         label = f"  {algorithm} models ({entities:,}), per UDF CPU-second"
         target = "  >= 50,000/s" if algorithm == "logistic" else ""
         print(f"{label:<52}{cpu_rate:>12,.0f}{'':>12}{'':>8}{target}")
+        figures[f"predict UDF predictions/s, {algorithm}, per CPU-second"] = (cpu_rate, None)
+    return figures
+
 
 if __name__ == "__main__":
     main()

@@ -26,8 +26,12 @@ the plain-Python reference at each length (the same number of points each).
 
 Usage:  python bench/preprocess_throughput.py [--entities N] [--points P]
         [--types avg,min,max,trend,anomprob] [--repeat R] [--through-kapacitor]
-        [--lengths 5,10,30,64,65,100,300,1000,10000]
+        [--lengths 5,10,30,64,65,100,300,1000,10000] [--smoke]
         (run from the repository root)
+
+``--smoke``: 200 entities, one repeat (tests/unit/test_bench_preprocess_throughput_smoke.py runs it with and
+without ``--lengths``, tests/integration/test_bench_preprocess_throughput.py with ``--through-kapacitor``, so
+that the bench cannot rot).
 """
 
 import os
@@ -161,6 +165,7 @@ def measure_through_kapacitor(args, types):
     ratio = results["preprocess UDF"] / results["kapacitor mean()"]
     print(f"preprocess UDF / kapacitor mean(): {ratio:.2f} (the rest of the time is Kapacitor's own: "
           "parsing the writes, grouping, windowing)")
+    return results
 
 
 def sweep_lengths(args):
@@ -170,6 +175,7 @@ def sweep_lengths(args):
           f"best of {args.repeat}, one core")
     print(f"{'window':>7} {'plan points/s':>14} {'python points/s':>16} {'plan/python':>12}")
     worst = math.inf
+    figures = {}
     for length in (int(v) for v in args.lengths.split(",")):
         rows = make_windows(max(1, total // length), length)
         lists = rows.tolist()
@@ -177,11 +183,14 @@ def sweep_lengths(args):
         python = total / measure("python", types, rows, lists, args.repeat)
         worst = min(worst, plan / python)
         print(f"{length:>7} {plan:>14,.0f} {python:>16,.0f} {plan / python:>12.2f}")
+        figures[length] = (plan, python)
     print(f"worst plan/python: {worst:.2f} (target: >= 1.0 at every length)")
-    return 0
+    return {"lengths": figures}
 
 
 def main(argv=None):
+    """Run; the figures printed: points/s by path (``paths``), by pipeline (``through_kapacitor``, with
+    ``--through-kapacitor``), or (plan, python) points/s by window length (``lengths``, with ``--lengths``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=30)
@@ -190,7 +199,10 @@ def main(argv=None):
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ", ".join(PATHS))
     parser.add_argument("--through-kapacitor", action="store_true", help="also measure through real Kapacitor")
     parser.add_argument("--lengths", help="comma-separated window lengths: plan beside python at each")
+    parser.add_argument("--smoke", action="store_true", help="200 entities, one repeat: that it runs, not a figure")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.entities, args.repeat = 200, 1
     if args.lengths:
         return sweep_lengths(args)
 
@@ -212,12 +224,13 @@ def main(argv=None):
         print(f"{path:<10} {points / rate:>9.3f} {rate:>14,.0f} {ratio:>10}")
     print(f"target (library, issue 4): >= {TARGET_POINTS_PER_SECOND:,} points/s")
 
+    result = {"paths": figures}
     if args.through_kapacitor:
-        measure_through_kapacitor(args, types)
+        result["through_kapacitor"] = measure_through_kapacitor(args, types)
     else:
         print("(pass --through-kapacitor, with the stack running, for the figure through real Kapacitor)")
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -35,6 +35,11 @@ Usage (sections 1, 2 and 4 need the stack: tickml stack start)::
 
 Figures move by tens of per cent on a shared 2-core machine: the script
 prints the load average before and after.
+
+``--smoke``: the simulation with 2,000 keys, seconds (tests/unit/test_bench_scale_out_smoke.py runs it, and
+tests/integration/test_bench_scale_out.py the stack figures the capacity section starts with, at small sizes).
+The capacity and shards sections have no smoke size: starting a shard of its own takes a minute, and a step
+must run long enough for lag and backlog to show a trend; tests/integration/test_shards.py starts shards.
 """
 
 from __future__ import annotations
@@ -382,7 +387,7 @@ def run_capacity(args, out: dict) -> None:
                 proc.wait(30)
 
 
-def direct_write_rate(run: str) -> float:
+def direct_write_rate(run: str, points: int = 100_000) -> float:
     """InfluxDB's own ceiling here: line protocol in batches of 5,000, one request at a time, best of 3."""
     from tickml.influx import Influx
 
@@ -393,7 +398,7 @@ def direct_write_rate(run: str) -> float:
         best = 0.0
         for attempt in range(3):
             lines = [f"bench_direct,device_id={run}-{i % 1000} value={i}.5 {base + attempt * 300 * SECOND + i * 1000}"
-                     for i in range(100_000)]
+                     for i in range(points)]
             t0 = time.monotonic()
             for i in range(0, len(lines), 5000):
                 influx._request("/write", {"db": "telemetry", "rp": run, "precision": "ns"},
@@ -639,7 +644,8 @@ def paper(out: dict) -> None:
               f"{median:.1f} ms (90 %: {p90:.1f} ms) |")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed, by section (``simulation``, ``capacity``, ``one_two``, ``influx_ceiling``, ...)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", nargs="+", default=["capacity", "shards", "simulation"],
                         choices=["capacity", "shards", "simulation"])
@@ -651,7 +657,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", type=int, default=None,
                         help="devices for one versus two shards without the capacity ramp (with --sections shards)")
     parser.add_argument("--keep", action="store_true", help="leave the shards running (and their data)")
+    parser.add_argument("--smoke", action="store_true", help="the simulation with 2,000 keys: that it runs, "
+                        "not a figure")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.sections, args.keys = ["simulation"], 2_000
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} cores")
     out: dict = {}
@@ -666,8 +676,8 @@ def main(argv: list[str] | None = None) -> int:
         run_simulation(args, out)
     paper(out)
     print(f"\nload average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-    return 0
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -36,13 +36,14 @@ Run: ``python bench/udf_ceiling.py [--entities 10000] [--points 30] [--shapes pr
 (stack running: ``tickml stack start``). ``--profile DIR`` also prints where
 the CPU goes during the null and our runs, on both sides (``profiles.py``):
 ``KAPACITOR_HTTP_PPROF_ENABLED=true tickml stack restart kapacitor`` first.
+``--smoke``: 50 devices x 30 points windowed, 20 x 300 streamed, seconds
+(tests/integration/test_bench_udf_ceiling.py runs it, so that the bench cannot rot).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import time
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def shapes(args, model: str):
         ], series, True),
         "training (train, linear)": (WINDOWED, [
             ("null_batch", "@null_batch()", "null_batch3", "udf-null_batch"),
-            ("train", f"@train().model('{model}-t').dependentvariable('y').independentvariables('x')"
+            ("train", f"@train().model('{model}-t{{build}}').dependentvariable('y').independentvariables('x')"
                       ".algorithm('linear')", "train3", "udf-train"),
         ], regression, True),
         "prediction (predict, linear)": (STREAM, [
@@ -113,7 +114,10 @@ def train_prediction_models(model: str, entities: int) -> None:
         trainer.train_window(f"e{e}", {"x": x, "y": 2.0 * x + e % 7 + rng.normal(0, 0.1, 40)})
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Run; the figures printed: ``rates`` {(shape, run, build): points/s}, ``kapacitord_us`` {(shape, run, build):
+    kapacitord's µs a point} and ``summary`` {row: (ours/null, ours/native or None)}; build is None through the
+    stack's kapacitord."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, default=10_000, help="devices of the windowed shapes")
     parser.add_argument("--points", type=int, default=30, help="points per device (window length)")
@@ -128,7 +132,13 @@ def main() -> int:
                              "beside --patched, both run by the bench")
     parser.add_argument("--patched", type=Path, metavar="KAPACITORD", default=BIN / "kapacitord",
                         help="with --stock: the other kapacitord (default: the stack's, %(default)s)")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true",
+                        help="50 windowed devices, 20 streamed: that every shape runs, not a figure")
+    args = parser.parse_args(argv)
+    # A run that has not emitted everything by then is stuck, not slow: a smoke run says so within a minute.
+    args.timeout = 600.0
+    if args.smoke:
+        args.entities, args.stream_entities, args.timeout = 50, 20, 60.0
     if args.stock and args.profile:
         parser.error("--profile profiles the stack's kapacitord; not with --stock")
     with contextlib.ExitStack() as stack:
@@ -136,14 +146,15 @@ def main() -> int:
             # (name, client, pid) per build: kapacitords of the bench's own, the stack's UDF servers.
             builds = []
             for name, binary in (("stock", args.stock), ("patched", args.patched)):
-                kapacitord = stack.enter_context(private_kapacitor(binary, udf_sockets()))
+                # Resolved here: the kapacitord runs in a folder of its own, where a relative path means nothing.
+                kapacitord = stack.enter_context(private_kapacitor(binary.resolve(), udf_sockets()))
                 builds.append((name, kapacitord.client(), kapacitord.pid))
         else:
             builds = [(None, None, None)]  # the stack's kapacitord
         return _bench(args, builds)
 
 
-def _bench(args, builds) -> int:
+def _bench(args, builds) -> dict:
     model = f"bench-predict-{int(time.time())}"
     train_prediction_models(model, args.stream_entities)
     rng = np.random.default_rng(0)
@@ -152,7 +163,7 @@ def _bench(args, builds) -> int:
     print(f"through {where}; windowed shapes {args.entities:,} devices x {args.points} "
           f"points, stream shapes {args.stream_entities:,} devices x {args.points * 10} points\n")
     print(f"{'shape / run':<44}{'points/s':>11}{'kapacitord us/pt':>18}{'udf us/pt':>11}")
-    summary, null_builds = [], []
+    summary, null_builds, figures = [], [], {"rates": {}, "kapacitord_us": {}, "summary": {}}
     for shape, (template, runs, fields, windowed) in shapes(args, model).items():
         if args.shapes and not any(s in shape for s in args.shapes):
             continue
@@ -171,13 +182,18 @@ def _bench(args, builds) -> int:
                     lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 {base + points * 10**9}"
                               for e in range(entities)]
                     expected = entities
-                script = template.format(measurement=measurement, node=node, period=points)
+                # A model per build: the train UDF skips a window its model has judged already (the same device
+                # times, run through the other build first), so that a second build's train would emit nothing.
+                script = template.format(measurement=measurement, period=points,
+                                         node=node.replace("{build}", f"-{build}" if build else ""))
                 profile = (args.profile, f"{shape}-{label}") if args.profile and service else None
                 run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile,
-                                            kapacitor=kapacitor, kapacitor_pid=kapacitor_pid)
+                                            kapacitor=kapacitor, kapacitor_pid=kapacitor_pid, timeout=args.timeout)
                 total = entities * points
                 rates[label, build] = total / run.seconds
                 kapacitor_us[label, build] = run.kapacitor_cpu / total * 1e6
+                figures["rates"][shape, label, build] = rates[label, build]
+                figures["kapacitord_us"][shape, label, build] = kapacitor_us[label, build]
                 udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
                 row = f"{label} [{build}]" if build else label
                 print(f"  {row:<42}{total / run.seconds:>11,.0f}{kapacitor_us[label, build]:>18.2f}{udf}")
@@ -193,6 +209,8 @@ def _bench(args, builds) -> int:
             ratio_native = f"{rates[ours, build] / rates[native, build]:.2f}" if native else "-"
             summary.append((f"{shape} [{build}]" if build else shape, rates[ours, build] / rates[null, build],
                             ratio_native))
+            figures["summary"][summary[-1][0]] = (summary[-1][1],
+                                                  rates[ours, build] / rates[native, build] if native else None)
         if len(builds) == 2:
             (old, *_), (new, *_) = builds
             null_builds.append((shape, null, rates[null, old], rates[null, new], kapacitor_us[null, old],
@@ -207,8 +225,8 @@ def _bench(args, builds) -> int:
         for shape, null, old_rate, new_rate, old_us, new_us in null_builds:
             print(f"{shape + ' (' + null + ')':<44}{old_rate:>14,.0f}{new_rate:>16,.0f}{new_rate / old_rate:>15.2f}"
                   f"{old_us:>26.2f} -> {new_us:.2f}")
-    return 0
+    return figures
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
