@@ -23,4 +23,5 @@ def test_the_smoke_run_has_every_row_and_the_reference_beside_ours():
     for row, (ours, naive) in figures.items():
         # A CPU figure is NaN when the run took less than one clock tick of CPU; the wall figure never is.
         assert ours > 0 or ("CPU-second" in row and math.isnan(ours)), (row, ours)
-        assert (naive is not None and naive > 0) == (row in WITH_REFERENCE), (row, naive)
+        # The reference's resident MB is what its models added to the process: at smoke size it can round to 0.
+        assert (naive is not None and (naive > 0 or row == "resident MB")) == (row in WITH_REFERENCE), (row, naive)
