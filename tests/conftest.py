@@ -10,9 +10,10 @@ reused and left running. Tests isolate their data by device ids unique to the se
 
 Side by side (stack/test.sh runs pytest-xdist workers, each a process of its own): the first worker to need the
 stack starts it, under a lock, and writes what it started to a file of the session's; the others find it there
-and wait for the same start; the session's controller stops what was started once every worker is done. A test
-marked ``serial`` (it stops, restarts or kills a service the others use) runs with no other test on the stack
-(tests/stackturns.py), and all of them on one worker.
+and wait for the same start; the session's controller stops what was started once every worker is done. A module
+runs on one worker (``--dist loadfile``). A test marked ``serial`` (it stops, restarts or kills a service the others
+use) runs with no other test on the stack; one marked ``exclusive(name)`` with no other test holding that name
+(fixed ports, a task that reads every device's results): tests/stackturns.py.
 
 The tasks are defined with a flush interval of 1 s (``TICKML_FLUSH_INTERVAL``,
 tickml/tasks.py): a task's result is in InfluxDB a second after it comes out,

@@ -16,10 +16,23 @@ from devices.transports import HttpTransport
 
 
 class _Collect(http.server.BaseHTTPRequestHandler):
+    """Collects the bodies; answers 410 to its first ``closing`` requests without reading their bodies, as
+    Telegraf's listener does while it stops."""
     bodies: list[bytes] = []
+    answered = 0
+    closing = 0
 
     def do_POST(self):
-        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        cls.answered += 1
+        if cls.answered <= cls.closing:
+            self.send_response(410)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
+        cls.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         self.send_response(204)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -35,7 +48,7 @@ def _free_port() -> int:
 
 
 def test_a_listener_closed_for_a_moment_gets_each_batch_once():
-    _Collect.bodies = []
+    _Collect.bodies, _Collect.answered, _Collect.closing = [], 0, 0
     port = _free_port()
     servers = []
 
@@ -69,32 +82,9 @@ def test_a_listener_that_stays_closed_is_an_error_after_the_bound(monkeypatch):
     assert 0.1 <= time.monotonic() - started < 2.0
 
 
-class _ClosingOnce(http.server.BaseHTTPRequestHandler):
-    """Answers 410 to the first request without reading its body, as Telegraf's listener does while it stops."""
-    bodies: list[bytes] = []
-    answered = 0
-
-    def do_POST(self):
-        type(self).answered += 1
-        if type(self).answered == 1:
-            self.send_response(410)
-            self.send_header("Content-Length", "0")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            return
-        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_a_listener_that_answers_closing_gets_the_batch_again_once():
-    _ClosingOnce.bodies, _ClosingOnce.answered = [], 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosingOnce)
+    _Collect.bodies, _Collect.answered, _Collect.closing = [], 0, 1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collect)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     transport = HttpTransport(f"http://127.0.0.1:{server.server_port}/devices", batch_size=1)
     try:
@@ -103,4 +93,4 @@ def test_a_listener_that_answers_closing_gets_the_batch_again_once():
     finally:
         transport.close()
         server.shutdown()
-    assert _ClosingOnce.answered == 2 and len(_ClosingOnce.bodies) == 1 and transport.sent == 1
+    assert _Collect.answered == 2 and len(_Collect.bodies) == 1 and transport.sent == 1
