@@ -15,8 +15,8 @@ SCRIPTS = sorted((ROOT / "tick_scripts").glob("*.tick"))
 def test_a_script_that_groups_by_device_forgets_a_silent_device(path):
     """Kapacitor keeps a group per device in every node for ever unless a barrier deletes it."""
     text = path.read_text()
-    grouped = re.search(r"\|from\(\)\n(?:\s+\..*\n)*?\s+\.groupBy\([^)]*\)\n(?:\s+\..*\n)*", text)
-    assert grouped, "groupBy is a property of from()"
+    grouped = re.search(r"\|(?:from\(\)|query\(.*\))\n(?:\s+\..*\n)*?\s+\.groupBy\([^)]*\)\n(?:\s+\..*\n)*", text)
+    assert grouped, "groupBy is a property of from() (a batch script's: of query())"
     after = text[grouped.end():]
     assert re.match(r"\s+\|barrier\(\)\n\s+\.idle\(idle\)\n\s+\.delete\(TRUE\)\n", after), \
         "the node after from() is |barrier().idle(idle).delete(TRUE)"

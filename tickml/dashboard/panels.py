@@ -190,6 +190,15 @@ PANELS: tuple[Panel, ...] = (
                  "GROUP BY time($__interval) fill(none)", role=SECOND_AXIS),
            help="every prediction of power_predict against the measured power; residual = measured - predicted",
            unit="W", unit2="residual (W)"),
+    _panel("forecast", DEVICE, "Next window's mean power: forecast from this window's statistics vs measured (W)",
+           LINES,
+           Query("SELECT mean(\"Hyperprediction\") AS \"forecast\" FROM \"predictions\" WHERE $timeFilter "
+                 "AND \"device_id\" = '$device' AND \"model\" = 'power_next' GROUP BY time($__interval) fill(none)"),
+           Query("SELECT mean(\"power_preprocessed_Avg\") AS \"measured\" FROM \"power_preprocessed\" "
+                 "WHERE $timeFilter AND \"device_id\" = '$device' GROUP BY time($__interval) fill(none)"),
+           help="the chain power_preprocess -> power_forecast_train -> power_forecast: each 30 s window's "
+                "statistics forecast the mean power of the window 10 s later, drawn at that window's time",
+           unit="W"),
     _panel("answered_by", DEVICE, "Who answered: the device's own model or the fleet's", BARS,
            Query("SELECT count(\"Hyperprediction\") AS \"own model\" FROM \"predictions\" WHERE $timeFilter "
                  "AND \"device_id\" = '$device' AND \"Answeredby\" = 'entity' GROUP BY time($__interval), \"model\" "

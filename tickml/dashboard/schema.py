@@ -22,6 +22,7 @@ MEASUREMENTS = {
     "device_aggregates": Measurement("telemetry", ("device_id", "sensor"), "task"),
     "fleet_activity": Measurement("telemetry", (), "task"),
     "device_preprocessed": Measurement("telemetry", ("device_id", "sensor"), "task"),
+    "power_preprocessed": Measurement("telemetry", ("device_id",), "task"),
     "trained_models": Measurement("telemetry", ("device_id", "model"), "task"),
     "predictions": Measurement("telemetry", ("device_id", "model"), "task"),
     "anomaly": Measurement("telemetry", ("device_id", "sensor"), "task"),
