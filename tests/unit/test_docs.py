@@ -99,3 +99,14 @@ def test_the_extractor_reads_fences_as_commonmark_does(tmp_path):
     found = runnable_blocks([page])
     assert [(b.line, b.text) for b in found] == [(2, "echo one\n"), (6, "echo two \\\n    continued\n")]
     assert [b.info for b in fenced_blocks(page)] == ["sh runnable", "sh runnable", "markdown", "sh"]
+
+
+def test_the_readme_names_every_udf_option_once_with_its_default():
+    from udfs import options_table
+    from udfs.registry import UDFS
+
+    assert options_table.in_readme(README.read_text()) == options_table.render(), \
+        "run python -m udfs.options_table"
+    named = [line.split("`")[1] for line in options_table.render().splitlines()[2:]]
+    declared = {o.name for udf in UDFS for o in udf.handler_class().options}
+    assert sorted(named) == sorted(declared)  # each once, none missing, none extra
