@@ -19,9 +19,15 @@ Contract: wants batch, provides batch; options ``features`` (string, comma
 separated), ``label`` (string), ``data_set`` (string, path relative to the
 working directory, inside the data set root), ``trees`` (int), ``seed`` (int), ``as`` (string),
 ``impute`` (``none``, ``mean`` or ``median``), ``columns`` (the data set's
-columns for the features, in order, when they are named differently). The
-model lives in memory only, rebuilt from the data set at each start (the same
-seed gives the same forest), so snapshots carry no state. A point missing a
+columns for the features, in order, when they are named differently),
+``check_every`` (duration). The model lives in memory only, rebuilt from the
+data set at each start (the same seed gives the same forest), so snapshots
+carry no state. Every ``check_every`` the data set is looked at again: when
+its content changed (its SHA-256, read only when its size or modification
+time moved) the forest is retrained and its version goes up by one; every
+answered point says which version answered (``<as>_model_version``). A data
+set that no longer trains (a column gone, a row that is not a number) keeps
+the forest that answers, and the error names the file and what is wrong. A point missing a
 feature, or with a non-numeric or NaN one, is logged and left out of the
 answer (unless imputed); the rest of its batch is answered.
 
@@ -41,8 +47,10 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +66,16 @@ DATA_SET_ROOT_VARIABLE = "TICKML_DATA_SET_ROOT"
 DATA_SET_ROOT = Root.from_environment("data set root", DATA_SET_ROOT_VARIABLE, "training_data_sets")
 
 
+def digest(data_set: str) -> str:
+    """The data set's content, as the SHA-256 of its bytes (what tells one version of the file from another)."""
+    with open(data_set, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+# ``content`` (the data set's digest) is part of every cache key: a changed file is read and trained anew.
 @functools.lru_cache(maxsize=4)
-def read_data_set(data_set: str, features: tuple[str, ...], label: str) -> tuple[np.ndarray, np.ndarray]:
+def read_data_set(data_set: str, features: tuple[str, ...], label: str,
+                  content: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Features (NaN where a cell is empty) and labels of the CSV; errors name the file and the column."""
     path = Path(data_set)
     with path.open(newline="") as fh:
@@ -77,19 +93,19 @@ def read_data_set(data_set: str, features: tuple[str, ...], label: str) -> tuple
     return x, np.array([r[label] for r in rows])
 
 
-def column_fill(data_set: str, features: tuple[str, ...], label: str, impute: str) -> np.ndarray:
+def column_fill(data_set: str, features: tuple[str, ...], label: str, impute: str, content: str = "") -> np.ndarray:
     """The value that replaces a missing feature: the training column's mean or median."""
-    x, _ = read_data_set(data_set, features, label)
+    x, _ = read_data_set(data_set, features, label, content)
     return np.nanmean(x, axis=0) if impute == "mean" else np.nanmedian(x, axis=0)
 
 
 @functools.lru_cache(maxsize=4)
 def train_forest(data_set: str, features: tuple[str, ...], label: str, trees: int, seed: int,
-                 impute: str = "none") -> RandomForestClassifier:
+                 impute: str = "none", content: str = "") -> RandomForestClassifier:
     """Fit the forest on the CSV's columns (missing cells imputed as at prediction time)."""
-    x, y = read_data_set(data_set, features, label)
+    x, y = read_data_set(data_set, features, label, content)
     if impute != "none":
-        x = np.where(np.isnan(x), column_fill(data_set, features, label, impute), x)
+        x = np.where(np.isnan(x), column_fill(data_set, features, label, impute, content), x)
     elif np.isnan(x).any():
         raise ValueError(f"{data_set}: the data set has missing feature values; set impute to mean or median")
     forest = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=1)
@@ -124,6 +140,9 @@ class RfcClassifier(Handler):
         Option("impute", "string", "none", choices=("none", "mean", "median"),
                help="Replace missing features by the training column's mean or median."),
         Option("missing_value", "double", -9999.0, help="With impute: a sentinel that also means missing."),
+        Option("check_every", "duration", "1m", min=0,
+               help="How often the data set is looked at again; the forest is retrained when its content "
+                    "changed (0: never)."),
     )
 
     @staticmethod
@@ -144,7 +163,8 @@ class RfcClassifier(Handler):
         if problems:
             return problems  # the data set is opened only when it is one this task may read
         try:
-            train_forest(opts.data_set, columns or features, opts.label, opts.trees, opts.seed, opts.impute)
+            train_forest(opts.data_set, columns or features, opts.label, opts.trees, opts.seed, opts.impute,
+                         digest(opts.data_set))
         except (OSError, ValueError) as exc:
             return [f"cannot train from option 'data_set' {opts.data_set!r}: {exc}"]
         return ()
@@ -152,13 +172,48 @@ class RfcClassifier(Handler):
     def setup(self):
         opts = self.opts
         self.features = self._names(opts.features)
-        columns = self._names(opts.columns) or self.features
-        self.forest = train_forest(opts.data_set, columns, opts.label, opts.trees, opts.seed, opts.impute)
-        self.fill = None if opts.impute == "none" else column_fill(opts.data_set, columns, opts.label, opts.impute)
-        self.classes = [_label_value(c) for c in self.forest.classes_]
+        self.columns = self._names(opts.columns) or self.features
         self.output = getattr(self.opts, "as")  # `as` is a keyword in Python, an option name in TICKscript
+        self.version = 0
+        self._train(digest(opts.data_set))
+        self._checked, self._stat = time.monotonic(), self._file_stat()
+
+    def _train(self, content: str) -> None:
+        opts = self.opts
+        self.forest = train_forest(opts.data_set, self.columns, opts.label, opts.trees, opts.seed, opts.impute,
+                                   content)
+        self.fill = None if opts.impute == "none" else column_fill(opts.data_set, self.columns, opts.label,
+                                                                   opts.impute, content)
+        self.classes = [_label_value(c) for c in self.forest.classes_]
+        self.content, self.version = content, self.version + 1
+
+    def _file_stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.opts.data_set)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _retrain_if_changed(self) -> None:
+        """Retrain when the data set's content changed since the forest was trained; at most every check_every."""
+        now = time.monotonic()
+        if not self.opts.check_every or now - self._checked < self.opts.check_every / 1e9:
+            return
+        self._checked, stat = now, self._file_stat()
+        if stat == self._stat:
+            return
+        self._stat = stat
+        try:
+            content = digest(self.opts.data_set)
+            if content != self.content:
+                self._train(content)
+                log.info("%s changed: forest retrained, version %d (sha256 %s)", self.opts.data_set, self.version,
+                         content[:12])
+        except (OSError, ValueError) as exc:
+            log.error("cannot retrain from %s, version %d answers on: %s", self.opts.data_set, self.version, exc)
 
     def batch(self, b):
+        self._retrain_if_changed()
         if not len(b):
             self.emit_batch(b, [])
             return
@@ -180,6 +235,7 @@ class RfcClassifier(Handler):
                 fields = dict(p.fields)
                 fields[self.output] = self.classes[k]
                 fields[f"{self.output}_probability"] = float(row[k])
+                fields[f"{self.output}_model_version"] = self.version
                 if self.fill is not None:
                     fields[f"{self.output}_imputed"] = int(imputed[i])
                 out.append(new_point(p, fields))
