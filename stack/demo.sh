@@ -33,6 +33,7 @@ Where to look:
   preprocessed       .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT * FROM power_preprocessed ORDER BY time DESC LIMIT 5'
   models             .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Status, Forecastaccuracy FROM trained_models ORDER BY time DESC LIMIT 10'
   predictions        .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute 'SELECT device_id, model, Hyperprediction, Answeredby FROM predictions ORDER BY time DESC LIMIT 10'
+  forecasts          .stack/bin/influx -ssl -host 127.0.0.1 -port 18086 -database telemetry -execute "SELECT device_id, Hyperprediction, Answeredby FROM predictions WHERE model = 'power_next' ORDER BY time DESC LIMIT 10"   (the next window's mean power, from this window's statistics: the device page draws it)
   tasks              .venv/bin/tickml tasks list   (or .stack/bin/kapacitor list tasks)
   logs               .stack/logs/
   command line       source .venv/bin/activate; tickml --help   (tickml stack stop stops it all)
