@@ -138,13 +138,16 @@ user tickml-operator
 topic readwrite #
 
 # Alerts: Kapacitor's MQTT handler publishes them under alerts/ (alerts/<device id>,
-# alerts/stack/<task>), the alerts' reader reads them; no other login (devices
-# and gateways included) may publish or read there.
+# alerts/stack/<task>), and each deployed model under models/<model>/<device id>
+# (tick_scripts/model_coefficients.tick); the alerts' reader reads both; no other
+# login (devices and gateways included) may publish or read there.
 user tickml-kapacitor
 topic write alerts/#
+topic write models/#
 
 user tickml-alerts-reader
 topic read alerts/#
+topic read models/#
 
 # Every other user is a device: its user name is its id, and it may publish
 # under its own topic only (any device type), and read nothing.
