@@ -82,8 +82,9 @@ def test_no_secret_is_written_in_kapacitor_conf():
 
 
 def test_only_kapacitor_publishes_alerts_and_only_the_reader_and_the_operator_read_them():
-    """Mosquitto's ACL: alerts/ is written by tickml-kapacitor alone (besides the operator, who may do anything),
-    read by tickml-alerts-reader; devices (the `pattern` lines, every login) and gateways get nothing there."""
+    """Mosquitto's ACL: alerts/ and models/ are written by tickml-kapacitor alone (besides the operator, who may do
+    anything), read by tickml-alerts-reader; devices (the `pattern` lines, every login) and gateways get nothing
+    there."""
     from tickml import gateways, secrets
 
     acl = secrets.acl(gateways.load(), ["pm-1"])
@@ -96,12 +97,14 @@ def test_only_kapacitor_publishes_alerts_and_only_the_reader_and_the_operator_re
             rules.setdefault("*pattern", []).append(tuple(words[1:]))
         elif words[:1] == ["topic"]:
             rules.setdefault(user, []).append(tuple(words[1:]))
-    touching = {who: [r for r in found if r[-1].startswith(("alerts", "#", "+"))] for who, found in rules.items()}
+    touching = {who: [r for r in found if r[-1].startswith(("alerts", "models", "#", "+"))]
+                for who, found in rules.items()}
     touching = {who: found for who, found in touching.items() if found}
-    assert touching == {"tickml-operator": [("readwrite", "#")], "tickml-kapacitor": [("write", "alerts/#")],
-                        "tickml-alerts-reader": [("read", "alerts/#")]}
+    kapacitor, reader = [("write", "alerts/#"), ("write", "models/#")], [("read", "alerts/#"), ("read", "models/#")]
+    assert touching == {"tickml-operator": [("readwrite", "#")], "tickml-kapacitor": kapacitor,
+                        "tickml-alerts-reader": reader}
     # Neither may do anything else.
-    assert rules["tickml-kapacitor"] == [("write", "alerts/#")] and rules["tickml-alerts-reader"] == [("read", "alerts/#")]
+    assert rules["tickml-kapacitor"] == kapacitor and rules["tickml-alerts-reader"] == reader
 
 
 def test_only_kapacitors_principal_is_granted_the_kafka_alerts_topic():
