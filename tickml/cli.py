@@ -18,6 +18,7 @@
     tickml watch
     tickml history backfill|repair TASK --since 30d | --from T --to T   a task over what InfluxDB holds
     tickml history session publish NAME FILE [--speed 10]           a recorded campaign as a named session
+    tickml models list|show|history|pin|unpin|rollback|delete|export|import   a device's models, their history
 
 Every level answers ``--help``. The UDFs keep ``python -m udfs.<name>``, the
 form Kapacitor's configuration names them by.
@@ -247,6 +248,51 @@ def _watch(args: argparse.Namespace) -> int:
     return task_watcher.run(args)
 
 
+def _models(args: argparse.Namespace) -> int:
+    import json
+
+    from tickml import models
+
+    root = models.model_root(args.root)
+    actions = []  # (model, device, action, version): what InfluxDB records
+    try:
+        if args.action == "list":
+            rows = models.listing(root, args.model, args.device)
+            print(json.dumps(rows, indent=1) if args.json else models.table(rows))
+        elif args.action == "show":
+            print(json.dumps(models.show(root, args.model, args.device), indent=1))
+        elif args.action == "history":
+            found = models.history(root, args.model, args.device)
+            print(json.dumps(found, indent=1) if args.json else models.history_table(found))
+        elif args.action in ("pin", "unpin"):
+            record = models.pin(root, args.model, args.device, args.action == "pin")
+            print(f"{args.model} {args.device}: version {record['version']} {args.action}ned")
+            actions.append((args.model, args.device, args.action, record["version"]))
+        elif args.action == "rollback":
+            restored, doc = models.rollback(root, args.model, args.device, args.version)
+            print(f"{args.model} {args.device}: version {restored} restored, champion as version {doc['version']}")
+            actions.append((args.model, args.device, "rollback", doc["version"]))
+        elif args.action == "delete":
+            version = models.delete(root, args.model, args.device)
+            print(f"{args.model} {args.device}: version {version} and its history deleted")
+            actions.append((args.model, args.device, "delete", version))
+        elif args.action == "export":
+            count = models.export(root, args.model, Path(args.file), models.signing_key())
+            print(f"{args.file}: {count} documents of model {args.model!r}, signed")
+        else:
+            model, installed = models.import_(root, Path(args.file), models.signing_key())
+            print(f"{args.file}: {len(installed)} documents imported into model {model!r}")
+            actions += [(model, "fleet" if key is None else key, "import", doc["version"]) for key, doc in installed]
+    except models.ModelsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if actions and not args.no_record:
+        warning = models.record_actions(actions)
+        if warning:
+            print(warning, file=sys.stderr)
+    return 0
+
+
 def _devices(args: argparse.Namespace) -> int:
     from devices import simulator
 
@@ -361,6 +407,45 @@ def parser() -> argparse.ArgumentParser:
     history.add_arguments(_subcommand(subs, "history", "run tasks over history (backfill, predictions, gap "
                                       "repair) with Kapacitor's replay; publish recorded sessions", None,
                                       description=history.__doc__))
+
+    from tickml import models
+
+    group = _subcommand(subs, "models", "a device's models: list, show, history, pin, roll back, delete, export "
+                        "and import", None, description=models.__doc__)
+    model_subs = group.add_subparsers(title="commands", required=True)
+    for action, help in (
+            ("list", "every champion, with its version, algorithm, score and pin"),
+            ("show", "the champion's document (JSON)"),
+            ("history", "every version deployed and every challenger kept out, with its score, window and reason"),
+            ("pin", "keep the champion whatever a challenger scores (the trained point says Reason=pinned)"),
+            ("unpin", "let the next better challenger replace the champion again"),
+            ("rollback", "make an earlier version champion again (default: the one deployed before it)"),
+            ("delete", "delete the champion and its history; the next window trains a first model"),
+            ("export", "write every champion of a model to a .tar.gz of signed JSON documents"),
+            ("import", "make the documents of an export champions, every one checked before any is written")):
+        command = _subcommand(model_subs, action, help, _models)
+        command.set_defaults(action=action)
+        if action == "list":
+            command.add_argument("--model", help="only this model")
+            command.add_argument("--device", help="only this device (entity key)")
+        elif action == "import":
+            command.add_argument("file", metavar="FILE.tar.gz")
+        else:
+            command.add_argument("model", metavar="M", help="the model's name, as the task's model option says")
+            if action == "export":
+                command.add_argument("file", metavar="FILE.tar.gz")
+            else:
+                command.add_argument("device", metavar="D", help="the device (entity key)")
+        if action == "rollback":
+            command.add_argument("--version", type=int, help="the version to restore (tickml models history)")
+        if action in ("list", "history"):
+            command.add_argument("--json", action="store_true", help="JSON, for scripts")
+        if action in ("pin", "unpin", "rollback", "delete", "import"):
+            command.add_argument("--no-record", action="store_true",
+                                 help="do not write the action to InfluxDB (measurement model_actions)")
+        else:
+            command.set_defaults(no_record=True)
+        command.add_argument("--root", help="the model root (default: TICKML_MODEL_ROOT, else .stack/data/models)")
 
     task_watcher.add_arguments(_subcommand(subs, "watch", "re-enable tasks whose UDF came back, and fill their gap "
                                            "(the stack runs it as the task-watcher service)", _watch,

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .algorithms import Algorithm
+from .algorithms import Algorithm, LinearRegression
 from .compiled import CompiledModel
 from .reasons import BadWindow
 from .scaling import apply_minmax, fit_minmax, span
@@ -52,6 +52,13 @@ class Candidate:
     (9.0, 'linear')
     >>> Candidate(LinearRegression, (("prior_rows", 8.0),), TRANSFORMS["log-lin"]).name
     'linear(prior_rows=8.0)/log-lin'
+    >>> half = Candidate(LinearRegression, (("halflife", 0.25), ("blend", 0.5)))   # half own least squares
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 0.0, 1.0, 3.0])
+    >>> own = Candidate(LinearRegression).fit(X, y, task="regression", features=("x",)).predict(X)
+    >>> recent = Candidate(LinearRegression, (("halflife", 0.25),)).fit(X, y, task="regression", features=("x",))
+    >>> mixed = half.fit(X, y, task="regression", features=("x",))
+    >>> bool(np.allclose(mixed.predict(X), (own + recent.predict(X)) / 2)), mixed.parts["hyper"]["blend"]
+    (True, 0.5)
     """
 
     algorithm: type[Algorithm]
@@ -62,6 +69,17 @@ class Candidate:
     def name(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.hyper)
         return self.algorithm.key + (f"({args})" if args else "") + (f"/{self.transform.name}" if self.transform.name else "")
+
+    @property
+    def blend(self) -> float:
+        """The share of the entity's own least squares in this candidate's forecast (0: none; see ``shrinkage``)."""
+        return float(dict(self.hyper).get("blend", 0.0))
+
+    @property
+    def blendable(self) -> bool:
+        """Whether its forecast averaged with least squares' is one model of its own kind (linear in the
+        parameters, over the same scaled inputs: least squares, ridge, a quadratic term; not classification)."""
+        return self.algorithm.key in ("linear", "ridge", "quadratic")
 
     @property
     def shrunk(self) -> bool:
@@ -78,6 +96,10 @@ class Candidate:
         Z = self.transform.features(X)
         lo, hi = fit_minmax(Z)
         hyper = dict(self.hyper)
+        blend = float(hyper.pop("blend", 0.0))
+        if blend and not self.blendable:
+            raise ValueError(f"candidate {self.name}: only a linear or quadratic regression's forecast blends "
+                             "into one model")
         if self.shrunk:
             if prior is None:
                 raise ValueError(f"candidate {self.name} needs the fleet prior")
@@ -89,8 +111,11 @@ class Candidate:
                          level_rows=float(prior.level_rows))
         try:
             with np.errstate(all="ignore"):
-                model = self.algorithm.create(task, seed, **hyper).fit(apply_minmax(Z, lo, hi),
-                                                                       self.transform.target(y))
+                Zs, t = apply_minmax(Z, lo, hi), self.transform.target(y)
+                model = self.algorithm.create(task, seed, **hyper).fit(Zs, t)
+                if blend:
+                    model.params_ = _blended(model.params_, LinearRegression.create(task, seed).fit(Zs, t).params_,
+                                             blend)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
             raise BadWindow("fit_failed", f"{self.name}: {exc}") from None
         if not _all_finite(model.params_):
@@ -99,6 +124,8 @@ class Candidate:
             "algorithm": model.key, "transform": self.transform.name, "min": lo.tolist(), "max": hi.tolist(),
             "params": model.params_, "hyper": {k: v for k, v in model.hyperparameters().items() if k != "task"},
         }
+        if blend:
+            parts["hyper"]["blend"] = blend
         compiled = CompiledModel({**parts, "task": task, "features": list(features), "version": 0})
         return Fitted(self, parts, compiled)
 
@@ -114,6 +141,21 @@ class Fitted:
     def predict(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
             return self.model.predict_rows(X)
+
+
+def _blended(params: dict, own: dict, blend: float) -> dict:
+    """A linear or quadratic model's parameters mixed with the entity's own least squares' (share ``blend``).
+
+    Both were fitted on the same scaled inputs, so the weighted average of
+    their forecasts is the model of their averaged parameters (a squared
+    term the line lacks is scaled by the form's share): the combination is
+    one ordinary document, which every predictor reads.
+    """
+    out = {name: [(1.0 - blend) * v for v in value] if isinstance(value, list) else (1.0 - blend) * value
+           for name, value in params.items()}
+    out["coef"] = [a + blend * b for a, b in zip(out["coef"], own["coef"])]
+    out["intercept"] += blend * own["intercept"]
+    return out
 
 
 def _all_finite(value) -> bool:

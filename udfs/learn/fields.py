@@ -12,7 +12,9 @@ the same style: ``Modelversion``, ``Answeredby`` (``entity`` or ``fleet``),
 ``Holdoutrows`` (rows that judged it), ``Shrinkage`` and ``Levelshrinkage``
 (how many rows the fleet's slopes and level counted as, for a model shrunk
 towards the fleet), ``Halflife`` (for least squares weighted towards the
-newest rows: the weights' half-life as a share of the window); for
+newest rows: the weights' half-life as a share of the window), ``Blend``
+(the share of the entity's own least squares averaged into a model borrowed
+from the fleet); for
 linear-in-parameters models (linear, ridge, logistic) ``coef_<feature>`` per
 input and ``intercept``, TML's coefficients per field (below).
 Values that would be missing are left out (InfluxDB fields cannot be null).
@@ -101,6 +103,8 @@ def model_fields(doc: dict, *, deployed: bool) -> dict:
     if "prior_rows" in doc.get("hyper", {}):
         fields["Shrinkage"] = float(doc["hyper"]["prior_rows"])
         fields["Levelshrinkage"] = float(doc["hyper"]["level_rows"])
+    if "blend" in doc.get("hyper", {}):
+        fields["Blend"] = float(doc["hyper"]["blend"])
     if cls.linear:
         estimates = [doc["params"]["intercept"], *doc["params"]["coef"]]
         fields["ParameterEstimates"] = ",".join(f"{v:.7f}" for v in estimates)

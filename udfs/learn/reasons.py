@@ -5,7 +5,8 @@ A bad window never replaces the champion; the trainer returns the reason
 (and counts it) instead of raising, so one entity's bad data never stops the
 others. A challenger that fails the accuracy gate (``BELOW_THRESHOLD``) is
 not bad: it was judged, and the window counts as good for the fleet, but it
-is not deployed; its outcome is ``kept`` with that reason.
+is not deployed; its outcome is ``kept`` with that reason. So is a challenger
+that would have replaced a pinned champion (``PINNED``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ REASONS: dict[str, str] = {
     "below_accuracythreshold": "the challenger's hold-out score fails accuracythreshold, so it is not deployed: "
                                "the champion, if any, stays; an entity without one is answered by the fleet "
                                "model (or by none, as predict's fallback says)",
+    "pinned": "the champion is pinned (tickml models pin), so a challenger that would have replaced it is not "
+              "deployed; tickml models unpin lets the next one",
     "store_unwritable": "the new champion could not be written to the model store (disk full, read-only); "
                         "the old champion keeps answering",
 }
 
 BELOW_THRESHOLD = "below_accuracythreshold"
+PINNED = "pinned"
 
 
 class BadWindow(ValueError):

@@ -31,7 +31,9 @@ What one window cannot see, its fleet can: the trainer's board
 (``evidence``) scores every form of ``forms`` on every window, and a form
 the fleet's evidence backs beyond noise is offered to windows of any length
 as the candidate after the base model. The one-standard-error rule above
-still judges it on the entity's own rows, towards the base model.
+still judges it on the entity's own rows, towards the base model; where
+that keeps the base, the entity deploys the form averaged with its own
+least squares (``hedged``), so the fleet's form reaches it at half strength.
 """
 
 from __future__ import annotations
@@ -209,8 +211,39 @@ def min_rows(k: int, found: list[Candidate]) -> int:
     return (2 * k + 2) if any(c.algorithm is QuadraticRegression for c in found) else k + 2
 
 
-def base_candidate(task: str, transform: Transform, prior_rows: float | None = None) -> Candidate:
-    """Least squares (shrunk towards the fleet unless ``prior_rows`` is None), or logistic regression."""
+def base_candidate(task: str, transform: Transform, prior_rows: float | None = None,
+                   blend: float = 0.0) -> Candidate:
+    """Least squares (shrunk towards the fleet unless ``prior_rows`` is None, its forecast averaged with the
+    entity's own least squares' at share ``blend``), or logistic regression."""
     if task == CLASSIFICATION:
         return Candidate(LogisticRegression, (), transform)
-    return Candidate(LinearRegression, () if prior_rows is None else (("prior_rows", float(prior_rows)),), transform)
+    if prior_rows is None:
+        return Candidate(LinearRegression, (), transform)
+    blended = (("blend", float(blend)),) if blend else ()
+    return Candidate(LinearRegression, (("prior_rows", float(prior_rows)), *blended), transform)
+
+
+def hedged(chosen: Candidate, base: Candidate, form: Candidate | None, blend: float) -> Candidate:
+    """What an entity deploys when the fleet backs ``form``: the form if its own window chose it; if its own
+    window kept ``base``, the form's forecast averaged with its own least squares' (share ``blend``), when the
+    average is one model (``Candidate.blendable``, in the base's transform); else what it chose.
+
+    Why: the one-standard-error rule on a dozen rows keeps the base almost
+    always, so a form the whole fleet backs would reach almost no one; the
+    average takes half of the fleet's gain at a fraction of the risk to a
+    device the form does not suit (``shrinkage`` says why averages are safe).
+
+    Examples
+    --------
+    >>> base, form = base_candidate("regression", TRANSFORMS[""]), Candidate(LinearRegression, (("halflife", 0.25),))
+    >>> hedged(base, base, form, 0.5).name, hedged(form, base, form, 0.5).name, hedged(base, base, None, 0.5).name
+    ('linear(halflife=0.25,blend=0.5)', 'linear(halflife=0.25)', 'linear')
+    >>> hedged(base, base, Candidate(LinearRegression, (), TRANSFORMS["log-log"]), 0.5).name   # two transforms
+    'linear'
+    """
+    if not blend or form is None or chosen != base or not form.blendable or form.transform != base.transform \
+            or form.shrunk:
+        return chosen
+    return Candidate(form.algorithm, tuple((k, v) for k, v in form.hyper if k != "blend") + (("blend", float(blend)),),
+                     form.transform)
+

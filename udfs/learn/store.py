@@ -15,6 +15,12 @@
   Keys found missing on disk are remembered for the same interval.
 - ``export_state``/``import_state`` carry every model as JSON (for Kapacitor
   snapshot/restore); importing keeps, per key, the higher model version.
+- Beside the champions, a bounded history per entity (``history``: every
+  version deployed, every challenger kept out and why, what ``tickml models``
+  did) and the pin the trainer honours. ``restore`` puts an earlier version
+  (``rollback``) or an imported document back as champion, under the next
+  version number: versions only go up, as ``supersedes`` and the trainer's
+  numbering (champion + 1) need.
 - The fleet-wide model has a namespace of its own: its key is ``FLEET_KEY``,
   an object no entity key (a string) equals, its file is ``__fleet__.json``
   and a snapshot carries it apart from the entities' models (``"fleet"``).
@@ -63,6 +69,7 @@ from udfs.entity_store import EntityStore
 from .compiled import CompiledModel
 from .document import SCHEMA_VERSION, decode, encode, supersedes, validate
 from .fleet import FLEET_KEY, FLEET_NAME, FleetKey, document_key
+from .history import FOLDER, VERSIONED, History, model_record, now_iso, write_atomic
 from .paths import MODEL_ROOT
 
 log = logging.getLogger(__name__)
@@ -116,6 +123,9 @@ class ModelStore:
         Flush each write to the device before renaming it into place.
     clock
         Monotonic clock (seconds), replaceable in tests.
+    history
+        Versions (and, apart, other records) each entity's history keeps;
+        None: ``history.DEFAULT_KEEP`` (20).
 
     Examples
     --------
@@ -137,7 +147,7 @@ class ModelStore:
 
     def __init__(self, directory: str | os.PathLike | None = None, *, max_resident: int | None = None,
                  refresh_seconds: float = 1.0, fsync: bool = False,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, history: int | None = None):
         if directory is None and max_resident is not None:
             raise ValueError("max_resident needs a directory: evicted models would be lost")
         if max_resident is not None and max_resident < 1:
@@ -147,6 +157,9 @@ class ModelStore:
         self.refresh_seconds = refresh_seconds
         self.fsync = fsync
         self.clock = clock
+        if history is not None and history < 1:
+            raise ValueError(f"history must keep at least 1 version, got {history!r}")
+        self.history_keep = history
         # Without a bound every model stays resident (a store without a directory cannot reload one).
         self._resident: EntityStore[_Entry] = EntityStore(lambda: None, max_entities=max_resident or sys.maxsize)
         self._offering = threading.Lock()  # flock() does not exclude threads sharing the lock file
@@ -319,6 +332,117 @@ class ModelStore:
                 applied += 1
         return applied
 
+    # -- history and pin (``history``) ------------------------------------------
+
+    def history(self, key: str | FleetKey) -> History | None:
+        """The entity's history folder (None for a store without a directory, which keeps none)."""
+        if self.directory is None:
+            return None
+        return History(self.directory / FOLDER / self._path(key).name[: -len(_SUFFIX)], self.history_keep,
+                       self.fsync)
+
+    def records(self, key: str | FleetKey) -> list[dict]:
+        """The entity's history, oldest first."""
+        history = self.history(key)
+        return [] if history is None else history.read()["records"]
+
+    def pinned(self, key: str | FleetKey) -> bool:
+        """Whether the entity's champion is pinned (the trainer then deploys no challenger)."""
+        history = self.history(key)
+        return history is not None and history.pinned
+
+    def record(self, key: str | FleetKey, record: dict, doc: dict | None = None) -> None:
+        """Append ``record`` (and ``doc``, the document of a deployed version) to the entity's history.
+
+        A history that cannot be written (disk full) is logged, never raised:
+        the champion was stored, and training goes on.
+        """
+        history = self.history(key)
+        if history is None:
+            return
+        try:
+            with self._locked():
+                history.add(record, None if doc is None else encode(doc))
+        except OSError as exc:
+            log.warning("history of %r not written: %s", key, exc)
+
+    def pin(self, key: str, pinned: bool = True) -> dict:
+        """Pin (or unpin) the entity's champion; the record written. KeyError when it has no champion."""
+        with self._locked():
+            current = self._champion(key)
+            record = {"event": "pin" if pinned else "unpin", "version": current["version"], "time": now_iso()}
+            self.history(key).add(record, pinned=pinned)
+        return record
+
+    def restore(self, key: str, version: int | None = None) -> dict:
+        """Roll back: version ``version`` of the entity's history (default: the version deployed before the
+        champion) becomes champion, under the next version number; the document stored.
+
+        KeyError when the entity has no champion; ValueError when the history
+        holds no such version (the message names the ones it holds).
+        """
+        with self._locked():
+            current = self._champion(key)
+            history = self.history(key)
+            versioned = [r for r in history.read()["records"] if r.get("event") in VERSIONED]
+            held = sorted({r["version"] for r in versioned})
+            if version is None:
+                mine = [i for i, r in enumerate(versioned) if r["version"] == current["version"]]
+                earlier = versioned[:mine[-1]] if mine else [r for r in versioned if r["version"] != current["version"]]
+                if not earlier:
+                    raise ValueError(f"the history of {key!r} holds no version before the champion "
+                                     f"(version {current['version']}); it holds {held or 'none'}")
+                version = earlier[-1]["version"]
+            elif version == current["version"]:
+                raise ValueError(f"version {version} of {key!r} is the champion already")
+            blob = history.document(version) if version in held else None
+            if blob is None:
+                raise ValueError(f"the history of {key!r} holds no version {version}; it holds "
+                                 f"{', '.join(map(str, held)) or 'none'}")
+            return self._install(key, decode(blob), "rollback", current, history)
+
+    def install(self, key: str, doc: dict) -> dict:
+        """Make ``doc`` (imported) the entity's champion, whatever its version: under the next version
+        number when the entity has a champion or a history, as it is otherwise; the document stored."""
+        self._checked(doc, key)
+        with self._locked():
+            current = self._load(key) if self.directory is not None else None
+            current = decode(current.blob) if current is not None and current.blob is not None else None
+            return self._install(key, doc, "imported", current, self.history(key))
+
+    def forget(self, key: str) -> bool:
+        """Delete the entity's champion and its history (its pin too); whether it had a champion."""
+        with self._locked():
+            if self.directory is not None:
+                had = self._load(key).blob is not None
+            else:
+                had = getattr(self._resident.peek(key), "blob", None) is not None
+            self.delete(key)
+            if self.directory is not None:
+                self.history(key).remove()
+        return had
+
+    def _champion(self, key: str) -> dict:
+        """The champion's document read from its file (the caller holds the lock); KeyError without one."""
+        if self.directory is None:
+            raise KeyError(f"a store without a directory keeps no history ({key!r})")
+        current = self._load(key)
+        if current.blob is None:
+            raise KeyError(f"no champion for {key!r} in {self.directory}")
+        return decode(current.blob)
+
+    def _install(self, key: str, doc: dict, event: str, current: dict | None, history: History | None) -> dict:
+        """Store ``doc`` as champion above every version the entity had, and record ``event`` (lock held)."""
+        base = max(current["version"] if current is not None else 0,
+                   history.highest_version() if history is not None else 0)
+        restored = dict(doc, version=doc["version"] if doc["version"] > base else base + 1)
+        key, blob, model = self._checked(restored, key)
+        stamp = self._write(key, blob) if self.directory is not None else 0
+        self._remember(key, _Entry(blob, model, stamp, self.clock()))
+        if history is not None:
+            history.add(model_record(event, restored, **{"from": doc["version"]}), blob)
+        return restored
+
     # -- internals -------------------------------------------------------------
 
     @contextmanager
@@ -353,18 +477,7 @@ class ModelStore:
 
     def _write(self, key: str, blob: bytes) -> int:
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(blob)
-                if self.fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError:
-            # Disk full or read-only: the old file stays, and no half-written one is left behind.
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, blob, self.fsync)
         return _stamp(os.stat(path))
 
     def _load(self, key: str) -> _Entry:

@@ -46,6 +46,12 @@ pooled model that fails it answers nobody. A gated window of an entity
 without a champion records nothing in the store (there is no document to
 carry ``windows_until``), so a replay of it is judged again.
 
+A pinned champion (``tickml models pin``, kept in the store's history) is
+never replaced: a challenger that would have been deployed is ``kept`` with
+the reason ``pinned``. Every judged window leaves a record in the entity's
+history (``history``): the version deployed and why, with its document, or the
+challenger kept out and why.
+
 Why a window is skipped when the entity's training has seen its newest row:
 history replayed through the task again (a backfill resumed after a stop, the
 lead-in a chunk of history starts with, a gap refilled from InfluxDB) brings
@@ -74,9 +80,11 @@ from .document import SCHEMA_VERSION
 from .fleet import FLEET_KEY, FleetKey, FleetRows, document_key
 from .metrics import below_threshold, score_key, scores
 from .outcome import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome
-from .reasons import BELOW_THRESHOLD, BadWindow
+from .history import model_record
+from .reasons import BELOW_THRESHOLD, PINNED, BadWindow
 from .evidence import FleetBoard, window_ratios
-from .selection import base_candidate, candidates, forms, search
+from .selection import base_candidate, candidates, forms, hedged, search
+from . import shrinkage
 from .shrinkage import GRID, FleetPrior
 from .store import ModelStore
 from .window import Window, checked, prepare, window_length
@@ -205,7 +213,9 @@ class Trainer:
             # A snapshot from before the board (its "shrinkage_board" kept no paired evidence) starts it empty.
             if board is not None and "fleet_board" in state:
                 board = FleetBoard(self.board_.options, corrections=self.board_.corrections)
-                board.import_state(state["fleet_board"])
+                # A board that weighed other options (saved before they changed) starts empty too.
+                if board.same_options(state["fleet_board"]):
+                    board.import_state(state["fleet_board"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"trainer state: bad fleet prior or fleet board: {exc}") from None
         self.store.import_state(state.get("store"))
@@ -257,6 +267,9 @@ class Trainer:
         gated = below_threshold(config.task, challenger_score, config.accuracythreshold, config.metric)
         deploy = gated is None and (champion_key is None or
                                     (challenger_key is not None and challenger_key < champion_key))
+        # A pinned champion (``tickml models pin``) stays whatever the challenger scored.
+        pinned = deploy and champion is not None and key is not FLEET_KEY and self.store.pinned(key)
+        deploy = deploy and not pinned
         fitted, rows = judged, w.n_train
         if deploy:
             try:
@@ -283,12 +296,29 @@ class Trainer:
                 return self._bad(key, w.window_rows, BadWindow("store_unwritable", f"{type(exc).__name__}: {exc}"))
         status = DEPLOYED if deploy else KEPT
         self.counts_[status] += 1
+        reason, detail = None, ""
         if gated is not None:
-            self.reasons_[BELOW_THRESHOLD] += 1
+            reason, detail = BELOW_THRESHOLD, gated
+        elif pinned:
+            reason, detail = PINNED, f"champion version {champion.version} is pinned (tickml models unpin)"
+        if reason:
+            self.reasons_[reason] += 1
+        if key is not FLEET_KEY:
+            self._record(key, stored if deploy else doc, deploy, reason, champion, champion_key)
         return TrainOutcome(key=key, status=status, window_rows=w.window_rows, challenger=doc,
                             challenger_score=challenger_score, champion_score=champion_score,
-                            dropped_rows=w.dropped_rows, reason=BELOW_THRESHOLD if gated else None,
-                            detail=gated or "")
+                            dropped_rows=w.dropped_rows, reason=reason, detail=detail)
+
+    def _record(self, key: str, doc: dict, deployed: bool, reason: str | None, champion, champion_key) -> None:
+        """The entity's history: the version deployed and why (``first``, ``better``, ``unjudged``: the
+        champion had seen every hold-out row), with its document; or the challenger kept out and why."""
+        if deployed:
+            why = "first" if champion is None else "better" if champion_key is not None else "unjudged"
+            self.store.record(key, model_record(DEPLOYED, doc, why), doc)
+        else:
+            # The version a kept record names is the champion's that stayed (none: a gated first model).
+            self.store.record(key, model_record(KEPT, doc, reason or "not_better",
+                                                version=champion.version if champion is not None else None))
 
     def _judged_marks(self, key: str | FleetKey, newest) -> dict:
         """``windows_until`` and ``windows`` after judging a window whose newest row is ``newest``."""
@@ -317,18 +347,19 @@ class Trainer:
         prior_rows = None
         if prior is not None:
             prior_rows = shrunk if config.prior_rows == "auto" else float(config.prior_rows)
+        blend = shrinkage.BLEND if config.prior_rows == "auto" else 0.0
         if config.algorithm != AUTO:
             cls = ALGORITHMS[config.algorithm]
-            return base_candidate(config.task, config.transform, prior_rows) if cls is ALGORITHMS["linear"] \
+            return base_candidate(config.task, config.transform, prior_rows, blend) if cls is ALGORITHMS["linear"] \
                 else Candidate(cls, (), config.transform)
-        base = base_candidate(config.task, config.transform, prior_rows)
+        base = base_candidate(config.task, config.transform, prior_rows, blend)
         found = candidates(config.task, base, len(y), modelruns=config.modelruns, seed=config.seed,
                            search_transforms=not config.transformtype.strip())
         if form is not None:
             found = [base, form, *(c for c in found[1:] if c != form)]
         chosen, _ = search(found, X, y, task=config.task, metric=config.metric, features=config.features,
                            seed=config.seed, prior=prior)
-        return chosen
+        return hedged(chosen, base, form, shrinkage.BLEND)
 
     def _board_options(self) -> list[Candidate]:
         """What the fleet's board weighs against each entity's own least squares: the strengths of shrinkage
@@ -336,7 +367,8 @@ class Trainer:
         config = self.config
         if config.task == CLASSIFICATION:
             return []
-        found = [base_candidate(config.task, config.transform, r) for r in GRID] if config.prior_rows == "auto" else []
+        found = [base_candidate(config.task, config.transform, r, shrinkage.BLEND) for r in GRID] \
+            if config.prior_rows == "auto" else []
         if config.algorithm == AUTO:
             found += forms(config.task, config.transform, search_transforms=not config.transformtype.strip())
         return found

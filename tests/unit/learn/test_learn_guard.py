@@ -14,8 +14,10 @@ import pytest
 
 from udfs.learn import ModelStore, TrainConfig, Trainer
 from udfs.learn.evidence import LEVEL, MIN_WINDOWS, FleetBoard, t_quantile, window_ratios
+from udfs.learn.candidate import Candidate
+from udfs.learn.algorithms import LinearRegression
 from udfs.learn.selection import base_candidate, forms
-from udfs.learn.shrinkage import GRID, FleetPrior
+from udfs.learn.shrinkage import BLEND, GRID, FleetPrior
 from udfs.learn.transforms import TRANSFORMS
 
 
@@ -118,6 +120,58 @@ def test_borrowing_predicts_better_where_the_guard_engages():
     assert np.mean(shrunk_errors) < 0.95 * np.mean(own_errors)
 
 
+@pytest.mark.parametrize("entities", [40, 300])
+def test_auto_borrows_half_where_entities_share_coefficients_and_gains_on_later_rows(entities):
+    """Where per-entity fits overfit (8 noisy rows, one shared slope), ``auto``'s guard engages, and what it
+    deploys is the shrunk forecast averaged with the entity's own least squares' (``BLEND``): it predicts the
+    entities' later rows better than their own least squares does."""
+    rng = np.random.default_rng(entities + 1)
+    trainer = train(Trainer(TrainConfig(["x"], "y", algorithm="auto"), ModelStore(), fleet_retrain_every=0),
+                    shared_noisy(rng, entities))
+    strength, _ = trainer.fleet_choice()
+    assert strength is not None
+    borrowed_errors, own_errors = [], []
+    for e, (x, y) in enumerate(shared_noisy(rng, 100, rows=16)):
+        doc = trainer.train_window(f"new{e}", {"x": x[:8], "y": y[:8]}).challenger
+        assert doc["hyper"]["prior_rows"] == strength and doc["hyper"]["blend"] == BLEND
+        borrowed_errors.append(np.abs(trainer.store.model(f"new{e}").predict_rows(x[8:, None]) - y[8:]).mean())
+        own_errors.append(np.abs(np.polyval(np.polyfit(x[:8], y[:8], 1), x[8:]) - y[8:]).mean())
+    assert np.mean(borrowed_errors) < 0.97 * np.mean(own_errors)
+
+
+def regime_change(rng, n, rows=12):
+    """Every entity's slope moved by 1.5 (up or down) at the middle of its window: its newer rows say more."""
+    for _ in range(n):
+        x = rng.uniform(0, 10, rows)
+        slope = np.full(rows, rng.normal(2.0, 0.3))
+        slope[rows // 2:] += rng.choice([-1.5, 1.5])
+        yield x, 30.0 + slope * x + rng.normal(0, 0.3, rows)
+
+
+def test_a_form_the_fleet_backs_reaches_entities_whose_own_window_kept_least_squares_as_an_average():
+    """The one-standard-error rule on 12 rows rarely takes a form; where it kept the base, the entity deploys
+    the fleet's (linear) form averaged with its own least squares, never the form alone."""
+    rng = np.random.default_rng(4)
+    config = TrainConfig(["x"], "y", algorithm="auto", shrinkage="off")
+    trainer = train(Trainer(config, ModelStore(), fleet_retrain_every=0), regime_change(rng, 60))
+    _, form = trainer.fleet_choice()
+    assert form is not None and form.name == "linear(halflife=0.25)"
+    hyper = [trainer.train_window(f"new{e}", {"x": x, "y": y}).challenger["hyper"]
+             for e, (x, y) in enumerate(regime_change(rng, 20))]
+    assert all(h.get("halflife") == 0.25 for h in hyper), hyper
+    assert any(h.get("blend") == BLEND for h in hyper)
+    x = np.linspace(0, 10, 12)
+    y = 30.0 + 2.0 * x + rng.normal(0, 0.3, 12)
+    model = Trainer(config, ModelStore(), fleet_retrain_every=0)
+    model.import_state(trainer.export_state())
+    model.train_window("kept", {"x": x, "y": y})
+    own = np.polyval(np.polyfit(x, y, 1), x)
+    recent = Candidate(LinearRegression, (("halflife", 0.25),)).fit(x[:, None], y, task="regression",
+                                                                   features=("x",)).predict(x[:, None])
+    deployed = model.store.model("kept").predict_rows(x[:, None])
+    assert np.allclose(deployed, recent) or np.allclose(deployed, (1 - BLEND) * recent + BLEND * own)
+
+
 @pytest.mark.parametrize("entities", [15, 40, 300])
 @pytest.mark.parametrize("algorithm", ["linear", "auto"])
 def test_guard_abstains_where_coefficients_differ_and_noise_is_small(entities, algorithm):
@@ -188,4 +242,19 @@ def test_fleet_board_survives_a_snapshot_and_an_old_snapshot_starts_it_empty():
     fresh.import_state(old)
     assert fresh.board_.statistics() == {}
     with pytest.raises(ValueError, match="fleet board"):
-        fresh.import_state(dict(state, fleet_board=dict(state["fleet_board"], options=["linear"])))
+        fresh.import_state(dict(state, fleet_board=dict(state["fleet_board"], sum=[0.0])))
+
+
+def test_a_snapshot_whose_board_weighed_other_options_restores_with_the_board_empty():
+    """A snapshot from before the options changed (shrinkage unblended: ``linear(prior_rows=8.0)``) still
+    restores, models and fleet prior included; only its board's evidence, about other options, is dropped."""
+    rng = np.random.default_rng(2)
+    config = TrainConfig(["x"], "y", algorithm="auto")
+    trainer = train(Trainer(config, ModelStore(), fleet_retrain_every=0), shared_noisy(rng, 30))
+    state = trainer.export_state()
+    old_names = [name.replace(f",blend={BLEND}", "") for name in state["fleet_board"]["options"]]
+    assert old_names != state["fleet_board"]["options"]
+    restored = Trainer(config, ModelStore(), fleet_retrain_every=0)
+    restored.import_state(dict(state, fleet_board=dict(state["fleet_board"], options=old_names)))
+    assert restored.board_.statistics() == {} and restored.store.document("d0") == trainer.store.document("d0")
+    assert restored.export_state()["fleet_prior"] == state["fleet_prior"]

@@ -62,6 +62,45 @@ def test_grid_losses_equal_the_generic_candidate_path(rng):
         assert value == pytest.approx(slow.mean(), rel=1e-9)
 
 
+@pytest.mark.parametrize("blend", [0.5, 0.25])
+def test_blended_grid_losses_equal_the_generic_candidate_path(rng, blend):
+    prior_source = FleetPrior(2, TRANSFORMS[""])
+    for _ in range(20):
+        X = rng.uniform(0, 10, (15, 2))
+        prior_source.add(X, rng.normal(50, 5) + X @ rng.normal([2.0, -1.0], 0.5) + rng.normal(0, 1.0, 15))
+    prior = prior_source.prior()
+    X = rng.uniform(0, 10, (15, 2))
+    y = 40.0 + X @ np.array([2.5, -0.5]) + rng.normal(0, 1.0, 15)
+    at = origins(15, 4)
+    fast = grid_losses(X, y, at, prior, TRANSFORMS[""], task="regression", metric="mae", blend=blend)
+    for value, rows in zip(fast, GRID):
+        slow = rolling_losses(Candidate(LinearRegression, (("prior_rows", rows), ("blend", blend))), X, y, at,
+                              task="regression", metric="mae", features=("a", "b"), prior=prior, rest=True)
+        assert value == pytest.approx(slow.mean(), rel=1e-9)
+
+
+def test_a_blended_candidate_forecasts_the_average_of_its_parts(rng):
+    """The combination is one linear model: its forecast is the weighted average of the shrunk fit's and the
+    entity's own least squares', at every row, new ones too."""
+    prior_source = FleetPrior(1, TRANSFORMS[""])
+    for X, y in fleet_of(rng, 20, 12, level_sd=5.0, slope_sd=0.3, noise=3.0):
+        prior_source.add(X, y)
+    prior = prior_source.prior()
+    X, y = next(fleet_of(rng, 1, 12, level_sd=5.0, slope_sd=0.3, noise=3.0))
+    new = np.linspace(-5, 20, 7)[:, None]
+
+    def forecast(hyper):
+        return Candidate(LinearRegression, hyper).fit(X, y, task="regression", features=("x",),
+                                                      prior=prior).predict(new)
+    shrunk, own = forecast((("prior_rows", 8.0),)), forecast(())
+    np.testing.assert_allclose(forecast((("prior_rows", 8.0), ("blend", 0.25))), 0.75 * shrunk + 0.25 * own,
+                               rtol=1e-9)
+    assert not np.allclose(shrunk, own)
+    with pytest.raises(ValueError, match="linear"):
+        from udfs.learn.algorithms import GradientBoosting
+        Candidate(GradientBoosting, (("blend", 0.5),)).fit(X, y, task="regression", features=("x",))
+
+
 def test_trainer_shrinks_new_entities_towards_the_fleet_and_reports_it(rng):
     trainer = Trainer(TrainConfig(["x"], "y", shrinkage="auto"), ModelStore(), fleet_retrain_every=0)
     for e, (X, y) in enumerate(fleet_of(rng, 30, 40, level_sd=10.0, slope_sd=0.1, noise=3.0)):
