@@ -134,6 +134,10 @@ def test_every_measurement_read_has_a_shipped_writer():
             stats_db = kapacitor["stats"]["database"]
             copy = (ROOT / "tick_scripts" / "kapacitor_stats.tick").read_text()
             assert f'dbrp "{stats_db}"' in copy and f".database('{dashboard.databases['kapacitor']}')" in copy
+        elif measurement.writer == "models-cli":
+            from tickml import models
+
+            assert models.MEASUREMENT == name
         else:
             raise AssertionError(f"{name}: unknown writer {measurement.writer}")
 

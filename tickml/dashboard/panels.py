@@ -216,6 +216,11 @@ PANELS: tuple[Panel, ...] = (
                  "LIMIT $limit SLIMIT $slimit", legend="{model} replaced", role=MARKERS),
            help="accuracy of the champion on each window's newest quarter; a marker where a challenger replaced it "
                 "(its version, algorithm and metric on hover)", wide=True),
+    _panel("model_actions", DEVICE, "What people did to its models", TABLE,
+           Query("SELECT \"action\", \"version\", \"model\" FROM \"model_actions\" WHERE $timeFilter "
+                 "AND \"device_id\" = '$device' ORDER BY time DESC LIMIT $limit"),
+           help="every pin, unpin, rollback, delete and import of the device's models (tickml models), newest "
+                "first: the version it left answering", wide=True),
 
     # ---------------------------------------------------------------- Alerts
     # Each alert's events, as its task writes them (tick_scripts/device_silence.tick, failure_alert.tick,

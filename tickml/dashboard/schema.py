@@ -25,6 +25,7 @@ MEASUREMENTS = {
     "power_preprocessed": Measurement("telemetry", ("device_id",), "task"),
     "trained_models": Measurement("telemetry", ("device_id", "model"), "task"),
     "predictions": Measurement("telemetry", ("device_id", "model"), "task"),
+    "model_actions": Measurement("telemetry", ("device_id", "model"), "models-cli"),
     "anomaly": Measurement("telemetry", ("device_id", "sensor"), "task"),
     # Written by the alert nodes of device_silence, failure_alert, device_anomaly and task_health: a device's
     # alerts carry device_id (and sensor), the stack's own task (and node).
