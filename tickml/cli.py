@@ -248,6 +248,28 @@ def _watch(args: argparse.Namespace) -> int:
     return task_watcher.run(args)
 
 
+def _model_topics(args: argparse.Namespace):
+    """Where the shards' models are shared: the train UDF's settings from the environment, else the stack's
+    shards' (with the train UDF's Kafka login, the one that may write the model topics)."""
+    from tickml import models
+    from udfs.learn.topic import TopicSettings
+
+    try:
+        settings = TopicSettings.from_environment()
+        if settings is None:
+            from tickml.config import StackError
+            from tickml.stack import kafka
+            from tickml.stack.shards import ShardSet
+
+            try:
+                settings = TopicSettings.from_environment(ShardSet.load(args.shards_conf).model_env(kafka.UDF))
+            except StackError as exc:
+                raise models.ModelsError(f"--publish: no TICKML_MODEL_KAFKA, and {exc}") from None
+    except ValueError as exc:
+        raise models.ModelsError(f"--publish: {exc}") from None
+    return settings
+
+
 def _models(args: argparse.Namespace) -> int:
     import json
 
@@ -272,6 +294,9 @@ def _models(args: argparse.Namespace) -> int:
             restored, doc = models.rollback(root, args.model, args.device, args.version)
             print(f"{args.model} {args.device}: version {restored} restored, champion as version {doc['version']}")
             actions.append((args.model, args.device, "rollback", doc["version"]))
+            if args.publish:
+                models.publish(_model_topics(args), args.model, [(args.device, doc)])
+                print(f"{args.model} {args.device}: version {doc['version']} published to every shard")
         elif args.action == "delete":
             version = models.delete(root, args.model, args.device)
             print(f"{args.model} {args.device}: version {version} and its history deleted")
@@ -282,6 +307,9 @@ def _models(args: argparse.Namespace) -> int:
         else:
             model, installed = models.import_(root, Path(args.file), models.signing_key())
             print(f"{args.file}: {len(installed)} documents imported into model {model!r}")
+            if args.publish:
+                models.publish(_model_topics(args), model, installed)
+                print(f"{args.file}: {len(installed)} documents published to every shard")
             actions += [(model, "fleet" if key is None else key, "import", doc["version"]) for key, doc in installed]
     except models.ModelsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -438,6 +466,12 @@ def parser() -> argparse.ArgumentParser:
                 command.add_argument("device", metavar="D", help="the device (entity key)")
         if action == "rollback":
             command.add_argument("--version", type=int, help="the version to restore (tickml models history)")
+        if action in ("rollback", "import"):
+            command.add_argument("--publish", action="store_true",
+                                 help="also send the new champion(s) to the model topics every shard applies "
+                                      "(TICKML_MODEL_KAFKA and the rest, else the stack's shards)")
+            command.add_argument("--shards-conf", help="with --publish: the shards' settings (default "
+                                 "TICKML_SHARDS_CONF, else stack/shards.toml)")
         if action in ("list", "history"):
             command.add_argument("--json", action="store_true", help="JSON, for scripts")
         if action in ("pin", "unpin", "rollback", "delete", "import"):

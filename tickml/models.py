@@ -32,6 +32,13 @@ the key of ``TICKML_MODEL_KEY_FILE``, else the stack's
 ``.stack/secrets/model-signing-key.hex``): an HMAC per document over the
 model's name, the entity and the document. An import refuses the whole file,
 naming the document, when one does not load or its signature fails.
+
+On shards, ``rollback --publish`` and ``import --publish`` also send what
+they made champion to the model's shared topic (``udfs.learn.topic``), signed,
+where every shard's materialiser applies it: its version is the highest, so
+it supersedes the copy every shard holds, whichever shard trains the device.
+The topic settings are the train UDF's (``TICKML_MODEL_KAFKA`` and the rest),
+else the stack's shards' (``stack/shards.toml``).
 """
 
 from __future__ import annotations
@@ -60,6 +67,23 @@ _BATCH = 5_000  # points per InfluxDB write
 
 class ModelsError(Exception):
     """What a models command cannot do, said in a sentence the CLI prints."""
+
+
+def publish(settings, model: str, champions: list[tuple[str | None, dict]], timeout: float = 10.0) -> int:
+    """Send ``(device, document)`` champions (device None: the fleet model) to model ``model``'s shared topic,
+    each acknowledged by Kafka; ModelsError when one is not (nothing is taken back: the ones before it are out)."""
+    from udfs.learn.topic import ModelTopic, ensure_topic
+
+    ensure_topic(settings, model)
+    topic = ModelTopic(settings, model, timeout=timeout)
+    try:
+        for device, doc in champions:
+            if not topic.publish(FLEET_KEY if device is None else device, encode(doc)):
+                raise ModelsError(f"Kafka did not acknowledge {model!r} {device or 'fleet'} version {doc['version']} "
+                                  f"on {topic.topic} within {timeout:.0f} s; the local store has it, publish again")
+    finally:
+        topic.close()
+    return len(champions)
 
 
 # -- where ---------------------------------------------------------------------

@@ -208,3 +208,37 @@ def test_a_broker_that_does_not_answer_leaves_the_champion_stored_here_and_pendi
     assert topic.pending == {record_key("dev-1"): encode(DOC)}
     store.close()
     assert topic.pending == {record_key("dev-1"): encode(DOC)}, "closing keeps what Kafka has not taken"
+
+
+def test_a_rollback_published_reaches_the_copy_every_shard_holds(settings, tmp_path):
+    """`tickml models rollback --publish` on one node: the restored version, under the next number, is applied by
+    another shard's materialiser over the copy of the version it replaced."""
+    import subprocess
+    import sys
+
+    from udfs.learn.history import model_record
+
+    ensure_topic(settings, "power")
+    node = SharedModelStore(tmp_path / "a" / "power", ModelTopic(settings, "power"))
+    for version, coef in ((1, 2.0), (2, 3.0)):  # two versions, as the train UDF deploys and records them
+        doc = dict(DOC, version=version, params={"coef": [coef], "intercept": 1.0})
+        assert node.put(doc)
+        node.record("dev-1", model_record("deployed", doc, "first" if version == 1 else "better"), doc)
+    other = caught_up(Materialiser(tmp_path / "b", settings))
+    assert ModelStore(tmp_path / "b" / "power").document("dev-1")["version"] == 2
+
+    key_file = tmp_path / "model-key.hex"
+    key_file.write_text(settings.signing_key.hex())
+    ca, cert, key = settings.tls
+    env = {**os.environ, "TICKML_MODEL_KAFKA": settings.bootstrap, "TICKML_MODEL_TOPIC_PREFIX": settings.prefix,
+           "TICKML_MODEL_KEY_FILE": str(key_file), "TICKML_MODEL_KAFKA_CA": ca, "TICKML_MODEL_KAFKA_CERT": cert,
+           "TICKML_MODEL_KAFKA_KEY": key}
+    done = subprocess.run([sys.executable, "-m", "tickml", "models", "rollback", "power", "dev-1", "--root",
+                           str(tmp_path / "a"), "--publish", "--no-record"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "version 1 restored, champion as version 3" in done.stdout and "published to every shard" in done.stdout
+
+    wait_until(lambda: other.step(0.2) >= 0 and other.applied == 3, timeout=30, what="the rollback applied")
+    copy = ModelStore(tmp_path / "b" / "power").document("dev-1")
+    assert (copy["version"], copy["params"]["coef"]) == (3, [2.0])
+    assert copy == ModelStore(tmp_path / "a" / "power").document("dev-1")
