@@ -439,9 +439,7 @@ def reload_telegraf(timeout: float = 15.0) -> bool:
         offset = log.stat().st_size
     except FileNotFoundError:
         offset = 0
-    try:
-        os.kill(int((RUN / "telegraf.pid").read_text()), signal.SIGHUP)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    if not _signal_service("telegraf", signal.SIGHUP):
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -460,10 +458,25 @@ def reload_telegraf(timeout: float = 15.0) -> bool:
 
 def reload_mosquitto() -> bool:
     """SIGHUP to the stack's Mosquitto, which rereads its password and ACL files; False when it is not running."""
+    return _signal_service("mosquitto", signal.SIGHUP)
+
+
+def _signal_service(name: str, signum: int) -> bool:
+    """``signum`` to the single node's service ``name``, by the pid its supervisord says (tickml/stack/supervision.py
+    runs every service; asked here directly, as the stack's modules import this one); False when it is not
+    running."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{RUN / 'supervisor.sock'}")
     try:
-        os.kill(int((RUN / "mosquitto.pid").read_text()), signal.SIGHUP)
+        info = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor.getProcessInfo(name)
+        if info["statename"] not in ("STARTING", "RUNNING"):
+            return False
+        os.kill(info["pid"], signum)
         return True
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (OSError, xmlrpc.client.Fault):  # no supervisord, no such program, or gone meanwhile
         return False
 
 

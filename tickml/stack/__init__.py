@@ -8,9 +8,10 @@ editing a file is enough to move a service.
 
 The modules, from the ground up: ``probes`` (health), ``service`` (what a
 service is), ``process`` (starting and stopping one), ``supervision`` (the
-socket UDF servers under supervisord), ``kafka`` (the broker's storage and
+services under supervisord), ``kafka`` (the broker's storage and
 topics), ``telegraf`` and ``kapacitor_users`` (what those services need before
 they start), ``catalog`` (the services, in data-flow order), ``shards`` (more
-InfluxDB and Kapacitor pairs), ``runner`` (start, stop, status). Import the
+InfluxDB and Kapacitor pairs), ``runner`` (start, stop, status),
+``foreground`` (one service without supervisord: systemd's). Import the
 module you need; this package re-exports nothing.
 """

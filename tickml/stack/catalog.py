@@ -1,22 +1,25 @@
 """The services of the native stack, in the order the data flows, and what each needs.
 
-Start order follows the data: mosquitto and kafka (the brokers devices
-publish to), influxdb, the exporter of the UDF processes' counters and the
-socket UDF servers, kapacitor (which connects to the UDF sockets and
+First supervisord (``udf-supervisor``), then, started through it in the
+order the data flows: mosquitto and kafka (the brokers devices publish to),
+influxdb, the exporter of the UDF processes' counters and the socket UDF
+servers, kapacitor (which connects to the UDF sockets and
 subscribes to InfluxDB), the task watcher, telegraf (which reads the brokers,
 scrapes the UDF counters and writes to InfluxDB), and the dashboard, which
-reads InfluxDB.
+reads InfluxDB. supervisord starts any of them again when it dies.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
 import pwd
 import shutil
 import sys
 from pathlib import Path
 
-from tickml.paths import BIN, DATA, ROOT, RUN, UDF_METRICS
+from tickml.paths import BIN, DATA, LOGS, ROOT, RUN, UDF_METRICS
 from tickml.stack import influx_users, kafka, kapacitor_users, probes, supervision, telegraf
 from tickml.stack.service import Service
 from tickml import secrets
@@ -97,7 +100,7 @@ def services() -> list[Service]:
     # Telegraf's logins are added from the secrets when it starts.
     telegraf_env = {"TICKML_TELEGRAF_DIR": str(ROOT / "telegraf")}
     telegraf_gateways = RUN / telegraf.GATEWAYS_CONF_NAME
-    out = [
+    natives = [
         Service(
             "mosquitto",
             [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(RUN / "mosquitto.conf")],
@@ -136,27 +139,19 @@ def services() -> list[Service]:
             [(um_host, um_port)],
             lambda: probes.http_ok(udf_metrics_url()),
         ),
-        Service(
-            "udf-supervisor",
-            supervision.supervisord_command(),
-            [],
-            lambda: supervision.SUPERVISOR_SOCKET.exists() and all(probes.unix_open(p) for p in sockets.values()),
-            prepare=supervision.write_config,
-        ),
     ]
     # The socket UDF servers: the registry's (udfs/registry.py), on the paths kapacitor.conf names.
     for name, path in sorted(sockets.items()):
-        out.append(
+        natives.append(
             Service(
                 f"udf-{name}",
                 [sys.executable, "-m", registry.get(name).module, "--socket", str(path)],
                 [],
                 lambda path=path: probes.unix_open(path),
                 socket_path=path,
-                supervised=True,
             )
         )
-    out += [
+    natives += [
         Service(
             "kapacitor",
             kapacitor_command,
@@ -193,4 +188,34 @@ def services() -> list[Service]:
             lambda: probes.http_ok(f"http://{db_host}:{db_port}/", _dashboard_authorization()),
         ),
     ]
-    return out
+    supervisor = node_supervisor(natives)
+
+    def write_config() -> None:
+        for path in sockets.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        supervisor.write_config()
+
+    for service in natives:
+        service.supervised, service.supervisor = True, supervisor
+    # Stopped, it stops what still runs under it first (Kafka may take its 60 s): its SIGKILL would not reach them.
+    return [Service("udf-supervisor", supervisor.command(), [], lambda: probes.unix_open(supervisor.socket),
+                    prepare=write_config, stop_timeout=120.0), *natives]
+
+
+def node_supervisor(natives: list[Service]) -> supervision.Supervisor:
+    """The single node's supervisord: a program per service of ``natives``, each waiting for the runner to start
+    it. A program's environment is its service's, which its prepare hook fills; the socket UDF servers' is
+    supervision.udf_supervisor's."""
+    programs = [dataclasses.replace(p, autostart=False) for p in supervision.udf_supervisor().programs]
+    # As a process the runner started itself had (process.child_env): the runner's settings (TICKML_*), and this
+    # venv first on PATH (Kapacitor's process UDFs run `python3 -m udfs.<name>`).
+    inherited = {k: v for k, v in os.environ.items() if k.startswith("TICKML_")}
+    inherited["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
+    for service in natives:
+        if service.socket_path is None:
+            # A view, not a copy: what the service's prepare hook adds to its environment is in the next config.
+            env = collections.ChainMap(service.env, inherited)
+            # Kafka's controlled shutdown may take a while; SIGKILL only after that.
+            programs.append(supervision.Program(service.name, service.command, env, autostart=False,
+                                                stop_wait=60 if service.name == "kafka" else 30))
+    return supervision.Supervisor(RUN, LOGS, tuple(programs))

@@ -3,7 +3,8 @@
 A service runs in its own session with its output in ``.stack/logs/<name>.log``
 and its pid in ``.stack/run/<name>.pid``; ``start_service`` waits until its
 health probe passes and names the log when it does not. A supervised service
-(a socket UDF server) is started and stopped through its supervisord instead.
+(every service of the single node but its supervisord, and a shard's) is
+started and stopped through its supervisord instead.
 The runner (runner.py) starts the whole stack with these; a shard (shards.py)
 its own services.
 """
@@ -43,17 +44,43 @@ def _wait_healthy(service: Service, proc: subprocess.Popen | None = None) -> str
 
 def _supervised_start(service: Service) -> str:
     supervisor, program = service.supervised_by, service.program or service.name
-    if supervisor.process(program) is None:
+    if not _answers(supervisor):
         raise StackError(f"{service.name} runs under a supervisord ({supervisor.socket}) that is not running; "
                          f"start it first")
-    if service.pid() is not None and service.healthy():
-        if service.after_start is not None:
-            service.after_start()
-        return "already running"
+    if service.pid() is not None:
+        if service.healthy():
+            if service.after_start is not None:
+                service.after_start()
+            return "already running"
+    else:
+        _check_can_start(service)
     if service.prepare is not None:
         service.prepare()
+    # What its prepare computed (logins from the secrets) is in the configuration supervisord starts it from.
+    supervisor.update(program)
     supervisor.supervise("startProcess", program, "ALREADY_STARTED", str(service.log_file))
     return _wait_healthy(service)
+
+
+def _answers(supervisor) -> bool:
+    try:
+        supervisor.api().getState()
+        return True
+    except OSError:
+        return False
+
+
+def _check_can_start(service: Service) -> None:
+    """Its ports free and its program there: a clear error rather than a start that never gets healthy."""
+    for host, port in service.ports:
+        if probes.port_in_use(host, port):
+            raise StackError(
+                f"{service.name}: port {host}:{port} is in use by another process; "
+                f"stop it or change the port in the configuration file"
+            )
+    executable = service.command[0] if service.command else None
+    if executable is not None and not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        raise StackError(f"{service.name}: {executable} is missing; run stack/install.sh first")
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -75,15 +102,7 @@ def start_service(service: Service) -> str:
                 service.after_start()
             return "already running"
         raise StackError(f"{service.name} runs (pid {service.pid()}) but is not healthy; see {service.log_file}")
-    for host, port in service.ports:
-        if probes.port_in_use(host, port):
-            raise StackError(
-                f"{service.name}: port {host}:{port} is in use by another process; "
-                f"stop it or change the port in the configuration file"
-            )
-    executable = service.command[0]
-    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
-        raise StackError(f"{service.name}: {executable} is missing; run stack/install.sh first")
+    _check_can_start(service)
     for folder in (LOGS, RUN, DATA, service.run_dir, service.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
     if service.prepare is not None:
@@ -106,13 +125,15 @@ def start_service(service: Service) -> str:
     return _wait_healthy(service, proc)
 
 
-def stop_service(service: Service, timeout: float = 30.0) -> str:
+def stop_service(service: Service, timeout: float | None = None) -> str:
+    timeout = service.stop_timeout if timeout is None else timeout
     if service.supervised:
-        _stop_unsupervised(service, timeout)
+        legacy = _stop_unsupervised(service, timeout)
         if service.pid() is None:
-            return "not running"
+            return "stopped" if legacy else "not running"
         service.supervised_by.supervise("stopProcess", service.program or service.name, "NOT_RUNNING",
                                         str(service.log_file))
+        _wait_ports_free(service)
         return "stopped"
     pid = service.pid()
     if pid is None:
@@ -132,19 +153,28 @@ def stop_service(service: Service, timeout: float = 30.0) -> str:
     service.pid_file.unlink(missing_ok=True)
     if service.socket_path is not None:
         service.socket_path.unlink(missing_ok=True)
+    _wait_ports_free(service)
+    return "stopped"
+
+
+def _wait_ports_free(service: Service) -> None:
     # A threaded process's leader shows as a zombie while its other threads, holding its sockets, still
     # exit: a restart right away found the port in use (the dashboard's waitress threads).
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline and any(probes.port_in_use(h, p) for h, p in service.ports):
         time.sleep(0.05)
-    return "stopped"
 
 
-def _stop_unsupervised(service: Service, timeout: float) -> None:
-    """A UDF server a runner before supervision started (its pid file) is stopped too."""
+def _stop_unsupervised(service: Service, timeout: float) -> bool:
+    """A service a runner before supervision started (its pid file; its supervisord knows no such program) is
+    stopped too; True when there was one."""
+    if service.supervised_by.process(service.program or service.name) is not None:
+        return False
     legacy = dataclasses.replace(service, supervised=False)
-    if legacy.pid() is not None:
-        stop_service(legacy, timeout)
+    if legacy.pid() is None:
+        return False
+    stop_service(legacy, timeout)
+    return True
 
 
 def _reap(pid: int) -> None:

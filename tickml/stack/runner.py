@@ -24,7 +24,9 @@ def _shard_set(shards: int | None, shards_conf: str | None) -> ShardSet | None:
 
 def select(names: list[str], shards: int | None = None, shard_set: ShardSet | None = None) -> list[Service]:
     if shard_set is None:
-        return pick(services(), names, "service", StackError)
+        found = pick(services(), names, "service", StackError)
+        # Every other service runs under it: stopped, they stop; started, it starts none. So all of them, in order.
+        return services() if "udf-supervisor" in {s.name for s in found} else found
     found = sharded_services(shards, shard_set)
     if not names:
         return found
@@ -37,9 +39,9 @@ def select(names: list[str], shards: int | None = None, shard_set: ShardSet | No
 
 
 def sharded_services(count: int, shard_set: ShardSet) -> list[Service]:
-    """The sharded layout: the brokers and InfluxDB the shards share, the MQTT bridge if configured,
-    and shards 1..``count``."""
-    shared = {"kafka", "influxdb"} | ({"mosquitto"} if shard_set.bridge_mqtt else set())
+    """The sharded layout: the brokers and InfluxDB the shards share (with the single node's supervisord, which
+    runs them), the MQTT bridge if configured, and shards 1..``count``."""
+    shared = {"udf-supervisor", "kafka", "influxdb"} | ({"mosquitto"} if shard_set.bridge_mqtt else set())
     out = [s for s in services() if s.name in shared]
     if shard_set.bridge_mqtt:
         out.append(bridge_service(shard_set))

@@ -25,6 +25,8 @@ class Service:
     healthy: Callable[[], bool]
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     start_timeout: float = 60.0
+    # From SIGTERM to SIGKILL, when the runner stops it itself.
+    stop_timeout: float = 30.0
     socket_path: Path | None = None
     # Run before the process starts (e.g. format storage) and once it is
     # healthy (e.g. create topics); both must be idempotent.
@@ -55,7 +57,13 @@ class Service:
         """The pid of our running instance, or None (stale pid files are removed)."""
         if self.supervised:
             info = self.supervised_by.process(self.program or self.name)
-            return info["pid"] if info and info["statename"] in ("STARTING", "RUNNING") else None
+            if info is None:
+                # Not a program of its supervisord (yet): one a runner before supervision started, by its pid
+                # file (process.stop_service stops it).
+                return dataclasses.replace(self, supervised=False).pid()
+            pid = info["pid"] if info["statename"] in ("STARTING", "RUNNING") else None
+            self._note_pid(pid)
+            return pid
         try:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
@@ -74,3 +82,14 @@ class Service:
         except (FileNotFoundError, IndexError):
             return None
         return pid
+
+    def _note_pid(self, pid: int | None) -> None:
+        """A supervised service's pid file follows what supervisord says (for readers of the file, such as the
+        tests' Telegraf start time): rewritten when supervisord has started another, removed when it is down."""
+        try:
+            if pid is None:
+                self.pid_file.unlink(missing_ok=True)
+            elif not self.pid_file.exists() or self.pid_file.read_text() != str(pid):
+                self.pid_file.write_text(str(pid))
+        except OSError:
+            pass  # a folder not made yet, or not ours to write: the file is a courtesy

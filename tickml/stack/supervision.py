@@ -1,12 +1,14 @@
 """Processes under supervisord: its configuration and its XML-RPC interface.
 
-supervisord (``udf-supervisor``) runs one program per socket UDF of
-kapacitor.conf and starts one again within a second when it dies; the
-runner starts, stops and asks about each (``udf-<module>``) through it. A
-shard (``shards``) has a supervisord of its own, which also runs its
-Kapacitor, Telegraf, model materialiser and task watcher: a ``Supervisor``
-is one supervisord, its folder and its programs; the functions below are the
-single node's.
+The single node's supervisord (the ``udf-supervisor`` service, the first the
+runner starts) runs one program per socket UDF of kapacitor.conf, started with
+it, and every other native service of the catalog (Mosquitto to the dashboard),
+which the runner starts through it in data-flow order; it starts any of them
+again within seconds when it dies. A shard (``shards``) has a supervisord of
+its own, which also runs its Kapacitor, Telegraf, model materialiser and task
+watcher: a ``Supervisor`` is one supervisord, its folder and its programs;
+``udf_supervisor`` is the UDF servers alone (``tickml stack serve-udfs``, a
+container's).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Program:
     command: list[str]
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     autostart: bool = True
+    # Seconds from SIGTERM (to its process group) to SIGKILL.
+    stop_wait: int = 20
 
 
 def udf_program(module: str, path: Path, env: dict[str, str] | None = None) -> Program:
@@ -75,16 +79,34 @@ class Supervisor:
                 f"autostart={'true' if program.autostart else 'false'}", "autorestart=true", "startsecs=1",
                 "startretries=1000000",
                 # SIGTERM drains what a UDF connection holds (udfs/agent/server.py).
-                "stopsignal=TERM", "stopwaitsecs=20", "stopasgroup=true", "killasgroup=true",
+                "stopsignal=TERM", f"stopwaitsecs={program.stop_wait}", "stopasgroup=true", "killasgroup=true",
                 "redirect_stderr=true", f"stdout_logfile={self.logs / f'{program.name}.log'}",
                 "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2", "",
             ]
         return "\n".join(lines)
 
     def write_config(self) -> None:
+        from tickml.secrets import write_private  # its programs' environment may hold logins
+
         self.run.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(self.config())
+        write_private(self.conf, self.config())
+
+    def update(self, name: str) -> None:
+        """Program ``name`` as the configuration written now has it, as ``supervisorctl update`` does for it
+        alone: supervisord rereads the file, and adds the program, or replaces it (stopped first) when it changed.
+        Other programs keep running as they are."""
+        self.write_config()
+        api = self.api()
+        try:
+            added, changed, _ = api.reloadConfig()[0]
+            if name in changed:
+                api.stopProcessGroup(name, True)
+                api.removeProcessGroup(name)
+            if name in added or name in changed:
+                api.addProcessGroup(name)
+        except xmlrpc.client.Fault as exc:
+            raise StackError(f"{name}: supervisord ({self.conf}) says {exc.faultString}") from None
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)]
