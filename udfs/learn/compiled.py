@@ -43,7 +43,7 @@ class CompiledModel:
     (11.0, [1.0, 21.0])
     """
 
-    __slots__ = ("algorithm", "features", "transform", "version", "classify", "_weights", "_other")
+    __slots__ = ("algorithm", "features", "transform", "version", "classify", "_weights", "_other", "_plain")
 
     def __init__(self, doc: dict):
         self.algorithm: type[Algorithm] = ALGORITHMS[doc["algorithm"]]
@@ -51,6 +51,8 @@ class CompiledModel:
         self.transform: Transform = TRANSFORMS[doc["transform"]]
         self.version: int = doc["version"]
         self.classify = doc["task"] == CLASSIFICATION
+        # A linear regression on untransformed inputs and target: predict_row is the affine sum alone.
+        self._plain = not (self.classify or self.transform.log_features or self.transform.log_target)
         lo = np.asarray(doc["min"], dtype=float)
         hi = np.asarray(doc["max"], dtype=float)
         if self.algorithm.linear:
@@ -77,6 +79,12 @@ class CompiledModel:
 
     def predict_row(self, values: Sequence[float]) -> float:
         """One prediction; a plain-Python path for linear models (no array set-up)."""
+        w = self._weights
+        if self._plain and w is not None and len(values) == len(w) - 1 < 3:
+            # The general path's sum for one or two inputs without its calls: the same floats, the 0 that sum()
+            # starts from included (it turns a product of -0.0 into 0.0).
+            return w[0] + (0 + w[1] * values[0]) if len(values) == 1 else \
+                w[0] + (0 + w[1] * values[0] + w[2] * values[1])
         if len(values) != len(self.features):
             raise ValueError(f"expected {len(self.features)} inputs ({', '.join(self.features)}), "
                              f"got {len(values)}")

@@ -54,7 +54,7 @@ class Predictor:
         """``(answering model's document key, model, "entity" | "fleet")``; NoModel if there is none."""
         model = self.store.model(key)
         if model is not None:
-            return document_key(key), model, FLEET if key is FLEET_KEY else ENTITY
+            return (key, model, ENTITY) if key is not FLEET_KEY else (document_key(key), model, FLEET)
         if self.use_fleet:
             model = self.store.model(FLEET_KEY)
             if model is not None:

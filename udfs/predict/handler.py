@@ -35,7 +35,10 @@ from __future__ import annotations
 import logging
 import math
 
+from google.protobuf.message import DecodeError
+
 from udfs.agent import BadPoint, Handler, Option, new_point
+from udfs.agent.numbers_only import NumbersRequest
 from udfs.agent.options import field_options
 from udfs.agent.wire import DoubleField, StringField, point_bytes
 from udfs.entity import entity_key
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 _HYPER, _P1, _P0, _INPUT = (DoubleField("Hyperprediction"), DoubleField("Probability1"),
                             DoubleField("Probability0"), StringField("Inputdata"))
 _VARYING = ("Hyperprediction", "Probability1", "Probability0", "Inputdata")
+_numbers = NumbersRequest.FromString
 
 
 class Predict(Handler):
@@ -79,8 +83,12 @@ class Predict(Handler):
         self._constants: dict[tuple, bytes] = {}  # (answering key, version) -> serialized constant fields
 
     def point(self, p):
-        # Only the group and the numbers are decoded; tags once per new group.
-        msg = p.numeric()
+        # Only the group and the numbers are decoded (Point.numeric without its wrapper's calls); tags once
+        # per new group.
+        try:
+            msg = _numbers(p.raw).point
+        except DecodeError as exc:
+            raise BadPoint(f"undecodable point request: {exc}") from exc
         key = self._keys.get(msg.group)
         if key is None:
             full = p.msg
@@ -123,7 +131,7 @@ class Predict(Handler):
         out = point_bytes(p.raw) + constant + _HYPER.encode(value)
         if model.classify:
             out += _P1.encode(value) + _P0.encode(1.0 - value)
-        self.emit_serialized(out + _INPUT.encode(",".join(map(repr, values))))
+        self.emit_serialized(out + _INPUT.encode(repr(values[0]) if len(values) == 1 else ",".join(map(repr, values))))
 
     def _remember(self, cache: dict, key, value):
         if len(cache) >= self.opts.max_resident:
