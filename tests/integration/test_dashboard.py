@@ -199,13 +199,27 @@ def _panel_section(page, name: str):
     return page.locator(f"section.panel[id*='\"{name}\"']")
 
 
+def _pin_and_unpin(device: str) -> None:
+    """What an operator does with `tickml models` once the device has a power model: two model_actions points."""
+    from tickml.paths import DATA
+    from udfs.learn import ModelStore
+
+    wait_until(lambda: ModelStore(DATA / "models" / "power").document(device), timeout=90,
+               what=f"a power model of {device}")
+    for action in ("pin", "unpin"):
+        subprocess.run([sys.executable, "-m", "tickml", "models", action, "power", device], check=True,
+                       capture_output=True, text=True)
+
+
 def test_the_device_page_draws_every_panel_of_a_power_meter(spiked, page, screens, dashboard):
     device = spiked
+    _pin_and_unpin(device)
     page.goto(f"{dashboard}/device/{urllib.parse.quote(device, safe='')}?range=15m&refresh=5")
     states = _wait_for_panels(page, _all_drawn)
     assert set(states) == {p.name for p in page_panels("device")}
     assert {"current", "power", "voltage"} <= set(states["readings"]["traces"])
     assert "power replaced" in states["champion"]["traces"], "the first champion is marked"
+    assert [row[1] for row in states["model_actions"]["rows"]] == ["unpin", "pin"], states["model_actions"]
     # Its alerts: the anomaly the test made, on its sensor.
     (alert,) = [row for row in states["device_alerts"]["rows"] if row[2] == "anomaly"]
     assert alert[1] == "CRITICAL" and alert[3] == f"{device} {PROBE}", alert

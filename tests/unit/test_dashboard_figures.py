@@ -137,3 +137,14 @@ def test_the_anomaly_score_is_on_its_own_axis_with_the_alarm_level():
     (alarm,) = fig.layout.shapes
     assert (alarm.yref, alarm.y0, alarm.y1, alarm.line.dash) == ("y2", 0.5, 0.5, "dash")
     assert list(fig.layout.yaxis2.range) == [0, 1.05]
+
+
+def test_events_are_a_row_each_newest_first_with_the_querys_columns():
+    panel = BY_NAME["model_actions"]
+    actions = _result(_series(["action", "version", "model"], [[1002 * S, "rollback", 3, "power"],
+                                                             [1001 * S, "pin", 2, "power"]]))
+    table = figures.panel_body(panel, [actions], WHEN, [], 60)
+    head, body = table.children
+    assert [th.children for th in head.children.children] == ["time", "action", "version", "model"]
+    assert [[td.children for td in tr.children] for tr in body.children] == [
+        ["1970-01-01 00:16:42 UTC", "rollback", "3", "power"], ["1970-01-01 00:16:41 UTC", "pin", "2", "power"]]

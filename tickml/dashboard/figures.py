@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from .panels import (ALERT_EVENTS, BAND, BAR, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, OPEN_ALERTS,
+from .panels import (ALERT_EVENTS, BAND, BAR, BARS, CATEGORY_BARS, EVENTS, LINES, MARKERS, NUMBER, OPEN_ALERTS,
                      SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .timerange import Range, format_instant, span
 
@@ -307,6 +307,17 @@ def alert_events_table(results: list) -> html.Table:
     return html.Table([html.Thead(header), html.Tbody(body)], className="alerts")
 
 
+def events_table(results: list) -> html.Table:
+    """Points as the query returns them (newest first), a column per field it selects, the time first."""
+    (result,) = results
+    columns = next((series["columns"] for series in result.series), ["time"])
+    header = html.Tr([html.Th(c) for c in columns])
+    body = [html.Tr([html.Td(format_instant(v) if c == "time" else "" if v is None else str(v))
+                     for c, v in zip(series["columns"], row)])
+            for series in result.series for row in series["values"]]
+    return html.Table([html.Thead(header), html.Tbody(body)], className="events")
+
+
 def panel_body(panel: Panel, results: list, when: Range, task_names: list[str], stale_seconds: int):
     """What the panel shows for ``results``; None when they hold no point (the caller says so in words)."""
     if panel.kind == TASKS:
@@ -324,6 +335,8 @@ def panel_body(panel: Panel, results: list, when: Range, task_names: list[str], 
         return number(results, panel.help)
     if panel.kind == ALERT_EVENTS:
         return alert_events_table(results)
+    if panel.kind == EVENTS:
+        return events_table(results)
     if panel.kind == OPEN_ALERTS:
         return open_alerts_table(results, when)
     raise ValueError(f"panel {panel.name}: no drawing for kind {panel.kind!r}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from tickml.paths import ROOT
 
 from . import settings as settings_module
-from .panels import (ALERT_EVENTS, BAND, BARS, CATEGORY_BARS, LINES, MARKERS, NUMBER, OPEN_ALERTS, PAGE_TITLES,
+from .panels import (ALERT_EVENTS, BAND, BARS, CATEGORY_BARS, EVENTS, LINES, MARKERS, NUMBER, OPEN_ALERTS, PAGE_TITLES,
                      PANELS, SECOND_AXIS, SHADE, TABLE, TASKS, Panel, Query)
 from .schema import PREPROCESSED_STATS
 from .settings import Settings
@@ -33,8 +33,8 @@ DASHBOARD = ROOT / "dashboards" / "grafana" / "tickml.json"
 #: The data source of each database key (uids of dashboards/grafana/provisioning/datasources/influxdb.yml).
 DATASOURCES = {"telemetry": "tickml-influxdb", "telegraf": "tickml-telegraf", "kapacitor": "tickml-kapacitor"}
 _TYPES = {LINES: "timeseries", BARS: "timeseries", TASKS: "timeseries", CATEGORY_BARS: "barchart", TABLE: "table",
-          NUMBER: "stat", ALERT_EVENTS: "table", OPEN_ALERTS: "table"}
-_TABLE_FORMAT = (CATEGORY_BARS, TABLE, ALERT_EVENTS, OPEN_ALERTS)
+          NUMBER: "stat", ALERT_EVENTS: "table", OPEN_ALERTS: "table", EVENTS: "table"}
+_TABLE_FORMAT = (CATEGORY_BARS, TABLE, ALERT_EVENTS, OPEN_ALERTS, EVENTS)
 
 
 def alias(query: Query) -> str:

@@ -37,6 +37,8 @@ from .schema import MEASUREMENTS
 LINES, BARS, CATEGORY_BARS, TABLE, NUMBER, TASKS = "lines", "bars", "category_bars", "table", "number", "tasks"
 # Alert events newest first (the query's ORDER BY time DESC), and the alerts whose latest event is not OK.
 ALERT_EVENTS, OPEN_ALERTS = "alert_events", "open_alerts"
+# Any other points newest first, a row each with the query's columns (the model actions).
+EVENTS = "events"
 # Query roles inside a panel: a line per series, min-max bands with the mean, event markers,
 # anomalous windows shaded, the second axis of a two-axis panel, bars.
 LINE, BAND, MARKERS, SHADE, SECOND_AXIS, BAR = "line", "band", "markers", "shade", "second_axis", "bar"
@@ -216,7 +218,7 @@ PANELS: tuple[Panel, ...] = (
                  "LIMIT $limit SLIMIT $slimit", legend="{model} replaced", role=MARKERS),
            help="accuracy of the champion on each window's newest quarter; a marker where a challenger replaced it "
                 "(its version, algorithm and metric on hover)", wide=True),
-    _panel("model_actions", DEVICE, "What people did to its models", TABLE,
+    _panel("model_actions", DEVICE, "What people did to its models", EVENTS,
            Query("SELECT \"action\", \"version\", \"model\" FROM \"model_actions\" WHERE $timeFilter "
                  "AND \"device_id\" = '$device' ORDER BY time DESC LIMIT $limit"),
            help="every pin, unpin, rollback, delete and import of the device's models (tickml models), newest "
