@@ -261,6 +261,10 @@ def predict_handler_rate(entities: int, n: int, seed: int, algorithm: str = "lin
     """Predictions per wall-clock second and per UDF CPU-second through ``python -m udfs.predict``."""
     import threading
 
+    if n <= entities:
+        # The first point of each entity is start-up (its model's first load), not the steady rate.
+        raise ValueError(f"handler points ({n}) must be more than the prediction entities ({entities})")
+
     from udfs.agent import FrameDecoder, encode_frame, udf_pb2
 
     rng = np.random.default_rng(seed)
