@@ -212,10 +212,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long each fleet sends")
     parser.add_argument("--fault-at", type=float, default=15.0)
     parser.add_argument("--cases", nargs="*", help="case names (default: all)")
-    parser.add_argument("--smoke", action="store_true", help=f"3 devices x 20 s, fault at 5 s: {SMOKE_CASES}")
+    parser.add_argument("--smoke", action="store_true", help=f"3 devices x 12 s, fault at 4 s: {SMOKE_CASES}")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.devices, args.seconds, args.fault_at, args.cases = 3, 20.0, 5.0, args.cases or SMOKE_CASES
+        args.devices, args.seconds, args.fault_at, args.cases = 3, 12.0, 4.0, args.cases or SMOKE_CASES
     influx, kapacitor = Influx(), Kapacitor()
     known = cases()
     unknown = sorted(set(args.cases or []) - known.keys())

@@ -1,4 +1,4 @@
-"""bench/faults.py at its smoke size (3 devices x 20 s): Kapacitor and the preprocess UDF server, killed with a
+"""bench/faults.py at its smoke size (3 devices x 12 s): Kapacitor and the preprocess UDF server, killed with a
 fleet publishing, come back by themselves (supervisord: the bench only kills), every task that was executing
 executes again, and no message is lost, so that the bench cannot rot."""
 
