@@ -101,13 +101,12 @@ def datasets(devices: list[str], data: np.ndarray) -> tuple[DataSet, DataSet, li
 
 
 def table(chained: DataSet, raw: DataSet, persistence: list[np.ndarray]) -> list[tuple[str, float]]:
-    rows = [("persistence (no model)", mae(chained, persistence)[0]),
+    return [("persistence (no model)", mae(chained, persistence)[0]),
             ("raw inputs, per-device least squares", mae(raw, per_entity_ls(raw))[0]),
             ("raw inputs, auto", mae(raw, in_process(raw, AUTO).predicted)[0]),
             ("chained, per-device least squares", mae(chained, per_entity_ls(chained))[0]),
             ("chained, auto (power_forecast_train)", mae(chained, in_process(chained, AUTO).predicted)[0]),
             ("chained, fleet model (pooled least squares)", mae(chained, pooled_ls(chained))[0])]
-    return rows
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -122,13 +121,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     devices, data = readings(args.devices, int(args.minutes * 60), args.seed)
     chained, raw, persistence = datasets(devices, data)
     rows = table(chained, raw, persistence)
-    base, ls = rows[0][1], rows[3][1]
+    figures = dict(rows)
+    base, ls = figures["persistence (no model)"], figures["chained, per-device least squares"]
     print(f"{args.devices} power meters, {args.minutes:g} min each: {chained.train_rows} training windows and "
           f"{chained.test_rows} forecast windows per device (seed {args.seed})")
     print(f"{'model':46s} {'MAE (W)':>9s} {'/ persistence':>14s} {'/ chained LS':>13s}")
     for name, value in rows:
         print(f"{name:46s} {value:9.2f} {value / base:14.3f} {value / ls:13.3f}")
-    return dict(rows)
+    return figures
 
 
 if __name__ == "__main__":
