@@ -385,8 +385,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     if args.smoke:
         args.messages, args.devices, args.timeout, args.settle, sizes = 500, 50, 60.0, 0.0, sizes[:1]
 
-    down = [s.name for s in services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
-            and (s.pid() is None or not s.healthy())]  # fmt: skip
+    # A moment's "down" is a service rereading its configuration (a device registered makes Telegraf reload):
+    # what is down for half a minute is down.
+    deadline = time.monotonic() + 30
+    while down := [s.name for s in services() if s.name in ("telegraf", "influxdb", "kafka", "mosquitto")
+                   and (s.pid() is None or not s.healthy())]:  # fmt: skip
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     if down:
         raise SystemExit(f"error: not running: {', '.join(down)}; start the stack with tickml stack start")
     influx = Influx()

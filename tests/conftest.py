@@ -24,6 +24,7 @@ define too (the shards' tasks, ``tickml tasks define`` run by a test) keeps it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -141,21 +142,52 @@ def pytest_collection_finish(session):
         _START = _Start()
 
 
+def _turn_key(item) -> tuple | None:
+    """What a test on the stack takes: (serial, the names it holds exclusively); None off the stack."""
+    if item is None or "stack" not in item.fixturenames:
+        return None
+    return (item.get_closest_marker("serial") is not None,
+            tuple(sorted({name for mark in item.iter_markers("exclusive") for name in mark.args})))
+
+
+# The turn a serial test took and kept for the next test of its module (``pytest_runtest_protocol``).
+_KEPT: tuple[str, tuple, contextlib.ExitStack] | None = None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """A test on the stack takes its turn (setup, call and teardown): shared, or alone if it is serial; and first
-    whatever it holds exclusively (``exclusive(name, ...)``), waited for outside the turn."""
-    global _TURNS
-    if "stack" not in item.fixturenames:
+    whatever it holds exclusively (``exclusive(name, ...)``), waited for outside the turn.
+
+    A serial test followed by another serial test of its module holding the same names keeps its turn for it:
+    every turn alone first waits for the tests running beside it to end, and a module of fifteen serial tests
+    waited fifteen times while the other workers stood idle at the turnstile."""
+    global _TURNS, _KEPT
+    key = _turn_key(item)
+    if key is None:
         yield
         return
     if _TURNS is None:
         from stackturns import StackTurns
 
         _TURNS = StackTurns(_session_folder())
-    held = sorted({name for mark in item.iter_markers("exclusive") for name in mark.args})
-    with _TURNS.holding(held), (_TURNS.alone() if item.get_closest_marker("serial") else _TURNS.shared()):
+    module = str(item.path)
+    if _KEPT is not None and _KEPT[:2] == (module, key):
+        turn = _KEPT[2]
+    else:
+        if _KEPT is not None:  # kept for a test that did not come (deselected, or the run stopped): give it back
+            _KEPT[2].close()
+        turn = contextlib.ExitStack()
+        turn.enter_context(_TURNS.holding(list(key[1])))
+        turn.enter_context(_TURNS.alone() if key[0] else _TURNS.shared())
+    _KEPT = None
+    try:
         yield
+    finally:
+        if key[0] and nextitem is not None and str(nextitem.path) == module and _turn_key(nextitem) == key:
+            _KEPT = (module, key, turn)
+        else:
+            turn.close()
 
 
 def pytest_sessionfinish(session):

@@ -207,8 +207,9 @@ class SocketUdf:
         self.proc = subprocess.Popen(argv + ["--socket", self.path, "--log-level", "DEBUG"],
                                      cwd=REPO, env={**udf_env(), **(env or {})}, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
-        # Wait until it accepts: the path alone may be a stale file.
-        deadline = time.monotonic() + 15
+        # Wait until it accepts: the path alone may be a stale file. The bound is for a server that hangs; on a
+        # loaded machine (the whole suite side by side) importing scikit-learn alone has taken more than 15 s.
+        deadline = time.monotonic() + 60
         while True:
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
