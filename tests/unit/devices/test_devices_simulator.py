@@ -173,9 +173,10 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_counts():
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "devices.simulator", "--protocol", "stdout", "--devices", "3",
-                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     # The first message out says the run is sending (its handlers are set before it sends): a fixed wait was
     # shorter than the simulator's import on a loaded machine, and SIGTERM then killed it before the run began.
+    # Unbuffered, so that the line read here is all that communicate() does not see.
     first = proc.stdout.readline()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
