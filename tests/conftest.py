@@ -124,7 +124,14 @@ LONGEST_FIRST = ("test_dashboard.py", "test_shards.py", "test_bench_alerts.py", 
 
 def pytest_collection_modifyitems(config, items):
     """The unit tests first, as collected (they run while the stack starts), then the tests on the stack, the
-    longest modules first. stack/test.sh keeps this order across its workers (``--no-loadscope-reorder``)."""
+    longest modules first. stack/test.sh keeps this order across its workers (``--no-loadscope-reorder``).
+
+    A test marked ``stack`` that asks for no fixture of it (it runs a ``tickml`` command) gets the ``stack``
+    fixture, so that it waits for the start and takes its turn: without it, one asked Kapacitor while a serial
+    test had killed it."""
+    for item in items:
+        if item.get_closest_marker("stack") is not None and "stack" not in item.fixturenames:
+            item.fixturenames.append("stack")
     def rank(item):
         # By folder, not by fixture: a module's tests keep their order (a test without the stack fixture may
         # come after others in its module that set up what it shares with them).
