@@ -1,6 +1,7 @@
-"""bench/faults.py at its smoke size (3 devices x 12 s): Kapacitor and the preprocess UDF server, killed with a
-fleet publishing, come back by themselves (supervisord: the bench only kills), every task that was executing
-executes again, and no message is lost, so that the bench cannot rot."""
+"""bench/faults.py at its smoke size (3 devices x 12 s): Kapacitor and Telegraf, killed with a fleet publishing,
+come back by themselves (supervisord: the bench only kills), every task that was executing executes again, and no
+message is lost (Telegraf acknowledges an MQTT message only once its points are written), so that the bench cannot
+rot."""
 
 from __future__ import annotations
 
