@@ -28,12 +28,13 @@ per entity (``bench/ml_quality.py``), choosing between forms inside such a
 window lost to plain least squares on every set, hence the thresholds.
 
 What one window cannot see, its fleet can: the trainer's board
-(``evidence``) scores every form of ``forms`` on every window, and a form
-the fleet's evidence backs beyond noise is offered to windows of any length
-as the candidate after the base model. The one-standard-error rule above
-still judges it on the entity's own rows, towards the base model; where
-that keeps the base, the entity deploys the form averaged with its own
-least squares (``hedged``), so the fleet's form reaches it at half strength.
+(``evidence``) scores every form of ``forms`` on every window, as it would
+be deployed (``averaged``), and a form the fleet's evidence backs beyond
+noise is offered to windows of any length as the candidate after the base
+model. The one-standard-error rule above still judges it on the entity's
+own rows, towards the base model; where that keeps the base, the entity
+deploys the form averaged with its own least squares (``hedged``), so the
+fleet's form reaches it at the share ``1 - shrinkage.BLEND``.
 """
 
 from __future__ import annotations
@@ -223,6 +224,32 @@ def base_candidate(task: str, transform: Transform, prior_rows: float | None = N
     return Candidate(LinearRegression, (("prior_rows", float(prior_rows)), *blended), transform)
 
 
+def averaged(form: Candidate, base: Candidate, blend: float) -> Candidate:
+    """``form`` as an entity whose own window keeps ``base`` deploys it (``hedged``): its forecast averaged with
+    the entity's own least squares' at share ``blend`` where that average is one model, else the form alone.
+    The fleet's board scores each form so, since that is what its evidence lends.
+
+    Examples
+    --------
+    >>> base, form = base_candidate("regression", TRANSFORMS[""]), Candidate(QuadraticRegression)
+    >>> averaged(form, base, 0.25).name, averaged(form, base, 0).name
+    ('quadratic(blend=0.25)', 'quadratic')
+    >>> averaged(Candidate(LinearRegression, (), TRANSFORMS["log-log"]), base, 0.25).name   # two transforms
+    'linear/log-log'
+    """
+    hedge = hedged(base, base, form, blend)
+    return form if hedge == base else hedge
+
+
+def outright(form: Candidate) -> Candidate:
+    """The form itself, without an average with least squares (``averaged`` undone).
+
+    >>> outright(Candidate(LinearRegression, (("halflife", 0.25), ("blend", 0.25)))).name
+    'linear(halflife=0.25)'
+    """
+    return Candidate(form.algorithm, tuple((k, v) for k, v in form.hyper if k != "blend"), form.transform)
+
+
 def hedged(chosen: Candidate, base: Candidate, form: Candidate | None, blend: float) -> Candidate:
     """What an entity deploys when the fleet backs ``form``: the form if its own window chose it; if its own
     window kept ``base``, the form's forecast averaged with its own least squares' (share ``blend``), when the
@@ -230,8 +257,9 @@ def hedged(chosen: Candidate, base: Candidate, form: Candidate | None, blend: fl
 
     Why: the one-standard-error rule on a dozen rows keeps the base almost
     always, so a form the whole fleet backs would reach almost no one; the
-    average takes half of the fleet's gain at a fraction of the risk to a
-    device the form does not suit (``shrinkage`` says why averages are safe).
+    average takes most of the fleet's gain (the form's share, ``1 - blend``)
+    at less risk to a device the form does not suit (``shrinkage`` says why
+    averages are safe).
 
     Examples
     --------

@@ -28,15 +28,22 @@ close to the fleet and moves to its own estimates as its rows accumulate.
   combination: the shrunk forecast averaged with the entity's own least
   squares' (``BLEND``, the own model's share), one linear model of averaged
   parameters. Why: the window's evidence can point the right way and still
-  overstate how far to go. On Cigar (46 states, 24 years) shrinking wins
-  inside the window at every strength (t down to -9), yet at strengths 1 to
-  16 it loses 9-26 % on the six later years, and on Spruce strengths from
-  16 up lose 4-23 % (the prior from every window of the set); the equal
-  averages with the own fit gain 12-19 % and 4-7 % there, and an average
+  overstate how far to go. On Cigar (46 states, 24 years) shrinking alone
+  wins inside the window at strengths 4 to 64 (t -2.0 to -4.9, origins from
+  the middle), yet lent alone to every state from the 11th (the prior from
+  the states before, as the trainer has it) it loses 14-45 % to least
+  squares on the six later years, at every strength; with a quarter of the
+  own fit it ranges from 9 % better to 14 % worse, with a half from 6 to
+  18 % better. On Spruce strengths from 16 up lose 10-31 % alone, 2-12 %
+  with a quarter of the own fit, at most 0.5 % with a half. An average
   rarely loses much to the better of its parts (the old lesson of forecast
   combination). A fixed ``shrinkage`` number is used as given, unblended.
-  ``BLEND`` is the share with the lowest mean ratio to least squares over
-  the real panels; ``--loso`` prints how it holds on each panel left out.
+  ``BLEND`` is, with ``evidence.LEVEL`` and ``START``, the setting with the
+  fewest real panels where ``auto`` loses to least squares, then the lowest
+  mean ratio; a quarter (a half before) since the guard takes the surest
+  strength, the smallest pull that wins steadily, rather than the strongest
+  that wins on average. ``--loso`` prints how it holds on each panel left
+  out.
 
 Both are per task (one trainer) and carried in the trainer's snapshot.
 """
@@ -54,7 +61,7 @@ from .transforms import Transform
 GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 MIN_WINDOWS = 10  # before these, the fleet's level counts as no rows: too few windows to tell its spread
 MAX_LEVEL_ROWS = 1e6
-BLEND = 0.5  # of 0, 0.25, 0.5, 0.75: the lowest mean over the real panels (bench/ml_quality.py --loso)
+BLEND = 0.25  # of 0, 0.25, 0.5, 0.75 (0.5 before): see the docstring (bench/ml_quality.py --loso)
 
 
 class FleetPrior:

@@ -82,8 +82,8 @@ from .metrics import below_threshold, score_key, scores
 from .outcome import BAD, DEPLOYED, KEPT, SKIPPED, TrainOutcome
 from .history import model_record
 from .reasons import BELOW_THRESHOLD, PINNED, BadWindow
-from .evidence import FleetBoard, window_ratios
-from .selection import base_candidate, candidates, forms, hedged, search
+from .evidence import FleetBoard, lent, window_ratios
+from .selection import averaged, base_candidate, candidates, forms, hedged, outright, search
 from . import shrinkage
 from .shrinkage import GRID, FleetPrior
 from .store import ModelStore
@@ -370,7 +370,9 @@ class Trainer:
         found = [base_candidate(config.task, config.transform, r, shrinkage.BLEND) for r in GRID] \
             if config.prior_rows == "auto" else []
         if config.algorithm == AUTO:
-            found += forms(config.task, config.transform, search_transforms=not config.transformtype.strip())
+            own = base_candidate(config.task, config.transform)
+            found += [averaged(f, own, shrinkage.BLEND)
+                      for f in forms(config.task, config.transform, search_transforms=not config.transformtype.strip())]
         return found
 
     def fleet_choice(self) -> tuple[float | None, Candidate | None]:
@@ -381,14 +383,10 @@ class Trainer:
     def _fleet_choice(self, prior: Prior | None) -> tuple[float | None, Candidate | None]:
         if self.board_ is None:
             return None, None
-        passed = self.board_.passing()
-        by_name = {c.name: c for c in self.options_}
-        shrunk = min((n for n in passed if by_name[n].shrunk and prior is not None), key=passed.get, default=None)
-        # A form is offered only where it gains more than the best shrinkage does (which stays the base).
-        bar = passed[shrunk] if shrunk is not None else 0.0
-        form = min((n for n in passed if not by_name[n].shrunk and passed[n] < bar), key=passed.get, default=None)
-        return (None if shrunk is None else float(dict(by_name[shrunk].hyper)["prior_rows"]),
-                None if form is None else by_name[form])
+        shrunk, form = lent(self.board_, self.options_, shrinkable=prior is not None)
+        # The board scored the form averaged as deployed; the entity's own window judges the form itself.
+        return (None if shrunk is None else float(dict(shrunk.hyper)["prior_rows"]),
+                None if form is None else outright(form))
 
     def _score_fleet(self, w: Window, prior: Prior | None) -> None:
         """Add this window's evidence to the fleet's board: every option's rolling-origin error on the whole

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from udfs.learn import ModelStore, TrainConfig, Trainer
-from udfs.learn.evidence import LEVEL, MIN_WINDOWS, FleetBoard, t_quantile, window_ratios
+from udfs.learn.evidence import LEVEL, MIN_WINDOWS, FleetBoard, lent, t_quantile, window_ratios
 from udfs.learn.candidate import Candidate
 from udfs.learn.algorithms import LinearRegression
 from udfs.learn.selection import base_candidate, forms
@@ -80,6 +80,41 @@ def test_board_engages_on_a_steady_gain_after_enough_windows():
     assert board.passing().keys() == {"a"}
 
 
+def test_the_guard_lends_the_surest_strength_and_a_passing_form_beside_it():
+    """Of the strengths that pass, the one with the lowest t (not the lowest mean: the window overstates how far
+    to pull); of the forms, the lowest mean, lent even where a strength gains more inside the window."""
+    options = [base_candidate("regression", TRANSFORMS[""], r, BLEND) for r in (1.0, 8.0, 64.0)]
+    options += forms("regression", TRANSFORMS[""], search_transforms=False)
+    names = [c.name for c in options]
+    board = FleetBoard(names, corrections=[1, 1, 1] + [len(options) - 3] * (len(options) - 3))
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        board.add({names[0]: -0.04 + rng.normal(0, 0.02),    # surest
+                   names[1]: -0.10 + rng.normal(0, 0.20),    # more on average, less surely
+                   names[2]: -0.30 + rng.normal(0, 2.00),    # the lowest mean, noise
+                   names[3]: -0.02 + rng.normal(0, 0.01),    # ridge: a small, steady gain, less than shrinkage's
+                   names[4]: rng.normal(0, 0.3)})            # recency weights: noise
+    stats = board.statistics()
+    assert min(board.passing(), key=board.passing().get) == names[1] and stats[names[1]][2] > stats[names[0]][2]
+    strength, form = lent(board, options)
+    assert strength is options[0] and form is options[3]
+    assert lent(board, options, shrinkable=False) == (None, options[3])
+
+
+def test_the_board_scores_each_form_as_it_is_deployed_and_lends_the_form_itself():
+    """``auto``'s board weighs each form averaged with the entity's own least squares (``BLEND``) where that
+    average is one model, the log transforms alone; the fleet's choice is the form itself, which each entity's
+    own window then judges (``selection.hedged`` averages it again where the window keeps least squares)."""
+    trainer = Trainer(TrainConfig(["x"], "y", algorithm="auto"), ModelStore(), fleet_retrain_every=0)
+    scored = [c.name for c in trainer.options_ if not c.shrunk]
+    assert scored == [f"ridge(alpha=1.0,blend={BLEND})", f"linear(halflife=0.25,blend={BLEND})", "linear/log-lin",
+                      "linear/lin-log", "linear/log-log", f"quadratic(blend={BLEND})"]
+    rng = np.random.default_rng(4)
+    train(trainer, regime_change(rng, 60))
+    _, form = trainer.fleet_choice()
+    assert form is not None and form.name == "linear(halflife=0.25)"
+
+
 def test_board_state_round_trips_and_a_bad_one_is_refused():
     board = FleetBoard(["a", "b"])
     for v in (-0.2, -0.1, 0.3):
@@ -121,19 +156,20 @@ def test_borrowing_predicts_better_where_the_guard_engages():
 
 
 @pytest.mark.parametrize("entities", [40, 300])
-def test_auto_borrows_half_where_entities_share_coefficients_and_gains_on_later_rows(entities):
+def test_auto_lends_a_hedge_where_entities_share_coefficients_and_gains_on_later_rows(entities):
     """Where per-entity fits overfit (8 noisy rows, one shared slope), ``auto``'s guard engages, and what it
-    deploys is the shrunk forecast averaged with the entity's own least squares' (``BLEND``): it predicts the
-    entities' later rows better than their own least squares does."""
+    deploys is the shrunk forecast averaged with the entity's own least squares' (``BLEND``), at the strength
+    the fleet chose before the window: it predicts the entities' later rows better than their own least squares
+    does."""
     rng = np.random.default_rng(entities + 1)
     trainer = train(Trainer(TrainConfig(["x"], "y", algorithm="auto"), ModelStore(), fleet_retrain_every=0),
                     shared_noisy(rng, entities))
-    strength, _ = trainer.fleet_choice()
-    assert strength is not None
+    assert trainer.fleet_choice()[0] is not None
     borrowed_errors, own_errors = [], []
     for e, (x, y) in enumerate(shared_noisy(rng, 100, rows=16)):
+        strength, form = trainer.fleet_choice()  # the board moves with every window
         doc = trainer.train_window(f"new{e}", {"x": x[:8], "y": y[:8]}).challenger
-        assert doc["hyper"]["prior_rows"] == strength and doc["hyper"]["blend"] == BLEND
+        assert form is None and doc["hyper"]["prior_rows"] == strength and doc["hyper"]["blend"] == BLEND
         borrowed_errors.append(np.abs(trainer.store.model(f"new{e}").predict_rows(x[8:, None]) - y[8:]).mean())
         own_errors.append(np.abs(np.polyval(np.polyfit(x[:8], y[:8], 1), x[8:]) - y[8:]).mean())
     assert np.mean(borrowed_errors) < 0.97 * np.mean(own_errors)
