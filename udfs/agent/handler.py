@@ -28,7 +28,7 @@ import types
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from . import udf_pb2
-from .framing import encode_varint
+from .framing import _SMALL_VARINTS, encode_varint
 from .options import Option, option_info
 from .points import Batch, Point
 
@@ -48,6 +48,8 @@ _POINT_KEY = b"\x8a\x01"
 _END_KEY = b"\x92\x01"
 
 _EDGES = {"stream": udf_pb2.STREAM, "batch": udf_pb2.BATCH}
+# Lengths below this take their varint from framing's table, without a call (one per output point).
+_SMALL = len(_SMALL_VARINTS)
 
 
 class Handler:
@@ -246,9 +248,11 @@ class Handler:
         self.emit_end(b_name, b_group, b_tags, b_tmax, by_name)
 
     def _write(self, key: bytes, body: bytes) -> None:
-        length = encode_varint(len(body))
+        n = len(body)
+        length = _SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
+        n += len(key) + len(length)
         out = self.pending_output
-        out += encode_varint(len(key) + len(length) + len(body))
+        out += _SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
         out += key
         out += length
         out += body

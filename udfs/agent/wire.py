@@ -14,9 +14,11 @@ import struct
 from .framing import encode_varint
 
 _DOUBLE_MAP = 8  # Point.fieldsDouble
+_INT_MAP = 9  # Point.fieldsInt
 _STRING_MAP = 10  # Point.fieldsString
 _BOOL_MAP = 12  # Point.fieldsBool
 _pack_double = struct.Struct("<d").pack
+_SHORT = 0x20  # strings shorter than this many bytes take StringField's table
 
 
 def point_bytes(raw_request: bytes) -> bytes:
@@ -72,14 +74,21 @@ class StringField:
     '1.0,2.5'
     """
 
-    __slots__ = ("_tag", "_entry_head")
+    __slots__ = ("_tag", "_entry_head", "_short_head")
 
     def __init__(self, name: str):
         self._tag, self._entry_head = _key_prefix(_STRING_MAP, name, 0x12)
+        # Everything before the string's bytes, per string length below _SHORT: built once, so encoding a
+        # short value (Inputdata's few numbers) is one lookup and one concatenation.
+        self._short_head = tuple(self._tag + encode_varint(len(self._entry_head) + 1 + n) + self._entry_head +
+                                 bytes((n,)) for n in range(_SHORT))
 
     def encode(self, value: str) -> bytes:
         data = value.encode()
-        entry = self._entry_head + encode_varint(len(data)) + data
+        n = len(data)
+        if n < _SHORT:  # the common short string: both lengths one byte each, looked up, no call
+            return self._short_head[n] + data
+        entry = self._entry_head + encode_varint(n) + data
         return self._tag + encode_varint(len(entry)) + entry
 
 
@@ -100,3 +109,67 @@ class BoolField:
 
     def encode(self, value: bool) -> bytes:
         return self._true if value else self._false
+
+
+class IntField:
+    """A ``fieldsInt`` entry of a fixed name (an int64: negative values as their two's complement).
+
+    >>> from udfs.agent import udf_pb2
+    >>> [udf_pb2.Point.FromString(IntField("n").encode(v)).fieldsInt["n"] for v in (0, 300, -2)]
+    [0, 300, -2]
+    """
+
+    __slots__ = ("_tag", "_entry_head")
+
+    def __init__(self, name: str):
+        self._tag, self._entry_head = _key_prefix(_INT_MAP, name, 0x10)
+
+    def encode(self, value: int) -> bytes:
+        entry = self._entry_head + encode_varint(value & 0xFFFF_FFFF_FFFF_FFFF)
+        return self._tag + encode_varint(len(entry)) + entry
+
+
+_FIELD_TYPES = {float: DoubleField, str: StringField, bool: BoolField, int: IntField}
+
+
+class PointFields:
+    """Output fields as serialized ``Point`` map entries, each in the map ``points.set_fields`` puts it in,
+    with one encoder per field name and type, built once.
+
+    For a handler that emits one point of many fields per batch (train): appended to the serialized point
+    that carries the name, tags and time, they decode as one point with those fields.
+
+    >>> from udfs.agent import udf_pb2
+    >>> fields = PointFields()
+    >>> p = udf_pb2.Point.FromString(fields.encode({"a": 1.5, "b": "x", "c": 3, "d": True}))
+    >>> p.fieldsDouble["a"], p.fieldsString["b"], p.fieldsInt["c"], p.fieldsBool["d"]
+    (1.5, 'x', 3, True)
+    >>> fields.encode({"n": 2**63}) is None   # not an int64: set_fields says why
+    True
+    """
+
+    #: Encoders kept; past it the table starts again (field names come from code, so it is never reached).
+    LIMIT = 4096
+
+    def __init__(self):
+        self._encoders: dict[tuple[str, type], object] = {}
+
+    def encode(self, fields) -> bytes | None:
+        """The entries of ``fields``; None when a value is of no plain type here (a numpy scalar, an int
+        outside int64: build the point with ``points.new_point`` instead, which converts or refuses it)."""
+        encoders = self._encoders
+        parts = []
+        for name, value in fields.items():
+            kind = type(value)
+            encode = encoders.get((name, kind))
+            if encode is None:
+                field_type = _FIELD_TYPES.get(kind)
+                if field_type is None:
+                    return None
+                if len(encoders) >= self.LIMIT:
+                    encoders.clear()
+                encode = encoders[name, kind] = field_type(name).encode
+            if kind is int and not -0x8000_0000_0000_0000 <= value <= 0x7FFF_FFFF_FFFF_FFFF:
+                return None
+            parts.append(encode(value))
+        return b"".join(parts)

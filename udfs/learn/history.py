@@ -41,9 +41,16 @@ line to a file opened ``O_APPEND``, so lines never interleave; a line a
 crash cut short is skipped by readers and ended before the next append.
 Everything else (documents, the pin, a compaction) is written whole
 (``write_atomic``: a temporary file renamed into place), so a reader sees
-the old file or the new one. Changes happen under the store folder's lock
-(``ModelStore._locked``), which the train UDF and ``tickml models`` both
-take, so a compaction never drops a record appended meanwhile.
+the old file or the new one. A deployed version's document is the file the
+store has just written as champion, linked into the history under its
+``v<N>.json`` name (``add``'s ``same_as``), not a second copy: creating a
+file costs this disk tens to hundreds of microseconds, a link a few. Both
+names then share one file, which nothing changes in place (every write
+above is a new file renamed over the old name), so replacing the champion
+later leaves the history's document as it was. Changes happen under the
+store folder's lock (``ModelStore._locked``), which the train UDF and
+``tickml models`` both take, so a compaction never drops a record appended
+meanwhile.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import shutil
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 FOLDER = ".history"
 RECORDS = "records.jsonl"
@@ -67,23 +75,39 @@ VERSIONED = ("deployed", "rollback", "imported")
 EVENTS = (*VERSIONED, "kept", "pin", "unpin")
 
 
-def write_atomic(path: Path, blob: bytes, fsync: bool = False) -> None:
+def write_atomic(path: Path | str, blob: bytes, fsync: bool = False) -> os.stat_result:
     """Write ``blob`` to ``path`` whole: a reader sees the old file or the new one, never a part.
 
-    The temporary name is unique per process and thread (two writers may race
-    for one path), and removed when the write fails (disk full, read-only).
+    Returns the written file's ``stat``, taken before it is renamed into
+    place (a rename changes neither its inode, size nor modification time),
+    so it describes this write even if another writer replaces ``path``
+    right after. The temporary name is unique per process and thread (two
+    writers may race for one path), and removed when the write fails (disk
+    full, read-only).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
+        # os-level calls, no buffered file object: this runs for every window the trainer judges.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
             if fsync:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+            stat = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
+    return stat
 
 
 def now_iso(seconds: float | None = None) -> str:
@@ -117,12 +141,18 @@ def model_record(event: str, doc: dict, reason: str = "", **extra) -> dict:
 class History:
     """One entity's history folder. Not locked here: callers hold the store folder's lock to change it."""
 
-    def __init__(self, folder: Path, keep: int | None = None, fsync: bool = False):
+    def __init__(self, folder: Path | str, keep: int | None = None, fsync: bool = False):
         if keep is not None and keep < 1:
             raise ValueError(f"history must keep at least 1 version, got {keep!r}")
-        self.folder = folder
+        # A string, joined with os.path: the trainer writes a record every window, and pathlib's joins and
+        # conversions cost more than the system calls they name.
+        self._dir = os.fspath(folder)
         self.keep = keep or DEFAULT_KEEP
         self.fsync = fsync
+
+    @property
+    def folder(self) -> Path:
+        return Path(self._dir)
 
     def read(self) -> dict:
         """``{"keep", "pinned", "records"}``, the records within the bound; empty when there are none (or
@@ -131,7 +161,7 @@ class History:
 
     @property
     def pinned(self) -> bool:
-        return os.path.exists(os.path.join(self.folder, PINNED))  # one stat: the trainer asks every window
+        return os.path.exists(os.path.join(self._dir, PINNED))  # one stat: the trainer asks every window
 
     def document(self, version: int) -> bytes | None:
         """Version ``version``'s document as it was stored, or None when the history holds it no more."""
@@ -140,41 +170,54 @@ class History:
         except OSError:
             return None
 
-    def add(self, record: dict, blob: bytes | None = None, *, pinned: bool | None = None) -> None:
+    def add(self, record: dict, blob: bytes | None = None, *, pinned: bool | None = None,
+            same_as: tuple[str, Callable[[os.stat_result], bool]] | None = None) -> None:
         """Append ``record`` (with ``blob``, the document, for a versioned one), pin or unpin if asked,
-        keep the bound."""
+        keep the bound.
+
+        ``same_as``: ``(path, check)``, a file that holds ``blob`` already (the
+        champion's, just written): it is linked as the version's document if
+        ``check`` accepts the linked file's ``stat`` (it is still the file the
+        caller wrote, not one another writer put there since); otherwise, or
+        where links fail, ``blob`` is written.
+        """
+        created = False
         if blob is not None or pinned is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            created = _mkdir(self._dir)
         if blob is not None:
-            write_atomic(self.folder / f"v{record['version']}.json", blob, self.fsync)
+            document = os.path.join(self._dir, f"v{record['version']}.json")
+            if same_as is None or not _linked(same_as, document):
+                write_atomic(document, blob, self.fsync)
         if pinned:
-            write_atomic(self.folder / PINNED, json.dumps(record).encode(), self.fsync)
+            write_atomic(os.path.join(self._dir, PINNED), json.dumps(record).encode(), self.fsync)
         elif pinned is not None:
-            (self.folder / PINNED).unlink(missing_ok=True)
+            _unlink(os.path.join(self._dir, PINNED))
         size = self._append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         if size > COMPACT_FACTOR * 2 * self.keep * _RECORD_BYTES:
             kept, _ = _bounded(self._lines(), self.keep)
-            write_atomic(self.folder / RECORDS, b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n"
-                                                         for r in kept), self.fsync)
-        if blob is not None:
-            versions = sorted(int(p.name[1:-5]) for p in self.folder.glob("v*.json") if p.name[1:-5].isdigit())
+            write_atomic(os.path.join(self._dir, RECORDS),
+                         b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in kept), self.fsync)
+        if blob is not None and not created:  # a folder made just now holds this one version only
+            # The names Path.glob("v*.json") finds, listed without pathlib's cost.
+            versions = sorted(int(name[1:-5]) for name in os.listdir(self._dir)
+                              if name[:1] == "v" and name[-5:] == ".json" and name[1:-5].isdigit())
             for version in versions[:-self.keep]:
-                (self.folder / f"v{version}.json").unlink(missing_ok=True)
+                _unlink(os.path.join(self._dir, f"v{version}.json"))
 
     def highest_version(self) -> int:
         """The highest version any record names (0 without records)."""
         return max((r["version"] for r in self._lines() if type(r.get("version")) is int), default=0)
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _append(self, line: bytes) -> int:
         """Append one line in one write; the file's size after it."""
-        path, flags = os.path.join(self.folder, RECORDS), os.O_RDWR | os.O_APPEND | os.O_CREAT
+        path, flags = os.path.join(self._dir, RECORDS), os.O_RDWR | os.O_APPEND | os.O_CREAT
         try:
             fd = os.open(path, flags, 0o644)
         except FileNotFoundError:  # the entity's first record (one syscall less for every other)
-            self.folder.mkdir(parents=True, exist_ok=True)
+            _mkdir(self._dir)
             fd = os.open(path, flags, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -201,6 +244,46 @@ class History:
             if isinstance(record, dict):
                 records.append(record)
         return records
+
+
+def _mkdir(folder: str) -> bool:
+    """``Path(folder).mkdir(parents=True, exist_ok=True)``, in the same system calls, without pathlib; whether
+    it made the folder."""
+    try:
+        os.mkdir(folder)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        if not os.path.isdir(folder):
+            raise
+        return False
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _linked(same_as: tuple[str, Callable[[os.stat_result], bool]], document: str) -> bool:
+    """Whether ``document`` is now a link to the file ``same_as`` names, checked; False leaves no link."""
+    source, check = same_as
+    try:
+        os.link(source, document)
+    except OSError:  # one there already (a version number met again), or a file system without links
+        return False
+    try:
+        if check(os.stat(document)):
+            return True
+    except OSError:
+        pass
+    try:
+        os.unlink(document)
+    except OSError:
+        pass
+    return False
 
 
 def _bounded(records: list[dict], keep: int) -> tuple[list[dict], list[dict]]:

@@ -153,6 +153,9 @@ class ModelStore:
         if max_resident is not None and max_resident < 1:
             raise ValueError(f"max_resident must be >= 1 or None, got {max_resident!r}")
         self.directory = None if directory is None else Path(directory)
+        # The same as strings, which the per-window paths are joined to (pathlib costs more than the calls).
+        self._dir = None if directory is None else os.fspath(self.directory)
+        self._history_dir = None if directory is None else os.path.join(self._dir, FOLDER)
         self.max_resident = max_resident
         self.refresh_seconds = refresh_seconds
         self.fsync = fsync
@@ -338,7 +341,7 @@ class ModelStore:
         """The entity's history folder (None for a store without a directory, which keeps none)."""
         if self.directory is None:
             return None
-        return History(self.directory / FOLDER / self._path(key).name[: -len(_SUFFIX)], self.history_keep,
+        return History(os.path.join(self._history_dir, self._name(key)[: -len(_SUFFIX)]), self.history_keep,
                        self.fsync)
 
     def records(self, key: str | FleetKey) -> list[dict]:
@@ -351,8 +354,13 @@ class ModelStore:
         history = self.history(key)
         return history is not None and history.pinned
 
-    def record(self, key: str | FleetKey, record: dict, doc: dict | None = None) -> None:
+    def record(self, key: str | FleetKey, record: dict, doc: dict | None = None, *, stored: bool = False) -> None:
         """Append ``record`` (and ``doc``, the document of a deployed version) to the entity's history.
+
+        ``stored``: ``doc`` is the champion this store has just stored under
+        ``key`` (``put``); its history document is then the champion's file
+        itself, linked, with the bytes it was stored as (neither encoded nor
+        written again), as long as the file is still the one this store wrote.
 
         A history that cannot be written (disk full) is logged, never raised:
         the champion was stored, and training goes on.
@@ -360,9 +368,17 @@ class ModelStore:
         history = self.history(key)
         if history is None:
             return
+        blob = same_as = None
+        if doc is not None:
+            entry = self._resident.peek(key) if stored else None
+            if entry is not None and entry.blob is not None and entry.stamp:
+                stamp = entry.stamp
+                blob, same_as = entry.blob, (self._file(key), lambda st: _stamp(st) == stamp)
+            else:
+                blob = encode(doc)
         try:
             with self._locked():
-                history.add(record, None if doc is None else encode(doc))
+                history.add(record, blob, same_as=same_as)
         except OSError as exc:
             log.warning("history of %r not written: %s", key, exc)
 
@@ -460,14 +476,23 @@ class ModelStore:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def _path(self, key: str | FleetKey) -> Path:
+        return self.directory / self._name(key)
+
+    def _file(self, key: str | FleetKey) -> str:
+        """``_path`` as a string, for the calls made every window."""
+        return os.path.join(self._dir, self._name(key))
+
+    @staticmethod
+    def _name(key: str | FleetKey) -> str:
+        """The champion file's name of ``key``."""
         if key is FLEET_KEY:
-            return self.directory / _FLEET_FILE
+            return _FLEET_FILE
         name = quote(key, safe="")
         if len(name) > 200:  # file systems limit names to 255 bytes
             name = _HASHED + sha256(key.encode()).hexdigest()
         elif name == FLEET_NAME:
             name = name.replace("_", "%5F")  # the fleet's file name is not an entity's
-        return self.directory / (name + _SUFFIX)
+        return name + _SUFFIX
 
     def _key_of(self, path: Path) -> str:
         name = path.name[: -len(_SUFFIX)]
@@ -476,12 +501,11 @@ class ModelStore:
         return unquote(name)
 
     def _write(self, key: str, blob: bytes) -> int:
-        path = self._path(key)
-        write_atomic(path, blob, self.fsync)
-        return _stamp(os.stat(path))
+        # The stamp of the file written, whatever another writer renames over it next.
+        return _stamp(write_atomic(self._file(key), blob, self.fsync))
 
     def _load(self, key: str) -> _Entry:
-        path = self._path(key)
+        path = self._file(key)
         now = self.clock()
         try:
             with open(path, "rb") as f:
@@ -500,7 +524,7 @@ class ModelStore:
 
     def _revalidate(self, key: str, entry: _Entry) -> _Entry:
         try:
-            stamp = _stamp(os.stat(self._path(key)))
+            stamp = _stamp(os.stat(self._file(key)))
         except FileNotFoundError:
             stamp = 0
         if stamp == entry.stamp:

@@ -250,10 +250,12 @@ class Trainer:
             reason = "zero_target_holdout" if config.task != CLASSIFICATION else "fit_failed"
             return self._bad(key, w.window_rows, BadWindow(reason, f"hold-out score {challenger_score}"))
         champion = self.store.model(key)
+        # The champion's document, decoded once for this window (its marks, what it saw, what stays if kept).
+        current = self.store.document(key) if champion is not None else None
         champion_score = champion_key = None
         if champion is not None and champion.features == tuple(config.features) \
                 and champion.classify == (config.task == CLASSIFICATION):
-            unseen = self._unseen(key, w)
+            unseen = self._unseen(current, w)
             if unseen.any():
                 with np.errstate(all="ignore"):
                     champion_score = scores(config.task, y_test[unseen], champion.predict_rows(X_test[unseen]),
@@ -280,10 +282,10 @@ class Trainer:
         doc["metric"] = challenger_score
         doc["replaced"] = champion_score if champion_key is not None else None
         # What the entity's training has judged so far goes with whichever model stays champion.
-        marked = self._judged_marks(key, newest)
+        marked = self._judged_marks(key, newest, current)
         doc.update(marked)
         stored = doc if deploy else None
-        kept = None if deploy else self.store.document(key)
+        kept = None if deploy else current
         if kept is not None and marked:  # (none when a gated challenger had no champion to keep)
             stored = {**kept, **marked}
         if stored is not None:
@@ -314,25 +316,27 @@ class Trainer:
         champion had seen every hold-out row), with its document; or the challenger kept out and why."""
         if deployed:
             why = "first" if champion is None else "better" if champion_key is not None else "unjudged"
-            self.store.record(key, model_record(DEPLOYED, doc, why), doc)
+            self.store.record(key, model_record(DEPLOYED, doc, why), doc, stored=True)
         else:
             # The version a kept record names is the champion's that stayed (none: a gated first model).
             self.store.record(key, model_record(KEPT, doc, reason or "not_better",
                                                 version=champion.version if champion is not None else None))
 
-    def _judged_marks(self, key: str | FleetKey, newest) -> dict:
-        """``windows_until`` and ``windows`` after judging a window whose newest row is ``newest``."""
+    def _judged_marks(self, key: str | FleetKey, newest, current: dict | None) -> dict:
+        """``windows_until`` and ``windows`` after judging a window whose newest row is ``newest`` (``current``:
+        the champion's document)."""
         if newest is None or key is FLEET_KEY:
             return {}
-        before = (self.store.document(key) or {}).get("windows", 0)
+        before = (current or {}).get("windows", 0)
         return {"windows_until": newest, "windows": before + 1}
 
-    def _unseen(self, key: str | FleetKey, w: Window) -> np.ndarray:
-        """Hold-out rows newer than the champion's newest training row (all rows when times are unknown)."""
+    def _unseen(self, current: dict | None, w: Window) -> np.ndarray:
+        """Hold-out rows newer than the champion's newest training row (all rows when times are unknown);
+        ``current`` is the champion's document."""
         holdout = len(w.y) - w.n_train
         if w.times is None:
             return np.ones(holdout, dtype=bool)
-        until = (self.store.document(key) or {}).get("until")
+        until = (current or {}).get("until")
         if until is None:
             return np.ones(holdout, dtype=bool)
         return w.times[w.n_train:] > until

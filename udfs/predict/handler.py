@@ -79,20 +79,26 @@ class Predict(Handler):
         directory = store_directory(self.opts.model_dir, self.opts.model)
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
         self.predictor = Predictor(store, use_fleet=self.opts.fallback == "fleet")
-        self._keys: dict[str, str] = {}  # group -> entity key
-        self._constants: dict[tuple, bytes] = {}  # (answering key, version) -> serialized constant fields
+        # group -> [entity key, version, answered by, serialized constant fields]: the last answer's
+        # constants per group, so a point answered by the same model as the last one looks up nothing more.
+        self._groups: dict[str, list] = {}
+        self._constants: dict[tuple, bytes] = {}  # (answering key, version, answered by) -> serialized constants
 
     def point(self, p):
         # Only the group and the numbers are decoded (Point.numeric without its wrapper's calls); tags once
         # per new group.
+        raw = p.raw
         try:
-            msg = _numbers(p.raw).point
+            msg = _numbers(raw).point
         except DecodeError as exc:
             raise BadPoint(f"undecodable point request: {exc}") from exc
-        key = self._keys.get(msg.group)
-        if key is None:
+        group = msg.group
+        seen = self._groups.get(group)
+        if seen is None:
             full = p.msg
-            key = self._remember(self._keys, msg.group, entity_key(full.tags, full.dimensions))
+            seen = self._remember(self._groups, group, [entity_key(full.tags, full.dimensions), None, None, b""])
+        key = seen[0]
+        # Per point, whatever was cached above: the store re-checks the model file at its refresh interval.
         try:
             answer_key, model, answered_by = self.predictor.model_for(key)
         except NoModel:
@@ -100,13 +106,16 @@ class Predict(Handler):
                 raise BadPoint(f"no model yet: entity {key!r} has no {self.opts.model!r} champion of its own "
                                "(fallback 'none')") from None
             raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} model") from None
-        doubles, ints = msg.fieldsDouble, msg.fieldsInt
+        doubles = msg.fieldsDouble
+        ints = None
         values = []
         for f in model.features:
             # .get, never [f]: indexing a protobuf map with a missing key
             # inserts and returns 0, which would be predicted from silently.
             v = doubles.get(f)
             if v is None:
+                if ints is None:
+                    ints = msg.fieldsInt
                 v = ints.get(f)
                 if v is None:
                     raise BadPoint(f"cannot predict: point for {key!r} lacks field {f!r} "
@@ -120,18 +129,23 @@ class Predict(Handler):
         except ValueError as exc:  # a log transform met a value <= 0
             raise BadPoint(f"cannot predict: point for {key!r}: {exc}") from None
 
-        constant = self._constants.get((answer_key, model.version, answered_by))
-        if constant is None:
-            fields = prediction_fields(answer_key, model, value, values, answered_by)
-            constant = self._remember(self._constants, (answer_key, model.version, answered_by),
-                                      new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
-                                      .SerializeToString())
+        version = model.version
+        if seen[1] != version or seen[2] is not answered_by:
+            constant = self._constants.get((answer_key, version, answered_by))
+            if constant is None:
+                fields = prediction_fields(answer_key, model, value, values, answered_by)
+                constant = self._remember(self._constants, (answer_key, version, answered_by),
+                                          new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
+                                          .SerializeToString())
+            seen[1:] = version, answered_by, constant
         # The input point as it came, then the prediction's fields: the
         # concatenation decodes as one point carrying both.
-        out = point_bytes(p.raw) + constant + _HYPER.encode(value)
+        inputs = _INPUT.encode(repr(values[0]) if len(values) == 1 else ",".join(map(repr, values)))
         if model.classify:
-            out += _P1.encode(value) + _P0.encode(1.0 - value)
-        self.emit_serialized(out + _INPUT.encode(repr(values[0]) if len(values) == 1 else ",".join(map(repr, values))))
+            self.emit_serialized(b"".join((point_bytes(raw), seen[3], _HYPER.encode(value), _P1.encode(value),
+                                           _P0.encode(1.0 - value), inputs)))
+        else:
+            self.emit_serialized(b"".join((point_bytes(raw), seen[3], _HYPER.encode(value), inputs)))
 
     def _remember(self, cache: dict, key, value):
         if len(cache) >= self.opts.max_resident:

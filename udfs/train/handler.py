@@ -59,6 +59,7 @@ import numpy as np
 
 from udfs.agent import Handler, Option, RateLimitedLog, new_point
 from udfs.agent.options import build_config, field_options
+from udfs.agent.wire import PointFields
 from udfs.entity import entity_of
 from udfs.learn import SKIPPED, ModelStore, TrainConfig, Trainer, model_fields
 from udfs.learn.paths import store_directory, store_problems
@@ -115,6 +116,7 @@ class Train(Handler):
             fleet_rows_per_window=self.opts.fleet_rows_per_window,
         )
         self.limited = RateLimitedLog(log)
+        self._fields = PointFields()
         self.prefix = f"[{self.task_id}/{self.node_id}] "
         log.info("%smodel %r in %s%s", self.prefix, self.model_name, directory,
                  f", shared in Kafka topic {self.store.topic.topic}" if MODEL_TOPICS else "")
@@ -145,7 +147,13 @@ class Train(Handler):
             fields["Model"] = self.model_name
         if outcome.reason:  # a bad window's, or why a judged challenger was not deployed (the accuracy gate)
             fields["Reason"], fields["Detail"] = outcome.reason, outcome.detail
-        self.emit(new_point(b, fields))
+        # The window's series and time, then the fields encoded by name (two dozen of them): the same point
+        # as new_point(b, fields), for a third of its cost.
+        encoded = self._fields.encode(fields)
+        if encoded is None:
+            self.emit(new_point(b, fields))
+        else:
+            self.emit_serialized(new_point(b).SerializeToString() + encoded)
 
     def get_state(self):
         # Beyond the bound the store on disk is the durable copy; a snapshot

@@ -66,6 +66,42 @@ def test_every_window_leaves_a_record_and_deployed_versions_their_document(rng, 
     assert store.keys() == ["d1"] and store.count(10) == 1
 
 
+def test_a_deployed_versions_document_is_the_champion_file_linked_and_outlives_its_replacement(rng, tmp_path):
+    store = ModelStore(tmp_path)
+    t = trainer(store)
+    deploy_versions(t, rng, "d1", 1)
+    first = (tmp_path / "d1.json").read_bytes()
+    # One file under two names: the champion's write was not done twice.
+    assert os.path.samefile(folder(store, "d1") / "v1.json", tmp_path / "d1.json")
+    assert t.train_window("d1", window(rng, noise=0.001)).deployed
+    assert (folder(store, "d1") / "v1.json").read_bytes() == first != (tmp_path / "d1.json").read_bytes()
+    assert os.path.samefile(folder(store, "d1") / "v2.json", tmp_path / "d1.json")
+
+
+def test_a_champion_replaced_before_its_record_or_a_file_system_without_links_gets_a_copy(rng, tmp_path,
+                                                                                       monkeypatch):
+    store = ModelStore(tmp_path)
+    doc = deploy_versions(trainer(store), rng, "d1", 1)
+    ours = dict(doc, version=2)
+    store.put(ours)
+    # Another writer (tickml models, a shard's materialiser) puts a champion of its own in between.
+    (tmp_path / "other.json").write_bytes(encode(dict(doc, version=7)))
+    os.replace(tmp_path / "other.json", tmp_path / "d1.json")
+    store.record("d1", model_record("deployed", ours, "better"), ours, stored=True)
+    assert (folder(store, "d1") / "v2.json").read_bytes() == encode(ours)
+    assert not os.path.samefile(folder(store, "d1") / "v2.json", tmp_path / "d1.json")
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    third = dict(doc, version=8)
+    store.put(third)
+    store.record("d1", model_record("deployed", third, "better"), third, stored=True)
+    assert (folder(store, "d1") / "v8.json").read_bytes() == (tmp_path / "d1.json").read_bytes() == encode(third)
+    assert [r["version"] for r in store.records("d1")] == [1, 2, 8]
+
+
 def test_the_history_is_bounded_and_prunes_documents_with_their_records(rng, tmp_path):
     store = ModelStore(tmp_path, history=3)
     t = trainer(store)
@@ -99,14 +135,18 @@ def test_a_history_that_cannot_be_written_keeps_the_old_one_and_training_goes_on
     t = trainer(store)
     deploy_versions(t, rng, "d1", 1)
     before = (folder(store, "d1") / RECORDS).read_bytes()
-    real_replace = os.replace
+    real_replace, real_link = os.replace, os.link
 
-    def history_disk_full(src, dst):
-        if FOLDER in str(dst):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_replace(src, dst)
+    def history_disk_full(real):
+        def call(src, dst):
+            if FOLDER in str(dst):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(src, dst)
+        return call
 
-    monkeypatch.setattr(os, "replace", history_disk_full)
+    # A version's document is the champion's file linked, or (where links fail) a copy renamed into place.
+    monkeypatch.setattr(os, "replace", history_disk_full(real_replace))
+    monkeypatch.setattr(os, "link", history_disk_full(real_link))
     outcome = t.train_window("d1", window(rng, noise=0.001))
     assert outcome.deployed and store.document("d1")["version"] == 2  # the champion is what matters
     assert (folder(store, "d1") / RECORDS).read_bytes() == before  # the old records, whole
