@@ -123,8 +123,14 @@ LONGEST_FIRST = ("test_dashboard.py", "test_shards.py", "test_bench_alerts.py", 
 
 
 def pytest_collection_modifyitems(config, items):
-    """The unit tests first, as collected (they run while the stack starts), then the tests on the stack, the
-    longest modules first. stack/test.sh keeps this order across its workers (``--no-loadscope-reorder``).
+    """The unit tests first, as collected (they run while the stack starts), then the tests on the stack: the
+    longest modules first, then the modules without a serial test, the modules with one last. stack/test.sh
+    keeps this order across its workers (``--no-loadscope-reorder``).
+
+    Why the serial modules last: a serial test takes the stack from every worker, and a shared module caught
+    half-way behind it (its first tests run, the rest wait) then ran alone at the end: in a run with
+    test_udf_recovery (95 s alone) last but one, test_task_list's remaining 30 s ran after it with two workers
+    idle. Last, they run one after the other with nothing of the others left to wait for them.
 
     A test marked ``stack`` that asks for no fixture of it (it runs a ``tickml`` command) gets the ``stack``
     fixture, so that it waits for the start and takes its turn: without it, one asked Kapacitor while a serial
@@ -132,13 +138,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("stack") is not None and "stack" not in item.fixturenames:
             item.fixturenames.append("stack")
+    serial = {item.path for item in items if item.get_closest_marker("serial") is not None}
+
     def rank(item):
         # By folder, not by fixture: a module's tests keep their order (a test without the stack fixture may
         # come after others in its module that set up what it shares with them).
         if item.path.parent.name != "integration":
             return 0
         name = item.path.name
-        return 1 + (LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST))
+        if name in LONGEST_FIRST:
+            return 1 + LONGEST_FIRST.index(name)
+        return 1 + len(LONGEST_FIRST) + (item.path in serial)
 
     items.sort(key=rank)  # stable: the order within each rank is collection's
 
