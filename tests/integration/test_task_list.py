@@ -19,30 +19,30 @@ pytestmark = pytest.mark.stack
 
 
 def test_every_listed_task_is_defined_enabled_and_executing(kapacitor):
-    listed = {t.name for t in tasks.load_tasks()}
+    listed = {t.name: t.script for t in tasks.load_tasks()}
     running = {t["id"]: t for t in kapacitor.tasks()}
-    assert listed <= set(running)
-    for name in listed:
+    assert set(listed) <= set(running)
+    for name, script in listed.items():
         assert running[name]["status"] == "enabled", name
         assert running[name]["executing"], f"{name}: {running[name].get('error')}"
         # With the tests' flush interval (tests/conftest.py), which the tests' short waits count on; a script that
         # writes nothing to InfluxDB (model_coefficients publishes over MQTT) has none.
         held = kapacitor.task(name)["vars"].get("flush_interval")
-        if not _writes(name):
+        if not _writes(script):
             assert held is None, name
             continue
         assert (held["type"], held["value"]) == ("duration", flush_vars()["flush_interval"]["value"]), name
 
 
-def _writes(task: str) -> bool:
-    """Whether the task's script writes to InfluxDB (an influxDBOut node)."""
-    return "|influxDBOut()" in next(t for t in tasks.load_tasks() if t.name == task).script
+def _writes(script: str) -> bool:
+    """Whether a TICKscript writes to InfluxDB (an influxDBOut node): only then does it take a flush interval."""
+    return "|influxDBOut()" in script
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "tick_scripts").glob("*.tick")))
 def test_every_shipped_influxdbout_flushes_at_the_flush_interval_var(script):
     text = (ROOT / "tick_scripts" / script).read_text()
-    if "|influxDBOut()" not in text:
+    if not _writes(text):
         assert "flush_interval" not in text, "a var of a script that writes nothing to InfluxDB"
         return
     assert re.search(r"^var flush_interval = 10s$", text, re.M), "Kapacitor's default, a var a task may shorten"
@@ -52,7 +52,7 @@ def test_every_shipped_influxdbout_flushes_at_the_flush_interval_var(script):
 
 def test_the_flush_interval_var_is_the_environments_else_the_scripts(monkeypatch):
     monkeypatch.setenv(tasks.FLUSH_INTERVAL_ENV, "250ms")
-    writing = {t.name for t in tasks.load_tasks() if "|influxDBOut()" in t.script}
+    writing = {t.name for t in tasks.load_tasks() if _writes(t.script)}
     assert writing and {t.name: t.vars for t in tasks.load_tasks()} == \
         {t.name: {"flush_interval": {"type": "duration", "value": 250 * 10**6}} if t.name in writing else {}
          for t in tasks.load_tasks()}
