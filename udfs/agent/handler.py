@@ -28,7 +28,7 @@ import types
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from . import udf_pb2
-from .framing import _SMALL_VARINTS, encode_varint
+from .framing import SMALL_VARINTS, encode_varint
 from .options import Option, option_info
 from .points import Batch, Point
 
@@ -49,7 +49,7 @@ _END_KEY = b"\x92\x01"
 
 _EDGES = {"stream": udf_pb2.STREAM, "batch": udf_pb2.BATCH}
 # Lengths below this take their varint from framing's table, without a call (one per output point).
-_SMALL = len(_SMALL_VARINTS)
+_SMALL = len(SMALL_VARINTS)
 
 
 class Handler:
@@ -249,10 +249,10 @@ class Handler:
 
     def _write(self, key: bytes, body: bytes) -> None:
         n = len(body)
-        length = _SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
+        length = SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
         n += len(key) + len(length)
         out = self.pending_output
-        out += _SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
+        out += SMALL_VARINTS[n] if n < _SMALL else encode_varint(n)
         out += key
         out += length
         out += body
