@@ -3,7 +3,7 @@
 # all there), then pytest from the project's virtual environment. The
 # end-to-end tests start the real stack once and stop what they started.
 #
-#   stack/test.sh                        # everything: unit, doctests, then tests/integration (about 10 minutes)
+#   stack/test.sh                        # everything: unit, doctests, then tests/integration (about 11 minutes)
 #   stack/test.sh -x -q                  # everything, with any pytest options
 #   stack/test.sh tests/unit -q          # the paths given only, with any pytest arguments
 #
