@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 from google.protobuf.message import DecodeError
 
@@ -79,8 +80,11 @@ class Predict(Handler):
         directory = store_directory(self.opts.model_dir, self.opts.model)
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
         self.predictor = Predictor(store, use_fleet=self.opts.fallback == "fleet")
-        # group -> [entity key, version, answered by, serialized constant fields]: the last answer's
-        # constants per group, so a point answered by the same model as the last one looks up nothing more.
+        self._refresh = self.opts.refresh / 1e9
+        # group -> [entity key, version, answered by, serialized constant fields, answer (the answering key,
+        # model, answered by), when the answer was asked]: the last answer per group, asked of the store again
+        # once it is ``refresh`` old (the store checks the disk no more often), and its serialized constants,
+        # so a point answered by the same model as the last one looks up nothing more.
         self._groups: dict[str, list] = {}
         self._constants: dict[tuple, bytes] = {}  # (answering key, version, answered by) -> serialized constants
 
@@ -96,16 +100,21 @@ class Predict(Handler):
         seen = self._groups.get(group)
         if seen is None:
             full = p.msg
-            seen = self._remember(self._groups, group, [entity_key(full.tags, full.dimensions), None, None, b""])
+            seen = self._remember(self._groups, group,
+                                  [entity_key(full.tags, full.dimensions), None, None, b"", None, 0.0])
         key = seen[0]
-        # Per point, whatever was cached above: the store re-checks the model file at its refresh interval.
-        try:
-            answer_key, model, answered_by = self.predictor.model_for(key)
-        except NoModel:
-            if not self.predictor.use_fleet:
-                raise BadPoint(f"no model yet: entity {key!r} has no {self.opts.model!r} champion of its own "
-                               "(fallback 'none')") from None
-            raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} model") from None
+        now = time.monotonic()
+        if seen[4] is None or now - seen[5] >= self._refresh:
+            try:
+                seen[4] = self.predictor.model_for(key)
+            except NoModel:
+                if not self.predictor.use_fleet:
+                    raise BadPoint(f"no model yet: entity {key!r} has no {self.opts.model!r} champion of its own "
+                                   "(fallback 'none')") from None
+                raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} "
+                               "model") from None
+            seen[5] = now
+        answer_key, model, answered_by = seen[4]
         doubles = msg.fieldsDouble
         ints = None
         values = []
@@ -137,7 +146,7 @@ class Predict(Handler):
                 constant = self._remember(self._constants, (answer_key, version, answered_by),
                                           new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
                                           .SerializeToString())
-            seen[1:] = version, answered_by, constant
+            seen[1:4] = version, answered_by, constant
         # The input point as it came, then the prediction's fields: the
         # concatenation decodes as one point carrying both.
         inputs = _INPUT.encode(repr(values[0]) if len(values) == 1 else ",".join(map(repr, values)))
