@@ -301,3 +301,11 @@ def test_a_stuck_reading_alarms_once_and_a_series_with_plateaus_does_not():
     det = Detector()
     causes = [s.cause for s in (det.update(v, k) for k, v in enumerate(np.tile(cycle, 30))) if s.anomaly_score >= 0.5]
     assert "stuck" not in causes, causes
+
+
+def test_params_to_dict_is_asdicts_answer_for_every_option():
+    """The snapshot's params: to_dict builds them without asdict()'s deep copy, and must say the same."""
+    from dataclasses import asdict
+
+    for p in (Params(), Params(learning=7, sensitivity=2.5, window=6)):
+        assert p.to_dict() == asdict(p) and Params.from_dict(p.to_dict()) == p
