@@ -57,6 +57,20 @@ _VARYING = ("Hyperprediction", "Probability1", "Probability0", "Inputdata")
 _numbers = NumbersRequest.FromString
 
 
+class _Group:
+    """What predict keeps of one group: its entity, the store's last answer for it (the answering key, model
+    and who answered), asked again once it is ``refresh`` old (the store checks its disk no more often), and
+    that answer's constant fields, serialized; a point answered as the last one was looks up nothing more."""
+
+    __slots__ = ("key", "answer", "asked", "constants")
+
+    def __init__(self, key: str):
+        self.key = key
+        self.answer: tuple | None = None
+        self.asked = 0.0
+        self.constants: bytes | None = None
+
+
 class Predict(Handler):
     """Per-entity prediction from the shared model store."""
 
@@ -81,11 +95,7 @@ class Predict(Handler):
         store = ModelStore(directory, max_resident=self.opts.max_resident, refresh_seconds=self.opts.refresh / 1e9)
         self.predictor = Predictor(store, use_fleet=self.opts.fallback == "fleet")
         self._refresh = self.opts.refresh / 1e9
-        # group -> [entity key, version, answered by, serialized constant fields, answer (the answering key,
-        # model, answered by), when the answer was asked]: the last answer per group, asked of the store again
-        # once it is ``refresh`` old (the store checks the disk no more often), and its serialized constants,
-        # so a point answered by the same model as the last one looks up nothing more.
-        self._groups: dict[str, list] = {}
+        self._groups: dict[str, _Group] = {}
         self._constants: dict[tuple, bytes] = {}  # (answering key, version, answered by) -> serialized constants
 
     def point(self, p):
@@ -96,25 +106,25 @@ class Predict(Handler):
             msg = _numbers(raw).point
         except DecodeError as exc:
             raise BadPoint(f"undecodable point request: {exc}") from exc
-        group = msg.group
-        seen = self._groups.get(group)
-        if seen is None:
+        group = self._groups.get(msg.group)
+        if group is None:
             full = p.msg
-            seen = self._remember(self._groups, group,
-                                  [entity_key(full.tags, full.dimensions), None, None, b"", None, 0.0])
-        key = seen[0]
+            group = self._remember(self._groups, msg.group, _Group(entity_key(full.tags, full.dimensions)))
+        key = group.key
         now = time.monotonic()
-        if seen[4] is None or now - seen[5] >= self._refresh:
+        if group.answer is None or now - group.asked >= self._refresh:
             try:
-                seen[4] = self.predictor.model_for(key)
+                answer_key, model, answered_by = group.answer = self.predictor.model_for(key)
             except NoModel:
                 if not self.predictor.use_fleet:
                     raise BadPoint(f"no model yet: entity {key!r} has no {self.opts.model!r} champion of its own "
                                    "(fallback 'none')") from None
                 raise BadPoint(f"no model yet: neither entity {key!r} nor the fleet has a {self.opts.model!r} "
                                "model") from None
-            seen[5] = now
-        answer_key, model, answered_by = seen[4]
+            group.asked = now
+            group.constants = self._constants.get((answer_key, model.version, answered_by))
+        else:
+            answer_key, model, answered_by = group.answer
         doubles = msg.fieldsDouble
         ints = None
         values = []
@@ -138,23 +148,19 @@ class Predict(Handler):
         except ValueError as exc:  # a log transform met a value <= 0
             raise BadPoint(f"cannot predict: point for {key!r}: {exc}") from None
 
-        version = model.version
-        if seen[1] != version or seen[2] is not answered_by:
-            constant = self._constants.get((answer_key, version, answered_by))
-            if constant is None:
-                fields = prediction_fields(answer_key, model, value, values, answered_by)
-                constant = self._remember(self._constants, (answer_key, version, answered_by),
-                                          new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
-                                          .SerializeToString())
-            seen[1:4] = version, answered_by, constant
+        if group.constants is None:
+            fields = prediction_fields(answer_key, model, value, values, answered_by)
+            group.constants = self._remember(self._constants, (answer_key, model.version, answered_by),
+                                             new_point(None, {k: v for k, v in fields.items() if k not in _VARYING})
+                                             .SerializeToString())
         # The input point as it came, then the prediction's fields: the
         # concatenation decodes as one point carrying both.
         inputs = _INPUT.encode(repr(values[0]) if len(values) == 1 else ",".join(map(repr, values)))
         if model.classify:
-            self.emit_serialized(b"".join((point_bytes(raw), seen[3], _HYPER.encode(value), _P1.encode(value),
-                                           _P0.encode(1.0 - value), inputs)))
+            self.emit_serialized(b"".join((point_bytes(raw), group.constants, _HYPER.encode(value),
+                                           _P1.encode(value), _P0.encode(1.0 - value), inputs)))
         else:
-            self.emit_serialized(b"".join((point_bytes(raw), seen[3], _HYPER.encode(value), inputs)))
+            self.emit_serialized(b"".join((point_bytes(raw), group.constants, _HYPER.encode(value), inputs)))
 
     def _remember(self, cache: dict, key, value):
         if len(cache) >= self.opts.max_resident:
