@@ -169,9 +169,11 @@ class FleetBoard:
             out[name] = (float(n), float(mean), (mean / se) if se > 0 else (-math.inf if mean < 0 else math.inf))
         return out
 
-    def passing(self) -> dict[str, float]:
-        """Options whose gain is beyond noise by the rule of this module, with their mean log ratio."""
-        stats = self.statistics()
+    def passing(self, stats: dict[str, tuple[float, float, float]] | None = None) -> dict[str, float]:
+        """Options whose gain is beyond noise by the rule of this module, with their mean log ratio (from
+        ``stats``, the board's ``statistics()`` when the caller has them already)."""
+        if stats is None:
+            stats = self.statistics()
         return {name: mean for name, (n, mean, t) in stats.items()
                 if n >= MIN_WINDOWS and mean < -MIN_GAIN
                 and t < -t_quantile(self.level / self.corrections[self._index[name]], n - 1.0)}
@@ -223,7 +225,8 @@ def lent(board: FleetBoard, options: Sequence[Candidate], shrinkable: bool = Tru
     >>> lent(board, options, shrinkable=False)
     (None, None)
     """
-    stats, passed = board.statistics(), board.passing()
+    stats = board.statistics()
+    passed = board.passing(stats)
     by_name = {c.name: c for c in options}
     strengths = [n for n in passed if n in by_name and by_name[n].shrunk] if shrinkable else []
     found = [n for n in passed if n in by_name and not by_name[n].shrunk]
