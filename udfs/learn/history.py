@@ -102,10 +102,7 @@ def write_atomic(path: Path | str, blob: bytes, fsync: bool = False) -> os.stat_
             os.close(fd)
         os.replace(tmp, path)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
     return stat
 
