@@ -3,9 +3,9 @@
 Patch 0004 encodes the points kapacitord sends a UDF, and decodes the points it answers with, by a codec
 of its own instead of the generated protobuf code. Its Go tests hold it to the generated code byte for
 byte; this holds the real binary to it: a kapacitord of its own (``bench/private_kapacitor.py``) runs one
-stream two ways, through ``@echo()`` (a null_stream socket UDF server of this module's, which answers each
-point with the point as it came) and straight to an ``httpOut``, and both outputs must be the same, for
-points carrying every field type, extreme and special values, unicode and escaped tags.
+stream two ways, through ``@echo()`` (a null_stream socket UDF server of the test's own, ``kapacitord_rig``,
+which answers each point with the point as it came) and straight to an ``httpOut``, and both outputs must
+be the same, for points carrying every field type, extreme and special values, unicode and escaped tags.
 
 The binary is the stack's (``.stack/bin/kapacitord``); the environment variable TICKML_KAPACITORD names
 another (the release as published passes too: this is a property of any build, not a regression test).
@@ -14,22 +14,14 @@ another (the release as published passes too: this is a property of any build, n
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
+from kapacitord_rig import KAPACITORD, needs_kapacitord, null_stream_server
 from private_kapacitor import private_kapacitor
 from stackutil import wait_until
-from tickml.paths import BIN, ROOT
-from tickml.stack import probes
 
-KAPACITORD = Path(os.environ.get("TICKML_KAPACITORD", BIN / "kapacitord"))
 
 SCRIPT = """
 dbrp "telemetry"."autogen"
@@ -49,23 +41,14 @@ VALUES = ["1.5", "-0.0", "1e300", "-2.5e-300", "4.9e-324", "0",
 TAGS = ["plain", "sp\\ ace", "c\\,omma", "eq\\=ual", "é", "日本\\ 🙂"]
 POINTS = 48
 
-pytestmark = pytest.mark.skipif(not KAPACITORD.exists(), reason=f"no {KAPACITORD} (stack/install.sh builds it)")
+pytestmark = needs_kapacitord
 
 
 @pytest.fixture
 def echo():
     """A null_stream socket UDF server of the test's own: kapacitord gets each point back as it sent it."""
-    folder = Path(tempfile.mkdtemp(prefix="tickml-echo-"))  # short: a socket path has 107 bytes at most
-    path = folder / "echo.sock"
-    process = subprocess.Popen([sys.executable, "-m", "udfs.null_stream", "--socket", str(path)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: probes.unix_open(path), timeout=30, interval=0.1, what="the echo UDF's socket")
-        yield path
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
+    with null_stream_server("echo") as udf:
+        yield udf.path
 
 
 def _lines(base: int) -> list[str]:

@@ -1,8 +1,8 @@
 """Kapacitor with our patches (stack/go/kapacitor/patches/) against the two panics of 1.8.3 they fix.
 
 A kapacitord of its own (``bench/private_kapacitor.py``, no shared service involved) knows one socket
-UDF, ``flaky``: a null_stream server of this module's, up when kapacitord starts (it asks every UDF
-for its Info then) and killed before a task that calls it is enabled. Kapacitor then connects to the
+UDF, ``flaky``: a null_stream server of the test's own (``kapacitord_rig``), up when kapacitord starts
+(it asks every UDF for its Info then) and killed before a task that calls it is enabled. Kapacitor then connects to the
 socket with retries for up to five minutes, and meanwhile the released 1.8.3
 
 - snapshots the task, calling Snapshot on the UDF's server, which does not exist until it connects:
@@ -21,23 +21,13 @@ variable TICKML_KAPACITORD names another. With the release as published
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
+from kapacitord_rig import KAPACITORD, needs_kapacitord, null_stream_server
 from private_kapacitor import private_kapacitor
 from stackutil import wait_until
-from tickml.paths import BIN, ROOT
-from tickml.stack import probes
-
-KAPACITORD = Path(os.environ.get("TICKML_KAPACITORD", BIN / "kapacitord"))
 
 SCRIPT = """
 dbrp "telemetry"."autogen"
@@ -48,41 +38,14 @@ stream
     |httpOut('out')
 """
 
-pytestmark = pytest.mark.skipif(not KAPACITORD.exists(), reason=f"no {KAPACITORD} (stack/install.sh builds it)")
-
-
-class FlakyUdf:
-    """A null_stream socket UDF server that the test kills and starts again."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "udfs.null_stream", "--socket", str(self.path)],
-                                        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: probes.unix_open(self.path), timeout=30, interval=0.1, what="the flaky UDF's socket")
-
-    def kill(self) -> None:
-        """SIGKILL: the socket file stays, nothing answers on it (Kapacitor's connect is refused and retried)."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        assert not probes.unix_open(self.path)
+pytestmark = needs_kapacitord
 
 
 @pytest.fixture
 def flaky():
-    folder = Path(tempfile.mkdtemp(prefix="tickml-flaky-"))  # short: a socket path has 107 bytes at most
-    udf = FlakyUdf(folder / "flaky.sock")
-    udf.start()
-    try:
+    """A null_stream socket UDF server that the test kills and starts again."""
+    with null_stream_server("flaky") as udf:
         yield udf
-    finally:
-        if udf.process.poll() is None:
-            udf.process.terminate()
-            udf.process.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _died(kapacitord) -> str:
