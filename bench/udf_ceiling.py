@@ -23,7 +23,11 @@ scored).
 Printed per run: points/s from the first write to the last output, and CPU
 microseconds per point of kapacitord and of the UDF server; then ours/null
 and ours/native. Absolute figures move by tens of per cent on a shared
-machine; the ratios of one run are the figures to quote.
+machine; the ratios of one run are the figures to quote. ``--rounds N`` runs
+every shape's runs N times, round after round, and the summary gives the
+median of the rounds' ratios beside each round's: on a machine whose load
+moves, one round's ratio of runs a few seconds apart moves with it (predict
+over the native node read 0.29 and 0.77 in two runs of one hour).
 
 Two builds side by side: ``--stock DIR/kapacitord`` (the release as published:
 ``stack/go/kapacitor/build.sh --stock DIR``) runs every run through two
@@ -46,6 +50,7 @@ import argparse
 import contextlib
 import time
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
                              "beside --patched, both run by the bench")
     parser.add_argument("--patched", type=Path, metavar="KAPACITORD", default=BIN / "kapacitord",
                         help="with --stock: the other kapacitord (default: the stack's, %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every shape's runs this many times, one round after the other; the summary gives "
+                             "the median of the rounds' ratios, and each round's")
     parser.add_argument("--smoke", action="store_true",
                         help="50 windowed devices, 20 streamed: that every shape runs, not a figure")
     args = parser.parse_args(argv)
@@ -171,61 +179,81 @@ def _bench(args, builds) -> dict:
         points = args.points if windowed else args.points * 10
         base = (time.time_ns() // 10**9 // points) * points * 10**9 - 7200 * 10**9
         print(shape)
-        rates, kapacitor_us = {}, {}
-        for label, node, node_id, service in runs:
-            for build, kapacitor, kapacitor_pid in builds:
-                measurement = f"bench_ceiling_{node_id}_{time.time_ns()}"
-                lines = _lines(measurement, entities, points, base, rng, fields)
-                expected = entities * points
-                if windowed:
-                    # One point per device past its window closes it; one output per window.
-                    lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 {base + points * 10**9}"
-                              for e in range(entities)]
-                    expected = entities
-                # A model per build: the train UDF skips a window its model has judged already (the same device
-                # times, run through the other build first), so that a second build's train would emit nothing.
-                script = template.format(measurement=measurement, period=points,
-                                         node=node.replace("{build}", f"-{build}" if build else ""))
-                profile = (args.profile, f"{shape}-{label}") if args.profile and service else None
-                run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile,
-                                            kapacitor=kapacitor, kapacitor_pid=kapacitor_pid, timeout=args.timeout)
-                total = entities * points
-                rates[label, build] = total / run.seconds
-                kapacitor_us[label, build] = run.kapacitor_cpu / total * 1e6
-                figures["rates"][shape, label, build] = rates[label, build]
-                figures["kapacitord_us"][shape, label, build] = kapacitor_us[label, build]
-                udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
-                row = f"{label} [{build}]" if build else label
-                print(f"  {row:<42}{total / run.seconds:>11,.0f}{kapacitor_us[label, build]:>18.2f}{udf}")
-                if run.profiles is not None:
-                    for title, rows in (("UDF server (py-spy)", run.profiles.udf_summary()),
-                                        ("kapacitord (pprof, first 5 s)", run.profiles.go_summary())):
-                        print(f"    {title}:")
-                        print("\n".join(f"      {row}" for row in rows))
+        rates, kapacitor_us = {}, {}  # (label, build) -> one figure per round
+        for round_ in range(args.rounds):
+            for label, node, node_id, service in runs:
+                for build, kapacitor, kapacitor_pid in builds:
+                    measurement = f"bench_ceiling_{node_id}_{time.time_ns()}"
+                    lines = _lines(measurement, entities, points, base, rng, fields)
+                    expected = entities * points
+                    if windowed:
+                        # One point per device past its window closes it; one output per window.
+                        lines += [f"{measurement},device_id=e{e} {next(iter(fields(rng, e)))}=0 "
+                                  f"{base + points * 10**9}" for e in range(entities)]
+                        expected = entities
+                    # A model per build and round: the train UDF skips a window its model has judged already (the
+                    # same device times, run through the other build or an earlier round first), so that it would
+                    # emit nothing.
+                    suffix = (f"-{build}" if build else "") + (f"-r{round_}" if round_ else "")
+                    script = template.format(measurement=measurement, period=points,
+                                             node=node.replace("{build}", suffix))
+                    profile = (args.profile, f"{shape}-{label}") if args.profile and service and not round_ else None
+                    run = through_kapacitor.run(script, lines, node_id, expected, service, profile=profile,
+                                                kapacitor=kapacitor, kapacitor_pid=kapacitor_pid,
+                                                timeout=args.timeout)
+                    total = entities * points
+                    rates.setdefault((label, build), []).append(total / run.seconds)
+                    kapacitor_us.setdefault((label, build), []).append(run.kapacitor_cpu / total * 1e6)
+                    udf = f"{run.udf_cpu / total * 1e6:>11.2f}" if run.udf_cpu is not None else f"{'-':>11}"
+                    row = (f"{label} [{build}]" if build else label) + (f" #{round_ + 1}" if args.rounds > 1 else "")
+                    print(f"  {row:<42}{total / run.seconds:>11,.0f}{kapacitor_us[label, build][-1]:>18.2f}{udf}")
+                    if run.profiles is not None:
+                        for title, rows in (("UDF server (py-spy)", run.profiles.udf_summary()),
+                                            ("kapacitord (pprof, first 5 s)", run.profiles.go_summary())):
+                            print(f"    {title}:")
+                            print("\n".join(f"      {row}" for row in rows))
+        for (label, build), per_round in rates.items():
+            figures["rates"][shape, label, build] = median(per_round)
+            figures["kapacitord_us"][shape, label, build] = median(kapacitor_us[label, build])
         ours = runs[-1][0]
         null = next(label for label, *_ in runs if label.startswith("null"))
         native = next((label for label, *_ in runs if label.startswith("native")), None)
         for build, *_ in builds:
-            ratio_native = f"{rates[ours, build] / rates[native, build]:.2f}" if native else "-"
-            summary.append((f"{shape} [{build}]" if build else shape, rates[ours, build] / rates[null, build],
-                            ratio_native))
-            figures["summary"][summary[-1][0]] = (summary[-1][1],
-                                                  rates[ours, build] / rates[native, build] if native else None)
+            # Each round's ratio is of runs a few seconds apart; the median of the rounds' ratios is the figure.
+            to_null = median(_ratios(rates[ours, build], rates[null, build]))
+            to_native = median(_ratios(rates[ours, build], rates[native, build])) if native else None
+            row = f"{shape} [{build}]" if build else shape
+            summary.append((row, to_null, to_native, _spread(rates, ours, null, native, build)))
+            figures["summary"][row] = (to_null, to_native)
         if len(builds) == 2:
             (old, *_), (new, *_) = builds
-            null_builds.append((shape, null, rates[null, old], rates[null, new], kapacitor_us[null, old],
-                                kapacitor_us[null, new]))
-    print(f"\n{'shape':<54}{'ours/null':>10}{'ours/native':>12}")
-    for shape, to_null, to_native in summary:
-        print(f"{shape:<54}{to_null:>10.2f}{to_native:>12}")
+            null_builds.append((shape, null, median(_ratios(rates[null, new], rates[null, old])),
+                                *(figures[kind][shape, null, build] for kind in ("rates", "kapacitord_us")
+                                  for build in (old, new))))
+    print(f"\n{'shape':<54}{'ours/null':>10}{'ours/native':>12}" + ("   rounds' ratios" if args.rounds > 1 else ""))
+    for shape, to_null, to_native, spread in summary:
+        print(f"{shape:<54}{to_null:>10.2f}{'-' if to_native is None else f'{to_native:.2f}':>12}"
+              + (f"   {spread}" if args.rounds > 1 else ""))
     if null_builds:
         (old, *_), (new, *_) = builds
         print(f"\n{'null UDF':<44}{old + ' pts/s':>14}{new + ' pts/s':>16}{new + '/' + old:>15}"
               f"{'kapacitord us/pt ' + old + ' -> ' + new:>36}")
-        for shape, null, old_rate, new_rate, old_us, new_us in null_builds:
-            print(f"{shape + ' (' + null + ')':<44}{old_rate:>14,.0f}{new_rate:>16,.0f}{new_rate / old_rate:>15.2f}"
+        for shape, null, ratio, old_rate, new_rate, old_us, new_us in null_builds:
+            print(f"{shape + ' (' + null + ')':<44}{old_rate:>14,.0f}{new_rate:>16,.0f}{ratio:>15.2f}"
                   f"{old_us:>26.2f} -> {new_us:.2f}")
     return figures
+
+
+def _ratios(ours: list[float], reference: list[float]) -> list[float]:
+    return [a / b for a, b in zip(ours, reference)]
+
+
+def _spread(rates: dict, ours: str, null: str, native: str | None, build) -> str:
+    """Every round's ours/null (and ours/native), in round order."""
+    to_null = ", ".join(f"{r:.2f}" for r in _ratios(rates[ours, build], rates[null, build]))
+    if native is None:
+        return to_null
+    return to_null + " / " + ", ".join(f"{r:.2f}" for r in _ratios(rates[ours, build], rates[native, build]))
 
 
 if __name__ == "__main__":
