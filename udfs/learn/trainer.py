@@ -156,7 +156,9 @@ class Trainer:
         """
         n = window_length(columns)
         newest = _newest(times)
-        if newest is not None and self._seen(key, newest):
+        # The champion's document, decoded once for this window (a decode is a tenth of a linear window's cost).
+        current = self.store.document(key)
+        if newest is not None and self._seen(current, newest):
             self.counts_[SKIPPED] += 1
             return TrainOutcome(key=key, status=SKIPPED, window_rows=n)
         try:
@@ -164,7 +166,7 @@ class Trainer:
         except BadWindow as bad:
             return self._bad(key, n, bad)
         prior = self._prior()
-        outcome = self._judge(key, window, prior, newest)
+        outcome = self._judge(key, window, prior, current, newest)
         if outcome.status != BAD:
             if self.board_ is not None:
                 self._score_fleet(window, prior)
@@ -185,7 +187,7 @@ class Trainer:
             window = checked(self.config, X, y, window_rows=len(y), dropped=0)
         except BadWindow as bad:
             return self._bad(FLEET_KEY, len(y), bad)
-        return self._judge(FLEET_KEY, window, None)
+        return self._judge(FLEET_KEY, window, None, self.store.document(FLEET_KEY))
 
     def export_state(self, models: bool = True) -> dict:
         """Counters, the fleet's prior and evidence, and every model (unless ``models=False``),
@@ -225,16 +227,19 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------
 
-    def _seen(self, key: str, newest) -> bool:
-        """Whether the entity's comparable champion has judged a window reaching ``newest`` already."""
-        doc = self.store.document(key)
+    def _seen(self, doc: dict | None, newest) -> bool:
+        """Whether the entity's comparable champion (its document ``doc``) has judged a window reaching ``newest``
+        already."""
         if doc is None or doc["features"] != list(self.config.features) \
                 or (doc["task"] == CLASSIFICATION) != (self.config.task == CLASSIFICATION):
             return False
         judged = doc.get("windows_until", doc.get("until"))
         return judged is not None and newest <= judged
 
-    def _judge(self, key: str | FleetKey, w: Window, prior: Prior | None, newest=None) -> TrainOutcome:
+    def _judge(self, key: str | FleetKey, w: Window, prior: Prior | None, current: dict | None,
+               newest=None) -> TrainOutcome:
+        """Judge ``w``'s challenger against the champion, whose document (``current``, decoded once for the
+        window by the caller) gives its marks, what it saw and what stays if it is kept."""
         config = self.config
         X_fit, y_fit = w.X[: w.n_train], w.y[: w.n_train]
         X_test, y_test = w.X[w.n_train:], w.y[w.n_train:]
@@ -250,8 +255,6 @@ class Trainer:
             reason = "zero_target_holdout" if config.task != CLASSIFICATION else "fit_failed"
             return self._bad(key, w.window_rows, BadWindow(reason, f"hold-out score {challenger_score}"))
         champion = self.store.model(key)
-        # The champion's document, decoded once for this window (its marks, what it saw, what stays if kept).
-        current = self.store.document(key) if champion is not None else None
         champion_score = champion_key = None
         if champion is not None and champion.features == tuple(config.features) \
                 and champion.classify == (config.task == CLASSIFICATION):
