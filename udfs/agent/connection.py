@@ -74,7 +74,11 @@ class Connection(Session):
         finally:
             worker.join()
             self.transport.close()
-            log.info("%s closed: %s", self.label, self.summary())
+            summary = self.summary()
+            # A connection that served no task and counted nothing is a probe of Info (the task watcher's
+            # udfcheck, every second): a line each at INFO would be most of every UDF's log.
+            quiet = self.task is None and not any(self.stats.values())
+            log.log(logging.DEBUG if quiet else logging.INFO, "%s closed: %s", self.label, summary)
 
     def summary(self, points_in: int | None = None) -> str:
         """The counters for a log line, brought up to date first."""

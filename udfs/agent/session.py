@@ -61,6 +61,8 @@ class Session:
     label : str
         What the connection's log lines start with; names the task once
         init succeeded (:meth:`name_task`).
+    task : str or None
+        The task's id once init succeeded.
     metrics : ConnectionMetrics
         The same counters in Prometheus format (:mod:`~udfs.agent.metrics`).
     """
@@ -78,6 +80,7 @@ class Session:
         self.max_message_size = max_message_size
         self.id = next(_ids)
         self.label = f"[{handler_cls.name} conn {self.id}]"
+        self.task: str | None = None
         self.stats: Counter[str] = Counter()
         self.metrics = ConnectionMetrics(handler_cls.name)
         self.limited = RateLimitedLog(log, interval=log_interval)
@@ -87,6 +90,7 @@ class Session:
 
     def name_task(self, task_id: str, node_id: int) -> None:
         """The task and node this connection serves, once init named them: in its log lines and metrics."""
+        self.task = task_id
         self.label = f"[{self.handler_cls.name} conn {self.id} task={task_id} node={node_id}]"
         self.metrics.task(task_id, node_id)
 

@@ -243,3 +243,27 @@ def test_sigterm_drains_the_points_a_connection_holds(socket_udf):
     assert answered == [0, 1, 2, 3, 4]           # nothing read before the signal is lost
     assert udf.proc.wait(10) == 0
     assert "stopping on SIGTERM" in udf.stderr()
+
+
+def test_a_probe_of_info_closes_at_debug_a_task_at_info_with_its_counts(socket_udf):
+    # The task watcher asks every UDF for its Info every second: a line each at INFO (the servers' level)
+    # would be most of the log. The test's server logs at DEBUG, so both lines are there, at their levels.
+    udf = socket_udf("py_classifier")
+    probe = udf.connect()
+    probe.send(INFO)
+    probe.recv_kind("info")
+    probe.close_write()
+    assert probe.recv_all() == []
+    task = udf.connect()
+    task.init_ok()
+    task.send(point_req(1, temperature=30.0))
+    task.close_write()
+    assert len(task.recv_all()) == 1
+    deadline = time.monotonic() + 10
+    while "INFO udfs.agent.connection: [py_classifier conn 3 task=t1 node=udf1] closed: points_in=1, points_out=1" \
+            not in udf.stderr():
+        assert time.monotonic() < deadline, udf.stderr()
+        time.sleep(0.05)
+    # conn 1 is the fixture's check that the server listens, conn 2 the probe.
+    closed = [line.split(" udfs.")[0].split()[-1] for line in udf.stderr().splitlines() if "] closed:" in line]
+    assert closed == ["DEBUG", "DEBUG", "INFO"], udf.stderr()
