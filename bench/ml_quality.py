@@ -29,6 +29,12 @@ entity's own least squares in what it borrows), in process: for every real panel
 the lowest mean ratio of ``auto`` over the *other* real panels, and how it
 does on the one left out, beside the shipped default.
 
+``--orders K`` replays every set in K orders of its entities, the order their windows are trained in
+(``orderings``): order 0 as stored, the others seeded permutations. A fleet's windows come in no
+particular order, and what it lends depends on it (what the fleet has learnt, and what its guard has seen,
+by each window). Per set, the ratio of every order, their mean and the worst; ``--loso`` scores each
+setting by its mean over the orders.
+
 ``--in-process`` runs the same replay without a stack: the same ``Trainer``
 and ``Predictor`` the UDFs use, windows in the same order, the same times.
 The two paths give the same numbers (``tests/integration/test_ml_quality.py``
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import itertools
 import sys
 import time
@@ -97,6 +104,23 @@ def base_time(dataset: DataSet) -> int:
     """
     period = dataset.train_rows * SECOND
     return ((time.time_ns() - GO_ZERO_TIME) // period - 2) * period + GO_ZERO_TIME
+
+
+def orderings(dataset: DataSet, orders: int) -> list[DataSet]:
+    """The set with its entities in ``orders`` orders: as stored, then permutations drawn by
+    ``numpy.random.default_rng(1)``, ``(2)`` .... Both paths train windows entity after entity in the order
+    ``dataset.entities`` lists them, so this is the one place either is reordered.
+
+    >>> dataset = ml_datasets.alike()
+    >>> first, second = orderings(dataset, 2)
+    >>> first is dataset, sorted(e.key for e in second.entities) == sorted(e.key for e in dataset.entities)
+    (True, True)
+    >>> [e.key for e in second.entities] != [e.key for e in dataset.entities]
+    True
+    """
+    return [dataset] + [dataclasses.replace(dataset, entities=tuple(
+        dataset.entities[i] for i in np.random.default_rng(order).permutation(len(dataset.entities))))
+        for order in range(1, orders)]
 
 
 # -- baselines ----------------------------------------------------------------
@@ -264,7 +288,7 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
         for measurement, _ in runs.values():
             lines += [_line(f"{measurement}_train", e.key, names, [*e.X_train[i], e.y_train[i]], t0 + i * SECOND)
                       for i in range(dataset.train_rows) for e in dataset.entities]
-            # One point per entity past its window closes it; the windows close in entity order.
+            # One point per entity past its window closes it; the windows close in entity order (see orderings).
             lines += [_line(f"{measurement}_train", e.key, names, [*e.X_test[0], e.y_test[0]], closing)
                       for e in dataset.entities]
         write(lines)
@@ -312,11 +336,11 @@ def evaluate(dataset: DataSet, configs: dict[str, dict[str, str]],
     return out, results
 
 
-def choices(result: Result) -> tuple[str, int, int]:
-    """What a configuration's entities deployed: the forms (most common first, with counts; ``+own``: a
-    form the fleet backs averaged with the entity's own least squares), how many borrowed from the fleet
-    (a ``Shrinkage`` field), and how many were trained."""
-    trained = [t for t in result.trained.values() if t.get("MachineLearningAlgorithm")]
+def choices(*results: Result) -> tuple[str, int, int]:
+    """What a configuration's entities deployed (summed over ``results``, one per order): the forms (most
+    common first, with counts; ``+own``: a form the fleet backs averaged with the entity's own least squares),
+    how many borrowed from the fleet (a ``Shrinkage`` field), and how many were trained."""
+    trained = [t for result in results for t in result.trained.values() if t.get("MachineLearningAlgorithm")]
     forms = Counter(t["MachineLearningAlgorithm"].replace(" Regression", "").lower()
                     + ("(halflife)" if _present(t.get("Halflife")) else "")
                     + ("+own" if _present(t.get("Blend")) and not _present(t.get("Shrinkage")) else "")
@@ -349,8 +373,10 @@ def guard(level: float, start: float, blend: float):
         evidence.LEVEL, evidence.START, shrinkage.BLEND = saved
 
 
-def leave_one_set_out(sets: list[DataSet]) -> None:
-    """For every set, the setting chosen on the others, and its ratio on the set left out.
+def leave_one_set_out(sets: list[DataSet], orders: int = 1) -> dict[tuple[str, tuple], list[float]]:
+    """For every set, the setting chosen on the others, and its ratio on the set left out; a set's ratio is
+    its mean over ``orders`` orders of its entities (``orderings``). Returns each set's ratio per setting and
+    order.
 
     Chosen in the goal's own order (issue 25: never worse than per-entity
     least squares, then better on average): fewest other panels where
@@ -359,17 +385,20 @@ def leave_one_set_out(sets: list[DataSet]) -> None:
     tie on the mean it picks by noise, and the row shows what that costs.
     """
     settings = list(itertools.product(LEVELS, STARTS, BLENDS))
-    ratio = {}
+    by_order = {}
     for dataset in sets:
         reference = mae(dataset, per_entity_ls(dataset))[0]
         t0 = base_time(dataset)
         for setting in settings:
             with guard(*setting):
-                ratio[dataset.name, setting] = mae(dataset, in_process(dataset, CONFIGS["auto"], t0).predicted)[0] \
-                    / reference
+                by_order[dataset.name, setting] = [mae(d, in_process(d, CONFIGS["auto"], t0).predicted)[0] / reference
+                                                   for d in orderings(dataset, orders)]
+    ratio = {key: float(np.mean(r)) for key, r in by_order.items()}
     default = (evidence.LEVEL, evidence.START, shrinkage.BLEND)
     print(f"\nLeave one set out (in process): the guard's (LEVEL, START, BLEND) chosen on the other {len(sets) - 1} "
-          f"real panels, from {settings}; by the goal's order (fewest panels worse than least squares, then the "
+          f"real panels, from {settings}"
+          + (f", each panel's ratio its mean over {orders} orders of its entities" if orders > 1 else "")
+          + f"; by the goal's order (fewest panels worse than least squares, then the "
           f"mean ratio of auto), and by the mean ratio alone")
     print(f"{'left out':<18}{'goal order':>20}{'ratio there':>14}{'mean alone':>20}{'ratio there':>14}"
           f"{'default':>20}{'ratio there':>14}")
@@ -391,7 +420,10 @@ def leave_one_set_out(sets: list[DataSet]) -> None:
           f"{np.max([ratio[d.name, default] for d in sets]):>14.3f}")
     print("per setting, over all real panels, mean ratio of auto (panels worse than least squares): "
           + ", ".join(f"{st}: {np.mean([ratio[d.name, st] for d in sets]):.3f} "
-                      f"({sum(ratio[d.name, st] > 1.0 + 1e-9 for d in sets)})" for st in settings))
+                      f"({sum(ratio[d.name, st] > 1.0 + 1e-9 for d in sets)}"
+                      + (f"; panel-orders: {sum(r > 1.0 + 1e-9 for d in sets for r in by_order[d.name, st])}"
+                         f" of {len(sets) * orders}" if orders > 1 else "") + ")" for st in settings))
+    return by_order
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,57 +431,85 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process", action="store_true", help="no stack: the library the UDFs use, in process")
     parser.add_argument("--sets", nargs="*", help="data set names (default: all)")
     parser.add_argument("--configs", nargs="*", choices=list(CONFIGS), help="configurations (default: all)")
+    parser.add_argument("--orders", type=int, default=1,
+                        help="orders of each set's entities to train in: as stored, then seeded permutations")
     parser.add_argument("--loso", action="store_true",
                         help="close with the leave-one-set-out check of the guard's defaults (in process)")
     args = parser.parse_args(argv)
     configs = {k: CONFIGS[k] for k in (args.configs or CONFIGS)}
     sets = [s for s in ml_datasets.all_sets() if not args.sets or s.name in args.sets]
     path = "in process" if args.in_process else "through the running stack (Kapacitor /write, @train, @predict, InfluxDB)"
-    print(f"MAE of predictions on each entity's later rows, {path}; ratio = MAE / per-entity least squares\n")
+    print(f"MAE of predictions on each entity's later rows, {path}; ratio = MAE / per-entity least squares"
+          + (f"; mean over {args.orders} orders of the entities (order 0: as stored)" if args.orders > 1 else "")
+          + "\n")
     columns = list(configs) + ["per-entity LS", "pooled LS", "LS on first 75%", "fleet model"]
     print(f"{'data set':<18}" + "".join(f"{c:>16}" for c in columns) + f"{'best/min(LS,pool)':>19}")
     ratios: dict[str, list[float]] = {c: [] for c in columns}
+    worst: dict[str, list[float]] = {c: [] for c in columns}  # per set, its worst order
     losses = []
     for dataset in sets:
         started = time.perf_counter()
-        result, runs = evaluate(dataset, configs, stack=not args.in_process)
+        replays = [evaluate(d, configs, stack=not args.in_process) for d in orderings(dataset, args.orders)]
+        # Per column, the mean MAE over the orders (and the most rows any order missed), and the worst order's.
+        result = {c: (float(np.mean([r[c][0] for r, _ in replays])), max(r[c][1] for r, _ in replays))
+                  for c in columns if all(c in r for r, _ in replays)}
         reference = result["per-entity LS"][0]
         better = min(reference, result["pooled LS"][0])
-        cells, ratio_cells = [], []
+
+        def ratio_cells(result: dict[str, tuple[float, int]]) -> str:
+            return "".join(f"{result[c][0] / reference:>15.3f}" + ("*" if result[c][1] else " ") if c in result
+                           else f"{'-':>16}" for c in columns)
         for c in columns:
-            if c not in result:
-                cells.append(f"{'-':>16}")
-                ratio_cells.append(f"{'-':>16}")
-                continue
-            value, missing = result[c]
-            ratios[c].append(value / reference)
-            cells.append(f"{value:>16.5g}")
-            ratio_cells.append(f"{value / reference:>15.3f}" + ("*" if missing else " "))
+            if c in result:
+                ratios[c].append(result[c][0] / reference)
+                worst[c].append(max(r[c][0] for r, _ in replays) / reference)
         best_config = min(configs, key=lambda c: result[c][0])
-        print(f"{dataset.name:<18}" + "".join(cells))
-        print(f"{'  ratio':<18}" + "".join(ratio_cells)
+        print(f"{dataset.name:<18}" + "".join(f"{result[c][0]:>16.5g}" if c in result else f"{'-':>16}"
+                                              for c in columns))
+        if args.orders > 1:
+            for order, (r, _) in enumerate(replays):
+                print(f"{f'  order {order}':<18}" + ratio_cells(r))
+        print(f"{'  ratio':<18}" + ratio_cells(result)
               + f"{result[best_config][0] / better:>19.3f}  ({best_config}, {time.perf_counter() - started:.0f} s)")
-        if "auto" in runs:
-            losses.append((dataset, result["auto"][0] / reference, result["auto"][0] / result["pooled LS"][0],
-                           *choices(runs["auto"])))
+        if args.orders > 1:
+            print(f"{'  worst order':<18}" + "".join(f"{w[-1]:>15.3f} " if c in result else f"{'-':>16}"
+                                                    for c, w in worst.items()))
+        if "auto" in configs:
+            losses.append((dataset, [r["auto"][0] / reference for r, _ in replays],
+                           result["auto"][0] / result["pooled LS"][0],
+                           *choices(*[runs["auto"] for _, runs in replays])))
     print(f"\n{'mean ratio':<18}" + "".join(f"{np.mean(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
     print(f"{'worst ratio':<18}" + "".join(f"{np.max(v):>16.3f}" if v else f"{'-':>16}" for v in ratios.values()))
+    if args.orders > 1:
+        print(f"{'worst set-order':<18}" + "".join(f"{np.max(v):>16.3f}" if v else f"{'-':>16}"
+                                                   for v in worst.values()))
     print("\n* some rows had no prediction (no entity or fleet model); MAE over the rows that had one.")
     if losses:
         print("\nWhere auto loses: its MAE over per-entity and over pooled least squares, the forms its entities "
-              "deployed, and how many borrowed from the fleet (shrinkage)")
+              "deployed, and how many borrowed from the fleet (shrinkage)"
+              + (f"; auto/LS the mean over {args.orders} orders (each order's at the end), forms and borrowers "
+                 "counted over every order" if args.orders > 1 else ""))
         print(f"{'data set':<18}{'kind':>6}{'auto/LS':>9}{'auto/pool':>10}{'shrunk':>10}  forms deployed")
         for dataset, vs_ls, vs_pool, forms, shrunk, trained in losses:
             kind = "gen" if dataset.name.startswith("gen_") else "real"
-            print(f"{dataset.name:<18}{kind:>6}{vs_ls:>9.3f}{vs_pool:>10.3f}{f'{shrunk}/{trained}':>10}  {forms}")
-        real = [vs_ls for dataset, vs_ls, *_ in losses if not dataset.name.startswith("gen_")]
+            print(f"{dataset.name:<18}{kind:>6}{np.mean(vs_ls):>9.3f}{vs_pool:>10.3f}{f'{shrunk}/{trained}':>10}  "
+                  f"{forms}" + (f"  (orders: {', '.join(f'{r:.3f}' for r in vs_ls)})" if args.orders > 1 else ""))
+        real = [(dataset.name, vs_ls) for dataset, vs_ls, *_ in losses if not dataset.name.startswith("gen_")]
         if real:
-            print(f"real panels: {len(real)}, mean auto/LS {np.mean(real):.3f}, worst {np.max(real):.3f}, "
-                  f"at most 1.0 on {sum(r <= 1.0 + 1e-9 for r in real)}")
+            means = [np.mean(vs_ls) for _, vs_ls in real]
+            print(f"real panels: {len(real)}, mean auto/LS {np.mean(means):.3f}, worst {np.max(means):.3f}, "
+                  f"at most 1.0 on {sum(r <= 1.0 + 1e-9 for r in means)}", end="")
+            if args.orders > 1:
+                name, order, r = max(((name, order, r) for name, vs_ls in real for order, r in enumerate(vs_ls)),
+                                     key=lambda t: t[2])
+                print(f" (each panel's mean over {args.orders} orders); worst panel-order {r:.3f} ({name}, order "
+                      f"{order}), over 1.0 in {sum(r > 1.0 + 1e-9 for _, vs_ls in real for r in vs_ls)} of "
+                      f"{len(real) * args.orders} panel-orders", end="")
+            print()
     for dataset in sets:
         print(f"  {dataset.name}: {dataset.about}")
     if args.loso:
-        leave_one_set_out([d for d in sets if not d.name.startswith("gen_")])
+        leave_one_set_out([d for d in sets if not d.name.startswith("gen_")], args.orders)
     return 0
 
 
