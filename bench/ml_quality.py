@@ -23,8 +23,8 @@ deployed, and how many borrowed from the fleet (``Shrinkage`` in the trained
 point) — read from the trained-model points, so through the stack too.
 
 ``--loso`` closes with the leave-one-set-out check of the defaults the fleet's
-guard rests on (``udfs.learn.evidence``: its ``LEVEL`` and where its
-origins start, ``START``; ``udfs.learn.shrinkage.BLEND``, the share of the
+guard rests on (``udfs.learn.evidence``: the windows of evidence it needs, ``MIN_WINDOWS``, its ``LEVEL``
+and where its origins start, ``START``; ``udfs.learn.shrinkage.BLEND``, the share of the
 entity's own least squares in what it borrows), in process: for every real panel, the setting with
 the lowest mean ratio of ``auto`` over the *other* real panels, and how it
 does on the one left out, beside the shipped default.
@@ -270,7 +270,9 @@ def through_stack(dataset: DataSet, configs: dict[str, dict[str, str]], t0: int 
 
     def count(measurement: str) -> int:
         rows = influx.query(f'SELECT count(*) FROM "{measurement}"')
-        return max((v for k, v in rows[0].items() if k.startswith("count_")), default=0) if rows else 0
+        # A field with no point yet counts as null (InfluxDB's row for count(*) names every field).
+        return max((v for k, v in rows[0].items() if k.startswith("count_") and v is not None), default=0) \
+            if rows else 0
 
     defined = []
     try:
@@ -356,21 +358,24 @@ def _present(value) -> bool:
 
 # -- leave one set out ----------------------------------------------------------
 
+MIN_WINDOWS = (10, 15, 20)   # windows of evidence before the guard lends anything
 LEVELS = (0.05, 0.2)         # the guard's test level (Bonferroni-corrected over the board's options)
 STARTS = (0.5, 0.75)         # where the board's origins start, as a share of the window
-BLENDS = (0.0, 0.25, 0.5, 0.75)  # the entity's own least squares' share in what it borrows (0: none)
+# The entity's own least squares' share in what it borrows (0: none). 0 and 0.75 were in the grid too: with
+# MIN_WINDOWS 10 and every one of the four, over 8 orders, each panel left out chose the same setting as here.
+BLENDS = (0.25, 0.5)
 
 
 @contextlib.contextmanager
-def guard(level: float, start: float, blend: float):
-    """The trainer's guard with another level, start and blend (module defaults, read when a trainer is made
-    or a window chooses)."""
-    saved = evidence.LEVEL, evidence.START, shrinkage.BLEND
-    evidence.LEVEL, evidence.START, shrinkage.BLEND = level, start, blend
+def guard(min_windows: int, level: float, start: float, blend: float):
+    """The trainer's guard with other windows, level, start and blend (module defaults, read when a trainer is
+    made or a window chooses)."""
+    saved = evidence.MIN_WINDOWS, evidence.LEVEL, evidence.START, shrinkage.BLEND
+    evidence.MIN_WINDOWS, evidence.LEVEL, evidence.START, shrinkage.BLEND = min_windows, level, start, blend
     try:
         yield
     finally:
-        evidence.LEVEL, evidence.START, shrinkage.BLEND = saved
+        evidence.MIN_WINDOWS, evidence.LEVEL, evidence.START, shrinkage.BLEND = saved
 
 
 def leave_one_set_out(sets: list[DataSet], orders: int = 1) -> dict[tuple[str, tuple], list[float]]:
@@ -384,7 +389,7 @@ def leave_one_set_out(sets: list[DataSet], orders: int = 1) -> dict[tuple[str, t
     them. The plain lowest mean is printed beside it: where settings nearly
     tie on the mean it picks by noise, and the row shows what that costs.
     """
-    settings = list(itertools.product(LEVELS, STARTS, BLENDS))
+    settings = list(itertools.product(MIN_WINDOWS, LEVELS, STARTS, BLENDS))
     by_order = {}
     for dataset in sets:
         reference = mae(dataset, per_entity_ls(dataset))[0]
@@ -394,14 +399,14 @@ def leave_one_set_out(sets: list[DataSet], orders: int = 1) -> dict[tuple[str, t
                 by_order[dataset.name, setting] = [mae(d, in_process(d, CONFIGS["auto"], t0).predicted)[0] / reference
                                                    for d in orderings(dataset, orders)]
     ratio = {key: float(np.mean(r)) for key, r in by_order.items()}
-    default = (evidence.LEVEL, evidence.START, shrinkage.BLEND)
-    print(f"\nLeave one set out (in process): the guard's (LEVEL, START, BLEND) chosen on the other {len(sets) - 1} "
-          f"real panels, from {settings}"
+    default = (evidence.MIN_WINDOWS, evidence.LEVEL, evidence.START, shrinkage.BLEND)
+    print(f"\nLeave one set out (in process): the guard's (MIN_WINDOWS, LEVEL, START, BLEND) chosen on the other "
+          f"{len(sets) - 1} real panels, from {settings}"
           + (f", each panel's ratio its mean over {orders} orders of its entities" if orders > 1 else "")
-          + f"; by the goal's order (fewest panels worse than least squares, then the "
-          f"mean ratio of auto), and by the mean ratio alone")
-    print(f"{'left out':<18}{'goal order':>20}{'ratio there':>14}{'mean alone':>20}{'ratio there':>14}"
-          f"{'default':>20}{'ratio there':>14}")
+          + "; by the goal's order (fewest panels worse than least squares, then the "
+          "mean ratio of auto), and by the mean ratio alone")
+    print(f"{'left out':<18}{'goal order':>24}{'ratio there':>14}{'mean alone':>24}{'ratio there':>14}"
+          f"{'default':>24}{'ratio there':>14}")
     held, held_mean = [], []
     for dataset in sets:
         others = [d.name for d in sets if d is not dataset]
@@ -412,11 +417,11 @@ def leave_one_set_out(sets: list[DataSet], orders: int = 1) -> dict[tuple[str, t
         by_mean = min(settings, key=lambda st: (mean(st), st != default))
         held.append(ratio[dataset.name, chosen])
         held_mean.append(ratio[dataset.name, by_mean])
-        print(f"{dataset.name:<18}{str(chosen):>20}{ratio[dataset.name, chosen]:>14.3f}{str(by_mean):>20}"
-              f"{ratio[dataset.name, by_mean]:>14.3f}{str(default):>20}{ratio[dataset.name, default]:>14.3f}")
-    print(f"{'mean':<18}{'':>20}{np.mean(held):>14.3f}{'':>20}{np.mean(held_mean):>14.3f}{'':>20}"
+        print(f"{dataset.name:<18}{str(chosen):>24}{ratio[dataset.name, chosen]:>14.3f}{str(by_mean):>24}"
+              f"{ratio[dataset.name, by_mean]:>14.3f}{str(default):>24}{ratio[dataset.name, default]:>14.3f}")
+    print(f"{'mean':<18}{'':>24}{np.mean(held):>14.3f}{'':>24}{np.mean(held_mean):>14.3f}{'':>24}"
           f"{np.mean([ratio[d.name, default] for d in sets]):>14.3f}")
-    print(f"{'worst':<18}{'':>20}{np.max(held):>14.3f}{'':>20}{np.max(held_mean):>14.3f}{'':>20}"
+    print(f"{'worst':<18}{'':>24}{np.max(held):>14.3f}{'':>24}{np.max(held_mean):>14.3f}{'':>24}"
           f"{np.max([ratio[d.name, default] for d in sets]):>14.3f}")
     print("per setting, over all real panels, mean ratio of auto (panels worse than least squares): "
           + ", ".join(f"{st}: {np.mean([ratio[d.name, st] for d in sets]):.3f} "

@@ -38,9 +38,10 @@ close to the fleet and moves to its own estimates as its rows accumulate.
   with a quarter of the own fit, at most 0.5 % with a half. An average
   rarely loses much to the better of its parts (the old lesson of forecast
   combination). A fixed ``shrinkage`` number is used as given, unblended.
-  ``BLEND`` is, with ``evidence.LEVEL`` and ``START``, the setting with the
-  fewest real panels where ``auto`` loses to least squares, then the lowest
-  mean ratio; a quarter (a half before) since the guard takes the surest
+  ``BLEND`` is, with ``evidence.MIN_WINDOWS``, ``LEVEL`` and ``START``, the
+  setting with the fewest real panels where ``auto`` loses to least squares
+  (each averaged over eight orders of its entities), then the lowest mean
+  ratio; a quarter (a half before) since the guard takes the surest
   strength, the smallest pull that wins steadily, rather than the strongest
   that wins on average. ``--loso`` prints how it holds on each panel left
   out.
