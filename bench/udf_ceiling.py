@@ -27,7 +27,7 @@ machine; the ratios of one run are the figures to quote. ``--rounds N`` runs
 every shape's runs N times, round after round, and the summary gives the
 median of the rounds' ratios beside each round's: on a machine whose load
 moves, one round's ratio of runs a few seconds apart moves with it (predict
-over the native node read 0.29 and 0.77 in two runs of one hour).
+over the native node read 0.77 and 0.29 in two runs three minutes apart).
 
 Two builds side by side: ``--stock DIR/kapacitord`` (the release as published:
 ``stack/go/kapacitor/build.sh --stock DIR``) runs every run through two
